@@ -1,0 +1,99 @@
+// Shared by `host/build.rs` and `tests/conformance/build.rs` through `include!`.
+//
+// Builds workspace crates as `wasm32-wasip2` components with the `guest`
+// profile. The nested cargo gets a target directory of its own,
+// `<target>/guests`: it cannot share the outer build's directory, whose lock
+// the outer cargo holds while build scripts run. Only the small guest
+// dependencies (wit-bindgen, serde) are built there; wasmtime is built once,
+// by the outer cargo.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+const GUEST_TARGET: &str = "wasm32-wasip2";
+
+/// Builds `packages` and returns the path of each `.wasm`, in order.
+fn build_guests(workspace: &Path, packages: &[&str]) -> Vec<PathBuf> {
+    ensure_guest_target();
+    let out_dir = PathBuf::from(std::env::var("OUT_DIR").expect("cargo sets OUT_DIR"));
+    // OUT_DIR is <target>[/<triple>]/<profile>/build/<pkg>-<hash>/out.
+    let target_dir = out_dir
+        .ancestors()
+        .nth(4)
+        .expect("OUT_DIR has the usual depth")
+        .join("guests");
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    let mut cmd = Command::new(cargo);
+    cmd.arg("build")
+        .arg("--manifest-path")
+        .arg(workspace.join("Cargo.toml"))
+        .args(["--target", GUEST_TARGET, "--profile", "guest"])
+        .env("CARGO_TARGET_DIR", &target_dir);
+    if std::env::var_os("CARGO_NET_OFFLINE").is_some() {
+        cmd.arg("--offline");
+    }
+    for p in packages {
+        cmd.args(["-p", p]);
+    }
+    // Flags meant for the host build must not reach the wasm build.
+    for var in [
+        "RUSTFLAGS",
+        "CARGO_ENCODED_RUSTFLAGS",
+        "CARGO_BUILD_TARGET",
+        "RUSTC_WRAPPER",
+        "RUSTC_WORKSPACE_WRAPPER",
+        "CARGO_BUILD_RUSTFLAGS",
+        "CARGO_TARGET_DIR",
+    ] {
+        cmd.env_remove(var);
+    }
+    cmd.env("CARGO_TARGET_DIR", &target_dir);
+    let status = cmd
+        .status()
+        .unwrap_or_else(|e| panic!("could not run cargo to build the guest components: {e}"));
+    if !status.success() {
+        panic!("building the guest components {packages:?} for {GUEST_TARGET} failed (see the cargo output above)");
+    }
+    for dir in ["plugin", "wit", "tests/guests"] {
+        println!("cargo:rerun-if-changed={}", workspace.join(dir).display());
+    }
+    println!("cargo:rerun-if-changed={}", workspace.join("Cargo.lock").display());
+    println!("cargo:rerun-if-changed={}", workspace.join("Cargo.toml").display());
+    packages
+        .iter()
+        .map(|p| {
+            target_dir
+                .join(GUEST_TARGET)
+                .join("guest")
+                .join(format!("{}.wasm", p.replace('-', "_")))
+        })
+        .collect()
+}
+
+/// Adds the `wasm32-wasip2` target to the active toolchain when it is
+/// missing. `rust-toolchain.toml` lists it, but with `RUSTUP_AUTO_INSTALL=0`
+/// rustup does not install it by itself.
+fn ensure_guest_target() {
+    let rustc = std::env::var("RUSTC").unwrap_or_else(|_| "rustc".into());
+    let sysroot = Command::new(&rustc)
+        .args(["--print", "sysroot"])
+        .output()
+        .ok()
+        .filter(|o| o.status.success())
+        .map(|o| PathBuf::from(String::from_utf8_lossy(&o.stdout).trim()));
+    if let Some(sysroot) = &sysroot {
+        if sysroot.join("lib/rustlib").join(GUEST_TARGET).exists() {
+            return;
+        }
+    }
+    println!("cargo:warning=installing the {GUEST_TARGET} target with rustup (first build on this machine)");
+    let status = Command::new("rustup")
+        .args(["target", "add", GUEST_TARGET])
+        .status()
+        .unwrap_or_else(|e| {
+            panic!("the {GUEST_TARGET} target is missing and rustup could not be run ({e}); run `rustup target add {GUEST_TARGET}`")
+        });
+    if !status.success() {
+        panic!("`rustup target add {GUEST_TARGET}` failed; run it by hand and build again");
+    }
+}

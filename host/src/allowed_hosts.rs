@@ -1,0 +1,242 @@
+//! Which origins a session may send requests to.
+//!
+//! The allow-list of a session is built from two sources: the values of the
+//! connection form's `url` fields (as the connector's self-description types
+//! them) and the connector's declared `allowed-hosts`. An outgoing request is
+//! sent only when its scheme, host and port equal one entry's.
+//!
+//! | written in a `url` field | entry | note |
+//! |---|---|---|
+//! | `https://acme.halopsa.com/api` | `https://acme.halopsa.com:443` | path, query and fragment are ignored |
+//! | `acme.halopsa.com/auth` | `https://acme.halopsa.com:443` | no scheme means `https`, as the connector assumes |
+//! | ` https://Acme.HaloPSA.com./ ` | `https://acme.halopsa.com:443` | trimmed, lower-cased, trailing dot dropped |
+//! | `https://halo.example.com:8443` | `https://halo.example.com:8443` | explicit port |
+//! | `http://127.0.0.1:8080/api` | `http://127.0.0.1:8080` | accepted, but plain `http` is sent only with `allow_loopback`, and then only to loopback addresses |
+//! | `https://[::1]:9443` | `https://[::1]:9443` | IPv6 literal |
+//! | `ftp://x`, `file:///etc` | — | not `http(s)`: no entry (the connector reports the field as invalid) |
+//! | empty, unparseable | — | no entry |
+//!
+//! | declared in `connector-info.allowed-hosts` | entry |
+//! |---|---|
+//! | `https://api.example-psa.com` | `https://api.example-psa.com:443` |
+//! | `https://api.example-psa.com:8443` | `https://api.example-psa.com:8443` |
+//! | `api.example-psa.com`, `https://x/path`, `*.example.com` | refused when the connector is loaded: write `scheme://host[:port]` |
+//!
+//! An empty list denies everything. Matching is exact: no suffixes, no
+//! wildcards. Address checks after DNS resolution are [`crate::egress`]'s job.
+
+use std::fmt;
+
+/// `http` or `https`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Scheme {
+    Http,
+    Https,
+}
+
+impl Scheme {
+    fn parse(s: &str) -> Option<Scheme> {
+        match s {
+            "http" => Some(Scheme::Http),
+            "https" => Some(Scheme::Https),
+            _ => None,
+        }
+    }
+
+    /// The default port.
+    pub fn default_port(self) -> u16 {
+        match self {
+            Scheme::Http => 80,
+            Scheme::Https => 443,
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Scheme::Http => "http",
+            Scheme::Https => "https",
+        }
+    }
+}
+
+/// One allowed origin: scheme, host and port.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct Origin {
+    pub scheme: Scheme,
+    /// Lower case, no trailing dot; an IPv6 literal without brackets.
+    pub host: String,
+    pub port: u16,
+}
+
+impl Origin {
+    /// Parses `scheme://host[:port]`, ignoring any path; `None` for other schemes.
+    fn from_url(text: &str) -> Option<Origin> {
+        let url = url::Url::parse(text).ok()?;
+        let scheme = Scheme::parse(url.scheme())?;
+        let host = match url.host()? {
+            url::Host::Domain(d) => d.trim_end_matches('.').to_ascii_lowercase(),
+            url::Host::Ipv4(ip) => ip.to_string(),
+            url::Host::Ipv6(ip) => ip.to_string(),
+        };
+        if host.is_empty() {
+            return None;
+        }
+        let port = url.port().unwrap_or(scheme.default_port());
+        Some(Origin { scheme, host, port })
+    }
+
+    /// An origin as a user typed it in a form field: trimmed, `https://`
+    /// assumed when no scheme is given.
+    pub fn from_form_value(value: &str) -> Option<Origin> {
+        let v = value.trim();
+        if v.is_empty() {
+            return None;
+        }
+        if v.contains("://") {
+            Origin::from_url(v)
+        } else {
+            Origin::from_url(&format!("https://{v}"))
+        }
+    }
+
+    /// A declared entry: exactly `scheme://host[:port]`.
+    pub fn from_declared(entry: &str) -> Result<Origin, String> {
+        let bad = || {
+            format!(
+                "`{entry}` is not an allowed-host entry: write `https://host` or `https://host:port` \
+                 (no path, no wildcard)"
+            )
+        };
+        let (scheme, rest) = entry.split_once("://").ok_or_else(bad)?;
+        if rest.is_empty() || rest.contains(['/', '?', '#', '@', '*']) {
+            return Err(bad());
+        }
+        Scheme::parse(scheme).ok_or_else(bad)?;
+        Origin::from_url(entry).ok_or_else(bad)
+    }
+}
+
+impl fmt::Display for Origin {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.host.contains(':') {
+            write!(f, "{}://[{}]:{}", self.scheme.as_str(), self.host, self.port)
+        } else {
+            write!(f, "{}://{}:{}", self.scheme.as_str(), self.host, self.port)
+        }
+    }
+}
+
+/// The set of origins one session may reach.
+#[derive(Clone, Debug, Default)]
+pub struct AllowedHosts {
+    entries: Vec<Origin>,
+}
+
+impl AllowedHosts {
+    /// Builds the list from the form's `url` field values and the
+    /// connector's declared hosts (already validated at load).
+    pub fn new<'a>(url_values: impl IntoIterator<Item = &'a str>, declared: &[Origin]) -> Self {
+        let mut entries: Vec<Origin> = url_values
+            .into_iter()
+            .filter_map(Origin::from_form_value)
+            .collect();
+        entries.extend(declared.iter().cloned());
+        entries.sort_by(|a, b| a.to_string().cmp(&b.to_string()));
+        entries.dedup();
+        AllowedHosts { entries }
+    }
+
+    /// The entries, for display.
+    pub fn entries(&self) -> &[Origin] {
+        &self.entries
+    }
+
+    /// Whether a request to this scheme, host and port may be sent.
+    pub fn permits(&self, scheme: Scheme, host: &str, port: u16) -> bool {
+        let host = host
+            .trim_start_matches('[')
+            .trim_end_matches(']')
+            .trim_end_matches('.')
+            .to_ascii_lowercase();
+        self.entries
+            .iter()
+            .any(|o| o.scheme == scheme && o.port == port && o.host == host)
+    }
+
+    /// A human-readable list, `https://a:443, https://b:443`, or `nothing`.
+    pub fn describe(&self) -> String {
+        if self.entries.is_empty() {
+            return "nothing".into();
+        }
+        self.entries
+            .iter()
+            .map(|o| o.to_string())
+            .collect::<Vec<_>>()
+            .join(", ")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn list(values: &[&str]) -> AllowedHosts {
+        AllowedHosts::new(values.iter().copied(), &[])
+    }
+
+    #[test]
+    fn form_values_as_the_table_says() {
+        let cases = [
+            ("https://acme.halopsa.com/api", Some("https://acme.halopsa.com:443")),
+            ("acme.halopsa.com/auth", Some("https://acme.halopsa.com:443")),
+            (" https://Acme.HaloPSA.com./ ", Some("https://acme.halopsa.com:443")),
+            ("https://halo.example.com:8443", Some("https://halo.example.com:8443")),
+            ("http://127.0.0.1:8080/api", Some("http://127.0.0.1:8080")),
+            ("https://[::1]:9443", Some("https://[::1]:9443")),
+            ("ftp://x", None),
+            ("file:///etc", None),
+            ("", None),
+            ("https://", None),
+        ];
+        for (input, want) in cases {
+            let got = Origin::from_form_value(input).map(|o| o.to_string());
+            assert_eq!(got.as_deref(), want, "input {input:?}");
+        }
+    }
+
+    #[test]
+    fn declared_entries_as_the_table_says() {
+        assert_eq!(
+            Origin::from_declared("https://api.example-psa.com").unwrap().to_string(),
+            "https://api.example-psa.com:443"
+        );
+        assert_eq!(
+            Origin::from_declared("https://api.example-psa.com:8443").unwrap().to_string(),
+            "https://api.example-psa.com:8443"
+        );
+        for bad in ["api.example-psa.com", "https://x/path", "https://*.example.com", "ftp://x"] {
+            let err = Origin::from_declared(bad).unwrap_err();
+            assert!(err.contains(bad), "{err}");
+        }
+    }
+
+    #[test]
+    fn matching_is_exact() {
+        let l = list(&["https://acme.halopsa.com/api", "https://auth.halopsa.com/auth"]);
+        assert!(l.permits(Scheme::Https, "acme.halopsa.com", 443));
+        assert!(l.permits(Scheme::Https, "ACME.halopsa.com.", 443));
+        assert!(l.permits(Scheme::Https, "auth.halopsa.com", 443));
+        assert!(!l.permits(Scheme::Http, "acme.halopsa.com", 443));
+        assert!(!l.permits(Scheme::Https, "acme.halopsa.com", 8443));
+        assert!(!l.permits(Scheme::Https, "evil.halopsa.com", 443));
+        assert!(!l.permits(Scheme::Https, "acme.halopsa.com.evil.com", 443));
+        assert!(!l.permits(Scheme::Https, "169.254.169.254", 443));
+    }
+
+    #[test]
+    fn empty_list_denies_everything() {
+        let l = list(&[]);
+        assert!(!l.permits(Scheme::Https, "acme.halopsa.com", 443));
+        assert_eq!(l.describe(), "nothing");
+    }
+}

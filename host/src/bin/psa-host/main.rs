@@ -1,0 +1,354 @@
+//! `psa-host`: run a PSA connector from the command line.
+//!
+//! Exit codes:
+//! | code | meaning |
+//! |---|---|
+//! | 0 | success; for `check`, every step passed or was skipped for a reason that is not a failure |
+//! | 1 | the connection does not work: a `check` step failed, or the import failed (the connector's error is printed) |
+//! | 2 | usage or configuration error (bad flag, unreadable or invalid config file) |
+//! | 3 | the connector misbehaved: crashed, ran past its deadline or memory, or broke the contract |
+//! | 4 | the connector could not be loaded (not a component, wrong contract version) |
+
+mod log_writer;
+mod output;
+
+use clap::{Parser, Subcommand, ValueEnum};
+use psa_host::{ConnectionConfig, Connector, Host, HostError, HostOptions, StepStatus};
+use std::io::Write;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+#[derive(Parser)]
+#[command(name = "psa-host", version, about = "Run Optimize365 PSA connectors (WebAssembly components) in a sandbox")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+    /// Log level of the host's log on stderr: error, warn, info, debug or
+    /// trace. A bare level applies to the host and the connector's output;
+    /// other libraries stay at warn. Full tracing directives
+    /// (`warn,wasmtime_wasi_http=debug`) are passed through as they are.
+    #[arg(long, global = true, default_value = "warn", env = "PSA_HOST_LOG")]
+    log: String,
+}
+
+#[derive(clap::Args, Clone)]
+struct PluginArgs {
+    /// Connector component (.wasm). Default: the bundled HaloPSA connector.
+    #[arg(long, value_name = "FILE")]
+    plugin: Option<PathBuf>,
+}
+
+#[derive(clap::Args, Clone)]
+struct ConnectArgs {
+    /// Connection form as TOML; keys are the connector's field ids
+    /// (`psa-host info` lists them); `<key>_env = "VAR"` reads a value from
+    /// the environment.
+    #[arg(long, value_name = "FILE")]
+    config: PathBuf,
+    #[command(flatten)]
+    plugin: PluginArgs,
+    /// Permit loopback addresses (127.0.0.1, ::1) over http or https, for
+    /// local simulators and tests. Internal networks stay refused.
+    #[arg(long)]
+    allow_loopback: bool,
+}
+
+#[derive(Copy, Clone, ValueEnum, PartialEq, Eq)]
+enum Format {
+    Json,
+    Ndjson,
+    Csv,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Print the connector's self-description: fields, capabilities, contract version.
+    Info {
+        #[command(flatten)]
+        plugin: PluginArgs,
+        /// Print JSON instead of text.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Test a connection step by step; exits 1 when a step fails.
+    Check {
+        #[command(flatten)]
+        connect: ConnectArgs,
+    },
+    /// Import every customer with its Microsoft 365 tenant links.
+    Import {
+        #[command(flatten)]
+        connect: ConnectArgs,
+        /// Output format.
+        #[arg(long, value_enum, default_value = "json")]
+        format: Format,
+        /// Write here instead of stdout. Nothing is written when the import fails.
+        #[arg(long, value_name = "FILE")]
+        output: Option<PathBuf>,
+    },
+    /// Start the HaloPSA simulator on loopback and run the bundled connector's
+    /// check and import against it.
+    Demo {
+        /// Customers in the simulated instance.
+        #[arg(long, default_value_t = 250)]
+        customers: usize,
+    },
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let directives = if cli.log.contains(['=', ',']) { cli.log.clone() } else { format!("warn,psa_host={}", cli.log) };
+    let filter = match tracing_subscriber::EnvFilter::try_new(&directives) {
+        Ok(f) => f,
+        Err(e) => {
+            eprintln!("error: --log {:?} is not a log level or filter: {e}", cli.log);
+            return ExitCode::from(2);
+        }
+    };
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(log_writer::ScrubbingStderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+        .with_target(false)
+        .init();
+    let rt = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            return ExitCode::from(3);
+        }
+    };
+    rt.block_on(run(cli.command))
+}
+
+async fn run(command: Command) -> ExitCode {
+    match command {
+        Command::Info { plugin, json } => {
+            let (_, connector) = match load(&plugin, false).await {
+                Ok(x) => x,
+                Err(code) => return code,
+            };
+            output::print_info(connector.info(), json);
+            ExitCode::SUCCESS
+        }
+        Command::Check { connect } => {
+            let (connector, config) = match prepare(&connect).await {
+                Ok(x) => x,
+                Err(code) => return code,
+            };
+            check(&connector, &config).await
+        }
+        Command::Import { connect, format, output } => {
+            let (connector, config) = match prepare(&connect).await {
+                Ok(x) => x,
+                Err(code) => return code,
+            };
+            import(&connector, &config, format, output).await
+        }
+        Command::Demo { customers } => demo(customers).await,
+    }
+}
+
+async fn load(plugin: &PluginArgs, allow_loopback: bool) -> Result<(Host, Connector), ExitCode> {
+    let host = Host::new(HostOptions::default().allow_loopback(allow_loopback)).map_err(|e| fail(&e))?;
+    let connector = match &plugin.plugin {
+        Some(path) => host.load_file(path).await,
+        None => host.load("halopsa (bundled)", psa_host::bundled::HALOPSA).await,
+    }
+    .map_err(|e| fail(&e))?;
+    Ok((host, connector))
+}
+
+async fn prepare(args: &ConnectArgs) -> Result<(Connector, ConnectionConfig), ExitCode> {
+    let (_, connector) = load(&args.plugin, args.allow_loopback).await?;
+    let text = std::fs::read_to_string(&args.config).map_err(|e| {
+        eprintln!("error: cannot read the config file {}: {e}", args.config.display());
+        ExitCode::from(2)
+    })?;
+    let config = ConnectionConfig::from_toml(&text, connector.info(), |k| std::env::var(k).ok()).map_err(|e| {
+        eprintln!("error: {}: {e}", args.config.display());
+        ExitCode::from(2)
+    })?;
+    log_writer::add_secrets(config.secret_values());
+    Ok((connector, config))
+}
+
+/// Prints an error and picks the exit code for it.
+fn fail(e: &HostError) -> ExitCode {
+    eprintln!("error: {e}");
+    ExitCode::from(match e {
+        HostError::Connector { .. } => 1,
+        HostError::Load { .. } | HostError::UnsupportedContract { .. } => 4,
+        _ => 3,
+    })
+}
+
+async fn check(connector: &Connector, config: &ConnectionConfig) -> ExitCode {
+    let steps = match connector.test_connection(config).await {
+        Ok(s) => s,
+        Err(e) => return fail(&e),
+    };
+    let mut out = std::io::stdout().lock();
+    for s in &steps {
+        let mark = match s.status {
+            StepStatus::Passed => "PASS",
+            StepStatus::Failed => "FAIL",
+            StepStatus::Skipped => "SKIP",
+        };
+        let _ = writeln!(out, "{mark}  {:<42} {}", s.label, s.message);
+    }
+    if steps.iter().any(|s| s.status == StepStatus::Failed) {
+        ExitCode::from(1)
+    } else if steps.is_empty() {
+        let _ = writeln!(out, "The connector reported no check steps.");
+        ExitCode::from(3)
+    } else {
+        ExitCode::SUCCESS
+    }
+}
+
+async fn import(connector: &Connector, config: &ConnectionConfig, format: Format, output: Option<PathBuf>) -> ExitCode {
+    let mut session = match connector.open_session(config).await {
+        Ok(s) => s,
+        Err(e) => return fail(&e),
+    };
+    let started = std::time::Instant::now();
+    let result = session
+        .import_all(|p| {
+            let total = p.total.map(|t| format!(" of {t}")).unwrap_or_default();
+            eprint!("\rimporting: page {}, {} customers{total}   ", p.pages, p.fetched);
+        })
+        .await;
+    eprintln!();
+    session.close().await;
+    let outcome = match result {
+        Ok(o) => o,
+        Err(f) => {
+            eprintln!(
+                "error: the import failed after {} page(s) and {} customer(s); no output was written.\n{}",
+                f.pages, f.fetched, f.error
+            );
+            return fail_code(&f.error);
+        }
+    };
+    let write = |w: &mut dyn Write| output::write_customers(w, &outcome, format_name(format));
+    let written = match &output {
+        Some(path) => {
+            // Write to a temporary file and rename, so a reader never sees half a file.
+            let tmp = path.with_extension("partial");
+            std::fs::File::create(&tmp)
+                .and_then(|f| {
+                    let mut w = std::io::BufWriter::new(f);
+                    write(&mut w)?;
+                    w.flush()
+                })
+                .and_then(|_| std::fs::rename(&tmp, path))
+        }
+        None => {
+            let mut w = std::io::BufWriter::new(std::io::stdout().lock());
+            write(&mut w).and_then(|_| w.flush())
+        }
+    };
+    if let Err(e) = written {
+        eprintln!("error: could not write the output: {e}");
+        return ExitCode::from(2);
+    }
+    eprintln!(
+        "imported {} customers in {:.1} s ({} pages): {} with a Microsoft 365 tenant, {} without; {} warning(s)",
+        outcome.customers.len(),
+        started.elapsed().as_secs_f64(),
+        outcome.pages,
+        outcome.with_tenant(),
+        outcome.customers.len() - outcome.with_tenant(),
+        outcome.warnings.len()
+    );
+    for w in &outcome.warnings {
+        eprintln!("warning [{}]: {}", w.code, w.message);
+    }
+    ExitCode::SUCCESS
+}
+
+fn fail_code(e: &HostError) -> ExitCode {
+    ExitCode::from(match e {
+        HostError::Connector { .. } => 1,
+        _ => 3,
+    })
+}
+
+fn format_name(f: Format) -> &'static str {
+    match f {
+        Format::Json => "json",
+        Format::Ndjson => "ndjson",
+        Format::Csv => "csv",
+    }
+}
+
+async fn demo(customers: usize) -> ExitCode {
+    let opts = halo_sim::SimOptions { customers: halo_sim::sample_customers(customers, 7), ..Default::default() };
+    let sim = match halo_sim::HaloSim::start(opts).await {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("error: cannot start the HaloPSA simulator on 127.0.0.1: {e}");
+            return ExitCode::from(3);
+        }
+    };
+    let o = sim.options();
+    println!("HaloPSA simulator on loopback with {customers} customers:");
+    println!("  Resource Server URL:      {}", sim.resource_url());
+    println!("  Authorization Server URL: {}", sim.auth_url());
+    println!("  Client ID:                {}", o.client_id);
+    println!("  Client Secret:            (set; not shown)");
+    println!();
+    let host = match Host::new(HostOptions::default().allow_loopback(true)) {
+        Ok(h) => h,
+        Err(e) => return fail(&e),
+    };
+    let connector = match host.load("halopsa (bundled)", psa_host::bundled::HALOPSA).await {
+        Ok(c) => c,
+        Err(e) => return fail(&e),
+    };
+    let mut pairs = vec![
+        ("resource_server_url".to_string(), sim.resource_url()),
+        ("authorization_server_url".to_string(), sim.auth_url()),
+        ("client_id".to_string(), o.client_id.clone()),
+        ("client_secret".to_string(), o.client_secret.clone()),
+    ];
+    if let Some(t) = &o.tenant {
+        pairs.push(("tenant".to_string(), t.clone()));
+    }
+    let config = ConnectionConfig::from_pairs(pairs, connector.info());
+    log_writer::add_secrets(config.secret_values());
+    println!("$ psa-host check");
+    let code = check(&connector, &config).await;
+    if code != ExitCode::SUCCESS {
+        return code;
+    }
+    println!();
+    let mut session = match connector.open_session(&config).await {
+        Ok(s) => s,
+        Err(e) => return fail(&e),
+    };
+    println!("$ psa-host import");
+    let outcome = match session.import_all(|p| eprint!("\rimporting: page {}, {} customers   ", p.pages, p.fetched)).await {
+        Ok(o) => o,
+        Err(f) => {
+            eprintln!();
+            eprintln!("error: {f}");
+            return fail_code(&f.error);
+        }
+    };
+    eprintln!();
+    output::print_table(&outcome, 15);
+    println!(
+        "\n{} customers ({} pages): {} with a Microsoft 365 tenant, {} without; {} warning(s)",
+        outcome.customers.len(),
+        outcome.pages,
+        outcome.with_tenant(),
+        outcome.customers.len() - outcome.with_tenant(),
+        outcome.warnings.len()
+    );
+    for w in &outcome.warnings {
+        println!("  warning [{}]: {}", w.code, w.message);
+    }
+    ExitCode::SUCCESS
+}

@@ -1,0 +1,104 @@
+//! How the CLI prints connectors' answers: JSON, NDJSON, CSV and text.
+
+use psa_host::{ConnectorInfo, Customer, ImportOutcome};
+use serde_json::json;
+use std::io::{self, Write};
+
+pub fn print_info(info: &ConnectorInfo, as_json: bool) {
+    if as_json {
+        println!("{}", serde_json::to_string_pretty(info).unwrap_or_default());
+        return;
+    }
+    println!("{} ({}) version {}", info.display_name, info.id, info.version);
+    println!("contract: optimize365:psa-connector@{}", info.contract_version);
+    println!("capabilities: {}", info.capabilities.join(", "));
+    if !info.allowed_hosts.is_empty() {
+        println!("fixed hosts: {}", info.allowed_hosts.join(", "));
+    }
+    println!("fields:");
+    for f in &info.fields {
+        let req = if f.required { "required" } else { "optional" };
+        let default = f.default_value.as_ref().map(|d| format!(", default {d}")).unwrap_or_default();
+        println!("  {:<26} {:?} ({req}{default}) {}", f.id, f.kind, f.label);
+        println!("  {:<26} {}", "", f.help);
+    }
+}
+
+fn customer_json(c: &Customer) -> serde_json::Value {
+    json!({
+        "id": c.id,
+        "name": c.name,
+        "active": c.active,
+        "parent_id": c.parent_id,
+        "parent_name": c.parent_name,
+        "website": c.website,
+        "domains": c.domains,
+        "m365_tenants": c.m365_tenants.iter().map(|t| json!({
+            "tenant_id": t.tenant_id, "name": t.name, "domain": t.domain,
+        })).collect::<Vec<_>>(),
+    })
+}
+
+/// Writes the import as `json` (`{"customers": [...], "warnings": [...]}`),
+/// `ndjson` (one customer per line) or `csv` (one row per customer; lists
+/// joined with `;`, tenants as `id|name|domain`).
+pub fn write_customers(w: &mut dyn Write, outcome: &ImportOutcome, format: &str) -> io::Result<()> {
+    match format {
+        "json" => {
+            let doc = json!({
+                "customers": outcome.customers.iter().map(customer_json).collect::<Vec<_>>(),
+                "warnings": outcome.warnings,
+            });
+            serde_json::to_writer_pretty(&mut *w, &doc)?;
+            writeln!(w)
+        }
+        "ndjson" => {
+            for c in &outcome.customers {
+                serde_json::to_writer(&mut *w, &customer_json(c))?;
+                writeln!(w)?;
+            }
+            Ok(())
+        }
+        _ => {
+            let mut csv = csv::Writer::from_writer(w);
+            csv.write_record(["id", "name", "active", "parent_id", "parent_name", "website", "domains", "m365_tenants"])?;
+            for c in &outcome.customers {
+                let tenants = c
+                    .m365_tenants
+                    .iter()
+                    .map(|t| format!("{}|{}|{}", t.tenant_id, t.name.as_deref().unwrap_or(""), t.domain.as_deref().unwrap_or("")))
+                    .collect::<Vec<_>>()
+                    .join(";");
+                csv.write_record([
+                    c.id.as_str(),
+                    c.name.as_str(),
+                    if c.active { "true" } else { "false" },
+                    c.parent_id.as_deref().unwrap_or(""),
+                    c.parent_name.as_deref().unwrap_or(""),
+                    c.website.as_deref().unwrap_or(""),
+                    &c.domains.join(";"),
+                    &tenants,
+                ])?;
+            }
+            csv.flush()
+        }
+    }
+}
+
+/// A short table for the demo.
+pub fn print_table(outcome: &ImportOutcome, rows: usize) {
+    println!("{:<8} {:<36} {:<7} {}", "id", "name", "active", "Microsoft 365 tenants");
+    for c in outcome.customers.iter().filter(|c| !c.m365_tenants.is_empty()).take(rows) {
+        let name: String = c.name.chars().take(35).collect();
+        let tenants = c
+            .m365_tenants
+            .iter()
+            .map(|t| format!("{} ({})", t.tenant_id, t.domain.as_deref().unwrap_or("-")))
+            .collect::<Vec<_>>()
+            .join(", ");
+        println!("{:<8} {:<36} {:<7} {}", c.id, name, c.active, tenants);
+    }
+    if outcome.customers.len() > rows {
+        println!("… and {} more (use `psa-host import` for all)", outcome.customers.len().saturating_sub(rows));
+    }
+}

@@ -1,0 +1,231 @@
+//! A filled-in connection form, and reading one from a TOML file.
+//!
+//! The file's keys are the connector's field ids. Any value may instead come
+//! from an environment variable, named by `<field>_env`, so a secret need not
+//! sit in a file:
+//!
+//! ```toml
+//! resource_server_url = "https://acme.halopsa.com/api"
+//! authorization_server_url = "https://acme.halopsa.com/auth"
+//! client_id = "3f1e…"
+//! client_secret_env = "HALO_CLIENT_SECRET"
+//! include_inactive = true
+//! ```
+//!
+//! Unknown keys, a field given twice, an unset variable and a missing
+//! required field are errors that name the field.
+
+use crate::types::{ConnectorInfo, FieldKind};
+use std::fmt;
+
+/// A connection form's values, by field id. `Debug` never shows values of
+/// `secret` fields.
+#[derive(Clone, Default)]
+pub struct ConnectionConfig {
+    entries: Vec<(String, String)>,
+    secret_ids: Vec<String>,
+}
+
+/// Why a configuration could not be read.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{message}")]
+pub struct ConfigError {
+    /// The field concerned, when one is.
+    pub field: Option<String>,
+    pub message: String,
+}
+
+impl ConfigError {
+    fn field(field: &str, message: String) -> Self {
+        ConfigError { field: Some(field.to_string()), message }
+    }
+}
+
+impl ConnectionConfig {
+    /// A configuration from `(field id, value)` pairs, as the platform holds
+    /// them. `secret_ids` are the fields whose values are scrubbed from output.
+    pub fn from_pairs(pairs: impl IntoIterator<Item = (String, String)>, info: &ConnectorInfo) -> Self {
+        ConnectionConfig {
+            entries: pairs.into_iter().collect(),
+            secret_ids: secret_ids(info),
+        }
+    }
+
+    /// Parses a TOML config file's text for this connector.
+    /// `env` looks up environment variables (`std::env::var` in the CLI).
+    pub fn from_toml(
+        text: &str,
+        info: &ConnectorInfo,
+        env: impl Fn(&str) -> Option<String>,
+    ) -> Result<Self, ConfigError> {
+        let table: toml::Table = text.parse().map_err(|e: toml::de::Error| ConfigError {
+            field: None,
+            message: format!("the config file is not valid TOML: {}", e.message()),
+        })?;
+        let known: Vec<&str> = info.fields.iter().map(|f| f.id.as_str()).collect();
+        let mut entries: Vec<(String, String)> = Vec::new();
+        for (key, value) in &table {
+            let (field, from_env) = match key.strip_suffix("_env") {
+                Some(f) if known.contains(&f) => (f, true),
+                _ => (key.as_str(), false),
+            };
+            if !known.contains(&field) {
+                return Err(ConfigError::field(
+                    key,
+                    format!(
+                        "unknown key `{key}` in the config file; {} accepts: {} (each may also be given as `<key>_env` naming an environment variable)",
+                        info.display_name,
+                        known.join(", ")
+                    ),
+                ));
+            }
+            if entries.iter().any(|(k, _)| k == field) {
+                return Err(ConfigError::field(
+                    field,
+                    format!("`{field}` is given twice (directly and through `{field}_env`); keep one"),
+                ));
+            }
+            let text = match value {
+                toml::Value::String(s) => s.clone(),
+                toml::Value::Boolean(b) => b.to_string(),
+                toml::Value::Integer(i) => i.to_string(),
+                other => {
+                    return Err(ConfigError::field(
+                        key,
+                        format!("`{key}` must be a string or a boolean, not {}", other.type_str()),
+                    ))
+                }
+            };
+            let text = if from_env {
+                env(&text).ok_or_else(|| {
+                    ConfigError::field(
+                        field,
+                        format!("`{key}` names the environment variable `{text}`, which is not set"),
+                    )
+                })?
+            } else {
+                text
+            };
+            entries.push((field.to_string(), text));
+        }
+        for f in &info.fields {
+            let given = entries.iter().any(|(k, v)| k == &f.id && !v.trim().is_empty());
+            if f.required && !given {
+                return Err(ConfigError::field(
+                    &f.id,
+                    format!(
+                        "required field `{}` ({}) is missing from the config file; {}",
+                        f.id, f.label, f.help
+                    ),
+                ));
+            }
+        }
+        Ok(ConnectionConfig { entries, secret_ids: secret_ids(info) })
+    }
+
+    /// The value of a field.
+    pub fn get(&self, id: &str) -> Option<&str> {
+        self.entries.iter().find(|(k, _)| k == id).map(|(_, v)| v.as_str())
+    }
+
+    /// All `(field id, value)` pairs.
+    pub fn entries(&self) -> &[(String, String)] {
+        &self.entries
+    }
+
+    /// Values of the `url` fields, for the sandbox's allow-list.
+    pub fn url_values<'a>(&'a self, info: &'a ConnectorInfo) -> impl Iterator<Item = &'a str> + 'a {
+        self.entries.iter().filter_map(move |(k, v)| {
+            (info.field(k).map(|f| f.kind) == Some(FieldKind::Url)).then_some(v.as_str())
+        })
+    }
+
+    /// The values to scrub from everything a person sees.
+    pub fn secret_values(&self) -> Vec<String> {
+        self.entries
+            .iter()
+            .filter(|(k, v)| self.secret_ids.contains(k) && !v.is_empty())
+            .map(|(_, v)| v.clone())
+            .collect()
+    }
+}
+
+fn secret_ids(info: &ConnectorInfo) -> Vec<String> {
+    info.fields.iter().filter(|f| f.kind == FieldKind::Secret).map(|f| f.id.clone()).collect()
+}
+
+impl fmt::Debug for ConnectionConfig {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mut m = f.debug_map();
+        for (k, v) in &self.entries {
+            if self.secret_ids.contains(k) {
+                m.entry(k, &"[redacted]");
+            } else {
+                m.entry(k, v);
+            }
+        }
+        m.finish()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::types::ConfigField;
+
+    fn info() -> ConnectorInfo {
+        let f = |id: &str, kind, required| ConfigField {
+            id: id.into(),
+            label: id.to_uppercase(),
+            help: format!("help for {id}"),
+            kind,
+            required,
+            default_value: None,
+        };
+        ConnectorInfo {
+            id: "x".into(),
+            display_name: "X".into(),
+            version: "1".into(),
+            contract_version: "0.1.0".into(),
+            capabilities: vec![],
+            fields: vec![
+                f("url", FieldKind::Url, true),
+                f("secret", FieldKind::Secret, true),
+                f("flag", FieldKind::Flag, false),
+            ],
+            allowed_hosts: vec![],
+        }
+    }
+
+    #[test]
+    fn reads_values_and_env() {
+        let c = ConnectionConfig::from_toml(
+            "url = 'https://a/api'\nsecret_env = 'S'\nflag = false\n",
+            &info(),
+            |k| (k == "S").then(|| "hunter2-secret".to_string()),
+        )
+        .unwrap();
+        assert_eq!(c.get("secret"), Some("hunter2-secret"));
+        assert_eq!(c.get("flag"), Some("false"));
+        let dbg = format!("{c:?}");
+        assert!(!dbg.contains("hunter2"), "{dbg}");
+        assert!(dbg.contains("[redacted]"));
+        assert_eq!(c.secret_values(), vec!["hunter2-secret".to_string()]);
+    }
+
+    #[test]
+    fn errors_name_the_field() {
+        let e = ConnectionConfig::from_toml("url='x'\nsecret='y'\nbogus=1", &info(), |_| None).unwrap_err();
+        assert_eq!(e.field.as_deref(), Some("bogus"));
+        assert!(e.message.contains("unknown key `bogus`"), "{}", e.message);
+        let e = ConnectionConfig::from_toml("url='x'", &info(), |_| None).unwrap_err();
+        assert_eq!(e.field.as_deref(), Some("secret"));
+        assert!(e.message.contains("required field `secret`"), "{}", e.message);
+        let e = ConnectionConfig::from_toml("url='x'\nsecret_env='NOPE'", &info(), |_| None).unwrap_err();
+        assert!(e.message.contains("`NOPE`, which is not set"), "{}", e.message);
+        let e = ConnectionConfig::from_toml("url='x'\nsecret='a'\nsecret_env='S'", &info(), |_| Some("b".into())).unwrap_err();
+        assert!(e.message.contains("given twice"), "{}", e.message);
+        let e = ConnectionConfig::from_toml("url = [", &info(), |_| None).unwrap_err();
+        assert!(e.message.contains("not valid TOML"), "{}", e.message);
+    }
+}

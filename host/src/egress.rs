@@ -1,0 +1,265 @@
+//! Where a request may physically go, decided after DNS resolution.
+//!
+//! The allow-list ([`crate::allowed_hosts`]) sees only names. A name that an
+//! attacker controls can resolve to the platform's own network (DNS
+//! rebinding), and users type these URLs, so every address a name resolves
+//! to is classified here and only public unicast addresses are dialled.
+//! With `allow_loopback` (tests, local simulators), loopback addresses are
+//! permitted as well; nothing else is.
+//!
+//! | address | class | permitted |
+//! |---|---|---|
+//! | `93.184.215.14`, `2606:4700::1` | public | yes |
+//! | `127.0.0.0/8`, `::1` | loopback | only with `allow_loopback` |
+//! | `10/8`, `172.16/12`, `192.168/16` | private | no |
+//! | `100.64/10` | shared (CGNAT) | no |
+//! | `169.254/16` (cloud metadata), `fe80::/10` | link-local | no |
+//! | `fc00::/7` | unique-local | no |
+//! | `0.0.0.0/8`, `::` | unspecified | no |
+//! | `224/4`, `ff00::/8`, `255.255.255.255` | multicast / broadcast | no |
+//! | `192.0.2/24`, `198.51.100/24`, `203.0.113/24`, `2001:db8::/32` | documentation | no |
+//! | `240/4`, `192.0.0/24`, `198.18/15` | reserved | no |
+//! | `::ffff:a.b.c.d`, `::a.b.c.d`, `64:ff9b::a.b.c.d` | as the embedded IPv4 | as that address |
+
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
+use std::time::Duration;
+
+/// What kind of destination an address is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum AddressClass {
+    Public,
+    Loopback,
+    Private,
+    SharedCgnat,
+    LinkLocal,
+    UniqueLocal,
+    Unspecified,
+    Multicast,
+    Broadcast,
+    Documentation,
+    Reserved,
+}
+
+impl AddressClass {
+    /// A short phrase for messages.
+    pub fn describe(self) -> &'static str {
+        match self {
+            AddressClass::Public => "a public address",
+            AddressClass::Loopback => "a loopback address",
+            AddressClass::Private => "a private-network address",
+            AddressClass::SharedCgnat => "a carrier-grade NAT address",
+            AddressClass::LinkLocal => "a link-local address (such as the cloud metadata service)",
+            AddressClass::UniqueLocal => "an IPv6 unique-local address",
+            AddressClass::Unspecified => "the unspecified address",
+            AddressClass::Multicast => "a multicast address",
+            AddressClass::Broadcast => "the broadcast address",
+            AddressClass::Documentation => "a documentation-only address",
+            AddressClass::Reserved => "a reserved address",
+        }
+    }
+}
+
+/// Classifies an address; IPv4 embedded in IPv6 counts as the IPv4 address.
+pub fn classify(ip: IpAddr) -> AddressClass {
+    match ip {
+        IpAddr::V4(v4) => classify_v4(v4),
+        IpAddr::V6(v6) => classify_v6(v6),
+    }
+}
+
+fn classify_v4(ip: Ipv4Addr) -> AddressClass {
+    let [a, b, c, _] = ip.octets();
+    if ip.is_loopback() {
+        AddressClass::Loopback
+    } else if a == 0 {
+        AddressClass::Unspecified
+    } else if ip.is_private() {
+        AddressClass::Private
+    } else if a == 100 && (64..128).contains(&b) {
+        AddressClass::SharedCgnat
+    } else if ip.is_link_local() {
+        AddressClass::LinkLocal
+    } else if ip.is_broadcast() {
+        AddressClass::Broadcast
+    } else if ip.is_multicast() {
+        AddressClass::Multicast
+    } else if (a, b, c) == (192, 0, 2) || (a, b, c) == (198, 51, 100) || (a, b, c) == (203, 0, 113) {
+        AddressClass::Documentation
+    } else if a >= 240 || (a, b, c) == (192, 0, 0) || (a == 198 && (b == 18 || b == 19)) {
+        AddressClass::Reserved
+    } else {
+        AddressClass::Public
+    }
+}
+
+fn classify_v6(ip: Ipv6Addr) -> AddressClass {
+    if let Some(v4) = embedded_v4(ip) {
+        return classify_v4(v4);
+    }
+    let seg = ip.segments();
+    if ip.is_loopback() {
+        AddressClass::Loopback
+    } else if ip.is_unspecified() {
+        AddressClass::Unspecified
+    } else if seg[0] & 0xffc0 == 0xfe80 {
+        AddressClass::LinkLocal
+    } else if seg[0] & 0xfe00 == 0xfc00 {
+        AddressClass::UniqueLocal
+    } else if seg[0] & 0xff00 == 0xff00 {
+        AddressClass::Multicast
+    } else if seg[0] == 0x2001 && seg[1] == 0x0db8 {
+        AddressClass::Documentation
+    } else if seg[0] & 0xffc0 == 0xfec0 {
+        // Deprecated site-local.
+        AddressClass::Private
+    } else {
+        AddressClass::Public
+    }
+}
+
+/// The IPv4 address inside an IPv4-mapped (`::ffff:a.b.c.d`), IPv4-compatible
+/// (`::a.b.c.d`) or NAT64 (`64:ff9b::a.b.c.d`) IPv6 address.
+fn embedded_v4(ip: Ipv6Addr) -> Option<Ipv4Addr> {
+    let seg = ip.segments();
+    let tail = Ipv4Addr::new(
+        (seg[6] >> 8) as u8,
+        seg[6] as u8,
+        (seg[7] >> 8) as u8,
+        seg[7] as u8,
+    );
+    if seg[..5] == [0; 5] && seg[5] == 0xffff {
+        return Some(tail);
+    }
+    if seg[..6] == [0; 6] && !ip.is_loopback() && !ip.is_unspecified() {
+        return Some(tail);
+    }
+    if seg[0] == 0x64 && seg[1] == 0xff9b && seg[2..6] == [0; 4] {
+        return Some(tail);
+    }
+    None
+}
+
+/// Whether the sandbox may dial this address.
+pub fn permitted(ip: IpAddr, allow_loopback: bool) -> Result<(), AddressClass> {
+    match classify(ip) {
+        AddressClass::Public => Ok(()),
+        AddressClass::Loopback if allow_loopback => Ok(()),
+        class => Err(class),
+    }
+}
+
+/// Why a destination was not dialled.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum EgressError {
+    /// The name did not resolve.
+    Dns(String),
+    /// Resolution took longer than the connect timeout.
+    DnsTimeout,
+    /// Every address the name resolves to is internal.
+    Prohibited { addresses: Vec<(IpAddr, AddressClass)> },
+}
+
+/// Resolves `host` (a name or an IP literal) and keeps the addresses the
+/// sandbox may dial, in resolver order.
+pub async fn resolve(
+    host: &str,
+    port: u16,
+    allow_loopback: bool,
+    timeout: Duration,
+) -> Result<Vec<SocketAddr>, EgressError> {
+    let bare = host.trim_start_matches('[').trim_end_matches(']');
+    let addrs: Vec<SocketAddr> = if let Ok(ip) = bare.parse::<IpAddr>() {
+        vec![SocketAddr::new(ip, port)]
+    } else {
+        match tokio::time::timeout(timeout, tokio::net::lookup_host((bare, port))).await {
+            Err(_) => return Err(EgressError::DnsTimeout),
+            Ok(Err(e)) => return Err(EgressError::Dns(e.to_string())),
+            Ok(Ok(it)) => it.collect(),
+        }
+    };
+    if addrs.is_empty() {
+        return Err(EgressError::Dns("no addresses".into()));
+    }
+    let mut refused = Vec::new();
+    let mut ok = Vec::new();
+    for a in addrs {
+        match permitted(a.ip(), allow_loopback) {
+            Ok(()) => ok.push(a),
+            Err(class) => refused.push((a.ip(), class)),
+        }
+    }
+    if ok.is_empty() {
+        return Err(EgressError::Prohibited { addresses: refused });
+    }
+    Ok(ok)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn c(s: &str) -> AddressClass {
+        classify(s.parse().unwrap())
+    }
+
+    #[test]
+    fn table_rows() {
+        assert_eq!(c("93.184.215.14"), AddressClass::Public);
+        assert_eq!(c("2606:4700::1"), AddressClass::Public);
+        assert_eq!(c("127.0.0.1"), AddressClass::Loopback);
+        assert_eq!(c("127.255.0.9"), AddressClass::Loopback);
+        assert_eq!(c("::1"), AddressClass::Loopback);
+        assert_eq!(c("10.1.2.3"), AddressClass::Private);
+        assert_eq!(c("172.31.0.1"), AddressClass::Private);
+        assert_eq!(c("192.168.1.1"), AddressClass::Private);
+        assert_eq!(c("100.100.100.200"), AddressClass::SharedCgnat);
+        assert_eq!(c("169.254.169.254"), AddressClass::LinkLocal);
+        assert_eq!(c("fe80::1"), AddressClass::LinkLocal);
+        assert_eq!(c("fd00:ec2::254"), AddressClass::UniqueLocal);
+        assert_eq!(c("0.0.0.0"), AddressClass::Unspecified);
+        assert_eq!(c("::"), AddressClass::Unspecified);
+        assert_eq!(c("224.0.0.1"), AddressClass::Multicast);
+        assert_eq!(c("ff02::1"), AddressClass::Multicast);
+        assert_eq!(c("255.255.255.255"), AddressClass::Broadcast);
+        assert_eq!(c("192.0.2.1"), AddressClass::Documentation);
+        assert_eq!(c("2001:db8::1"), AddressClass::Documentation);
+        assert_eq!(c("240.0.0.1"), AddressClass::Reserved);
+        assert_eq!(c("198.18.0.1"), AddressClass::Reserved);
+        assert_eq!(c("::ffff:127.0.0.1"), AddressClass::Loopback);
+        assert_eq!(c("::ffff:169.254.169.254"), AddressClass::LinkLocal);
+        assert_eq!(c("::10.0.0.1"), AddressClass::Private);
+        assert_eq!(c("64:ff9b::a9fe:a9fe"), AddressClass::LinkLocal);
+        assert_eq!(c("::ffff:8.8.8.8"), AddressClass::Public);
+    }
+
+    #[test]
+    fn loopback_only_with_the_switch() {
+        let lo: IpAddr = "127.0.0.1".parse().unwrap();
+        assert_eq!(permitted(lo, false), Err(AddressClass::Loopback));
+        assert_eq!(permitted(lo, true), Ok(()));
+        let meta: IpAddr = "169.254.169.254".parse().unwrap();
+        assert_eq!(permitted(meta, true), Err(AddressClass::LinkLocal));
+        let private: IpAddr = "10.0.0.1".parse().unwrap();
+        assert_eq!(permitted(private, true), Err(AddressClass::Private));
+    }
+
+    #[tokio::test]
+    async fn names_are_checked_after_resolution() {
+        // `localhost` resolves to loopback on every machine.
+        let t = Duration::from_secs(5);
+        match resolve("localhost", 80, false, t).await {
+            Err(EgressError::Prohibited { addresses }) => {
+                assert!(addresses.iter().all(|(_, c)| *c == AddressClass::Loopback))
+            }
+            other => panic!("expected a refusal, got {other:?}"),
+        }
+        assert!(resolve("localhost", 80, true, t).await.is_ok());
+        // Decimal, octal and hex spellings of 127.0.0.1 go through the resolver too.
+        for spelled in ["2130706433", "0x7f000001", "017700000001"] {
+            match resolve(spelled, 80, false, t).await {
+                Err(EgressError::Prohibited { .. }) | Err(EgressError::Dns(_)) => {}
+                other => panic!("{spelled}: expected a refusal, got {other:?}"),
+            }
+        }
+    }
+}

@@ -1,0 +1,68 @@
+//! Everything that can go wrong when the host runs a connector.
+
+use crate::types::ConnectorError;
+use std::time::Duration;
+
+/// An error from the host. Each message names the connector and says what
+/// to do; none contains a secret.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum HostError {
+    /// The connector answered with one of the contract's typed errors.
+    #[error("{connector}: {error}")]
+    Connector {
+        connector: String,
+        error: ConnectorError,
+    },
+    /// The component could not be read, compiled or linked.
+    #[error("could not load connector {connector}: {message}")]
+    Load { connector: String, message: String },
+    /// The component was built against a contract version this host does not run.
+    #[error("connector {connector} was built against psa-connector contract {found}; this host supports {supported}. Rebuild the connector against a supported contract version")]
+    UnsupportedContract {
+        connector: String,
+        found: String,
+        supported: String,
+    },
+    /// The call ran past the per-call deadline (guest CPU or network time).
+    #[error("connector {connector}: `{call}` did not finish within {} s and was stopped; the session is closed. If the PSA is slow, retry later; if it keeps happening, the connector may be stuck in a loop", deadline.as_secs())]
+    DeadlineExceeded {
+        connector: String,
+        call: String,
+        deadline: Duration,
+    },
+    /// The guest ran out of its memory allowance.
+    #[error("connector {connector}: `{call}` exceeded its memory limit of {} MiB and was stopped; the session is closed", limit_bytes >> 20)]
+    MemoryExhausted {
+        connector: String,
+        call: String,
+        limit_bytes: usize,
+    },
+    /// The guest trapped (a crash inside the connector).
+    #[error("connector {connector} crashed in `{call}`: {message}; the session is closed. This is a bug in the connector")]
+    Trap {
+        connector: String,
+        call: String,
+        message: String,
+    },
+    /// A call on a session that an earlier failure closed.
+    #[error("connector {connector}: session {session} is closed after an earlier failure ({reason}); open a new session")]
+    SessionClosed {
+        connector: String,
+        session: u64,
+        reason: String,
+    },
+    /// The connector broke the contract (for example, a cursor that never ends).
+    #[error("connector {connector} broke the psa-connector contract: {message}")]
+    Contract { connector: String, message: String },
+}
+
+impl HostError {
+    /// The typed connector error, when this is one.
+    pub fn connector_error(&self) -> Option<&ConnectorError> {
+        match self {
+            HostError::Connector { error, .. } => Some(error),
+            _ => None,
+        }
+    }
+}

@@ -1,0 +1,79 @@
+//! Where a connector's stdout and stderr go: a capped in-memory buffer that
+//! the host drains after each call into its `tracing` log, with the
+//! session's secret values replaced by `[redacted]`. Writes beyond the cap
+//! succeed (so a chatty guest does not trap) but are dropped and counted.
+
+use std::io;
+use std::pin::Pin;
+use std::sync::{Arc, Mutex};
+use std::task::{Context, Poll};
+use wasmtime_wasi::cli::{IsTerminal, StdoutStream};
+
+#[derive(Default)]
+struct Buf {
+    data: Vec<u8>,
+    dropped: u64,
+}
+
+/// A capped sink shared by the guest's stdout and stderr.
+#[derive(Clone)]
+pub struct GuestOutput {
+    buf: Arc<Mutex<Buf>>,
+    cap: usize,
+}
+
+impl GuestOutput {
+    pub fn new(cap: usize) -> Self {
+        GuestOutput { buf: Arc::default(), cap }
+    }
+
+    /// Takes what the guest wrote since the last call, with `secrets`
+    /// replaced; `None` when it wrote nothing.
+    pub fn drain(&self, secrets: &[String]) -> Option<String> {
+        let (data, dropped) = {
+            let mut b = self.buf.lock().ok()?;
+            (std::mem::take(&mut b.data), std::mem::take(&mut b.dropped))
+        };
+        if data.is_empty() && dropped == 0 {
+            return None;
+        }
+        let mut text = String::from_utf8_lossy(&data).into_owned();
+        text = crate::redact::scrub(&text, secrets);
+        if dropped > 0 {
+            text.push_str(&format!("\n[{dropped} more bytes of guest output dropped]"));
+        }
+        Some(text)
+    }
+}
+
+impl IsTerminal for GuestOutput {
+    fn is_terminal(&self) -> bool {
+        false
+    }
+}
+
+impl StdoutStream for GuestOutput {
+    fn async_stream(&self) -> Box<dyn tokio::io::AsyncWrite + Send + Sync> {
+        Box::new(self.clone())
+    }
+}
+
+impl tokio::io::AsyncWrite for GuestOutput {
+    fn poll_write(self: Pin<&mut Self>, _: &mut Context<'_>, data: &[u8]) -> Poll<io::Result<usize>> {
+        if let Ok(mut b) = self.buf.lock() {
+            let room = self.cap.saturating_sub(b.data.len());
+            let take = room.min(data.len());
+            b.data.extend_from_slice(&data[..take]);
+            b.dropped += (data.len() - take) as u64;
+        }
+        Poll::Ready(Ok(data.len()))
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Poll::Ready(Ok(()))
+    }
+
+    fn poll_shutdown(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Poll::Ready(Ok(()))
+    }
+}

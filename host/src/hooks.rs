@@ -1,0 +1,108 @@
+//! The sandbox's outbound policy, enforced in `wasi:http`'s send hook.
+//!
+//! Every request a connector makes passes here before anything touches the
+//! network: the scheme must be `https` (or `http` with `allow_loopback`),
+//! and scheme, host and port must be on the session's
+//! [`AllowedHosts`](crate::allowed_hosts::AllowedHosts). A refusal is logged
+//! with the connector's name, the refused origin and how to allow it, kept in
+//! [`Denials`] for the caller's error message, and reported to the guest as
+//! `http-request-denied`. Accepted requests go to
+//! [`Transport`](crate::outbound::Transport), which checks addresses after
+//! DNS.
+
+use crate::allowed_hosts::{AllowedHosts, Scheme};
+use crate::outbound::Transport;
+use std::future::Future;
+use std::sync::{Arc, Mutex};
+use wasmtime_wasi_http::{Error, RequestOptions, Result as HttpResult, WasiBody, WasiHttpHooks};
+
+/// Requests the policy refused during the current call, as sentences.
+#[derive(Clone, Default)]
+pub struct Denials(Arc<Mutex<Vec<String>>>);
+
+impl Denials {
+    pub(crate) fn push(&self, s: String) {
+        if let Ok(mut v) = self.0.lock() {
+            if v.len() < 16 {
+                v.push(s);
+            }
+        }
+    }
+
+    /// Takes and clears the refusals recorded so far.
+    pub fn take(&self) -> Vec<String> {
+        self.0.lock().map(|mut v| std::mem::take(&mut *v)).unwrap_or_default()
+    }
+}
+
+/// Policy state for one session.
+pub struct SandboxHooks {
+    pub(crate) connector: String,
+    pub(crate) allowed: AllowedHosts,
+    pub(crate) transport: Transport,
+    pub(crate) denials: Denials,
+}
+
+impl SandboxHooks {
+    /// Whether a request to `uri` may leave; otherwise the refusal sentence.
+    pub fn decide(&self, uri: &http::Uri) -> Result<(), String> {
+        let scheme = match uri.scheme_str() {
+            Some("https") => Scheme::Https,
+            Some("http") => Scheme::Http,
+            other => {
+                return Err(format!(
+                    "connector `{}` tried a request with scheme {:?}; only https is allowed",
+                    self.connector,
+                    other.unwrap_or("")
+                ))
+            }
+        };
+        let host = uri.host().unwrap_or("");
+        let port = uri.port_u16().unwrap_or(scheme.default_port());
+        if scheme == Scheme::Http && !self.transport.allow_loopback {
+            return Err(format!(
+                "connector `{}` tried plain http to {}:{}; only https is allowed (use https in the URL fields, \
+                 or run the host with --allow-loopback for a local simulator)",
+                self.connector, host, port
+            ));
+        }
+        if !self.allowed.permits(scheme, host, port) {
+            return Err(format!(
+                "connector `{}` tried to reach {}://{}:{}, which is not in this connection's allowed hosts ({}); \
+                 to allow it, put that URL in one of the connection's URL fields",
+                self.connector,
+                scheme.as_str(),
+                host,
+                port,
+                self.allowed.describe()
+            ));
+        }
+        Ok(())
+    }
+}
+
+impl WasiHttpHooks for SandboxHooks {
+    fn send_request(
+        &mut self,
+        request: http::Request<WasiBody>,
+        options: Option<RequestOptions>,
+        fut: Box<dyn Future<Output = Result<(), Error>> + Send>,
+    ) -> Box<
+        dyn Future<
+                Output = HttpResult<(
+                    http::Response<WasiBody>,
+                    Box<dyn Future<Output = Result<(), Error>> + Send>,
+                )>,
+            > + Send,
+    > {
+        drop(fut);
+        if let Err(why) = self.decide(request.uri()) {
+            tracing::warn!(connector = %self.connector, "sandbox: {why}");
+            self.denials.push(why);
+            return Box::new(async { Err(Error::HttpRequestDenied) });
+        }
+        tracing::debug!(connector = %self.connector, method = %request.method(), host = request.uri().host().unwrap_or(""), path = request.uri().path(), "outbound request");
+        let transport = self.transport.clone();
+        Box::new(async move { transport.send(request, options).await })
+    }
+}

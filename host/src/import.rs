@@ -1,0 +1,90 @@
+//! A whole import, driven page by page by the host.
+//!
+//! The connector returns one page per call; the host loops, reports
+//! progress, and checks the contract's promises: every customer exactly
+//! once, and a cursor that moves on. An import either returns every
+//! customer or fails with [`ImportFailure`], which says how far it got.
+
+use crate::runtime::Session;
+use crate::types::{Customer, Warning};
+use crate::HostError;
+use std::collections::HashSet;
+
+/// An import's progress, after each page.
+#[derive(Clone, Debug)]
+pub struct Progress {
+    pub pages: u32,
+    pub fetched: u64,
+    pub total: Option<u64>,
+}
+
+/// A complete import.
+#[derive(Clone, Debug)]
+pub struct ImportOutcome {
+    pub customers: Vec<Customer>,
+    pub warnings: Vec<Warning>,
+    pub pages: u32,
+}
+
+impl ImportOutcome {
+    /// Customers with at least one Microsoft 365 tenant.
+    pub fn with_tenant(&self) -> usize {
+        self.customers.iter().filter(|c| !c.m365_tenants.is_empty()).count()
+    }
+}
+
+/// A failed import: nothing it fetched should be used as the customer list.
+#[derive(Debug, thiserror::Error)]
+#[error("import failed after {pages} page(s) and {fetched} customer(s): {error}")]
+pub struct ImportFailure {
+    pub error: HostError,
+    pub fetched: usize,
+    pub pages: u32,
+}
+
+/// Most pages one import may take (a cursor that never ends is a bug).
+pub const MAX_PAGES: u32 = 100_000;
+
+impl Session {
+    /// Imports every customer, calling `progress` after each page.
+    pub async fn import_all(&mut self, mut progress: impl FnMut(&Progress)) -> Result<ImportOutcome, ImportFailure> {
+        let mut customers: Vec<Customer> = Vec::new();
+        let mut warnings = Vec::new();
+        let mut seen: HashSet<String> = HashSet::new();
+        let mut cursors: HashSet<String> = HashSet::new();
+        let mut cursor: Option<String> = None;
+        let mut pages = 0u32;
+        loop {
+            let fail = |error, customers: &Vec<Customer>, pages| ImportFailure { error, fetched: customers.len(), pages };
+            let page = match self.list_customers(cursor.as_deref()).await {
+                Ok(p) => p,
+                Err(e) => return Err(fail(e, &customers, pages)),
+            };
+            pages += 1;
+            for c in page.customers {
+                if !seen.insert(c.id.clone()) {
+                    let e = self.contract_error(format!("customer id {} was returned twice", c.id));
+                    return Err(fail(e, &customers, pages));
+                }
+                customers.push(c);
+            }
+            warnings.extend(page.warnings);
+            progress(&Progress { pages, fetched: customers.len() as u64, total: page.total });
+            match page.next_cursor {
+                None => break,
+                Some(next) => {
+                    if !cursors.insert(next.clone()) || pages >= MAX_PAGES {
+                        let e = self.contract_error(format!("the page cursor did not move on after {pages} pages"));
+                        return Err(fail(e, &customers, pages));
+                    }
+                    cursor = Some(next);
+                }
+            }
+        }
+        Ok(ImportOutcome { customers, warnings, pages })
+    }
+
+    fn contract_error(&self, message: String) -> HostError {
+        HostError::Contract { connector: self.connector().to_string(), message }
+    }
+}

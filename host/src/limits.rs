@@ -1,0 +1,90 @@
+//! Every number that bounds a connector, with its default, in one place.
+//!
+//! | limit | default | what happens when it is hit |
+//! |---|---|---|
+//! | `call_timeout` | 120 s | the call fails with [`HostError::DeadlineExceeded`]; the session is dead |
+//! | `memory_bytes` | 128 MiB per session | the guest's allocation fails; the call traps with [`HostError::MemoryExhausted`] |
+//! | `max_instances` / `max_tables` / `max_memories` | 16 / 16 / 4 | instantiation fails |
+//! | `max_table_elements` | 100 000 | instantiation or `table.grow` fails |
+//! | `max_response_body_bytes` | 32 MiB | the guest reads an error (`http-response-body-size`) |
+//! | `max_response_header_bytes` | 64 KiB | the response fails (`http-protocol-error`) |
+//! | `connect_timeout` | 10 s | the guest sees `connection-timeout` |
+//! | `first_byte_timeout` | 60 s | the guest sees `connection-read-timeout` |
+//! | `between_bytes_timeout` | 30 s | the guest sees `connection-read-timeout` mid-body |
+//! | `guest_output_bytes` | 16 KiB per call | further guest stdout/stderr is dropped (and counted) |
+//! | `epoch_tick` | 10 ms | granularity of the CPU deadline |
+//!
+//! A connector may ask for shorter HTTP timeouts through `wasi:http`'s
+//! request options; it can never get longer ones than these (wasmtime's own
+//! default is 600 s each).
+//!
+//! [`HostError::DeadlineExceeded`]: crate::HostError::DeadlineExceeded
+//! [`HostError::MemoryExhausted`]: crate::HostError::MemoryExhausted
+
+use std::time::Duration;
+
+/// Limits applied to every session of a [`crate::Host`].
+#[derive(Clone, Debug)]
+#[non_exhaustive]
+pub struct Limits {
+    /// Wall-clock deadline of one call into a connector: guest CPU (epoch
+    /// interruption) and host I/O (an outer timeout) alike.
+    pub call_timeout: Duration,
+    /// Linear memory a session's instance may grow to.
+    pub memory_bytes: usize,
+    /// Core instances per session.
+    pub max_instances: usize,
+    /// Tables per session.
+    pub max_tables: usize,
+    /// Elements per table.
+    pub max_table_elements: usize,
+    /// Linear memories per session.
+    pub max_memories: usize,
+    /// Bytes of one HTTP response body.
+    pub max_response_body_bytes: u64,
+    /// Bytes of one HTTP response's status line and headers.
+    pub max_response_header_bytes: usize,
+    /// Upper bound on connecting (DNS, TCP and TLS) to a PSA host.
+    pub connect_timeout: Duration,
+    /// Upper bound on waiting for the response head.
+    pub first_byte_timeout: Duration,
+    /// Upper bound on a pause inside a response body.
+    pub between_bytes_timeout: Duration,
+    /// Guest stdout plus stderr kept per call; the rest is dropped.
+    pub guest_output_bytes: usize,
+    /// How often the engine's epoch advances.
+    pub epoch_tick: Duration,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            call_timeout: Duration::from_secs(120),
+            memory_bytes: 128 << 20,
+            max_instances: 16,
+            max_tables: 16,
+            max_table_elements: 100_000,
+            max_memories: 4,
+            max_response_body_bytes: 32 << 20,
+            max_response_header_bytes: 64 << 10,
+            connect_timeout: Duration::from_secs(10),
+            first_byte_timeout: Duration::from_secs(60),
+            between_bytes_timeout: Duration::from_secs(30),
+            guest_output_bytes: 16 << 10,
+            epoch_tick: Duration::from_millis(10),
+        }
+    }
+}
+
+impl Limits {
+    /// Epoch ticks that make up `call_timeout`.
+    pub(crate) fn call_ticks(&self) -> u64 {
+        let tick = self.epoch_tick.as_nanos().max(1);
+        (self.call_timeout.as_nanos() / tick).max(1) as u64
+    }
+
+    /// The guest's requested timeout, capped by ours.
+    pub(crate) fn cap(requested: Option<Duration>, ours: Duration) -> Duration {
+        requested.map_or(ours, |r| r.min(ours))
+    }
+}

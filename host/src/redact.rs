@@ -1,0 +1,50 @@
+//! Keeping secrets out of logs, errors and output.
+//!
+//! [`scrub`] replaces every occurrence of a secret value (and of its
+//! form-urlencoded and JSON-escaped spellings) in a text. The host applies
+//! it to everything a connector produces that reaches a person: guest
+//! output, error messages, check-step messages.
+
+/// Replaces each secret (at least 4 characters long) in `text` by `[redacted]`.
+pub fn scrub(text: &str, secrets: &[String]) -> String {
+    let mut out = text.to_string();
+    for s in secrets {
+        if s.len() < 4 {
+            continue;
+        }
+        for variant in spellings(s) {
+            if out.contains(&variant) {
+                out = out.replace(&variant, "[redacted]");
+            }
+        }
+    }
+    out
+}
+
+fn spellings(s: &str) -> Vec<String> {
+    let mut v = vec![s.to_string()];
+    let form: String = url::form_urlencoded::byte_serialize(s.as_bytes()).collect();
+    if form != s {
+        v.push(form);
+    }
+    if let Ok(json) = serde_json::to_string(s) {
+        let inner = json.trim_matches('"').to_string();
+        if inner != s {
+            v.push(inner);
+        }
+    }
+    v
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn replaces_every_spelling() {
+        let secrets = vec!["p@ss w/rd\"x".to_string(), "abc".to_string()];
+        let text = "a p@ss w/rd\"x b p%40ss+w%2Frd%22x c p@ss w/rd\\\"x abc";
+        let out = scrub(text, &secrets);
+        assert_eq!(out, "a [redacted] b [redacted] c [redacted] abc");
+    }
+}

@@ -1,0 +1,508 @@
+//! Loading connectors and running their sessions.
+//!
+//! A [`Host`] owns the wasmtime engine (with epoch interruption and a ticker
+//! thread) and the linker (WASI 0.2 without sockets, plus `wasi:http` through
+//! the sandbox's hooks). A [`Connector`] is a compiled, pre-linked component
+//! whose self-description has been read and checked; it is cheap to clone
+//! and opens any number of [`Session`]s, each in its own store, so a session
+//! that traps, loops or exhausts its memory is closed without touching the
+//! others.
+
+use crate::allowed_hosts::{AllowedHosts, Origin};
+use crate::bindings::v0_1_0::{wit, PsaConnector, PsaConnectorPre};
+use crate::bindings::SUPPORTED_CONTRACTS;
+use crate::config::ConnectionConfig;
+use crate::ctx::SessionState;
+use crate::hooks::{Denials, SandboxHooks};
+use crate::outbound::{tls_config, Transport};
+use crate::types::{self, CheckStep, ConnectorInfo, CustomerPage, NewTicket};
+use crate::{HostError, Limits};
+use std::path::Path;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::Arc;
+use wasmtime::component::{Component, Linker, ResourceAny};
+use wasmtime::{Engine, Store, Trap};
+
+/// How a [`Host`] runs connectors.
+#[derive(Clone, Debug, Default)]
+#[non_exhaustive]
+pub struct HostOptions {
+    /// Sandbox limits.
+    pub limits: Limits,
+    /// Permit loopback destinations (over http or https) for tests and local
+    /// simulators. Private, link-local and other internal addresses stay
+    /// refused.
+    pub allow_loopback: bool,
+    /// Extra trusted root certificates (DER), for PSAs behind a private CA.
+    pub extra_roots: Vec<Vec<u8>>,
+}
+
+impl HostOptions {
+    pub fn new() -> Self {
+        Self::default()
+    }
+    pub fn allow_loopback(mut self, yes: bool) -> Self {
+        self.allow_loopback = yes;
+        self
+    }
+    pub fn limits(mut self, limits: Limits) -> Self {
+        self.limits = limits;
+        self
+    }
+}
+
+struct HostInner {
+    engine: Engine,
+    linker: Linker<SessionState>,
+    options: HostOptions,
+    tls: Arc<rustls::ClientConfig>,
+    stop_ticker: Arc<AtomicBool>,
+    next_session: AtomicU64,
+}
+
+impl Drop for HostInner {
+    fn drop(&mut self) {
+        self.stop_ticker.store(true, Ordering::Relaxed);
+    }
+}
+
+/// The runtime the platform embeds: one per process is enough.
+#[derive(Clone)]
+pub struct Host {
+    inner: Arc<HostInner>,
+}
+
+impl Host {
+    /// Creates the engine and linker and starts the epoch ticker.
+    pub fn new(options: HostOptions) -> Result<Host, HostError> {
+        let load_err = |e: wasmtime::Error| HostError::Load { connector: "(host)".into(), message: e.to_string() };
+        let mut config = wasmtime::Config::new();
+        config.wasm_component_model(true);
+        config.epoch_interruption(true);
+        config.max_wasm_stack(512 << 10);
+        let engine = Engine::new(&config).map_err(load_err)?;
+        let mut linker = Linker::new(&engine);
+        wasmtime_wasi::p2::add_to_linker_async(&mut linker).map_err(load_err)?;
+        wasmtime_wasi_http::p2::add_only_http_to_linker_async(&mut linker).map_err(load_err)?;
+        let roots: Vec<_> = options
+            .extra_roots
+            .iter()
+            .map(|der| rustls::pki_types::CertificateDer::from(der.clone()))
+            .collect();
+        let tls = tls_config(&roots);
+        let stop = Arc::new(AtomicBool::new(false));
+        {
+            let engine = engine.clone();
+            let stop = stop.clone();
+            let tick = options.limits.epoch_tick;
+            std::thread::Builder::new()
+                .name("psa-host-epoch".into())
+                .spawn(move || {
+                    while !stop.load(Ordering::Relaxed) {
+                        std::thread::sleep(tick);
+                        engine.increment_epoch();
+                    }
+                })
+                .map_err(|e| HostError::Load { connector: "(host)".into(), message: format!("could not start the epoch thread: {e}") })?;
+        }
+        Ok(Host {
+            inner: Arc::new(HostInner {
+                engine,
+                linker,
+                options,
+                tls,
+                stop_ticker: stop,
+                next_session: AtomicU64::new(1),
+            }),
+        })
+    }
+
+    /// The options this host runs with.
+    pub fn options(&self) -> &HostOptions {
+        &self.inner.options
+    }
+
+    /// Loads a connector from a `.wasm` file.
+    pub async fn load_file(&self, path: &Path) -> Result<Connector, HostError> {
+        let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_else(|| path.display().to_string());
+        let bytes = std::fs::read(path).map_err(|e| HostError::Load {
+            connector: name.clone(),
+            message: format!("cannot read {}: {e}", path.display()),
+        })?;
+        self.load(&name, &bytes).await
+    }
+
+    /// Compiles a component, links it, reads its self-description and checks
+    /// its contract version. `name` is used in messages until the
+    /// connector's own id is known.
+    pub async fn load(&self, name: &str, bytes: &[u8]) -> Result<Connector, HostError> {
+        let load_err = |message: String| HostError::Load { connector: name.to_string(), message };
+        let component = Component::new(&self.inner.engine, bytes)
+            .map_err(|e| load_err(format!("not a valid WebAssembly component: {e:#}")))?;
+        let pre = self
+            .inner
+            .linker
+            .instantiate_pre(&component)
+            .map_err(|e| load_err(format!("it imports something this sandbox does not provide: {e:#}")))?;
+        let pre = PsaConnectorPre::new(pre).map_err(|e| {
+            load_err(format!(
+                "it does not export the psa-connector contract this host supports ({}): {e:#}",
+                SUPPORTED_CONTRACTS.join(", ")
+            ))
+        })?;
+        let mut connector = Connector {
+            inner: Arc::new(ConnectorInner {
+                host: self.clone(),
+                name: name.to_string(),
+                pre,
+                info: ConnectorInfo {
+                    id: name.to_string(),
+                    display_name: name.to_string(),
+                    version: String::new(),
+                    contract_version: String::new(),
+                    capabilities: vec![],
+                    fields: vec![],
+                    allowed_hosts: vec![],
+                },
+                declared: vec![],
+            }),
+        };
+        let info: ConnectorInfo = {
+            // A throwaway instance with an empty allow-list: `info` is pure.
+            let mut inst = connector.instantiate(AllowedHosts::default(), vec![]).await?;
+            inst.call("info", |b, s| Box::pin(async move { b.optimize365_psa_connector_connector().call_info(s).await }))
+                .await?
+                .into()
+        };
+        if !SUPPORTED_CONTRACTS.contains(&info.contract_version.as_str()) {
+            return Err(HostError::UnsupportedContract {
+                connector: info.id.clone(),
+                found: info.contract_version.clone(),
+                supported: SUPPORTED_CONTRACTS.join(", "),
+            });
+        }
+        let declared = info
+            .allowed_hosts
+            .iter()
+            .map(|h| Origin::from_declared(h))
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|m| load_err(format!("its allowed-hosts list is invalid: {m}")))?;
+        let inner = Arc::get_mut(&mut connector.inner).expect("not shared yet");
+        inner.name = info.id.clone();
+        inner.info = info;
+        inner.declared = declared;
+        Ok(connector)
+    }
+}
+
+struct ConnectorInner {
+    host: Host,
+    name: String,
+    pre: PsaConnectorPre<SessionState>,
+    info: ConnectorInfo,
+    declared: Vec<Origin>,
+}
+
+/// A loaded connector. Clone it freely; every clone shares the compiled code.
+#[derive(Clone)]
+pub struct Connector {
+    inner: Arc<ConnectorInner>,
+}
+
+impl Connector {
+    /// The connector's self-description.
+    pub fn info(&self) -> &ConnectorInfo {
+        &self.inner.info
+    }
+
+    /// The connector's id, as used in messages.
+    pub fn name(&self) -> &str {
+        &self.inner.name
+    }
+
+    /// The origins a session with this configuration may reach.
+    pub fn allowed_hosts(&self, config: &ConnectionConfig) -> AllowedHosts {
+        AllowedHosts::new(config.url_values(&self.inner.info), &self.inner.declared)
+    }
+
+    async fn instantiate(&self, allowed: AllowedHosts, secrets: Vec<String>) -> Result<Instance, HostError> {
+        let host = &self.inner.host.inner;
+        let id = host.next_session.fetch_add(1, Ordering::Relaxed);
+        let denials = Denials::default();
+        let hooks = SandboxHooks {
+            connector: self.inner.name.clone(),
+            allowed,
+            transport: Transport {
+                limits: host.options.limits.clone(),
+                allow_loopback: host.options.allow_loopback,
+                tls: host.tls.clone(),
+            },
+            denials: denials.clone(),
+        };
+        let mut store = Store::new(&host.engine, SessionState::new(hooks, &host.options.limits));
+        store.limiter(|s| &mut s.limits);
+        store.epoch_deadline_trap();
+        store.set_epoch_deadline(host.options.limits.call_ticks());
+        let mut inst = Instance {
+            connector: self.clone(),
+            id,
+            store,
+            bindings: None,
+            closed: None,
+            secrets,
+            denials,
+        };
+        let pre = self.inner.pre.clone();
+        let b = inst
+            .guarded("instantiate", |store| Box::pin(async move { pre.instantiate_async(store).await }))
+            .await?;
+        inst.bindings = Some(Arc::new(b));
+        Ok(inst)
+    }
+
+    /// Runs the connector's connection test. Never fails for problems the
+    /// connector can diagnose (those are failed steps); fails only when the
+    /// connector itself crashes or runs out of time.
+    pub async fn test_connection(&self, config: &ConnectionConfig) -> Result<Vec<CheckStep>, HostError> {
+        let mut inst = self.instantiate(self.allowed_hosts(config), config.secret_values()).await?;
+        let entries = entries(config);
+        let steps = inst
+            .call("test-connection", move |b, s| {
+                Box::pin(async move { b.optimize365_psa_connector_connector().call_test_connection(s, &entries).await })
+            })
+            .await?;
+        let denied = inst.denials.take();
+        let mut steps: Vec<CheckStep> = steps.into_iter().map(|st| types::check_step(st, &inst.secrets)).collect();
+        if !denied.is_empty() {
+            if let Some(step) = steps.iter_mut().find(|s| s.status == types::StepStatus::Failed) {
+                step.message.push_str(&format!(" (Sandbox: {})", denied.join("; ")));
+            }
+        }
+        Ok(steps)
+    }
+
+    /// Opens a session: the connector checks the form; no network I/O yet.
+    pub async fn open_session(&self, config: &ConnectionConfig) -> Result<Session, HostError> {
+        let mut inst = self.instantiate(self.allowed_hosts(config), config.secret_values()).await?;
+        let entries = entries(config);
+        let res = inst
+            .call("session.open", move |b, s| {
+                Box::pin(async move { b.optimize365_psa_connector_connector().session().call_open(s, &entries).await })
+            })
+            .await?;
+        match res {
+            Ok(handle) => Ok(Session { inst, handle: Some(handle) }),
+            Err(e) => Err(inst.connector_error(e)),
+        }
+    }
+}
+
+fn entries(config: &ConnectionConfig) -> Vec<wit::ConfigEntry> {
+    config
+        .entries()
+        .iter()
+        .map(|(k, v)| wit::ConfigEntry { id: k.clone(), value: v.clone() })
+        .collect()
+}
+
+type CallFuture<'a, R> = std::pin::Pin<Box<dyn std::future::Future<Output = wasmtime::Result<R>> + Send + 'a>>;
+
+/// One instance in its own store.
+struct Instance {
+    connector: Connector,
+    id: u64,
+    store: Store<SessionState>,
+    bindings: Option<Arc<PsaConnector>>,
+    closed: Option<String>,
+    secrets: Vec<String>,
+    denials: Denials,
+}
+
+impl Instance {
+    fn name(&self) -> &str {
+        &self.connector.inner.name
+    }
+
+    /// Runs `f` on the store under the per-call deadline, turning traps,
+    /// interrupts and memory exhaustion into [`HostError`]s that close the
+    /// instance.
+    async fn guarded<R: Send>(
+        &mut self,
+        call: &str,
+        f: impl for<'a> FnOnce(&'a mut Store<SessionState>) -> CallFuture<'a, R>,
+    ) -> Result<R, HostError> {
+        if let Some(reason) = &self.closed {
+            return Err(HostError::SessionClosed {
+                connector: self.name().to_string(),
+                session: self.id,
+                reason: reason.clone(),
+            });
+        }
+        let limits = self.connector.inner.host.inner.options.limits.clone();
+        self.store.set_epoch_deadline(limits.call_ticks());
+        // The epoch deadline stops guest code; this stops waiting on I/O.
+        let grace = limits.epoch_tick * 10;
+        let outcome = tokio::time::timeout(limits.call_timeout + grace, f(&mut self.store)).await;
+        self.flush_output(call);
+        let err = match outcome {
+            Ok(Ok(r)) => return Ok(r),
+            Ok(Err(e)) => self.classify(call, e, &limits),
+            Err(_) => HostError::DeadlineExceeded {
+                connector: self.name().to_string(),
+                call: call.to_string(),
+                deadline: limits.call_timeout,
+            },
+        };
+        self.closed = Some(match &err {
+            HostError::DeadlineExceeded { .. } => format!("`{call}` ran past its deadline"),
+            HostError::MemoryExhausted { .. } => format!("`{call}` ran out of memory"),
+            _ => format!("`{call}` crashed"),
+        });
+        tracing::warn!(connector = %self.name(), session = self.id, "{err}");
+        Err(err)
+    }
+
+    /// Calls an export on the instantiated bindings.
+    async fn call<R: Send + 'static>(
+        &mut self,
+        call: &str,
+        f: impl for<'a> FnOnce(Arc<PsaConnector>, &'a mut Store<SessionState>) -> CallFuture<'a, R> + Send + 'static,
+    ) -> Result<R, HostError> {
+        let bindings = self.bindings.clone().ok_or_else(|| HostError::SessionClosed {
+            connector: self.name().to_string(),
+            session: self.id,
+            reason: "it was never instantiated".into(),
+        })?;
+        self.guarded(call, move |store| f(bindings, store)).await
+    }
+
+    fn classify(&self, call: &str, e: wasmtime::Error, limits: &Limits) -> HostError {
+        let connector = self.name().to_string();
+        let call = call.to_string();
+        if matches!(e.downcast_ref::<Trap>(), Some(Trap::Interrupt)) {
+            return HostError::DeadlineExceeded { connector, call, deadline: limits.call_timeout };
+        }
+        let text = format!("{e:?}");
+        if text.contains("growing memory") || text.contains("memory minimum size") || matches!(e.downcast_ref::<Trap>(), Some(Trap::AllocationTooLarge)) {
+            return HostError::MemoryExhausted { connector, call, limit_bytes: limits.memory_bytes };
+        }
+        let message = match e.downcast_ref::<Trap>() {
+            Some(Trap::StackOverflow) => "stack overflow (runaway recursion)".to_string(),
+            // Rust and C guests keep part of their stack in linear memory;
+            // overflowing it lands outside memory.
+            Some(Trap::MemoryOutOfBounds) => {
+                "out-of-bounds memory access (its stack in linear memory overflowed, or it has a memory bug)".to_string()
+            }
+            Some(t) => format!("{t}"),
+            None => format!("{e:#}"),
+        };
+        HostError::Trap { connector, call, message: crate::redact::scrub(&message, &self.secrets) }
+    }
+
+    fn flush_output(&self, call: &str) {
+        if let Some(text) = self.store.data().output.drain(&self.secrets) {
+            tracing::info!(target: "psa_host::guest", connector = %self.name(), session = self.id, call, "{text}");
+        }
+    }
+
+    fn connector_error(&self, e: wit::ConnectorError) -> HostError {
+        HostError::Connector {
+            connector: self.name().to_string(),
+            error: types::connector_error(e, &self.secrets),
+        }
+    }
+}
+
+/// An open connection to one PSA instance, in a store of its own.
+pub struct Session {
+    inst: Instance,
+    handle: Option<ResourceAny>,
+}
+
+impl Session {
+    /// The host-assigned id, as used in logs.
+    pub fn id(&self) -> u64 {
+        self.inst.id
+    }
+
+    /// The connector's id.
+    pub fn connector(&self) -> &str {
+        self.inst.name()
+    }
+
+    /// Refusals of the sandbox policy since the last call to this method.
+    pub fn take_denials(&self) -> Vec<String> {
+        self.inst.denials.take()
+    }
+
+    fn handle(&self) -> Result<ResourceAny, HostError> {
+        self.handle.ok_or_else(|| HostError::SessionClosed {
+            connector: self.inst.name().to_string(),
+            session: self.inst.id,
+            reason: "it was closed".into(),
+        })
+    }
+
+    /// One page of customers; `None` starts an import.
+    pub async fn list_customers(&mut self, cursor: Option<&str>) -> Result<CustomerPage, HostError> {
+        let h = self.handle()?;
+        let cursor = cursor.map(str::to_string);
+        let res = self
+            .inst
+            .call("session.list-customers", move |b, s| {
+                Box::pin(async move {
+                    b.optimize365_psa_connector_connector().session().call_list_customers(s, h, cursor.as_deref()).await
+                })
+            })
+            .await?;
+        match res {
+            Ok(page) => Ok(types::customer_page(page, &self.inst.secrets)),
+            Err(e) => Err(self.with_denials(self.inst.connector_error(e))),
+        }
+    }
+
+    /// Opens a ticket.
+    pub async fn create_ticket(&mut self, ticket: &NewTicket) -> Result<String, HostError> {
+        let h = self.handle()?;
+        let t = types::new_ticket(ticket);
+        let res = self
+            .inst
+            .call("session.create-ticket", move |b, s| {
+                Box::pin(async move { b.optimize365_psa_connector_connector().session().call_create_ticket(s, h, &t).await })
+            })
+            .await?;
+        match res {
+            Ok(r) => Ok(r.id),
+            Err(e) => Err(self.with_denials(self.inst.connector_error(e))),
+        }
+    }
+
+    /// Adds the sandbox's refusals to a connector error's message, so the
+    /// reader sees which host was refused and how to allow it.
+    fn with_denials(&self, err: HostError) -> HostError {
+        let denied = self.inst.denials.take();
+        match err {
+            HostError::Connector { connector, error } if !denied.is_empty() => {
+                let extra = format!(" (Sandbox: {})", denied.join("; "));
+                let error = match error {
+                    types::ConnectorError::Unreachable { host, stage, message } => {
+                        types::ConnectorError::Unreachable { host, stage, message: message + &extra }
+                    }
+                    other => other,
+                };
+                HostError::Connector { connector, error }
+            }
+            e => e,
+        }
+    }
+
+    /// Releases the session's resource in the guest. Dropping a session
+    /// without closing it is also safe.
+    pub async fn close(mut self) {
+        if let Some(h) = self.handle.take() {
+            if self.inst.closed.is_none() {
+                let _ = h.resource_drop_async(&mut self.inst.store).await;
+            }
+        }
+    }
+}

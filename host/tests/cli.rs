@@ -1,0 +1,185 @@
+//! The `psa-host` binary end to end against the simulator: output formats,
+//! exit codes, and the client secret absent from every byte it prints.
+
+use halo_sim::{sample_customers, Faults, HaloSim, SimOptions};
+use std::path::Path;
+use std::process::{Command, Output};
+
+const BIN: &str = env!("CARGO_BIN_EXE_psa-host");
+
+fn write_config(dir: &Path, sim: &HaloSim, secret: Option<&str>) -> std::path::PathBuf {
+    let o = sim.options();
+    let secret_line = match secret {
+        Some(s) => format!("client_secret = \"{s}\""),
+        None => "client_secret_env = \"TEST_HALO_SECRET\"".to_string(),
+    };
+    let text = format!(
+        "resource_server_url = \"{}\"\nauthorization_server_url = \"{}\"\nclient_id = \"{}\"\n{secret_line}\n",
+        sim.resource_url(),
+        sim.auth_url(),
+        o.client_id
+    );
+    let p = dir.join("halo.toml");
+    std::fs::write(&p, text).unwrap();
+    p
+}
+
+async fn psa_host(args: Vec<String>, env: Vec<(&'static str, String)>) -> Output {
+    tokio::task::spawn_blocking(move || {
+        let mut c = Command::new(BIN);
+        c.args(&args);
+        for (k, v) in env {
+            c.env(k, v);
+        }
+        c.output().expect("run psa-host")
+    })
+    .await
+    .unwrap()
+}
+
+fn s(v: &[&str]) -> Vec<String> {
+    v.iter().map(|x| x.to_string()).collect()
+}
+
+fn all_output(o: &Output) -> String {
+    format!("{}{}", String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn import_json_has_exactly_the_documented_keys_and_no_secret() {
+    let sim = HaloSim::start(SimOptions { customers: sample_customers(321, 9), ..Default::default() }).await.unwrap();
+    let secret = sim.options().client_secret;
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = write_config(dir.path(), &sim, None);
+    let out = psa_host(
+        s(&["--log", "trace", "import", "--allow-loopback", "--format", "json", "--config", cfg.to_str().unwrap()]),
+        vec![("TEST_HALO_SECRET", secret.clone())],
+    )
+    .await;
+    assert!(out.status.success(), "{}", all_output(&out));
+    assert!(!all_output(&out).contains(&secret), "the client secret was printed");
+    let doc: serde_json::Value = serde_json::from_slice(&out.stdout).expect("stdout is one JSON document");
+    let keys: Vec<&str> = doc.as_object().unwrap().keys().map(|k| k.as_str()).collect();
+    assert_eq!(keys, ["customers", "warnings"]);
+    let customers = doc["customers"].as_array().unwrap();
+    assert_eq!(customers.len(), 321);
+    let mut want = ["active", "domains", "id", "m365_tenants", "name", "parent_id", "parent_name", "website"];
+    want.sort();
+    for c in customers {
+        let mut k: Vec<&str> = c.as_object().unwrap().keys().map(|k| k.as_str()).collect();
+        k.sort();
+        assert_eq!(k, want);
+        for t in c["m365_tenants"].as_array().unwrap() {
+            let mut tk: Vec<&str> = t.as_object().unwrap().keys().map(|k| k.as_str()).collect();
+            tk.sort();
+            assert_eq!(tk, ["domain", "name", "tenant_id"]);
+        }
+    }
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("imported 321 customers"), "{stderr}");
+    assert!(stderr.contains("with a Microsoft 365 tenant"), "{stderr}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ndjson_and_csv() {
+    let sim = HaloSim::start(SimOptions { customers: sample_customers(120, 4), ..Default::default() }).await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = write_config(dir.path(), &sim, Some(&sim.options().client_secret));
+    let out = psa_host(s(&["import", "--allow-loopback", "--format", "ndjson", "--config", cfg.to_str().unwrap()]), vec![]).await;
+    assert!(out.status.success(), "{}", all_output(&out));
+    let lines: Vec<&str> = std::str::from_utf8(&out.stdout).unwrap().lines().collect();
+    assert_eq!(lines.len(), 120);
+    for l in &lines {
+        serde_json::from_str::<serde_json::Value>(l).expect("each line is JSON");
+    }
+    let csv_path = dir.path().join("out.csv");
+    let out = psa_host(
+        s(&["import", "--allow-loopback", "--format", "csv", "--output", csv_path.to_str().unwrap(), "--config", cfg.to_str().unwrap()]),
+        vec![],
+    )
+    .await;
+    assert!(out.status.success(), "{}", all_output(&out));
+    let mut r = csv::Reader::from_path(&csv_path).unwrap();
+    assert_eq!(r.headers().unwrap().iter().collect::<Vec<_>>(), ["id", "name", "active", "parent_id", "parent_name", "website", "domains", "m365_tenants"]);
+    assert_eq!(r.records().count(), 120, "names with commas and quotes must not break rows");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn check_with_a_wrong_secret_fails_with_exit_1_and_says_why() {
+    let sim = HaloSim::start(SimOptions::default()).await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let wrong = "definitely-wrong-secret-42";
+    let cfg = write_config(dir.path(), &sim, Some(wrong));
+    let out = psa_host(s(&["check", "--allow-loopback", "--config", cfg.to_str().unwrap()]), vec![]).await;
+    let text = all_output(&out);
+    println!("{text}");
+    assert_eq!(out.status.code(), Some(1), "{text}");
+    assert!(text.contains("PASS") && text.contains("FAIL") && text.contains("SKIP"), "{text}");
+    assert!(text.contains("Client Secret"), "{text}");
+    assert!(!text.contains(wrong), "the secret was printed");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failed_import_writes_no_output_file() {
+    let sim = HaloSim::start(SimOptions { customers: sample_customers(250, 1), ..Default::default() }).await.unwrap();
+    sim.set_faults(Faults { html_login_page: true, ..Default::default() });
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = write_config(dir.path(), &sim, Some(&sim.options().client_secret));
+    let target = dir.path().join("customers.json");
+    let out = psa_host(
+        s(&["import", "--allow-loopback", "--output", target.to_str().unwrap(), "--config", cfg.to_str().unwrap()]),
+        vec![],
+    )
+    .await;
+    let text = all_output(&out);
+    assert_eq!(out.status.code(), Some(1), "{text}");
+    assert!(text.contains("no output was written"), "{text}");
+    assert!(!target.exists(), "an output file was written for a failed import");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn without_allow_loopback_the_simulator_is_refused() {
+    let sim = HaloSim::start(SimOptions::default()).await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = write_config(dir.path(), &sim, Some(&sim.options().client_secret));
+    let out = psa_host(s(&["check", "--config", cfg.to_str().unwrap()]), vec![]).await;
+    let text = all_output(&out);
+    assert_eq!(out.status.code(), Some(1), "{text}");
+    assert!(text.contains("only https"), "{text}");
+    assert!(sim.requests().is_empty(), "a request reached the simulator");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn config_errors_name_the_field_and_exit_2() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = dir.path().join("bad.toml");
+    std::fs::write(&p, "resource_server_url = \"https://a.halopsa.com\"\nclient_sercet = \"x\"\n").unwrap();
+    let out = psa_host(s(&["check", "--config", p.to_str().unwrap()]), vec![]).await;
+    assert_eq!(out.status.code(), Some(2));
+    assert!(all_output(&out).contains("unknown key `client_sercet`"), "{}", all_output(&out));
+    std::fs::write(&p, "resource_server_url = \"https://a.halopsa.com\"\n").unwrap();
+    let out = psa_host(s(&["check", "--config", p.to_str().unwrap()]), vec![]).await;
+    assert_eq!(out.status.code(), Some(2));
+    assert!(all_output(&out).contains("required field `authorization_server_url`"), "{}", all_output(&out));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn info_lists_the_halo_fields() {
+    let out = psa_host(s(&["info"]), vec![]).await;
+    assert!(out.status.success());
+    let text = String::from_utf8_lossy(&out.stdout);
+    for f in ["resource_server_url", "authorization_server_url", "client_id", "client_secret", "tenant", "scope", "include_inactive"] {
+        assert!(text.contains(f), "{f} missing from {text}");
+    }
+    assert!(text.contains("optimize365:psa-connector@0.1.0"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn demo_prints_customers_with_tenants() {
+    let out = psa_host(s(&["demo"]), vec![]).await;
+    let text = all_output(&out);
+    assert!(out.status.success(), "{text}");
+    assert!(text.contains("250 customers"), "{text}");
+    assert!(text.contains(".onmicrosoft.com"), "no tenant domains shown: {text}");
+    assert!(!text.contains(&SimOptions::default().client_secret), "demo printed the secret");
+}

@@ -1,0 +1,342 @@
+//! Authenticated calls to Halo's resource server, and what Halo's answers mean.
+
+use serde_json::Value;
+
+use crate::auth::{scrub, TokenCache};
+use crate::config::Config;
+use crate::error::Error;
+use crate::http::{Method, Request, Response, Transport};
+use crate::messages as msg;
+
+/// Halo permission names, per endpoint.
+pub const PERM_CUSTOMERS: &str = "read:customers";
+pub const PERM_ADMIN: &str = "admin";
+pub const PERM_TICKETS: &str = "edit:tickets";
+
+pub struct Api<'a> {
+    pub cfg: &'a Config,
+    pub tokens: &'a mut TokenCache,
+    pub net: &'a mut dyn Transport,
+}
+
+impl Api<'_> {
+    /// GET `{resource}{rel}{query}`; a 2xx answer's JSON body.
+    /// `rel` is the endpoint without query (`/Client`), `query` starts with `?` or is empty.
+    pub fn get(&mut self, rel: &str, query: &str, permission: &str) -> Result<Vec<u8>, Error> {
+        let resp = self.send(Method::Get, rel, query, None)?;
+        self.accept(resp, rel, permission)
+    }
+
+    /// POST a JSON body; a 2xx answer's JSON body.
+    pub fn post(&mut self, rel: &str, body: Vec<u8>, permission: &str) -> Result<Vec<u8>, Error> {
+        let resp = self.send(Method::Post, rel, "", Some(body))?;
+        self.accept(resp, rel, permission)
+    }
+
+    fn accept(&self, resp: Response, rel: &str, permission: &str) -> Result<Vec<u8>, Error> {
+        let endpoint = self.cfg.endpoint(rel);
+        if !(200..300).contains(&resp.status) {
+            let e = status_error(
+                resp.status,
+                resp.content_type(),
+                resp.header("retry-after"),
+                &resp.body,
+                &endpoint,
+                permission,
+            );
+            return Err(match e {
+                Error::Upstream { status, endpoint, message } => {
+                    let mut message = scrub(message, self.cfg);
+                    if let Some(token) = self.tokens.fresh().filter(|t| t.len() >= 8) {
+                        message = message.replace(&token, "<redacted>");
+                    }
+                    Error::Upstream { status, endpoint, message }
+                }
+                other => other,
+            });
+        }
+        check_json_body(&endpoint, resp.content_type(), &resp.body)?;
+        Ok(resp.body)
+    }
+
+    /// Send with the session's token; on 401, one fresh token and one retry.
+    fn send(&mut self, method: Method, rel: &str, query: &str, body: Option<Vec<u8>>) -> Result<Response, Error> {
+        let token = self.tokens.get(self.cfg, self.net)?;
+        let first = self.net.send(&self.request(method, rel, query, body.clone(), &token))?;
+        if first.status != 401 {
+            return Ok(first);
+        }
+        let token = self.tokens.renew(self.cfg, self.net)?;
+        let second = self.net.send(&self.request(method, rel, query, body, &token))?;
+        if second.status == 401 {
+            self.tokens.clear();
+            return Err(Error::Unauthorized(msg::token_refused_by_api()));
+        }
+        Ok(second)
+    }
+
+    fn request(&self, method: Method, rel: &str, query: &str, body: Option<Vec<u8>>, token: &str) -> Request {
+        let mut headers = vec![
+            ("Authorization".to_string(), format!("Bearer {token}")),
+            ("Accept".to_string(), "application/json".to_string()),
+        ];
+        if body.is_some() {
+            headers.push(("Content-Type".to_string(), "application/json".to_string()));
+        }
+        Request {
+            method,
+            url: self.cfg.api_url(&format!("{rel}{query}")),
+            headers,
+            body,
+            endpoint: self.cfg.endpoint(rel),
+        }
+    }
+}
+
+/// The error for a non-2xx answer other than the 401 handled by the retry.
+pub fn status_error(
+    status: u16,
+    content_type: Option<&str>,
+    retry_after_header: Option<&str>,
+    body: &[u8],
+    endpoint: &str,
+    permission: &str,
+) -> Error {
+    match status {
+        401 => Error::Unauthorized(msg::token_refused_by_api()),
+        403 => Error::Forbidden { permission: permission.to_string(), message: msg::forbidden(endpoint, permission) },
+        429 => {
+            let ra = retry_after(retry_after_header);
+            Error::RateLimited { retry_after: ra, message: msg::rate_limited(ra) }
+        }
+        _ => Error::Upstream {
+            status,
+            endpoint: endpoint.to_string(),
+            message: if is_html(content_type, body) {
+                msg::body_summary_html(status)
+            } else {
+                extract_halo_message(body).unwrap_or_else(|| summary(status, content_type, body))
+            },
+        },
+    }
+}
+
+/// A 2xx body must be JSON: not empty, not HTML.
+pub fn check_json_body(endpoint: &str, content_type: Option<&str>, body: &[u8]) -> Result<(), Error> {
+    if is_html(content_type, body) {
+        return Err(Error::protocol(endpoint, msg::html_not_json(endpoint)));
+    }
+    if body.iter().all(|b| b.is_ascii_whitespace()) {
+        return Err(Error::protocol(endpoint, msg::empty_body(endpoint)));
+    }
+    Ok(())
+}
+
+/// Parse a checked body as JSON.
+pub fn parse_value(endpoint: &str, body: &[u8]) -> Result<Value, Error> {
+    serde_json::from_slice(body).map_err(|_| Error::protocol(endpoint, msg::not_json(endpoint)))
+}
+
+/// An HTML page: `text/html`, or a body that starts with `<`.
+pub fn is_html(content_type: Option<&str>, body: &[u8]) -> bool {
+    content_type.is_some_and(|c| c.to_ascii_lowercase().contains("text/html"))
+        || body.iter().find(|b| !b.is_ascii_whitespace()) == Some(&b'<')
+}
+
+/// `Retry-After` in its integer form.
+pub fn retry_after(header: Option<&str>) -> Option<u32> {
+    header?.trim().parse::<u32>().ok()
+}
+
+/// A short description of a body Halo's own message could not be read from.
+pub fn summary(status: u16, content_type: Option<&str>, body: &[u8]) -> String {
+    if is_html(content_type, body) {
+        return msg::body_summary_html(status);
+    }
+    let text = String::from_utf8_lossy(body);
+    let text = text.trim();
+    if text.is_empty() {
+        return msg::body_summary_empty(status);
+    }
+    let one_line: String = text.chars().map(|c| if c.is_control() { ' ' } else { c }).collect();
+    msg::clip(&one_line, 200)
+}
+
+/// Halo's own error message from the JSON shapes it uses.
+pub fn extract_halo_message(body: &[u8]) -> Option<String> {
+    let v: Value = serde_json::from_slice(body).ok()?;
+    let found = message_of(&v)?;
+    let found = found.trim();
+    (!found.is_empty()).then(|| msg::clip(found, 300))
+}
+
+fn message_of(v: &Value) -> Option<String> {
+    match v {
+        Value::String(s) => Some(s.clone()),
+        Value::Array(items) => {
+            let parts: Vec<String> = items.iter().filter_map(message_of).collect();
+            (!parts.is_empty()).then(|| parts.join("; "))
+        }
+        Value::Object(map) => {
+            let text = |k: &str| map.get(k).and_then(Value::as_str).map(str::trim).filter(|s| !s.is_empty());
+            if let Some(m) = text("Message").or_else(|| text("message")).or_else(|| text("errorMessage")) {
+                return Some(m.to_string());
+            }
+            if let Some(d) = text("error_description") {
+                return Some(match text("error") {
+                    Some(code) => format!("{d} ({code})"),
+                    None => d.to_string(),
+                });
+            }
+            if let Some(e) = text("error").or_else(|| text("title")).or_else(|| text("detail")) {
+                return Some(e.to_string());
+            }
+            // `{"errors": {...}}` (ASP.NET) or field-path keys: `{"[0].client_id": "..."}`.
+            if let Some(inner @ (Value::Object(_) | Value::Array(_))) = map.get("errors") {
+                return message_of(inner);
+            }
+            let parts: Vec<String> = map
+                .iter()
+                .filter_map(|(k, v)| {
+                    let m = match v {
+                        Value::String(s) => s.trim().to_string(),
+                        Value::Array(a) => a.iter().filter_map(Value::as_str).collect::<Vec<_>>().join(" "),
+                        _ => return None,
+                    };
+                    (!m.is_empty()).then(|| format!("{k}: {m}"))
+                })
+                .collect();
+            (!parts.is_empty()).then(|| parts.join("; "))
+        }
+        _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::http::fake::Fake;
+
+    fn cfg() -> Config {
+        let f: Vec<(String, String)> = [
+            ("resource_server_url", "https://acme.halopsa.com/api"),
+            ("authorization_server_url", "https://acme.halopsa.com/auth"),
+            ("client_id", "id"),
+            ("client_secret", "sec"),
+        ]
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+        crate::config::parse(&f).unwrap()
+    }
+
+    fn m(body: &str) -> Option<String> {
+        extract_halo_message(body.as_bytes())
+    }
+
+    #[test]
+    fn halo_error_shapes() {
+        assert_eq!(m(r#"{"Message":"An error has occurred."}"#).as_deref(), Some("An error has occurred."));
+        assert_eq!(m(r#"{"message":"nope"}"#).as_deref(), Some("nope"));
+        assert_eq!(m(r#"{"ClassName":"System.Exception","Message":"Boom"}"#).as_deref(), Some("Boom"));
+        assert_eq!(m(r#"{"resultCode":1,"errorMessage":"Bad client"}"#).as_deref(), Some("Bad client"));
+        assert_eq!(
+            m(r#"{"error":"invalid_request","error_description":"Missing scope"}"#).as_deref(),
+            Some("Missing scope (invalid_request)")
+        );
+        assert_eq!(m(r#"{"error":"invalid_client"}"#).as_deref(), Some("invalid_client"));
+        assert_eq!(
+            m(r#"{"[0].client_id": "Client not found"}"#).as_deref(),
+            Some("[0].client_id: Client not found")
+        );
+        assert_eq!(m(r#"{"errors":{"summary":["Required"]}}"#).as_deref(), Some("summary: Required"));
+        assert_eq!(m(r#""plain""#).as_deref(), Some("plain"));
+        assert_eq!(m(r#"{"Message":"  "}"#), None);
+        assert_eq!(m("<html>"), None);
+        assert_eq!(m("{}"), None);
+    }
+
+    #[test]
+    fn html_detection() {
+        assert!(is_html(None, b"  \n<!DOCTYPE html>"));
+        assert!(is_html(Some("text/html; charset=utf-8"), b"{}"));
+        assert!(!is_html(Some("application/json"), b"{\"a\":1}"));
+        assert!(!is_html(None, b""));
+        match check_json_body("/api/Client", None, b"<html></html>") {
+            Err(Error::Protocol { endpoint, message }) => {
+                assert_eq!(endpoint, "/api/Client");
+                assert!(message.contains("HTML page where JSON belongs"));
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn status_mapping() {
+        match status_error(403, None, None, b"", "/api/Client", PERM_CUSTOMERS) {
+            Error::Forbidden { permission, message } => {
+                assert_eq!(permission, "read:customers");
+                assert!(message.contains("login type must be Agent"));
+            }
+            other => panic!("{other:?}"),
+        }
+        assert!(matches!(
+            status_error(429, None, Some(" 120 "), b"", "/api/Client", PERM_CUSTOMERS),
+            Error::RateLimited { retry_after: Some(120), .. }
+        ));
+        assert!(matches!(
+            status_error(429, None, Some("Wed, 21 Oct 2015 07:28:00 GMT"), b"", "/api/Client", PERM_CUSTOMERS),
+            Error::RateLimited { retry_after: None, .. }
+        ));
+        match status_error(500, Some("text/html"), None, b"<html>secret page</html>", "/api/Client", PERM_CUSTOMERS) {
+            Error::Upstream { status, message, .. } => {
+                assert_eq!(status, 500);
+                assert_eq!(message, "an HTML page (HTTP 500)");
+            }
+            other => panic!("{other:?}"),
+        }
+        match status_error(400, None, None, br#"{"[0].client_id":"Unknown"}"#, "/api/Tickets", PERM_TICKETS) {
+            Error::Upstream { message, endpoint, .. } => {
+                assert_eq!(message, "[0].client_id: Unknown");
+                assert_eq!(endpoint, "/api/Tickets");
+            }
+            other => panic!("{other:?}"),
+        }
+        assert!(matches!(status_error(502, None, None, b"", "/x", "p"), Error::Upstream { message, .. } if message == "an empty answer (HTTP 502)"));
+    }
+
+    #[test]
+    fn one_retry_on_401() {
+        let c = cfg();
+        let mut tokens = TokenCache::default();
+        let mut net = Fake::new();
+        net.token().json(401, "").json(200, r#"{"access_token":"tok-2"}"#).json(200, "{}");
+        let body = Api { cfg: &c, tokens: &mut tokens, net: &mut net }.get("/Client", "?a=1", PERM_CUSTOMERS).unwrap();
+        assert_eq!(body, b"{}");
+        let auths: Vec<_> = net.sent.iter().map(|s| s.2.clone()).collect();
+        assert_eq!(auths, vec![None, Some("Bearer tok-1".into()), None, Some("Bearer tok-2".into())]);
+        assert_eq!(net.sent[1].1, "https://acme.halopsa.com/api/Client?a=1");
+
+        let mut net = Fake::new();
+        net.json(401, "").json(200, r#"{"access_token":"tok-3"}"#).json(401, "");
+        match (Api { cfg: &c, tokens: &mut tokens, net: &mut net }).get("/Client", "", PERM_CUSTOMERS) {
+            Err(Error::Unauthorized(m)) => assert!(m.contains("refused by the resource server")),
+            other => panic!("{:?}", other.map(|_| ())),
+        }
+    }
+
+    #[test]
+    fn html_on_2xx_is_protocol() {
+        let c = cfg();
+        let mut tokens = TokenCache::default();
+        let mut net = Fake::new();
+        net.token();
+        net.answers.push_back(Ok(Response {
+            status: 200,
+            headers: vec![("Content-Type".into(), "text/html".into())],
+            body: b"<!doctype html><title>Login</title>".to_vec(),
+        }));
+        let r = Api { cfg: &c, tokens: &mut tokens, net: &mut net }.get("/Client", "", PERM_CUSTOMERS);
+        assert!(matches!(r, Err(Error::Protocol { endpoint, .. }) if endpoint == "/api/Client"));
+    }
+}

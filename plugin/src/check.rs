@@ -1,0 +1,159 @@
+//! `test-connection`: the form, then each network step in order.
+
+use crate::api::{Api, PERM_CUSTOMERS};
+use crate::auth::TokenCache;
+use crate::config;
+use crate::customers;
+use crate::error::Error;
+use crate::http::Transport;
+use crate::messages as msg;
+use crate::session::{read_csp, CspOutcome};
+use crate::types::{CheckStep, StepStatus};
+
+pub const STEPS: [(&str, &str); 5] = [
+    ("form-valid", "Form filled in correctly"),
+    ("auth-server-reachable", "Authorization server reachable"),
+    ("credentials-accepted", "Credentials accepted"),
+    ("customers-readable", "Customers readable"),
+    ("tenant-links-readable", "Microsoft 365 tenant links readable"),
+];
+
+const PROBE_QUERY: &str =
+    "?pageinate=true&page_size=1&page_no=1&includeactive=true&includeinactive=true&includeazuretenants=true";
+
+/// Run the steps; the first failure skips the rest.
+pub fn run(entries: &[(String, String)], net: &mut dyn Transport) -> Vec<CheckStep> {
+    let mut results: Vec<(StepStatus, String)> = Vec::new();
+    diagnose(entries, net, &mut results);
+    STEPS
+        .iter()
+        .enumerate()
+        .map(|(i, (id, label))| {
+            let (status, message) =
+                results.get(i).cloned().unwrap_or((StepStatus::Skipped, msg::skipped()));
+            CheckStep { id: id.to_string(), label: label.to_string(), status, message }
+        })
+        .collect()
+}
+
+fn diagnose(entries: &[(String, String)], net: &mut dyn Transport, out: &mut Vec<(StepStatus, String)>) {
+    let pass = |out: &mut Vec<(StepStatus, String)>, m: String| out.push((StepStatus::Passed, m));
+    let fail = |out: &mut Vec<(StepStatus, String)>, m: String| out.push((StepStatus::Failed, m));
+
+    let cfg = match config::parse(entries) {
+        Ok(c) => c,
+        Err(e) => return fail(out, e.message()),
+    };
+    pass(out, msg::form_valid(cfg.api_assumed, &cfg.resource.url));
+
+    let mut tokens = TokenCache::default();
+    match tokens.renew(&cfg, net) {
+        Ok(_) => {
+            pass(out, msg::auth_reachable(&cfg.token_url()));
+            pass(out, msg::credentials_ok());
+        }
+        Err(e @ (Error::Unreachable { .. } | Error::Protocol { .. })) => return fail(out, e.message()),
+        Err(e) => {
+            pass(out, msg::auth_reachable(&cfg.token_url()));
+            return fail(out, e.message());
+        }
+    }
+
+    let mut api = Api { cfg: &cfg, tokens: &mut tokens, net };
+    let endpoint = cfg.endpoint("/Client");
+    let page = match api.get("/Client", PROBE_QUERY, PERM_CUSTOMERS).and_then(|b| customers::parse_page(&endpoint, 1, &b)) {
+        Ok(p) => p,
+        Err(e) => return fail(out, e.message()),
+    };
+    pass(out, msg::customers_visible(page.record_count));
+
+    if page.rows.first().is_some_and(|r| r.azure_tenants.is_some()) {
+        return pass(out, msg::links_in_rows());
+    }
+    match read_csp(&mut api) {
+        Ok(CspOutcome::Read { connections: 0, .. }) => pass(out, msg::links_none_configured()),
+        Ok(CspOutcome::Read { links, connections }) => pass(out, msg::links_from_csp(connections, links.links)),
+        Ok(CspOutcome::Forbidden { error, .. }) => fail(out, msg::links_check_failed(&error.message())),
+        Ok(CspOutcome::Unavailable { endpoint }) => fail(out, msg::links_unavailable_check(&endpoint)),
+        Err(e) => fail(out, e.message()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::http::fake::Fake;
+
+    fn form(secret: &str) -> Vec<(String, String)> {
+        [
+            ("resource_server_url", "acme.halopsa.com"),
+            ("authorization_server_url", "https://acme.halopsa.com/auth"),
+            ("client_id", "id"),
+            ("client_secret", secret),
+        ]
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect()
+    }
+
+    fn statuses(steps: &[CheckStep]) -> Vec<&'static str> {
+        steps
+            .iter()
+            .map(|s| match s.status {
+                StepStatus::Passed => "passed",
+                StepStatus::Failed => "failed",
+                StepStatus::Skipped => "skipped",
+            })
+            .collect()
+    }
+
+    #[test]
+    fn all_pass_with_csp() {
+        let mut net = Fake::new();
+        net.token()
+            .json(200, r#"{"record_count":1204,"clients":[{"id":1}]}"#)
+            .json(200, r#"[{"id":2}]"#)
+            .json(200, r#"{"mappings_client":[{"client_id":1,"azure_tenant_id":"0a1b2c3d-4e5f-6789-abcd-ef0123456789"}]}"#);
+        let steps = run(&form("sec"), &mut net);
+        assert_eq!(statuses(&steps), vec!["passed"; 5]);
+        assert!(steps[0].message.contains("/api was assumed: https://acme.halopsa.com/api"));
+        assert_eq!(steps[3].message, "1,204 customers visible.");
+        assert!(steps[4].message.starts_with("1 tenant link(s) read from 1 Microsoft CSP connection(s)"));
+        assert!(net.urls()[1].contains("page_size=1&page_no=1"));
+    }
+
+    #[test]
+    fn wrong_credentials_skip_the_rest() {
+        let mut net = Fake::new();
+        net.json(401, r#"{"error":"invalid_client"}"#);
+        let steps = run(&form("very-secret"), &mut net);
+        assert_eq!(statuses(&steps), vec!["passed", "passed", "failed", "skipped", "skipped"]);
+        assert!(steps[2].message.contains("invalid_client"));
+        assert_eq!(steps[3].message, "Skipped because an earlier step failed.");
+        assert!(steps.iter().all(|s| !s.message.contains("very-secret")));
+    }
+
+    #[test]
+    fn unreachable_or_html_fails_auth_step() {
+        let mut net = Fake::new();
+        net.answers.push_back(Err(Error::Unreachable {
+            host: "acme.halopsa.com".into(),
+            stage: crate::error::Stage::Dns,
+            message: msg::unreachable_dns("acme.halopsa.com"),
+        }));
+        let steps = run(&form("s"), &mut net);
+        assert_eq!(statuses(&steps), vec!["passed", "failed", "skipped", "skipped", "skipped"]);
+        let steps = run(&[], &mut Fake::new());
+        assert_eq!(statuses(&steps), vec!["failed", "skipped", "skipped", "skipped", "skipped"]);
+    }
+
+    #[test]
+    fn tenant_links_forbidden_fails_last_step() {
+        let mut net = Fake::new();
+        net.token().json(200, r#"{"record_count":3,"clients":[{"id":1}]}"#).json(403, "");
+        let steps = run(&form("s"), &mut net);
+        assert_eq!(statuses(&steps), vec!["passed", "passed", "passed", "passed", "failed"]);
+        assert!(steps[4].message.contains("permission admin"));
+        assert!(steps[4].message.ends_with("The import would still work, but without Microsoft 365 tenant links."));
+    }
+}

@@ -1,0 +1,356 @@
+//! The connection form: field definitions, normalisation and validation.
+
+use crate::error::Error;
+use crate::messages as msg;
+
+pub const RESOURCE: &str = "resource_server_url";
+pub const AUTH: &str = "authorization_server_url";
+pub const CLIENT_ID: &str = "client_id";
+pub const CLIENT_SECRET: &str = "client_secret";
+pub const TENANT: &str = "tenant";
+pub const SCOPE: &str = "scope";
+pub const INCLUDE_INACTIVE: &str = "include_inactive";
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Kind {
+    Url,
+    Text,
+    Secret,
+    Flag,
+}
+
+pub struct FieldSpec {
+    pub id: &'static str,
+    pub label: &'static str,
+    pub help: &'static str,
+    pub kind: Kind,
+    pub required: bool,
+    pub default: Option<&'static str>,
+}
+
+/// The connection form, in display order.
+pub const FIELDS: [FieldSpec; 7] = [
+    FieldSpec {
+        id: RESOURCE,
+        label: "Resource Server URL",
+        help: "In Halo: Configuration > Integrations > HaloPSA API > API Details, \"Resource Server\" (usually https://<instance>/api).",
+        kind: Kind::Url,
+        required: true,
+        default: None,
+    },
+    FieldSpec {
+        id: AUTH,
+        label: "Authorization Server URL",
+        help: "In Halo: Configuration > Integrations > HaloPSA API > API Details, \"Authorisation Server\" (usually https://<instance>/auth).",
+        kind: Kind::Url,
+        required: true,
+        default: None,
+    },
+    FieldSpec {
+        id: CLIENT_ID,
+        label: "Client ID",
+        help: "In Halo: Configuration > Integrations > HaloPSA API > View Applications, open the application (authentication method Client ID and Secret (Services), login type Agent) and copy its Client ID after saving it.",
+        kind: Kind::Text,
+        required: true,
+        default: None,
+    },
+    FieldSpec {
+        id: CLIENT_SECRET,
+        label: "Client Secret",
+        help: "Shown on the same application in Configuration > Integrations > HaloPSA API > View Applications; Halo shows it only once, so generate a new one if it is lost.",
+        kind: Kind::Secret,
+        required: true,
+        default: None,
+    },
+    FieldSpec {
+        id: TENANT,
+        label: "Tenant",
+        help: "Only for Halo-hosted instances, shown on the API Details page (Configuration > Integrations > HaloPSA API > API Details). Leave empty for a self-hosted Halo.",
+        kind: Kind::Text,
+        required: false,
+        default: None,
+    },
+    FieldSpec {
+        id: SCOPE,
+        label: "Scope",
+        help: "The permissions to request, separated by spaces. Leave it at \"all\" to get every permission the application has in Configuration > Integrations > HaloPSA API > View Applications > Permissions.",
+        kind: Kind::Text,
+        required: false,
+        default: Some("all"),
+    },
+    FieldSpec {
+        id: INCLUDE_INACTIVE,
+        label: "Include inactive customers",
+        help: "When on, customers marked inactive in Halo are imported too, with active set to false.",
+        kind: Kind::Flag,
+        required: false,
+        default: Some("true"),
+    },
+];
+
+/// A credential. Its `Debug` never shows the value.
+#[derive(Clone)]
+pub struct Secret(String);
+
+impl Secret {
+    pub fn new(value: impl Into<String>) -> Secret {
+        Secret(value.into())
+    }
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Debug for Secret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Secret(<redacted>)")
+    }
+}
+
+/// A URL after normalisation.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct NormUrl {
+    /// `scheme://host[:port]/path` without a trailing slash, query or fragment.
+    pub url: String,
+    /// The host alone (`acme.halopsa.com`).
+    pub host: String,
+    /// The path alone, without a trailing slash (`/api`, or empty).
+    pub path: String,
+}
+
+/// The checked connection settings.
+#[derive(Clone, Debug)]
+pub struct Config {
+    pub resource: NormUrl,
+    /// The admin typed a URL without `/api` and it was added.
+    pub api_assumed: bool,
+    pub auth: NormUrl,
+    pub client_id: String,
+    pub client_secret: Secret,
+    pub tenant: Option<String>,
+    pub scope: String,
+    pub include_inactive: bool,
+}
+
+impl Config {
+    /// `{auth}/token`, without the tenant query.
+    pub fn token_url(&self) -> String {
+        format!("{}/token", self.auth.url)
+    }
+    /// The token endpoint's path, for error messages (`/auth/token`).
+    pub fn token_endpoint(&self) -> String {
+        format!("{}/token", self.auth.path)
+    }
+    /// An API endpoint's path without host or query (`/api/Client`).
+    pub fn endpoint(&self, rel: &str) -> String {
+        format!("{}{}", self.resource.path, rel)
+    }
+    /// The full URL of an API request (`rel` starts with `/`).
+    pub fn api_url(&self, rel_with_query: &str) -> String {
+        format!("{}{}", self.resource.url, rel_with_query)
+    }
+}
+
+fn spec(id: &str) -> Option<&'static FieldSpec> {
+    FIELDS.iter().find(|f| f.id == id)
+}
+
+/// Check and normalise the filled-in form.
+pub fn parse(entries: &[(String, String)]) -> Result<Config, Error> {
+    for (id, _) in entries {
+        if spec(id).is_none() {
+            return Err(Error::config(id, msg::unknown_field(id)));
+        }
+    }
+    // The last entry for an id wins; values are trimmed.
+    let value = |id: &str| -> Option<&str> {
+        entries.iter().rev().find(|(k, _)| k == id).map(|(_, v)| v.trim()).filter(|v| !v.is_empty())
+    };
+    let required = |id: &'static str| -> Result<&str, Error> {
+        let label = spec(id).map(|s| s.label).unwrap_or(id);
+        value(id).ok_or_else(|| Error::config(id, msg::missing_field(label)))
+    };
+
+    let resource_raw = required(RESOURCE)?;
+    let auth_raw = required(AUTH)?;
+    let client_id = required(CLIENT_ID)?.to_string();
+    let client_secret = Secret::new(required(CLIENT_SECRET)?);
+
+    let mut resource = normalise_url(RESOURCE, "Resource Server URL", resource_raw)?;
+    let mut api_assumed = false;
+    if !resource.path.to_ascii_lowercase().ends_with("/api") {
+        resource.path.push_str("/api");
+        resource.url.push_str("/api");
+        api_assumed = true;
+    }
+    let auth = normalise_url(AUTH, "Authorization Server URL", auth_raw)?;
+
+    let tenant = value(TENANT).map(str::to_string);
+    let scope = value(SCOPE).unwrap_or("all").to_string();
+    let include_inactive = match value(INCLUDE_INACTIVE) {
+        None => true,
+        Some(v) => parse_flag(v).ok_or_else(|| Error::config(INCLUDE_INACTIVE, msg::bad_flag(v)))?,
+    };
+
+    Ok(Config { resource, api_assumed, auth, client_id, client_secret, tenant, scope, include_inactive })
+}
+
+/// `true`/`false`, `yes`/`no`, `1`/`0`, any case.
+pub fn parse_flag(raw: &str) -> Option<bool> {
+    match raw.trim().to_ascii_lowercase().as_str() {
+        "true" | "yes" | "1" | "on" => Some(true),
+        "false" | "no" | "0" | "off" => Some(false),
+        _ => None,
+    }
+}
+
+/// Trim, add `https://` when no scheme was typed, drop trailing slashes;
+/// refuse schemes other than http(s), user info, queries and fragments.
+pub fn normalise_url(field: &str, label: &str, raw: &str) -> Result<NormUrl, Error> {
+    let raw = raw.trim();
+    let with_scheme = if has_scheme(raw) { raw.to_string() } else { format!("https://{raw}") };
+    let bad = |why: &str| Error::config(field, msg::bad_url(label, raw, why));
+    let url = url::Url::parse(&with_scheme).map_err(|_| bad("it is not a valid URL"))?;
+    match url.scheme() {
+        "https" | "http" => {}
+        other => return Err(bad(&format!("it starts with {other}:// where https:// belongs"))),
+    }
+    if !url.username().is_empty() || url.password().is_some() {
+        return Err(bad("it contains a user name or password; credentials go in their own fields"));
+    }
+    if url.query().is_some_and(|q| !q.is_empty()) {
+        return Err(bad("it contains a query string (the part after ?)"));
+    }
+    if url.fragment().is_some_and(|f| !f.is_empty()) {
+        return Err(bad("it contains a fragment (the part after #)"));
+    }
+    let host = match url.host_str() {
+        Some(h) if !h.is_empty() => h.to_string(),
+        _ => return Err(bad("it has no host name")),
+    };
+    let path = url.path().trim_end_matches('/').to_string();
+    let origin = url.origin().ascii_serialization();
+    Ok(NormUrl { url: format!("{origin}{path}"), host, path })
+}
+
+fn has_scheme(raw: &str) -> bool {
+    match raw.find("://") {
+        Some(i) => raw.get(..i).is_some_and(|s| {
+            !s.is_empty() && s.chars().all(|c| c.is_ascii_alphanumeric() || c == '+' || c == '-' || c == '.')
+        }),
+        None => false,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn form(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
+        pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
+    }
+
+    pub fn good() -> Vec<(String, String)> {
+        form(&[
+            (RESOURCE, "https://acme.halopsa.com/api"),
+            (AUTH, "https://acme.halopsa.com/auth"),
+            (CLIENT_ID, "cid"),
+            (CLIENT_SECRET, "s3cr3t-value"),
+        ])
+    }
+
+    #[test]
+    fn urls_are_normalised() {
+        let n = normalise_url("f", "L", "  https://acme.halopsa.com/api/  ").unwrap();
+        assert_eq!(n.url, "https://acme.halopsa.com/api");
+        assert_eq!(n.host, "acme.halopsa.com");
+        assert_eq!(n.path, "/api");
+        assert_eq!(normalise_url("f", "L", "acme.halopsa.com/auth").unwrap().url, "https://acme.halopsa.com/auth");
+        assert_eq!(normalise_url("f", "L", "HTTPS://Acme.HaloPSA.com/auth//").unwrap().url, "https://acme.halopsa.com/auth");
+        assert_eq!(normalise_url("f", "L", "http://halo.local:8080/api").unwrap().url, "http://halo.local:8080/api");
+        assert_eq!(normalise_url("f", "L", "https://acme.halopsa.com:443/").unwrap().url, "https://acme.halopsa.com");
+        assert_eq!(normalise_url("f", "L", "acme.halopsa.com:8443").unwrap().url, "https://acme.halopsa.com:8443");
+    }
+
+    #[test]
+    fn bad_urls_are_refused() {
+        for raw in [
+            "ftp://acme.halopsa.com/api",
+            "https://user:pw@acme.halopsa.com/api",
+            "https://acme.halopsa.com/api?x=1",
+            "https://acme.halopsa.com/api#top",
+            "https://",
+            "https://exa mple.com",
+        ] {
+            let e = normalise_url("resource_server_url", "Resource Server URL", raw).unwrap_err();
+            match e {
+                Error::InvalidConfig { field, .. } => assert_eq!(field, "resource_server_url"),
+                other => panic!("{raw}: {other:?}"),
+            }
+        }
+    }
+
+    #[test]
+    fn bare_instance_gets_api() {
+        let mut f = good();
+        f[0].1 = " acme.halopsa.com/ ".into();
+        let c = parse(&f).unwrap();
+        assert_eq!(c.resource.url, "https://acme.halopsa.com/api");
+        assert_eq!(c.endpoint("/Client"), "/api/Client");
+        assert!(c.api_assumed);
+        let c = parse(&good()).unwrap();
+        assert!(!c.api_assumed);
+        assert_eq!(c.token_url(), "https://acme.halopsa.com/auth/token");
+        assert_eq!(c.token_endpoint(), "/auth/token");
+        assert_eq!(c.scope, "all");
+        assert!(c.include_inactive);
+        assert!(c.tenant.is_none());
+    }
+
+    #[test]
+    fn config_errors_name_the_field() {
+        let mut f = good();
+        f.push(("colour".into(), "x".into()));
+        assert!(matches!(parse(&f), Err(Error::InvalidConfig { field, .. }) if field == "colour"));
+
+        let f: Vec<_> = good().into_iter().filter(|(k, _)| k != CLIENT_SECRET).collect();
+        match parse(&f) {
+            Err(Error::InvalidConfig { field, message }) => {
+                assert_eq!(field, CLIENT_SECRET);
+                assert!(message.contains("Client Secret"));
+            }
+            other => panic!("{other:?}"),
+        }
+        let mut f = good();
+        f[2].1 = "   ".into();
+        assert!(matches!(parse(&f), Err(Error::InvalidConfig { field, .. }) if field == CLIENT_ID));
+
+        let mut f = good();
+        f.push((INCLUDE_INACTIVE.into(), "maybe".into()));
+        assert!(matches!(parse(&f), Err(Error::InvalidConfig { field, .. }) if field == INCLUDE_INACTIVE));
+    }
+
+    #[test]
+    fn optional_fields() {
+        let mut f = good();
+        f.push((TENANT.into(), "  acme ".into()));
+        f.push((SCOPE.into(), " read:customers edit:tickets ".into()));
+        f.push((INCLUDE_INACTIVE.into(), "No".into()));
+        let c = parse(&f).unwrap();
+        assert_eq!(c.tenant.as_deref(), Some("acme"));
+        assert_eq!(c.scope, "read:customers edit:tickets");
+        assert!(!c.include_inactive);
+        for (v, want) in [("TRUE", true), ("yes", true), ("1", true), ("false", false), ("0", false)] {
+            assert_eq!(parse_flag(v), Some(want));
+        }
+        let mut f = good();
+        f.push((TENANT.into(), "  ".into()));
+        assert!(parse(&f).unwrap().tenant.is_none());
+    }
+
+    #[test]
+    fn debug_hides_the_secret() {
+        let c = parse(&good()).unwrap();
+        assert!(!format!("{c:?}").contains("s3cr3t-value"));
+    }
+}

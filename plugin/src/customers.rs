@@ -1,0 +1,307 @@
+//! Halo's `/Client` answer → the contract's `customer`.
+
+use serde::Deserialize;
+use serde_json::Value;
+
+use crate::error::Error;
+use crate::messages as msg;
+use crate::types::Customer;
+
+/// One `/Client` page as Halo sends it. Only the fields used are read; the
+/// others (a `logo` can be a large base64 string) are skipped unparsed.
+#[derive(Deserialize)]
+struct RawPage {
+    #[serde(default)]
+    clients: Option<Vec<RawRow>>,
+    #[serde(default)]
+    record_count: Option<Value>,
+}
+
+#[derive(Deserialize, Default)]
+pub struct RawRow {
+    #[serde(default)]
+    pub id: Option<Value>,
+    #[serde(default)]
+    pub name: Option<Value>,
+    #[serde(default)]
+    pub inactive: Option<Value>,
+    #[serde(default)]
+    pub toplevel_id: Option<Value>,
+    #[serde(default)]
+    pub toplevel_name: Option<Value>,
+    #[serde(default)]
+    pub website: Option<Value>,
+    #[serde(default)]
+    pub domain: Option<Value>,
+    /// `None` when absent or null: Halo did not include tenants.
+    #[serde(default)]
+    pub azure_tenants: Option<Value>,
+}
+
+/// A page: Halo's `record_count` and its rows.
+pub struct Page {
+    pub record_count: u64,
+    pub rows: Vec<RawRow>,
+}
+
+/// Read a `/Client` page body (already checked to be non-HTML).
+pub fn parse_page(endpoint: &str, page_no: u32, body: &[u8]) -> Result<Page, Error> {
+    // serde would also read a struct from an array: insist on an object.
+    let is_object = body.iter().find(|b| !b.is_ascii_whitespace()) == Some(&b'{');
+    let raw: RawPage = match serde_json::from_slice(body) {
+        Ok(p) if is_object => p,
+        Ok(_) => return Err(Error::protocol(endpoint, diagnose(page_no, body, ""))),
+        Err(e) => return Err(Error::protocol(endpoint, diagnose(page_no, body, &e.to_string()))),
+    };
+    let rows = raw
+        .clients
+        .ok_or_else(|| Error::protocol(endpoint, msg::field_problem("clients", "is missing")))?;
+    let record_count = match raw.record_count {
+        None | Some(Value::Null) => {
+            return Err(Error::protocol(endpoint, msg::field_problem("record_count", "is missing")))
+        }
+        Some(v) => parse_count(&v).ok_or_else(|| {
+            Error::protocol(endpoint, msg::field_problem("record_count", "is not a whole number"))
+        })?,
+    };
+    Ok(Page { record_count, rows })
+}
+
+/// Say precisely what is wrong with a body the typed parse refused.
+fn diagnose(page_no: u32, body: &[u8], serde_error: &str) -> String {
+    let v: Value = match serde_json::from_slice(body) {
+        Ok(v) => v,
+        Err(_) => return "the answer is not valid JSON.".to_string(),
+    };
+    let Some(obj) = v.as_object() else {
+        return "the answer is not a JSON object with \"clients\" and \"record_count\".".to_string();
+    };
+    match obj.get("clients") {
+        Some(Value::Array(rows)) => {
+            match rows.iter().position(|r| !r.is_object()) {
+                Some(i) => msg::row_problem(i + 1, page_no, "is not a JSON object"),
+                None => format!("the answer does not have the expected shape ({}).", msg::clip(serde_error, 120)),
+            }
+        }
+        Some(Value::Null) | None => msg::field_problem("clients", "is missing"),
+        Some(_) => msg::field_problem("clients", "is not an array"),
+    }
+}
+
+/// A non-negative whole number: `1234`, `"1234"`, `1234.0`.
+pub fn parse_count(v: &Value) -> Option<u64> {
+    parse_int(v).and_then(|n| u64::try_from(n).ok())
+}
+
+/// A whole number as Halo may send it: integer, integral float, numeric string.
+pub fn parse_int(v: &Value) -> Option<i64> {
+    match v {
+        Value::Number(n) => n.as_i64().or_else(|| n.as_f64().and_then(integral)),
+        Value::String(s) => {
+            let s = s.trim();
+            s.parse::<i64>().ok().or_else(|| s.parse::<f64>().ok().and_then(integral))
+        }
+        _ => None,
+    }
+}
+
+fn integral(f: f64) -> Option<i64> {
+    (f.is_finite() && f.fract() == 0.0 && f.abs() < 9.0e15).then_some(f as i64)
+}
+
+/// Halo's id in canonical form (`"95"`).
+pub fn parse_id(v: &Value) -> Option<String> {
+    parse_int(v).map(|n| n.to_string())
+}
+
+/// A row as a customer, without tenant links. `position` is 1-based.
+pub fn to_customer(endpoint: &str, page_no: u32, position: usize, row: &RawRow) -> Result<Customer, Error> {
+    let bad = |problem: &str| Error::protocol(endpoint, msg::row_problem(position, page_no, problem));
+    let id = match &row.id {
+        None | Some(Value::Null) => return Err(bad("has no \"id\"")),
+        Some(v) => parse_id(v).ok_or_else(|| bad("has an \"id\" that is not a whole number"))?,
+    };
+    let name = match &row.name {
+        None | Some(Value::Null) => String::new(),
+        Some(Value::String(s)) => s.clone(),
+        Some(_) => return Err(bad("has a \"name\" that is not text")),
+    };
+    let inactive = match &row.inactive {
+        None | Some(Value::Null) => false,
+        Some(Value::Bool(b)) => *b,
+        Some(v) => match parse_int(v) {
+            Some(0) => false,
+            Some(1) => true,
+            _ => match v.as_str().and_then(crate::config::parse_flag) {
+                Some(b) => b,
+                None => return Err(bad("has an \"inactive\" that is neither true nor false")),
+            },
+        },
+    };
+    let parent_id = row.toplevel_id.as_ref().and_then(parse_id).filter(|p| p != "0");
+    let parent_name = text(&row.toplevel_name);
+    let website = text(&row.website);
+    let domains = domains(text(&row.domain).as_deref(), website.as_deref());
+    Ok(Customer {
+        id,
+        name,
+        active: !inactive,
+        parent_id,
+        parent_name,
+        website,
+        domains,
+        m365_tenants: Vec::new(),
+    })
+}
+
+fn text(v: &Option<Value>) -> Option<String> {
+    match v {
+        Some(Value::String(s)) if !s.trim().is_empty() => Some(s.trim().to_string()),
+        _ => None,
+    }
+}
+
+/// Domains from Halo's `domain` field (several, separated by `,` `;` or
+/// spaces) and the website's host: lower case, no `www.`, no duplicates.
+pub fn domains(domain: Option<&str>, website: Option<&str>) -> Vec<String> {
+    let mut out: Vec<String> = Vec::new();
+    let tokens = domain
+        .unwrap_or("")
+        .split(|c: char| c == ',' || c == ';' || c.is_whitespace())
+        .chain(website);
+    for token in tokens {
+        if let Some(d) = host_of(token) {
+            if !out.contains(&d) {
+                out.push(d);
+            }
+        }
+    }
+    out
+}
+
+/// The domain in `acme.com`, `www.acme.com`, `https://acme.com/x`, `it@acme.com`.
+fn host_of(token: &str) -> Option<String> {
+    let t = token.trim();
+    if t.is_empty() {
+        return None;
+    }
+    let t = t.rsplit('@').next().unwrap_or(t);
+    let t = t.strip_prefix("*.").unwrap_or(t);
+    let with_scheme = if t.contains("://") { t.to_string() } else { format!("http://{t}") };
+    let url = url::Url::parse(&with_scheme).ok()?;
+    let host = url.domain()?.trim_end_matches('.').to_ascii_lowercase();
+    let host = host.strip_prefix("www.").unwrap_or(&host).to_string();
+    looks_like_domain(&host).then_some(host)
+}
+
+/// At least two labels of letters, digits and hyphens; an alphabetic top level.
+pub fn looks_like_domain(d: &str) -> bool {
+    if d.len() > 253 {
+        return false;
+    }
+    let labels: Vec<&str> = d.split('.').collect();
+    if labels.len() < 2 {
+        return false;
+    }
+    let label_ok = |l: &&str| {
+        !l.is_empty()
+            && l.len() <= 63
+            && !l.starts_with('-')
+            && !l.ends_with('-')
+            && l.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+    };
+    let tld = labels.last().copied().unwrap_or("");
+    labels.iter().all(label_ok)
+        && tld.len() >= 2
+        && (tld.bytes().all(|b| b.is_ascii_lowercase()) || tld.starts_with("xn--"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn ids() {
+        assert_eq!(parse_id(&json!(95)).as_deref(), Some("95"));
+        assert_eq!(parse_id(&json!("95")).as_deref(), Some("95"));
+        assert_eq!(parse_id(&json!(" 0095 ")).as_deref(), Some("95"));
+        assert_eq!(parse_id(&json!(95.0)).as_deref(), Some("95"));
+        assert_eq!(parse_id(&json!("95.0")).as_deref(), Some("95"));
+        assert_eq!(parse_id(&json!(95.5)), None);
+        assert_eq!(parse_id(&json!("abc")), None);
+        assert_eq!(parse_id(&json!(null)), None);
+        assert_eq!(parse_id(&json!(true)), None);
+        assert_eq!(parse_count(&json!(1234.0)), Some(1234));
+        assert_eq!(parse_count(&json!("1234")), Some(1234));
+        assert_eq!(parse_count(&json!(-1)), None);
+        assert_eq!(parse_count(&json!(1e300)), None);
+    }
+
+    fn row(v: serde_json::Value) -> RawRow {
+        serde_json::from_value(v).unwrap()
+    }
+
+    #[test]
+    fn rows() {
+        let c = to_customer(
+            "/api/Client",
+            1,
+            1,
+            &row(json!({"id": 95.0, "name": "Acme", "inactive": 1, "toplevel_id": 3, "toplevel_name": "Group A",
+                        "website": "https://www.Acme.com/", "domain": "acme.com; ACME.co.uk,  it@acme.org", "logo": "AAAA"})),
+        )
+        .unwrap();
+        assert_eq!(c.id, "95");
+        assert_eq!(c.name, "Acme");
+        assert!(!c.active);
+        assert_eq!(c.parent_id.as_deref(), Some("3"));
+        assert_eq!(c.parent_name.as_deref(), Some("Group A"));
+        assert_eq!(c.website.as_deref(), Some("https://www.Acme.com/"));
+        assert_eq!(c.domains, vec!["acme.com", "acme.co.uk", "acme.org"]);
+
+        let c = to_customer("/api/Client", 1, 1, &row(json!({"id": "7", "name": null, "inactive": null, "toplevel_id": 0, "website": "", "domain": null}))).unwrap();
+        assert_eq!(c.name, "");
+        assert!(c.active);
+        assert!(c.parent_id.is_none() && c.website.is_none() && c.domains.is_empty());
+
+        match to_customer("/api/Client", 2, 5, &row(json!({"name": "x"}))) {
+            Err(Error::Protocol { endpoint, message }) => {
+                assert_eq!(endpoint, "/api/Client");
+                assert!(message.contains("row 5 of page 2"));
+            }
+            other => panic!("{:?}", other.map(|c| c.id)),
+        }
+        assert!(to_customer("/api/Client", 1, 1, &row(json!({"id": 9.5}))).is_err());
+        assert!(to_customer("/api/Client", 1, 1, &row(json!({"id": 9, "inactive": "maybe"}))).is_err());
+        assert!(!to_customer("/api/Client", 1, 1, &row(json!({"id": 9, "inactive": true}))).unwrap().active);
+    }
+
+    #[test]
+    fn domain_rules() {
+        assert_eq!(domains(Some("not a domain, localhost, 10.0.0.1, -bad-.com, acme.com"), None), vec!["acme.com"]);
+        assert_eq!(domains(None, Some("www.example.org")), vec!["example.org"]);
+        assert_eq!(domains(Some("Example.ORG"), Some("http://example.org/contact")), vec!["example.org"]);
+        assert!(looks_like_domain("xn--bcher-kva.de"));
+        assert!(!looks_like_domain("acme.c"));
+        assert!(!looks_like_domain("acme..com"));
+    }
+
+    #[test]
+    fn pages() {
+        let p = parse_page("/api/Client", 1, br#"{"record_count":"2","clients":[{"id":1},{"id":2}]}"#).unwrap();
+        assert_eq!(p.record_count, 2);
+        assert_eq!(p.rows.len(), 2);
+        let err = |body: &str| match parse_page("/api/Client", 1, body.as_bytes()) {
+            Err(Error::Protocol { message, .. }) => message,
+            Err(other) => panic!("{other:?}"),
+            Ok(_) => panic!("accepted {body}"),
+        };
+        assert!(err(r#"{"record_count":2}"#).contains("\"clients\" is missing"));
+        assert!(err(r#"{"record_count":2,"clients":{}}"#).contains("\"clients\" is not an array"));
+        assert!(err(r#"{"clients":[]}"#).contains("\"record_count\" is missing"));
+        assert!(err(r#"{"clients":[],"record_count":1.5}"#).contains("not a whole number"));
+        assert!(err(r#"{"clients":[1],"record_count":1}"#).contains("row 1 of page 1"));
+        assert!(err(r#"[]"#).contains("not a JSON object"));
+    }
+}

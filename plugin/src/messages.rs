@@ -1,0 +1,422 @@
+//! Every sentence a person reads, in one place. None takes a secret as input.
+
+const APPS: &str = "Configuration > Integrations > HaloPSA API > View Applications";
+const DETAILS: &str = "Configuration > Integrations > HaloPSA API > API Details";
+
+// ----- form -----------------------------------------------------------------
+
+pub fn unknown_field(id: &str) -> String {
+    format!("The form has a field \"{}\" that the HaloPSA connector does not know; remove it.", clip(id, 60))
+}
+
+pub fn missing_field(label: &str) -> String {
+    format!("{label} is required; copy it from Halo ({DETAILS}, or the application in {APPS}).")
+}
+
+pub fn bad_flag(value: &str) -> String {
+    format!("\"{}\" is not a yes/no value; use true or false.", clip(value, 40))
+}
+
+pub fn bad_url(label: &str, raw: &str, why: &str) -> String {
+    format!("The {label} \"{}\" cannot be used: {why}. Copy it from {DETAILS}.", clip(raw, 200))
+}
+
+pub fn form_valid(api_assumed: bool, resource_url: &str) -> String {
+    if api_assumed {
+        format!(
+            "The form is filled in correctly. The Resource Server URL did not end in /api, so /api was assumed: {resource_url}."
+        )
+    } else {
+        "The form is filled in correctly.".to_string()
+    }
+}
+
+// ----- network --------------------------------------------------------------
+
+pub fn unreachable_dns(host: &str) -> String {
+    format!("The name {host} could not be resolved (DNS). Check the URL for typos; a self-hosted Halo must have a name that resolves on the public internet.")
+}
+
+pub fn unreachable_connect(host: &str) -> String {
+    format!("No connection could be made to {host}. Check the host name and port; a self-hosted Halo's firewall must let the platform's addresses in.")
+}
+
+pub fn unreachable_broken(host: &str) -> String {
+    format!("The connection to {host} broke off before Halo finished answering. Try again; if it persists, a proxy or firewall in front of Halo is cutting the connection.")
+}
+
+pub fn unreachable_tls(host: &str) -> String {
+    format!("The secure connection (TLS) to {host} failed: the certificate is not trusted, has expired or does not name {host}. A self-hosted Halo needs a valid certificate from a public certificate authority.")
+}
+
+pub fn unreachable_timeout(host: &str) -> String {
+    format!("{host} did not answer in time. Halo may be down or overloaded, or a firewall silently drops the connection; try again later.")
+}
+
+pub fn sandbox_denied(host: &str) -> String {
+    format!("The sandbox refused the connection to {host}: a connector may only reach the scheme, host and port of its URL fields. Check that the Resource Server URL and the Authorization Server URL are typed exactly as Halo shows them.")
+}
+
+pub fn ip_prohibited(host: &str) -> String {
+    format!("{host} points to a private or internal network address, which the platform does not connect to. Use the Halo instance's public address.")
+}
+
+pub fn network_other(host: &str, detail: &str) -> String {
+    format!("{host} could not be reached: the platform's network layer reported \"{}\".", clip(detail, 200))
+}
+
+pub fn too_large(endpoint: &str) -> String {
+    format!("{endpoint} answered with more data than the platform accepts.")
+}
+
+pub fn request_not_built(what: &str) -> String {
+    format!("The HTTP request could not be built ({what}).")
+}
+
+// ----- token endpoint -------------------------------------------------------
+
+/// Halo refused the client id / secret (`invalid_client`, or a bare 401).
+pub fn wrong_credentials(tenant: Option<&str>, auth_host: &str) -> String {
+    let mut m = format!(
+        "Halo refused the Client ID and Client Secret (invalid_client); Halo does not say whether the Client ID or the Client Secret is wrong. Copy both again from the application in {APPS}: a Client ID can change when the Halo application is first saved."
+    );
+    match tenant {
+        Some(t) => m.push_str(&format!(
+            " The Tenant \"{}\" must also match the tenant name shown on the API Details page.",
+            clip(t, 100)
+        )),
+        None if auth_host.to_ascii_lowercase().ends_with("halopsa.com") => m.push_str(
+            " This looks like a Halo-hosted instance: hosted instances need the Tenant field, shown on the API Details page.",
+        ),
+        None => m.push_str(" If Halo hosts this instance, fill in the Tenant field too: hosted instances need it, and it is shown on the API Details page."),
+    }
+    m
+}
+
+pub fn wrong_grant(code: &str) -> String {
+    format!(
+        "Halo refused the client-credentials login ({}): the application's authentication method must be \"Client ID and Secret (Services)\". Change it in {APPS}, then copy the Client ID and Client Secret again.",
+        clip(code, 40)
+    )
+}
+
+pub fn invalid_scope(scope: &str) -> String {
+    format!(
+        "Halo refused the scope \"{}\" (invalid_scope). Use \"all\", or permission names separated by spaces such as \"read:customers edit:tickets\".",
+        clip(scope, 200)
+    )
+}
+
+pub fn auth_not_halo(token_url: &str, answered: &str, tenant: Option<&str>) -> String {
+    let mut m = format!(
+        "The Authorization Server URL does not look like Halo's: {token_url} answered {answered}; it is usually https://<instance>/auth (see {DETAILS})."
+    );
+    // Hosted Halo may answer an unknown or missing tenant this way too.
+    match tenant {
+        Some(t) => m.push_str(&format!(
+            " If that URL is right, the Tenant \"{}\" may be wrong: it must match the tenant name shown on the API Details page.",
+            clip(t, 100)
+        )),
+        None => m.push_str(" If that URL is right and Halo hosts this instance, the Tenant field is probably missing: hosted instances need it, and it is shown on the API Details page."),
+    }
+    m
+}
+
+pub fn token_missing(what: &str) -> String {
+    format!("The token endpoint answered without a usable access token ({what}).")
+}
+
+pub fn token_refused_by_api() -> String {
+    format!("The access token was refused by the resource server although the authorization server issued it. Check that the Resource Server URL and the Authorization Server URL belong to the same Halo instance (both are on {DETAILS}).")
+}
+
+// ----- API answers ----------------------------------------------------------
+
+pub fn forbidden(endpoint: &str, permission: &str) -> String {
+    let why = if permission == "admin" {
+        " (Halo's configuration permission, needed to read the Microsoft CSP integration's tenant mappings)"
+    } else {
+        ""
+    };
+    format!(
+        "Halo refused {endpoint}: the API application lacks the permission {permission}{why}. Grant it on the application's Permissions tab in {APPS}. The application's login type must be Agent, and that agent itself needs the permission too: Halo grants only what both have."
+    )
+}
+
+pub fn rate_limited(retry_after: Option<u32>) -> String {
+    match retry_after {
+        Some(s) => format!("Halo's rate limit was reached; it asks to wait {s} seconds."),
+        None => "Halo's rate limit was reached (hosted Halo allows about 300 requests per rolling 5 minutes); wait a few minutes before trying again.".to_string(),
+    }
+}
+
+pub fn upstream_full(status: u16, endpoint: &str, message: &str) -> String {
+    format!("Halo answered HTTP {status} on {endpoint}: {message}")
+}
+
+pub fn html_not_json(endpoint: &str) -> String {
+    format!(
+        "{endpoint} answered with an HTML page where JSON belongs: the Resource Server URL serves a web page, not the Halo API; it usually ends in /api (https://<instance>/api)."
+    )
+}
+
+pub fn not_json(endpoint: &str) -> String {
+    format!("{endpoint} answered with something that is not JSON; check that the Resource Server URL points at the Halo API (it usually ends in /api).")
+}
+
+pub fn empty_body(endpoint: &str) -> String {
+    format!("{endpoint} answered with an empty body where JSON belongs.")
+}
+
+pub fn body_summary_html(status: u16) -> String {
+    format!("an HTML page (HTTP {status})")
+}
+
+pub fn body_summary_empty(status: u16) -> String {
+    format!("an empty answer (HTTP {status})")
+}
+
+// ----- customers ------------------------------------------------------------
+
+pub fn field_problem(field: &str, problem: &str) -> String {
+    format!("the answer's field \"{field}\" {problem}.")
+}
+
+pub fn row_problem(position: usize, page: u32, problem: &str) -> String {
+    format!("customer row {position} of page {page} {problem}.")
+}
+
+pub fn incomplete_import(reported: u64, distinct: u64, pages: u32) -> String {
+    format!(
+        "Halo reported {reported} customers but only {distinct} distinct customers came back over {pages} pages; the import is incomplete, run it again."
+    )
+}
+
+pub fn page_repeated(page: u32) -> String {
+    format!("Page {page} held only customers already imported from earlier pages: Halo is not paging (it ignores page_no), so the import cannot continue.")
+}
+
+pub fn bad_cursor() -> String {
+    "The cursor is not one this connector issued; start the import again without a cursor.".to_string()
+}
+
+pub fn session_busy() -> String {
+    "The session is already busy with another call.".to_string()
+}
+
+// ----- warnings ---------------------------------------------------------------
+
+pub fn warn_duplicate(name: &str, id: &str, first_page: u32, page: u32) -> String {
+    format!(
+        "Customer {} (id {id}) came back on page {page} after already arriving on page {first_page}; it was imported once and the repeat was skipped.",
+        quoted(name)
+    )
+}
+
+pub fn warn_record_count_changed(before: u64, now: u64) -> String {
+    format!(
+        "Halo's customer count changed during the import from {before} to {now}; customers added or removed meanwhile may be missed until the next import."
+    )
+}
+
+pub fn warn_invalid_tenant(name: &str, id: &str, raw: &str) -> String {
+    format!(
+        "Customer {} (id {id}) has a Microsoft 365 tenant link whose tenant id \"{}\" is not a GUID; that link was skipped.",
+        quoted(name),
+        clip(raw, 80)
+    )
+}
+
+/// `holders`: (id, name) of every customer the tenant sits on.
+pub fn warn_tenant_conflict(tenant: &str, holders: &[(String, String)]) -> String {
+    format!(
+        "Microsoft 365 tenant {tenant} is linked to several customers in Halo ({}); it was linked to none of them. Keep the link on the right customer only (Halo's Microsoft CSP integration, Tenants tab).",
+        list_customers(holders)
+    )
+}
+
+/// The conflict was found after `earlier` had already been imported with the link.
+pub fn warn_tenant_conflict_late(tenant: &str, earlier: &(String, String), later: &[(String, String)]) -> String {
+    format!(
+        "Microsoft 365 tenant {tenant} is also linked to {}, but customer {} (id {}), imported earlier in this import, already holds it; the later customers were imported without it. Keep the link on the right customer only in Halo; the platform should review the link on {}.",
+        list_customers(later),
+        quoted(&earlier.1),
+        earlier.0,
+        quoted(&earlier.1)
+    )
+}
+
+pub fn warn_tenant_links_forbidden(endpoint: &str) -> String {
+    format!(
+        "Customers are imported without Microsoft 365 tenant links: Halo's customer list carries none, and Halo refused {endpoint}, which needs the permission admin (Halo's configuration permission, needed to read the Microsoft CSP integration's tenant mappings). Grant it in {APPS}; the agent the application logs in as needs it too."
+    )
+}
+
+pub fn warn_tenant_links_unavailable(endpoint: &str) -> String {
+    format!(
+        "Customers are imported without Microsoft 365 tenant links: Halo's customer list carries none, and {endpoint} does not exist on this instance (HTTP 404)."
+    )
+}
+
+// ----- test-connection --------------------------------------------------------
+
+pub fn skipped() -> String {
+    "Skipped because an earlier step failed.".to_string()
+}
+
+pub fn auth_reachable(token_url: &str) -> String {
+    format!("{token_url} answered.")
+}
+
+pub fn credentials_ok() -> String {
+    "Halo issued an access token.".to_string()
+}
+
+pub fn customers_visible(n: u64) -> String {
+    if n == 1 { "1 customer visible.".to_string() } else { format!("{} customers visible.", thousands(n)) }
+}
+
+pub fn links_in_rows() -> String {
+    "Halo's customer list carries each customer's Microsoft 365 tenant links.".to_string()
+}
+
+pub fn links_from_csp(connections: usize, links: usize) -> String {
+    format!(
+        "{links} tenant link(s) read from {connections} Microsoft CSP connection(s) (Halo's customer list carries none itself)."
+    )
+}
+
+pub fn links_none_configured() -> String {
+    "Halo's customer list carries no tenant links and no Microsoft CSP connection is set up in Halo, so customers will be imported without Microsoft 365 tenant links.".to_string()
+}
+
+pub fn links_check_failed(detail: &str) -> String {
+    format!("{detail} The import would still work, but without Microsoft 365 tenant links.")
+}
+
+pub fn links_unavailable_check(endpoint: &str) -> String {
+    format!("Halo's customer list carries no tenant links and {endpoint} does not exist on this instance (HTTP 404). The import would still work, but without Microsoft 365 tenant links.")
+}
+
+// ----- tickets ---------------------------------------------------------------
+
+pub fn bad_integer(what: &str, raw: &str) -> String {
+    format!("The {what} \"{}\" is not a Halo id: Halo ids are whole numbers.", clip(raw, 60))
+}
+
+pub fn ticket_no_id() -> String {
+    "the created ticket carries no integer \"id\"".to_string()
+}
+
+// ----- helpers ---------------------------------------------------------------
+
+fn quoted(name: &str) -> String {
+    if name.is_empty() { "(no name)".to_string() } else { format!("\"{}\"", clip(name, 100)) }
+}
+
+fn list_customers(holders: &[(String, String)]) -> String {
+    holders.iter().map(|(id, name)| format!("{} (id {id})", quoted(name))).collect::<Vec<_>>().join(", ")
+}
+
+/// At most `max` characters, cut on a character boundary.
+pub fn clip(s: &str, max: usize) -> String {
+    match s.char_indices().nth(max) {
+        Some((i, _)) => format!("{}…", s.get(..i).unwrap_or("")),
+        None => s.to_string(),
+    }
+}
+
+/// `1204` → `1,204`.
+pub fn thousands(n: u64) -> String {
+    let digits = n.to_string();
+    let mut out = String::new();
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::error::Error;
+
+    const SECRET: &str = "s3cr3t-value";
+
+    fn good_form() -> Vec<(String, String)> {
+        [
+            ("resource_server_url", "acme.halopsa.com"),
+            ("authorization_server_url", "https://acme.halopsa.com/auth"),
+            ("client_id", "cid"),
+            ("client_secret", SECRET),
+        ]
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect()
+    }
+
+    #[test]
+    fn snapshots() {
+        assert_eq!(
+            wrong_credentials(None, "acme.halopsa.com"),
+            "Halo refused the Client ID and Client Secret (invalid_client); Halo does not say whether the Client ID or the Client Secret is wrong. Copy both again from the application in Configuration > Integrations > HaloPSA API > View Applications: a Client ID can change when the Halo application is first saved. This looks like a Halo-hosted instance: hosted instances need the Tenant field, shown on the API Details page."
+        );
+        assert_eq!(
+            wrong_credentials(Some("acme"), "acme.halopsa.com"),
+            "Halo refused the Client ID and Client Secret (invalid_client); Halo does not say whether the Client ID or the Client Secret is wrong. Copy both again from the application in Configuration > Integrations > HaloPSA API > View Applications: a Client ID can change when the Halo application is first saved. The Tenant \"acme\" must also match the tenant name shown on the API Details page."
+        );
+        assert_eq!(
+            forbidden("/api/Client", "read:customers"),
+            "Halo refused /api/Client: the API application lacks the permission read:customers. Grant it on the application's Permissions tab in Configuration > Integrations > HaloPSA API > View Applications. The application's login type must be Agent, and that agent itself needs the permission too: Halo grants only what both have."
+        );
+        assert_eq!(
+            html_not_json("/api/Client"),
+            "/api/Client answered with an HTML page where JSON belongs: the Resource Server URL serves a web page, not the Halo API; it usually ends in /api (https://<instance>/api)."
+        );
+        assert_eq!(
+            unreachable_dns("acme.halopsa.com"),
+            "The name acme.halopsa.com could not be resolved (DNS). Check the URL for typos; a self-hosted Halo must have a name that resolves on the public internet."
+        );
+        assert_eq!(
+            sandbox_denied("evil.example"),
+            "The sandbox refused the connection to evil.example: a connector may only reach the scheme, host and port of its URL fields. Check that the Resource Server URL and the Authorization Server URL are typed exactly as Halo shows them."
+        );
+        assert_eq!(
+            incomplete_import(250, 200, 2),
+            "Halo reported 250 customers but only 200 distinct customers came back over 2 pages; the import is incomplete, run it again."
+        );
+        assert_eq!(customers_visible(1204), "1,204 customers visible.");
+    }
+
+    #[test]
+    fn no_message_carries_the_secret() {
+        let cfg = crate::config::parse(&good_form()).unwrap();
+        let errors = [
+            crate::auth::interpret(&cfg, 401, None, br#"{"error":"invalid_client"}"#).unwrap_err(),
+            crate::auth::interpret(&cfg, 400, None, br#"{"error":"invalid_scope"}"#).unwrap_err(),
+            crate::auth::interpret(&cfg, 404, Some("text/html"), b"<html>").unwrap_err(),
+            crate::auth::interpret(&cfg, 500, None, b"oops").unwrap_err(),
+            crate::api::status_error(403, None, None, b"", "/api/Client", "read:customers"),
+            Error::Unauthorized(token_refused_by_api()),
+        ];
+        for e in errors {
+            assert!(!e.message().contains(SECRET), "{e:?}");
+            assert!(!format!("{e:?}").contains(SECRET));
+        }
+        let steps_text = format!("{:?}", cfg);
+        assert!(!steps_text.contains(SECRET));
+    }
+
+    #[test]
+    fn helpers() {
+        assert_eq!(thousands(0), "0");
+        assert_eq!(thousands(999), "999");
+        assert_eq!(thousands(1000), "1,000");
+        assert_eq!(thousands(1234567), "1,234,567");
+        assert_eq!(clip("héllo", 2), "hé…");
+        assert_eq!(clip("abc", 5), "abc");
+    }
+}

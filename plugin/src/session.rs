@@ -1,0 +1,290 @@
+//! A session's state (config, token, import progress, tenant-link source) and
+//! the `list-customers` / `create-ticket` flows over it.
+
+use crate::api::{self, Api, PERM_ADMIN, PERM_CUSTOMERS};
+use crate::auth::TokenCache;
+use crate::config::Config;
+use crate::customers;
+use crate::error::Error;
+use crate::http::Transport;
+use crate::pagination::{decode_cursor, encode_cursor, list_query, ImportState};
+use crate::tenants::{self, CspLinks};
+use crate::types::{CustomerPage, NewTicket, Warning};
+
+pub const CSP_REL: &str = "/AzureADConnection";
+
+/// Where the session takes tenant links from; decided on the first
+/// non-empty page the session reads and kept for the session.
+enum TenantSource {
+    Undecided,
+    /// Rows carry `azure_tenants`.
+    Rows,
+    /// Rows carry none; the CSP integration's mappings, read once.
+    Csp(CspLinks),
+    /// Neither is available; the warning says why.
+    Unavailable(Warning),
+}
+
+pub struct State {
+    cfg: Config,
+    tokens: TokenCache,
+    import: ImportState,
+    source: TenantSource,
+}
+
+impl State {
+    pub fn new(cfg: Config) -> State {
+        State { cfg, tokens: TokenCache::default(), import: ImportState::default(), source: TenantSource::Undecided }
+    }
+
+    pub fn list_customers(&mut self, net: &mut dyn Transport, cursor: Option<&str>) -> Result<CustomerPage, Error> {
+        let page_no = match cursor {
+            None => 1,
+            Some(c) => decode_cursor(c)?,
+        };
+        if cursor.is_none() {
+            self.import = ImportState::default();
+        }
+        let endpoint = self.cfg.endpoint("/Client");
+        let mut api = Api { cfg: &self.cfg, tokens: &mut self.tokens, net };
+        let body = api.get("/Client", &list_query(page_no, self.cfg.include_inactive), PERM_CUSTOMERS)?;
+        let page = customers::parse_page(&endpoint, page_no, &body)?;
+        drop(body);
+        let mut built = Vec::with_capacity(page.rows.len());
+        for (i, row) in page.rows.iter().enumerate() {
+            built.push(customers::to_customer(&endpoint, page_no, i + 1, row)?);
+        }
+
+        if matches!(self.source, TenantSource::Undecided) && !page.rows.is_empty() {
+            self.source = if page.rows.iter().any(|r| r.azure_tenants.is_some()) {
+                TenantSource::Rows
+            } else {
+                match read_csp(&mut api)? {
+                    CspOutcome::Read { links, .. } => TenantSource::Csp(links),
+                    CspOutcome::Forbidden { endpoint, .. } => TenantSource::Unavailable(Warning {
+                        code: tenants::W_FORBIDDEN.into(),
+                        message: crate::messages::warn_tenant_links_forbidden(&endpoint),
+                        customer_id: None,
+                    }),
+                    CspOutcome::Unavailable { endpoint } => TenantSource::Unavailable(Warning {
+                        code: tenants::W_UNAVAILABLE.into(),
+                        message: crate::messages::warn_tenant_links_unavailable(&endpoint),
+                        customer_id: None,
+                    }),
+                }
+            };
+        }
+
+        let ids: Vec<(String, String)> = built.iter().map(|c| (c.id.clone(), c.name.clone())).collect();
+        let plan = self.import.accept(&endpoint, page_no, page.record_count, &ids)?;
+
+        let mut warnings = plan.warnings;
+        if !self.import.source_warnings_sent && !page.rows.is_empty() {
+            match &self.source {
+                TenantSource::Csp(links) => warnings.extend(links.warnings.iter().cloned()),
+                TenantSource::Unavailable(w) => warnings.push(w.clone()),
+                TenantSource::Rows | TenantSource::Undecided => {}
+            }
+            self.import.source_warnings_sent = true;
+        }
+
+        let mut out = Vec::with_capacity(plan.keep.len());
+        let mut rows = page.rows;
+        let mut slots: Vec<Option<crate::types::Customer>> = built.into_iter().map(Some).collect();
+        for &i in &plan.keep {
+            let (Some(slot), Some(row)) = (slots.get_mut(i), rows.get_mut(i)) else { continue };
+            let Some(mut c) = slot.take() else { continue };
+            match &self.source {
+                TenantSource::Rows => {
+                    if let Some(v) = row.azure_tenants.take() {
+                        let (links, w) = tenants::clean_links(&c.id, &c.name, &tenants::links_from_row(&v));
+                        c.m365_tenants = links;
+                        warnings.extend(w);
+                    }
+                }
+                TenantSource::Csp(map) => {
+                    c.m365_tenants = map.by_customer.get(&c.id).cloned().unwrap_or_default();
+                }
+                TenantSource::Unavailable(_) | TenantSource::Undecided => {}
+            }
+            out.push(c);
+        }
+        if matches!(self.source, TenantSource::Rows) {
+            warnings.extend(self.import.row_tenants.resolve_page(&mut out));
+        }
+
+        Ok(CustomerPage {
+            customers: out,
+            warnings,
+            next_cursor: plan.next_page.map(encode_cursor),
+            fetched: plan.fetched,
+            total: Some(plan.total),
+        })
+    }
+
+    pub fn create_ticket(&mut self, net: &mut dyn Transport, ticket: &NewTicket) -> Result<String, Error> {
+        let body = crate::tickets::build_body(ticket)?;
+        let mut api = Api { cfg: &self.cfg, tokens: &mut self.tokens, net };
+        let answer = api.post("/Tickets", body, api::PERM_TICKETS)?;
+        crate::tickets::parse_created(&self.cfg.endpoint("/Tickets"), &answer)
+    }
+}
+
+/// What reading the Microsoft CSP integration's mappings gave.
+pub enum CspOutcome {
+    Read { links: CspLinks, connections: usize },
+    /// 403: the application or its agent lacks `admin`.
+    Forbidden { endpoint: String, error: Error },
+    /// 404: the endpoint does not exist here.
+    Unavailable { endpoint: String },
+}
+
+/// `GET /AzureADConnection?type=2`, then each connection's mappings.
+pub fn read_csp(api: &mut Api) -> Result<CspOutcome, Error> {
+    let list_endpoint = api.cfg.endpoint(CSP_REL);
+    let ids = match api.get(CSP_REL, "?type=2", PERM_ADMIN) {
+        Ok(body) => tenants::connection_ids(&api::parse_value(&list_endpoint, &body)?),
+        Err(error @ Error::Forbidden { .. }) => return Ok(CspOutcome::Forbidden { endpoint: list_endpoint, error }),
+        Err(Error::Upstream { status: 404, .. }) => return Ok(CspOutcome::Unavailable { endpoint: list_endpoint }),
+        Err(e) => return Err(e),
+    };
+    let mut all = Vec::new();
+    for id in &ids {
+        let rel = format!("{CSP_REL}/{id}");
+        let endpoint = api.cfg.endpoint(&rel);
+        match api.get(&rel, "?type=2&includedetails=true&includetenants=true", PERM_ADMIN) {
+            Ok(body) => all.extend(tenants::mappings(&api::parse_value(&endpoint, &body)?)),
+            Err(error @ Error::Forbidden { .. }) => return Ok(CspOutcome::Forbidden { endpoint, error }),
+            // A connection deleted between the two calls.
+            Err(Error::Upstream { status: 404, .. }) => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(CspOutcome::Read { links: tenants::build_csp(&all), connections: ids.len() })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::http::fake::Fake;
+
+    const T1: &str = "0a1b2c3d-4e5f-6789-abcd-ef0123456789";
+
+    fn state() -> State {
+        let f: Vec<(String, String)> = [
+            ("resource_server_url", "https://acme.halopsa.com/api"),
+            ("authorization_server_url", "https://acme.halopsa.com/auth"),
+            ("client_id", "id"),
+            ("client_secret", "sec"),
+        ]
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+        State::new(crate::config::parse(&f).unwrap())
+    }
+
+    #[test]
+    fn import_with_row_links_over_capped_pages() {
+        let mut s = state();
+        let mut net = Fake::new();
+        net.token()
+            .json(200, &format!(r#"{{"record_count":3,"clients":[{{"id":1,"name":"A","azure_tenants":[{{"azure_tenant_id":"{T1}"}}]}},{{"id":2,"name":"B","azure_tenants":[]}}]}}"#))
+            .json(200, r#"{"record_count":3,"clients":[{"id":3,"name":"C","azure_tenants":null}]}"#);
+        let p1 = s.list_customers(&mut net, None).unwrap();
+        assert_eq!(p1.customers.len(), 2);
+        assert_eq!(p1.customers[0].m365_tenants.len(), 1);
+        assert_eq!(p1.next_cursor.as_deref(), Some("halopsa:p=2"));
+        let p2 = s.list_customers(&mut net, p1.next_cursor.as_deref()).unwrap();
+        assert_eq!((p2.customers.len(), p2.fetched, p2.total, p2.next_cursor), (1, 3, Some(3), None));
+        let urls = net.urls();
+        assert_eq!(urls[1], "https://acme.halopsa.com/api/Client?pageinate=true&page_size=100&page_no=1&includeactive=true&includeinactive=true&includeazuretenants=true");
+        assert_eq!(urls.len(), 3);
+    }
+
+    #[test]
+    fn csp_fallback_and_forbidden() {
+        let mut s = state();
+        let mut net = Fake::new();
+        net.token()
+            .json(200, r#"{"record_count":2,"clients":[{"id":5,"name":"A"},{"id":6,"name":"B"}]}"#)
+            .json(200, r#"{"connections":[{"id":11}]}"#)
+            .json(200, &format!(r#"{{"id":11,"mappings_client":[{{"client_id":5,"client_name":"A","azure_tenant_id":"{T1}"}}]}}"#));
+        let p = s.list_customers(&mut net, None).unwrap();
+        assert_eq!(p.customers[0].m365_tenants.len(), 1);
+        assert!(p.customers[1].m365_tenants.is_empty());
+        assert!(net.urls()[3].ends_with("/api/AzureADConnection/11?type=2&includedetails=true&includetenants=true"));
+        // A second import in the same session does not fetch the mappings again.
+        net.json(200, r#"{"record_count":2,"clients":[{"id":5,"name":"A"},{"id":6,"name":"B"}]}"#);
+        let p = s.list_customers(&mut net, None).unwrap();
+        assert_eq!(p.customers[0].m365_tenants.len(), 1);
+        assert_eq!(net.sent.len(), 5);
+
+        let mut s = state();
+        let mut net = Fake::new();
+        net.token().json(200, r#"{"record_count":1,"clients":[{"id":5,"name":"A"}]}"#).json(403, "");
+        let p = s.list_customers(&mut net, None).unwrap();
+        assert_eq!(p.customers.len(), 1);
+        assert_eq!(p.warnings.len(), 1);
+        assert_eq!(p.warnings[0].code, "tenant-links-forbidden");
+        assert!(p.warnings[0].message.contains("admin"));
+    }
+
+    #[test]
+    fn bad_cursor_and_incomplete() {
+        let mut s = state();
+        let mut net = Fake::new();
+        assert!(matches!(s.list_customers(&mut net, Some("garbage")), Err(Error::Internal(_))));
+        net.token()
+            .json(200, r#"{"record_count":5,"clients":[{"id":1,"azure_tenants":[]}]}"#)
+            .json(200, r#"{"record_count":5,"clients":[]}"#);
+        let p = s.list_customers(&mut net, None).unwrap();
+        match s.list_customers(&mut net, p.next_cursor.as_deref()) {
+            Err(Error::Protocol { endpoint, message }) => {
+                assert_eq!(endpoint, "/api/Client");
+                assert!(message.contains("only 1 distinct customers came back over 1 pages"));
+            }
+            other => panic!("{:?}", other.map(|p| p.fetched)),
+        }
+    }
+
+    #[test]
+    fn retry_with_same_cursor_does_not_duplicate() {
+        let mut s = state();
+        let mut net = Fake::new();
+        let page2 = r#"{"record_count":3,"clients":[{"id":3,"azure_tenants":[]}, {"id":2,"azure_tenants":[]}]}"#;
+        net.token()
+            .json(200, r#"{"record_count":3,"clients":[{"id":1,"azure_tenants":[]},{"id":2,"azure_tenants":[]}]}"#)
+            .json(200, page2)
+            .json(200, page2);
+        let p1 = s.list_customers(&mut net, None).unwrap();
+        let p2 = s.list_customers(&mut net, p1.next_cursor.as_deref()).unwrap();
+        assert_eq!(p2.customers.len(), 1);
+        assert_eq!(p2.warnings.len(), 1);
+        let again = s.list_customers(&mut net, p1.next_cursor.as_deref()).unwrap();
+        assert!(again.customers.is_empty());
+        assert!(again.warnings.is_empty());
+        assert_eq!((again.fetched, again.next_cursor), (3, None));
+    }
+
+    #[test]
+    fn hostile_bodies_never_panic() {
+        let bodies = [
+            "", "null", "[]", "{}", "42", "\"x\"", "<html>", "{\"clients\":null,\"record_count\":1}",
+            "{\"clients\":[null],\"record_count\":1}", "{\"clients\":[{\"id\":{}}],\"record_count\":1}",
+            "{\"clients\":[{\"id\":1,\"azure_tenants\":\"x\"}],\"record_count\":1}",
+            "{\"clients\":[{\"id\":1,\"azure_tenants\":[1,null,{\"azure_tenant_id\":5}]}],\"record_count\":1e40}",
+            "{\"clients\":[{\"id\":1,\"name\":[],\"domain\":7,\"website\":\"http://[::1\"}],\"record_count\":1}",
+            "{\"clients\":[{\"id\":-9223372036854775808,\"website\":\"\\u00e9.\\u00e9\"}],\"record_count\":\"-1\"}",
+            "{\"clients\":[{\"id\":1}],\"record_count\":1",
+        ];
+        for b in bodies {
+            let mut s = state();
+            let mut net = Fake::new();
+            net.token().json(200, b).json(200, b).json(200, b);
+            let _ = s.list_customers(&mut net, None);
+            let _ = crate::api::extract_halo_message(b.as_bytes());
+            let _ = crate::tenants::connection_ids(&serde_json::from_str(b).unwrap_or_default());
+            let _ = crate::tickets::parse_created("/api/Tickets", b.as_bytes());
+        }
+    }
+}

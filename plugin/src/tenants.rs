@@ -1,0 +1,360 @@
+//! Microsoft 365 tenant links: from customer rows or from the Microsoft CSP
+//! integration's mappings; GUID filtering and conflict resolution.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use serde_json::Value;
+
+use crate::customers::parse_id;
+use crate::messages as msg;
+use crate::types::{Customer, TenantLink, Warning};
+
+pub const W_INVALID: &str = "invalid-tenant-id";
+pub const W_CONFLICT: &str = "tenant-on-several-customers";
+pub const W_FORBIDDEN: &str = "tenant-links-forbidden";
+pub const W_UNAVAILABLE: &str = "tenant-links-unavailable";
+
+/// A link as Halo sent it, before the GUID check.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct RawLink {
+    pub tenant_id: String,
+    pub name: Option<String>,
+    pub domain: Option<String>,
+}
+
+/// A tenant id as a lower-case GUID (`8-4-4-4-12` hex, braces allowed).
+pub fn normalise_guid(raw: &str) -> Option<String> {
+    let t = raw.trim();
+    let t = t.strip_prefix('{').and_then(|s| s.strip_suffix('}')).unwrap_or(t);
+    let groups: Vec<&str> = t.split('-').collect();
+    let ok = groups.len() == 5
+        && groups.iter().zip([8usize, 4, 4, 4, 12]).all(|(g, n)| g.len() == n && g.bytes().all(|b| b.is_ascii_hexdigit()));
+    ok.then(|| t.to_ascii_lowercase())
+}
+
+fn str_field(obj: &serde_json::Map<String, Value>, keys: &[&str]) -> Option<String> {
+    keys.iter().find_map(|k| match obj.get(*k) {
+        Some(Value::String(s)) if !s.trim().is_empty() => Some(s.trim().to_string()),
+        _ => None,
+    })
+}
+
+fn raw_link(obj: &serde_json::Map<String, Value>) -> RawLink {
+    RawLink {
+        tenant_id: str_field(obj, &["azure_tenant_id", "tenant_id"]).unwrap_or_default(),
+        name: str_field(obj, &["azure_tenant_name", "name"]),
+        domain: str_field(obj, &["azure_tenant_domain", "domain"]).map(|d| d.to_ascii_lowercase()),
+    }
+}
+
+/// The items of a row's `azure_tenants` array.
+pub fn links_from_row(v: &Value) -> Vec<RawLink> {
+    v.as_array().map(|a| a.iter().filter_map(Value::as_object).map(raw_link).collect()).unwrap_or_default()
+}
+
+/// Keep GUID tenant ids (lower-cased), one link per tenant.
+pub fn clean_links(customer_id: &str, customer_name: &str, raw: &[RawLink]) -> (Vec<TenantLink>, Vec<Warning>) {
+    let mut links: Vec<TenantLink> = Vec::new();
+    let mut warnings = Vec::new();
+    for r in raw {
+        if r.tenant_id.is_empty() {
+            continue;
+        }
+        match normalise_guid(&r.tenant_id) {
+            Some(t) => {
+                if !links.iter().any(|l| l.tenant_id == t) {
+                    links.push(TenantLink { tenant_id: t, name: r.name.clone(), domain: r.domain.clone() });
+                }
+            }
+            None => warnings.push(Warning {
+                code: W_INVALID.into(),
+                message: msg::warn_invalid_tenant(customer_name, customer_id, &r.tenant_id),
+                customer_id: Some(customer_id.to_string()),
+            }),
+        }
+    }
+    (links, warnings)
+}
+
+// ----- Microsoft CSP mappings ---------------------------------------------------
+
+/// Connection ids from `GET /AzureADConnection?type=2`: a bare array, one
+/// object, or an object wrapping an array under some key.
+pub fn connection_ids(v: &Value) -> Vec<String> {
+    let items: Vec<&Value> = match v {
+        Value::Array(a) => a.iter().collect(),
+        Value::Object(o) if o.get("id").is_some_and(|id| !id.is_null()) => vec![v],
+        Value::Object(o) => o.values().find_map(Value::as_array).map(|a| a.iter().collect()).unwrap_or_default(),
+        _ => Vec::new(),
+    };
+    let mut ids: Vec<String> = Vec::new();
+    for item in items {
+        let id = match item {
+            Value::Object(o) => o.get("id").and_then(parse_id),
+            other => parse_id(other),
+        };
+        if let Some(id) = id {
+            if !ids.contains(&id) {
+                ids.push(id);
+            }
+        }
+    }
+    ids
+}
+
+/// One `mappings_client[]` item.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Mapping {
+    pub client_id: String,
+    pub client_name: String,
+    pub link: RawLink,
+}
+
+/// The mappings of `GET /AzureADConnection/{id}?…&includetenants=true`.
+/// Items without a usable `client_id` are dropped (as CIPP does).
+pub fn mappings(detail: &Value) -> Vec<Mapping> {
+    let objects: Vec<&serde_json::Map<String, Value>> = match detail {
+        Value::Array(a) => a.iter().filter_map(Value::as_object).collect(),
+        Value::Object(o) => vec![o],
+        _ => Vec::new(),
+    };
+    let mut out = Vec::new();
+    for o in objects {
+        let Some(items) = o.get("mappings_client").and_then(Value::as_array) else { continue };
+        for item in items.iter().filter_map(Value::as_object) {
+            let Some(client_id) = item.get("client_id").and_then(parse_id) else { continue };
+            if client_id.starts_with('-') || client_id == "0" {
+                continue;
+            }
+            out.push(Mapping {
+                client_id,
+                client_name: str_field(item, &["client_name"]).unwrap_or_default(),
+                link: raw_link(item),
+            });
+        }
+    }
+    out
+}
+
+/// The whole CSP map: customer id → links, with conflicts resolved up front.
+#[derive(Default)]
+pub struct CspLinks {
+    pub by_customer: BTreeMap<String, Vec<TenantLink>>,
+    pub warnings: Vec<Warning>,
+    pub links: usize,
+}
+
+pub fn build_csp(all: &[Mapping]) -> CspLinks {
+    let mut out = CspLinks::default();
+    let mut holders: BTreeMap<String, Vec<(String, String)>> = BTreeMap::new();
+    let mut per_customer: BTreeMap<String, Vec<TenantLink>> = BTreeMap::new();
+    for m in all {
+        let (links, warnings) = clean_links(&m.client_id, &m.client_name, std::slice::from_ref(&m.link));
+        out.warnings.extend(warnings);
+        for l in links {
+            let h = holders.entry(l.tenant_id.clone()).or_default();
+            if !h.iter().any(|(id, _)| *id == m.client_id) {
+                h.push((m.client_id.clone(), m.client_name.clone()));
+            }
+            let list = per_customer.entry(m.client_id.clone()).or_default();
+            if !list.iter().any(|x| x.tenant_id == l.tenant_id) {
+                list.push(l);
+            }
+        }
+    }
+    let conflicted: BTreeSet<String> = holders.iter().filter(|(_, h)| h.len() > 1).map(|(t, _)| t.clone()).collect();
+    for t in &conflicted {
+        if let Some(h) = holders.get(t) {
+            out.warnings.push(Warning {
+                code: W_CONFLICT.into(),
+                message: msg::warn_tenant_conflict(t, h),
+                customer_id: None,
+            });
+        }
+    }
+    for (id, links) in per_customer {
+        let kept: Vec<TenantLink> = links.into_iter().filter(|l| !conflicted.contains(&l.tenant_id)).collect();
+        out.links += kept.len();
+        if !kept.is_empty() {
+            out.by_customer.insert(id, kept);
+        }
+    }
+    out
+}
+
+// ----- links carried by rows, across pages ---------------------------------------
+
+/// Tenants seen on rows so far in one import.
+///
+/// Limitation: rows arrive page by page and a page is handed to the host
+/// before the next is read. When a tenant turns up on a later page under a
+/// second customer, the first customer has already been imported with the
+/// link; the connector cannot take it back. The later customers are imported
+/// without it and a `tenant-on-several-customers` warning names the customer
+/// that already holds it, so the platform can reconcile. Conflicts within one
+/// page, or with CSP mappings (known in full up front), are resolved exactly:
+/// the tenant goes to nobody.
+#[derive(Default)]
+pub struct RowTenants {
+    /// Tenant → the customer that was imported with it.
+    owner: BTreeMap<String, (String, String)>,
+    /// Tenant → every customer seen with it, for tenants given to nobody.
+    conflicted: BTreeMap<String, Vec<(String, String)>>,
+}
+
+impl RowTenants {
+    /// Resolve conflicts for the customers about to be emitted on one page.
+    pub fn resolve_page(&mut self, customers: &mut [Customer]) -> Vec<Warning> {
+        let mut on_page: BTreeMap<String, Vec<(String, String)>> = BTreeMap::new();
+        let mut order: Vec<String> = Vec::new();
+        for c in customers.iter() {
+            for l in &c.m365_tenants {
+                let h = on_page.entry(l.tenant_id.clone()).or_default();
+                if h.is_empty() {
+                    order.push(l.tenant_id.clone());
+                }
+                if !h.iter().any(|(id, _)| *id == c.id) {
+                    h.push((c.id.clone(), c.name.clone()));
+                }
+            }
+        }
+        let mut warnings = Vec::new();
+        let mut strip: BTreeSet<String> = BTreeSet::new();
+        for t in order {
+            let Some(holders) = on_page.get(&t) else { continue };
+            let prior = self.owner.get(&t).filter(|(id, _)| !holders.iter().any(|(h, _)| h == id)).cloned();
+            if let Some(prior) = prior {
+                strip.insert(t.clone());
+                warnings.push(Warning {
+                    code: W_CONFLICT.into(),
+                    message: msg::warn_tenant_conflict_late(&t, &prior, holders),
+                    customer_id: None,
+                });
+            } else if holders.len() > 1 || self.conflicted.contains_key(&t) {
+                strip.insert(t.clone());
+                let all = self.conflicted.entry(t.clone()).or_default();
+                for h in holders {
+                    if !all.contains(h) {
+                        all.push(h.clone());
+                    }
+                }
+                warnings.push(Warning {
+                    code: W_CONFLICT.into(),
+                    message: msg::warn_tenant_conflict(&t, all),
+                    customer_id: None,
+                });
+            } else if let Some(h) = holders.first() {
+                self.owner.insert(t.clone(), h.clone());
+            }
+        }
+        if !strip.is_empty() {
+            for c in customers.iter_mut() {
+                c.m365_tenants.retain(|l| !strip.contains(&l.tenant_id));
+            }
+        }
+        warnings
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    const T1: &str = "0a1b2c3d-4e5f-6789-abcd-ef0123456789";
+    const T2: &str = "11111111-2222-3333-4444-555555555555";
+
+    fn cust(id: &str, tenants: &[&str]) -> Customer {
+        Customer {
+            id: id.into(),
+            name: format!("C{id}"),
+            active: true,
+            parent_id: None,
+            parent_name: None,
+            website: None,
+            domains: vec![],
+            m365_tenants: tenants
+                .iter()
+                .map(|t| TenantLink { tenant_id: t.to_string(), name: None, domain: None })
+                .collect(),
+        }
+    }
+
+    #[test]
+    fn guids() {
+        assert_eq!(normalise_guid("{0A1B2C3D-4E5F-6789-ABCD-EF0123456789}").as_deref(), Some(T1));
+        assert_eq!(normalise_guid(" 0a1b2c3d-4e5f-6789-abcd-ef0123456789 ").as_deref(), Some(T1));
+        for bad in ["", "acme.onmicrosoft.com", "0a1b2c3d4e5f6789abcdef0123456789", "0a1b2c3d-4e5f-6789-abcd-ef012345678g", "{0a1b2c3d-4e5f-6789-abcd-ef0123456789"] {
+            assert_eq!(normalise_guid(bad), None, "{bad}");
+        }
+    }
+
+    #[test]
+    fn row_links_filtered_and_deduplicated() {
+        let raw = links_from_row(&json!([
+            {"azure_tenant_id": T1.to_uppercase(), "azure_tenant_name": "Acme", "azure_tenant_domain": "Acme.onmicrosoft.com", "client_id": 5},
+            {"azure_tenant_id": T1},
+            {"azure_tenant_id": "acme.onmicrosoft.com"},
+            {"azure_tenant_id": null}
+        ]));
+        let (links, warnings) = clean_links("5", "Acme", &raw);
+        assert_eq!(links.len(), 1);
+        assert_eq!(links[0].tenant_id, T1);
+        assert_eq!(links[0].domain.as_deref(), Some("acme.onmicrosoft.com"));
+        assert_eq!(warnings.len(), 1);
+        assert_eq!(warnings[0].code, "invalid-tenant-id");
+        assert_eq!(warnings[0].customer_id.as_deref(), Some("5"));
+    }
+
+    #[test]
+    fn connection_list_shapes() {
+        assert_eq!(connection_ids(&json!([{"id": 1}, {"id": "2"}, {"name": "x"}])), vec!["1", "2"]);
+        assert_eq!(connection_ids(&json!({"id": 7, "mappings_client": []})), vec!["7"]);
+        assert_eq!(connection_ids(&json!({"record_count": 2, "connections": [{"id": 3}, {"id": 4.0}]})), vec!["3", "4"]);
+        assert_eq!(connection_ids(&json!({"azureadconnections": [{"id": 9}]})), vec!["9"]);
+        assert!(connection_ids(&json!({})).is_empty());
+        assert!(connection_ids(&json!("x")).is_empty());
+    }
+
+    #[test]
+    fn csp_map_with_conflicts() {
+        let detail = json!({"id": 1, "mappings_client": [
+            {"client_id": 5, "client_name": "Acme", "azure_tenant_id": T1, "azure_tenant_name": "Acme"},
+            {"client_id": "6", "client_name": "Beta", "tenant_id": T2, "name": "Beta", "domain": "beta.onmicrosoft.com"},
+            {"client_id": 7, "client_name": "Gamma", "azure_tenant_id": T2},
+            {"client_id": null, "azure_tenant_id": T1},
+            {"client_id": 8, "client_name": "Delta", "azure_tenant_id": "nope"}
+        ]});
+        let m = mappings(&detail);
+        assert_eq!(m.len(), 4);
+        assert_eq!(m[1].link.domain.as_deref(), Some("beta.onmicrosoft.com"));
+        let csp = build_csp(&m);
+        assert_eq!(csp.by_customer.get("5").map(|l| l.len()), Some(1));
+        assert!(!csp.by_customer.contains_key("6"));
+        assert!(!csp.by_customer.contains_key("7"));
+        assert_eq!(csp.links, 1);
+        let codes: Vec<&str> = csp.warnings.iter().map(|w| w.code.as_str()).collect();
+        assert_eq!(codes, vec!["invalid-tenant-id", "tenant-on-several-customers"]);
+        assert!(csp.warnings[1].message.contains(T2));
+        assert!(csp.warnings[1].message.contains("\"Beta\" (id 6)"));
+        assert!(csp.warnings[1].message.contains("\"Gamma\" (id 7)"));
+    }
+
+    #[test]
+    fn row_conflicts_across_pages() {
+        let mut r = RowTenants::default();
+        // Page 1: T1 on two customers of the same page → nobody; T2 on customer 3.
+        let mut page1 = vec![cust("1", &[T1]), cust("2", &[T1]), cust("3", &[T2])];
+        let w = r.resolve_page(&mut page1);
+        assert_eq!(w.len(), 1);
+        assert!(page1[0].m365_tenants.is_empty() && page1[1].m365_tenants.is_empty());
+        assert_eq!(page1[2].m365_tenants.len(), 1);
+        // Page 2: T2 again on customer 4 → 3 already holds it; T1 on 5 → still nobody.
+        let mut page2 = vec![cust("4", &[T2]), cust("5", &[T1])];
+        let w = r.resolve_page(&mut page2);
+        assert_eq!(w.len(), 2);
+        assert!(page2.iter().all(|c| c.m365_tenants.is_empty()));
+        assert!(w[0].message.contains("\"C3\" (id 3), imported earlier"));
+        assert!(w[1].message.contains("(id 1)") && w[1].message.contains("(id 5)"));
+    }
+}

@@ -1,0 +1,89 @@
+//! Shared setup for the integration tests: one host and one compiled
+//! connector per test binary (compiling is the slow part), a simulator per
+//! test.
+#![allow(dead_code)]
+
+use halo_sim::{HaloSim, SimCustomer, SimOptions};
+use psa_host::{ConnectionConfig, Connector, Customer, Host, HostOptions};
+use std::collections::{BTreeMap, BTreeSet};
+use tokio::sync::OnceCell;
+
+static HALO: OnceCell<Connector> = OnceCell::const_new();
+
+/// The bundled HaloPSA connector on a host that permits loopback.
+pub async fn halo() -> Connector {
+    HALO.get_or_init(|| async {
+        let host = Host::new(HostOptions::default().allow_loopback(true)).expect("host");
+        host.load("halopsa", psa_host::bundled::HALOPSA).await.expect("bundled connector loads")
+    })
+    .await
+    .clone()
+}
+
+/// The connection form for a simulator, as an admin would fill it.
+pub fn form(sim: &HaloSim) -> Vec<(String, String)> {
+    let o = sim.options();
+    let mut v = vec![
+        ("resource_server_url".to_string(), sim.resource_url()),
+        ("authorization_server_url".to_string(), sim.auth_url()),
+        ("client_id".to_string(), o.client_id.clone()),
+        ("client_secret".to_string(), o.client_secret.clone()),
+    ];
+    if let Some(t) = o.tenant {
+        v.push(("tenant".to_string(), t));
+    }
+    v
+}
+
+pub fn set(form: &mut Vec<(String, String)>, key: &str, value: &str) {
+    form.retain(|(k, _)| k != key);
+    form.push((key.to_string(), value.to_string()));
+}
+
+pub fn config(c: &Connector, form: Vec<(String, String)>) -> ConnectionConfig {
+    ConnectionConfig::from_pairs(form, c.info())
+}
+
+pub async fn start(opts: SimOptions) -> HaloSim {
+    HaloSim::start(opts).await.expect("simulator starts")
+}
+
+/// A GUID as the contract wants it, or `None` for anything else.
+pub fn canonical_guid(s: &str) -> Option<String> {
+    let t = s.trim().trim_start_matches('{').trim_end_matches('}').to_ascii_lowercase();
+    let parts: Vec<&str> = t.split('-').collect();
+    let lens = [8, 4, 4, 4, 12];
+    (parts.len() == 5
+        && parts.iter().zip(lens).all(|(p, n)| p.len() == n && p.chars().all(|c| c.is_ascii_hexdigit())))
+    .then_some(t)
+}
+
+/// What the import must say about each customer's tenants: GUIDs only, and a
+/// tenant on several customers on none of them. Returns (expected links by
+/// customer id, the conflicting tenant ids).
+pub fn expected_tenants(customers: &[SimCustomer]) -> (BTreeMap<String, BTreeSet<String>>, BTreeSet<String>) {
+    let mut owners: BTreeMap<String, BTreeSet<i64>> = BTreeMap::new();
+    for c in customers {
+        for t in &c.tenants {
+            if let Some(g) = canonical_guid(&t.id) {
+                owners.entry(g).or_default().insert(c.id);
+            }
+        }
+    }
+    let conflicts: BTreeSet<String> = owners.iter().filter(|(_, o)| o.len() > 1).map(|(g, _)| g.clone()).collect();
+    let mut want = BTreeMap::new();
+    for c in customers {
+        let set: BTreeSet<String> = c
+            .tenants
+            .iter()
+            .filter_map(|t| canonical_guid(&t.id))
+            .filter(|g| !conflicts.contains(g))
+            .collect();
+        want.insert(c.id.to_string(), set);
+    }
+    (want, conflicts)
+}
+
+pub fn tenant_ids(c: &Customer) -> BTreeSet<String> {
+    c.m365_tenants.iter().map(|t| t.tenant_id.clone()).collect()
+}

@@ -1,0 +1,138 @@
+//! The sandbox holds a hostile connector: each misbehaviour is refused or
+//! stopped with a clear error, and the same host then serves a normal
+//! session.
+
+use psa_host::{ConnectionConfig, Connector, ConnectorError, Host, HostError, HostOptions, Limits};
+use std::time::{Duration, Instant};
+
+const HOSTILE: &[u8] = include_bytes!(env!("PSA_TEST_HOSTILE_WASM"));
+
+async fn host(allow_loopback: bool) -> (Host, Connector) {
+    let mut limits = Limits::default();
+    limits.call_timeout = Duration::from_secs(3);
+    limits.memory_bytes = 64 << 20;
+    let host = Host::new(HostOptions::default().allow_loopback(allow_loopback).limits(limits)).unwrap();
+    let c = host.load("hostile", HOSTILE).await.expect("hostile guest loads");
+    (host, c)
+}
+
+fn cfg(c: &Connector, mode: &str, target: &str) -> ConnectionConfig {
+    ConnectionConfig::from_pairs(
+        [
+            ("mode".to_string(), mode.to_string()),
+            ("target_url".to_string(), target.to_string()),
+            ("secret".to_string(), "TOP-SECRET-8d1f2a".to_string()),
+        ],
+        c.info(),
+    )
+}
+
+async fn run(c: &Connector, mode: &str, target: &str) -> Result<String, HostError> {
+    let mut s = c.open_session(&cfg(c, mode, target)).await?;
+    s.list_customers(None).await.map(|p| p.customers[0].name.clone())
+}
+
+/// A loopback HTTP server answering 200 to anything, for the control calls.
+async fn ok_server() -> String {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move {
+        loop {
+            let Ok((mut sock, _)) = listener.accept().await else { return };
+            tokio::spawn(async move {
+                use tokio::io::{AsyncReadExt, AsyncWriteExt};
+                let mut buf = [0u8; 4096];
+                let _ = sock.read(&mut buf).await;
+                let _ = sock.write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\nconnection: close\r\n\r\nok").await;
+            });
+        }
+    });
+    format!("http://{addr}/")
+}
+
+/// After each attack, a normal session on the same host still works.
+async fn control(c: &Connector) {
+    let target = ok_server().await;
+    assert_eq!(run(c, "fetch", &target).await.expect("control session works"), "status 200");
+}
+
+#[tokio::test]
+async fn the_control_mode_works() {
+    let (_h, c) = host(true).await;
+    control(&c).await;
+}
+
+#[tokio::test]
+async fn a_host_outside_the_allow_list_is_refused_and_named() {
+    let (_h, c) = host(true).await;
+    let target = ok_server().await;
+    let e = run(&c, "outside", &target).await.unwrap_err();
+    let HostError::Connector { error: ConnectorError::Unreachable { message, .. }, .. } = &e else { panic!("{e}") };
+    assert!(message.contains("example.com"), "refused host not named: {message}");
+    assert!(message.contains("not in this connection's allowed hosts"), "{message}");
+    control(&c).await;
+}
+
+#[tokio::test]
+async fn the_metadata_address_is_refused() {
+    let (_h, c) = host(true).await;
+    // Not in the allow-list.
+    let e = run(&c, "metadata", &ok_server().await).await.unwrap_err();
+    assert!(e.to_string().contains("169.254.169.254"), "{e}");
+    // In the allow-list (the user typed it), and still refused after resolution.
+    let e = run(&c, "fetch", "https://169.254.169.254/latest/meta-data/").await.unwrap_err();
+    assert!(e.to_string().contains("DestinationIpProhibited") || e.to_string().to_lowercase().contains("prohibited"), "{e}");
+    control(&c).await;
+}
+
+#[tokio::test]
+async fn loopback_is_refused_without_the_switch() {
+    let (_h, c) = host(false).await;
+    let target = ok_server().await; // http://127.0.0.1:port
+    let e = run(&c, "fetch", &target).await.unwrap_err();
+    assert!(e.to_string().contains("only https"), "{e}");
+    // Over https, a name that resolves to loopback is refused after DNS.
+    let port = target.rsplit(':').next().unwrap().trim_end_matches('/');
+    let e = run(&c, "fetch", &format!("https://localhost:{port}/")).await.unwrap_err();
+    assert!(e.to_string().to_lowercase().contains("prohibited"), "{e}");
+}
+
+#[tokio::test]
+async fn an_infinite_loop_is_stopped_at_the_deadline() {
+    let (_h, c) = host(true).await;
+    let t = Instant::now();
+    let e = run(&c, "loop", "http://127.0.0.1:9/").await.unwrap_err();
+    assert!(matches!(e, HostError::DeadlineExceeded { .. }), "{e}");
+    assert!(t.elapsed() < Duration::from_secs(10), "took {:?}", t.elapsed());
+    assert!(e.to_string().contains("did not finish within 3 s"), "{e}");
+    control(&c).await;
+}
+
+#[tokio::test]
+async fn unbounded_allocation_hits_the_memory_cap() {
+    let (_h, c) = host(true).await;
+    let e = run(&c, "alloc", "http://127.0.0.1:9/").await.unwrap_err();
+    assert!(matches!(e, HostError::MemoryExhausted { .. }), "{e}");
+    assert!(e.to_string().contains("64 MiB"), "{e}");
+    control(&c).await;
+}
+
+#[tokio::test]
+async fn runaway_recursion_is_a_clear_crash() {
+    let (_h, c) = host(true).await;
+    let e = run(&c, "recurse", "http://127.0.0.1:9/").await.unwrap_err();
+    assert!(e.to_string().contains("stack overflow"), "{e}");
+    control(&c).await;
+}
+
+#[tokio::test]
+async fn a_trap_closes_the_session_and_says_so() {
+    let (_h, c) = host(true).await;
+    let mut s = c.open_session(&cfg(&c, "trap", "http://127.0.0.1:9/")).await.unwrap();
+    let e = s.list_customers(None).await.unwrap_err();
+    assert!(matches!(e, HostError::Trap { .. }), "{e}");
+    let again = s.list_customers(None).await.unwrap_err();
+    assert!(matches!(again, HostError::SessionClosed { .. }), "{again}");
+    assert!(again.to_string().contains("open a new session"), "{again}");
+    control(&c).await;
+}

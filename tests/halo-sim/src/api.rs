@@ -1,0 +1,470 @@
+//! The resource server listener (`/api/...`): `authinfo`, `Client`, `Client/{id}`,
+//! `AzureADConnection`, `AzureADConnection/{id}`, `Tickets` (GET, POST) and `Tickets/{id}`.
+//!
+//! Per request, in order: latency; paths outside `/api` → 404 HTML; faults (login page, 429,
+//! 502); `authinfo` (no auth); bearer token (401); agent login (403); routing and the route's
+//! permission (403); the route itself. Paths and query keys are case-insensitive, as in Halo.
+
+// Handlers return `Result<Response, Response>`: the error is simply the answer to send.
+#![allow(clippy::result_large_err)]
+
+use crate::data::SimCustomer;
+use crate::options::{CspListShape, Listener, SimOptions, TenantLinks};
+use crate::respond::{empty, form, html, json, text, BAD_GATEWAY_HTML, LOGIN_HTML, NOT_FOUND_HTML, RATE_LIMIT_TEXT};
+use crate::state::{Inner, Shared};
+use axum::extract::{Request, State};
+use axum::http::{header, HeaderValue};
+use axum::response::Response;
+use serde_json::{json, Map, Value};
+use std::collections::HashMap;
+
+type Query = HashMap<String, String>;
+/// `(page_no, page_size)` of a paged answer.
+type Paging = Option<(i64, usize)>;
+
+/// The single handler of the resource listener: latency, dispatch, logging.
+pub async fn handle(State(shared): State<Shared>, req: Request) -> Response {
+    let method = req.method().to_string();
+    let path = req.uri().path().to_string();
+    let query = req.uri().query().unwrap_or("").to_string();
+    let authorization = req
+        .headers()
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_string);
+    let body = axum::body::to_bytes(req.into_body(), 16 << 20).await.unwrap_or_default();
+    let latency = shared.latency();
+    if !latency.is_zero() {
+        tokio::time::sleep(latency).await;
+    }
+    let resp = route(&shared, &method, &path, &query, authorization.as_deref(), &body);
+    shared.log(Listener::Resource, &method, &path, &query, resp.status().as_u16());
+    resp
+}
+
+fn route(shared: &Shared, method: &str, path: &str, query: &str, authorization: Option<&str>, body: &[u8]) -> Response {
+    let lower = path.to_ascii_lowercase();
+    let segs: Vec<&str> = lower.split('/').filter(|s| !s.is_empty()).collect();
+    if segs.first() != Some(&"api") {
+        return html(404, NOT_FOUND_HTML);
+    }
+    let segs = &segs[1..];
+    let mut st = shared.lock();
+
+    // Faults, in the documented order.
+    if st.faults.html_login_page {
+        return html(200, LOGIN_HTML);
+    }
+    if st.faults.rate_limit_next > 0 {
+        st.faults.rate_limit_next -= 1;
+        let mut r = text(429, RATE_LIMIT_TEXT);
+        if let Some(n) = st.faults.retry_after {
+            r.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(n));
+        }
+        return r;
+    }
+    if st.faults.server_error_next > 0 {
+        st.faults.server_error_next -= 1;
+        return html(502, BAD_GATEWAY_HTML);
+    }
+
+    if segs == ["authinfo"] {
+        return json(
+            200,
+            json!({"auth_url": st.auth_url, "tenant_id": st.opts.tenant.clone().unwrap_or_default()}),
+        );
+    }
+
+    // Authentication.
+    let Some(token) = authorization.and_then(|a| {
+        let (scheme, rest) = a.trim().split_once(' ')?;
+        scheme.eq_ignore_ascii_case("bearer").then(|| rest.trim())
+    }) else {
+        let mut r = empty(401);
+        r.headers_mut().insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+        return r;
+    };
+    let Some(perms) = st.check_token(token) else {
+        let mut r = json(401, json!({"error": "invalid_token"}));
+        r.headers_mut()
+            .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer error=\"invalid_token\""));
+        return r;
+    };
+    if !st.opts.agent_login {
+        return json(
+            403,
+            json!({"ClassName": "UnauthorizedAccessException", "Message": "The API application must log in as an Agent to access this resource"}),
+        );
+    }
+
+    let q = form(query.as_bytes());
+    let need = |p: &str| -> Result<(), Response> {
+        if perms.contains(p) {
+            Ok(())
+        } else {
+            Err(forbidden())
+        }
+    };
+    let result = match (method, segs) {
+        ("GET", ["client"]) => need("read:customers").and_then(|_| list_clients(&st.opts, &q)),
+        ("GET", ["client", id]) => need("read:customers").and_then(|_| get_client(&st.opts, id, &q)),
+        ("GET", ["azureadconnection"]) => need("admin").and_then(|_| list_connections(&st.opts, &q)),
+        ("GET", ["azureadconnection", id]) => need("admin").and_then(|_| get_connection(&st.opts, id, &q)),
+        ("POST", ["tickets"]) => need("edit:tickets").and_then(|_| post_tickets(&mut st, body)),
+        ("GET", ["tickets"]) => need("read:tickets").and_then(|_| list_tickets(&st, &q)),
+        ("GET", ["tickets", id]) => need("read:tickets").and_then(|_| get_ticket(&st, id)),
+        (_, ["client"] | ["client", _] | ["azureadconnection"] | ["azureadconnection", _] | ["tickets"] | ["tickets", _]) => {
+            Err(json(
+                405,
+                json!({"Message": format!("The requested resource does not support http method '{method}'.")}),
+            ))
+        }
+        _ => Err(json(404, json!({"Message": "No HTTP resource was found that matches the request URI"}))),
+    };
+    result.unwrap_or_else(|r| r)
+}
+
+fn forbidden() -> Response {
+    json(
+        403,
+        json!({"ClassName": "UnauthorizedAccessException", "Message": "You do not have permission to access this resource"}),
+    )
+}
+
+fn invalid_value(key: &str, value: &str) -> Response {
+    json(400, json!({ key: format!("The value '{value}' is not valid.") }))
+}
+
+/// A boolean query parameter (`true`/`false`/`1`/`0`, any case); `None` when absent or empty.
+fn qbool(q: &Query, key: &str) -> Result<Option<bool>, Response> {
+    match q.get(key).map(|v| v.trim().to_ascii_lowercase()) {
+        None => Ok(None),
+        Some(v) if v.is_empty() => Ok(None),
+        Some(v) if v == "true" || v == "1" => Ok(Some(true)),
+        Some(v) if v == "false" || v == "0" => Ok(Some(false)),
+        Some(v) => Err(invalid_value(key, &v)),
+    }
+}
+
+/// An integer query parameter; `None` when absent or empty; 400 when not an integer.
+fn qint(q: &Query, key: &str) -> Result<Option<i64>, Response> {
+    match q.get(key).map(|v| v.trim()) {
+        None | Some("") => Ok(None),
+        Some(v) => v.parse().map(Some).map_err(|_| invalid_value(key, v)),
+    }
+}
+
+/// Applies Halo's paging rules: only with `pageinate=true`; size capped at `page_cap`.
+/// Returns the rows to send plus `(page_no, page_size)` when paging was on.
+fn page<T: Clone>(rows: &[T], q: &Query, cap: usize) -> Result<(Vec<T>, Paging), Response> {
+    if qbool(q, "pageinate")?.unwrap_or(false) {
+        let asked = qint(q, "page_size")?.filter(|n| *n > 0).unwrap_or(50) as usize;
+        let size = asked.min(cap.max(1));
+        let page_no = qint(q, "page_no")?.filter(|n| *n > 0).unwrap_or(1);
+        let start = (page_no as usize - 1).saturating_mul(size).min(rows.len());
+        let end = start.saturating_add(size).min(rows.len());
+        Ok((rows[start..end].to_vec(), Some((page_no, size))))
+    } else {
+        let mut out = rows.to_vec();
+        if let Some(n) = qint(q, "count")?.filter(|n| *n >= 0) {
+            out.truncate(n as usize);
+        }
+        Ok((out, None))
+    }
+}
+
+fn paged_body(record_count: usize, key: &str, rows: Vec<Value>, paging: Paging) -> Value {
+    let mut m = Map::new();
+    if let Some((page_no, page_size)) = paging {
+        m.insert("page_no".into(), json!(page_no));
+        m.insert("page_size".into(), json!(page_size));
+    }
+    m.insert("record_count".into(), json!(record_count));
+    m.insert(key.into(), Value::Array(rows));
+    Value::Object(m)
+}
+
+// ---------------------------------------------------------------------------------------------
+// Customers and tenant links
+
+/// One customer ↔ tenant link, numbered and assigned to a CSP connection.
+struct Mapping<'a> {
+    id: i64,
+    connection: i64,
+    customer: &'a SimCustomer,
+    tenant: &'a crate::data::SimTenant,
+}
+
+/// All links, numbered from 1 in customer-id order; customers alternate between the two CSP
+/// connections (so a connector must read both), or all sit on connection 1 when only one exists.
+fn mappings(opts: &SimOptions) -> Vec<Mapping<'_>> {
+    let mut customers: Vec<&SimCustomer> = opts.customers.iter().collect();
+    customers.sort_by_key(|c| c.id);
+    let mut out = Vec::new();
+    for (pos, c) in customers.into_iter().enumerate() {
+        let connection = if opts.csp_list_shape == CspListShape::SingleObject { 1 } else { 1 + (pos % 2) as i64 };
+        for t in &c.tenants {
+            out.push(Mapping { id: out.len() as i64 + 1, connection, customer: c, tenant: t });
+        }
+    }
+    out
+}
+
+fn tenant_rows(opts: &SimOptions, customer_id: i64) -> Vec<Value> {
+    mappings(opts)
+        .iter()
+        .filter(|m| m.customer.id == customer_id)
+        .map(|m| {
+            json!({
+                "id": m.id,
+                "client_id": m.customer.id,
+                "client_name": m.customer.name,
+                "azure_tenant_id": m.tenant.id,
+                "azure_tenant_name": m.tenant.name,
+                "azure_tenant_domain": m.tenant.domain,
+                "details_id": m.connection,
+            })
+        })
+        .collect()
+}
+
+fn client_row(opts: &SimOptions, c: &SimCustomer, with_tenants: bool, full: bool) -> Value {
+    let h = (c.id as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+    let mut row = json!({
+        "id": c.id,
+        "name": c.name,
+        "inactive": c.inactive,
+        "toplevel_id": c.toplevel_id,
+        "toplevel_name": c.toplevel_name,
+        "website": c.website,
+        "domain": c.domain,
+        "colour": format!("#{:06x}", h >> 40),
+        "ref": "",
+        "datecreated": format!(
+            "2021-{:02}-{:02}T{:02}:{:02}:00",
+            1 + c.id % 12,
+            1 + (c.id * 7) % 28,
+            c.id % 24,
+            (c.id * 13) % 60
+        ),
+        "logo": "",
+    });
+    if full {
+        row["main_site_id"] = json!(c.id * 10);
+        row["notes"] = json!("");
+        row["is_vip"] = json!(false);
+        row["customfields"] = json!([]);
+    }
+    if with_tenants {
+        row["azure_tenants"] = Value::Array(tenant_rows(opts, c.id));
+    }
+    row
+}
+
+fn rows_show_tenants(opts: &SimOptions) -> bool {
+    matches!(opts.tenant_links, TenantLinks::OnRows | TenantLinks::Both)
+}
+
+fn list_clients(opts: &SimOptions, q: &Query) -> Result<Response, Response> {
+    // Undocumented defaults: active only.
+    let include_active = qbool(q, "includeactive")?.unwrap_or(true);
+    let include_inactive = qbool(q, "includeinactive")?.unwrap_or(false);
+    let with_tenants = qbool(q, "includeazuretenants")?.unwrap_or(false) && rows_show_tenants(opts);
+    let azure_only = qbool(q, "azureclients")?.unwrap_or(false);
+    let toplevel = qint(q, "toplevel_id")?;
+    let search = q.get("search").map(|s| s.trim().to_lowercase()).filter(|s| !s.is_empty());
+
+    let mut rows: Vec<&SimCustomer> = opts
+        .customers
+        .iter()
+        .filter(|c| if c.inactive { include_inactive } else { include_active })
+        .filter(|c| toplevel.is_none_or(|t| c.toplevel_id == Some(t)))
+        .filter(|c| search.as_ref().is_none_or(|s| c.name.to_lowercase().contains(s.as_str())))
+        .filter(|c| !azure_only || !c.tenants.is_empty())
+        .collect();
+    rows.sort_by(|a, b| a.name.to_lowercase().cmp(&b.name.to_lowercase()).then(a.id.cmp(&b.id)));
+    let total = rows.len();
+    let (rows, paging) = page(&rows, q, opts.page_cap)?;
+    let rows = rows.into_iter().map(|c| client_row(opts, c, with_tenants, false)).collect();
+    Ok(json(200, paged_body(total, "clients", rows, paging)))
+}
+
+fn get_client(opts: &SimOptions, id: &str, q: &Query) -> Result<Response, Response> {
+    let Ok(id) = id.parse::<i64>() else {
+        return Err(invalid_value("id", id));
+    };
+    let c = opts.customers.iter().find(|c| c.id == id).ok_or_else(not_found)?;
+    let with_tenants = rows_show_tenants(opts)
+        && (qbool(q, "includedetails")?.unwrap_or(false) || qbool(q, "includeazuretenants")?.unwrap_or(false));
+    Ok(json(200, client_row(opts, c, with_tenants, true)))
+}
+
+fn not_found() -> Response {
+    json(404, json!({"Message": "No HTTP resource was found that matches the request URI"}))
+}
+
+/// The CSP connections that exist: none unless links are visible there; one for SingleObject.
+fn connections(opts: &SimOptions) -> Vec<Value> {
+    if !matches!(opts.tenant_links, TenantLinks::CspOnly | TenantLinks::Both) {
+        return Vec::new();
+    }
+    let mut out = vec![json!({"id": 1, "name": "Microsoft Partner Center", "type": 2})];
+    if opts.csp_list_shape != CspListShape::SingleObject {
+        out.push(json!({"id": 2, "name": "Second CSP", "type": 2}));
+    }
+    out
+}
+
+fn list_connections(opts: &SimOptions, q: &Query) -> Result<Response, Response> {
+    let kind = qint(q, "type")?;
+    let list: Vec<Value> = if kind.is_none_or(|k| k == 2) { connections(opts) } else { Vec::new() };
+    let body = match opts.csp_list_shape {
+        CspListShape::BareArray => Value::Array(list),
+        // One connection comes back as the object itself; none as an empty array.
+        CspListShape::SingleObject => list.into_iter().next().unwrap_or_else(|| json!([])),
+        CspListShape::Wrapped => json!({"record_count": list.len(), "connections": list}),
+    };
+    Ok(json(200, body))
+}
+
+fn get_connection(opts: &SimOptions, id: &str, q: &Query) -> Result<Response, Response> {
+    let Ok(id) = id.parse::<i64>() else {
+        return Err(invalid_value("id", id));
+    };
+    let mut conn = connections(opts).into_iter().find(|c| c["id"] == json!(id)).ok_or_else(not_found)?;
+    if qbool(q, "includetenants")?.unwrap_or(false) {
+        let rows: Vec<Value> = mappings(opts)
+            .iter()
+            .filter(|m| m.connection == id)
+            .map(|m| {
+                json!({
+                    "client_id": m.customer.id,
+                    "client_name": m.customer.name,
+                    "azure_tenant_id": m.tenant.id,
+                    "azure_tenant_name": m.tenant.name,
+                    "azure_tenant_domain": m.tenant.domain,
+                })
+            })
+            .collect();
+        conn["mappings_client"] = Value::Array(rows);
+    }
+    Ok(json(200, conn))
+}
+
+// ---------------------------------------------------------------------------------------------
+// Tickets
+
+fn bad_field(index: usize, field: &str, message: String) -> Response {
+    json(400, json!({ format!("[{index}].{field}"): message }))
+}
+
+/// Reads `client_id` as Halo does: integers (or integer strings) only.
+fn client_id_of(v: &Value) -> Option<i64> {
+    match v {
+        Value::Number(n) => n.as_i64(),
+        Value::String(s) => s.trim().parse().ok(),
+        _ => None,
+    }
+}
+
+fn post_tickets(st: &mut Inner, body: &[u8]) -> Result<Response, Response> {
+    let Ok(Value::Array(items)) = serde_json::from_slice::<Value>(body) else {
+        return Err(json(400, json!({"": "The request body must be a JSON array of tickets."})));
+    };
+    // Validate everything first so a bad element changes nothing.
+    let mut plans: Vec<(Option<usize>, Map<String, Value>)> = Vec::new();
+    for (i, item) in items.into_iter().enumerate() {
+        let Value::Object(obj) = item else {
+            return Err(json(400, json!({ format!("[{i}]"): "Each element must be a ticket object." })));
+        };
+        let existing = match obj.get("id") {
+            Some(v) if client_id_of(v).is_some_and(|n| n > 0) => {
+                let id = client_id_of(v).unwrap_or_default();
+                let pos = st.tickets.iter().position(|t| t["id"] == json!(id));
+                Some(pos.ok_or_else(|| bad_field(i, "id", format!("Ticket {id} not found")))?)
+            }
+            _ => None,
+        };
+        match obj.get("client_id") {
+            Some(v) => {
+                let Some(cid) = client_id_of(v) else {
+                    return Err(bad_field(i, "client_id", format!("The value {v} is not valid for client_id.")));
+                };
+                if !st.opts.customers.iter().any(|c| c.id == cid) {
+                    return Err(bad_field(i, "client_id", "Client not found".into()));
+                }
+            }
+            None if existing.is_none() => return Err(bad_field(i, "client_id", "Client not found".into())),
+            None => {}
+        }
+        let summary_ok = obj.get("summary").and_then(Value::as_str).is_some_and(|s| !s.trim().is_empty());
+        if existing.is_none() && !summary_ok {
+            return Err(bad_field(i, "summary", "Summary is required".into()));
+        }
+        plans.push((existing, obj));
+    }
+
+    let mut results = Vec::new();
+    for (existing, mut obj) in plans {
+        obj.retain(|k, _| !k.starts_with('_'));
+        if let Some(cid) = obj.get("client_id").and_then(client_id_of) {
+            obj.insert("client_id".into(), json!(cid));
+            let name = st.opts.customers.iter().find(|c| c.id == cid).map(|c| c.name.clone());
+            obj.insert("client_name".into(), json!(name));
+        }
+        let ticket = match existing {
+            Some(pos) => {
+                let t = st.tickets[pos].as_object_mut().expect("tickets are objects");
+                for (k, v) in obj {
+                    if k != "id" {
+                        t.insert(k, v);
+                    }
+                }
+                st.tickets[pos].clone()
+            }
+            None => {
+                let id = st.next_ticket_id;
+                st.next_ticket_id += 1;
+                obj.insert("id".into(), json!(id));
+                obj.entry("status_id").or_insert(json!(1));
+                obj.entry("tickettype_id").or_insert(json!(1));
+                obj.entry("dateoccurred").or_insert(json!("2024-01-01T00:00:00"));
+                let t = Value::Object(obj);
+                st.tickets.push(t.clone());
+                t
+            }
+        };
+        results.push(ticket);
+    }
+    let body = if results.len() == 1 { results.pop().unwrap_or_default() } else { Value::Array(results) };
+    Ok(json(201, body))
+}
+
+fn list_tickets(st: &Inner, q: &Query) -> Result<Response, Response> {
+    let client = qint(q, "client_id")?;
+    let open_only = qbool(q, "open_only")?.unwrap_or(false);
+    let search = q.get("search").map(|s| s.trim().to_lowercase()).filter(|s| !s.is_empty());
+    let rows: Vec<Value> = st
+        .tickets
+        .iter()
+        .filter(|t| client.is_none_or(|c| t["client_id"] == json!(c)))
+        .filter(|t| !open_only || t["status_id"] != json!(9))
+        .filter(|t| {
+            search.as_ref().is_none_or(|s| {
+                t["summary"].as_str().is_some_and(|x| x.to_lowercase().contains(s.as_str()))
+            })
+        })
+        .cloned()
+        .collect();
+    let total = rows.len();
+    let (rows, paging) = page(&rows, q, st.opts.page_cap)?;
+    Ok(json(200, paged_body(total, "tickets", rows, paging)))
+}
+
+fn get_ticket(st: &Inner, id: &str) -> Result<Response, Response> {
+    let Ok(id) = id.parse::<i64>() else {
+        return Err(invalid_value("id", id));
+    };
+    let t = st.tickets.iter().find(|t| t["id"] == json!(id)).ok_or_else(not_found)?;
+    Ok(json(200, t.clone()))
+}

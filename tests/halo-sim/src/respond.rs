@@ -1,0 +1,50 @@
+//! Small helpers to build responses and read form / query strings.
+
+use axum::http::{header, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use std::collections::HashMap;
+
+pub fn json(status: u16, body: serde_json::Value) -> Response {
+    let mut r = (code(status), body.to_string()).into_response();
+    r.headers_mut()
+        .insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json; charset=utf-8"));
+    r
+}
+
+pub fn html(status: u16, body: &str) -> Response {
+    let mut r = (code(status), body.to_string()).into_response();
+    r.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("text/html; charset=utf-8"));
+    r
+}
+
+pub fn text(status: u16, body: &str) -> Response {
+    let mut r = (code(status), body.to_string()).into_response();
+    r.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("text/plain; charset=utf-8"));
+    r
+}
+
+pub fn empty(status: u16) -> Response {
+    code(status).into_response()
+}
+
+fn code(status: u16) -> StatusCode {
+    StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR)
+}
+
+/// `application/x-www-form-urlencoded` pairs; keys lower-cased (ASP.NET binds them
+/// case-insensitively); the first occurrence of a key wins.
+pub fn form(raw: &[u8]) -> HashMap<String, String> {
+    let mut out = HashMap::new();
+    for (k, v) in url::form_urlencoded::parse(raw) {
+        out.entry(k.to_lowercase()).or_insert_with(|| v.into_owned());
+    }
+    out
+}
+
+pub const NOT_FOUND_HTML: &str = "<!DOCTYPE html>\n<html><head><title>404 - File or directory not found.</title></head>\n<body><h2>404 - File or directory not found.</h2>\n<p>The resource you are looking for might have been removed, had its name changed, or is temporarily unavailable.</p></body></html>\n";
+
+pub const LOGIN_HTML: &str = "<!DOCTYPE html>\n<html><head><title>Halo - Login</title><meta charset=\"utf-8\"></head>\n<body><div id=\"root\"><form method=\"post\" action=\"/auth/Account/Login\"><input name=\"username\"><input name=\"password\" type=\"password\"><button>Log in</button></form></div></body></html>\n";
+
+pub const BAD_GATEWAY_HTML: &str = "<html>\n<head><title>502 Bad Gateway</title></head>\n<body>\n<center><h1>502 Bad Gateway</h1></center>\n<hr><center>nginx</center>\n</body>\n</html>\n";
+
+pub const RATE_LIMIT_TEXT: &str = "Rate Limit Reached - 300 Requests per rolling 5 minute window";

@@ -1,0 +1,122 @@
+//! The state both listeners share: options and data, injected faults, issued tokens, created
+//! tickets and the request log; plus Halo's scope rules (which scopes exist, what implies what).
+
+use crate::data::Rng;
+use crate::options::{Faults, Listener, LoggedRequest, SimOptions};
+use std::collections::{BTreeSet, HashMap};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+/// Scope names the token endpoint accepts (from the HaloAPI module's list), besides `all`.
+pub const KNOWN_SCOPES: &[&str] = &[
+    "admin",
+    "read:tickets", "edit:tickets",
+    "read:customers", "edit:customers",
+    "read:crm", "edit:crm",
+    "read:assets", "edit:assets",
+    "read:contracts", "edit:contracts",
+    "read:items", "edit:items",
+    "read:invoices", "edit:invoices",
+    "read:projects", "edit:projects",
+    "read:quotes", "edit:quotes",
+    "read:sales", "edit:sales",
+    "read:suppliers", "edit:suppliers",
+    "read:kb", "edit:kb",
+    "read:reports", "edit:reports",
+    "read:software", "edit:software",
+    "read:timesheets", "edit:timesheets",
+    "read:calendar", "edit:calendar",
+    "read:actions", "edit:actions",
+    "read:users", "edit:users",
+];
+
+/// A set of scopes closed under Halo's implications: `edit:X` ⇒ `read:X`, `admin` ⇒ everything.
+pub fn closure<'a>(scopes: impl IntoIterator<Item = &'a str>) -> BTreeSet<String> {
+    let mut out = BTreeSet::new();
+    for s in scopes {
+        if s == "admin" {
+            out.extend(KNOWN_SCOPES.iter().map(|s| s.to_string()));
+        } else if let Some(x) = s.strip_prefix("edit:") {
+            out.insert(format!("read:{x}"));
+        }
+        out.insert(s.to_string());
+    }
+    out
+}
+
+/// An issued access token.
+#[derive(Clone, Debug)]
+pub struct Token {
+    /// Effective permissions (already closed under implication).
+    pub perms: BTreeSet<String>,
+    pub expires: Instant,
+}
+
+/// Everything mutable, behind one mutex.
+pub struct Inner {
+    pub opts: SimOptions,
+    pub faults: Faults,
+    pub tokens: HashMap<String, Token>,
+    pub tickets: Vec<serde_json::Value>,
+    pub next_ticket_id: i64,
+    pub log: Vec<LoggedRequest>,
+    pub rng: Rng,
+    pub auth_url: String,
+}
+
+/// Cheaply clonable handle on the shared state.
+#[derive(Clone)]
+pub struct Shared(Arc<Mutex<Inner>>);
+
+impl Shared {
+    pub fn new(opts: SimOptions) -> Shared {
+        let seed = SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_nanos() as u64).unwrap_or(1)
+            ^ (std::process::id() as u64) << 32;
+        Shared(Arc::new(Mutex::new(Inner {
+            opts,
+            faults: Faults::default(),
+            tokens: HashMap::new(),
+            tickets: Vec::new(),
+            next_ticket_id: 1001,
+            log: Vec::new(),
+            rng: Rng::new(seed),
+            auth_url: String::new(),
+        })))
+    }
+
+    /// Locks the state; a panic in another handler does not poison the simulator.
+    pub fn lock(&self) -> MutexGuard<'_, Inner> {
+        self.0.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    pub fn latency(&self) -> Duration {
+        Duration::from_millis(self.lock().faults.latency_ms)
+    }
+
+    pub fn log(&self, listener: Listener, method: &str, path: &str, query: &str, status: u16) {
+        self.lock().log.push(LoggedRequest {
+            listener,
+            method: method.to_string(),
+            path: path.to_string(),
+            query: query.to_string(),
+            status,
+        });
+    }
+}
+
+impl Inner {
+    /// Issues a token with these effective permissions; returns (access_token, refresh_token).
+    pub fn issue_token(&mut self, perms: BTreeSet<String>) -> (String, String) {
+        let access = self.rng.token(4);
+        let refresh = self.rng.token(2);
+        let expires = Instant::now() + Duration::from_secs(self.opts.token_ttl_secs);
+        self.tokens.insert(access.clone(), Token { perms, expires });
+        (access, refresh)
+    }
+
+    /// The permissions of a live token, or `None` when it is unknown, revoked or expired.
+    pub fn check_token(&self, token: &str) -> Option<BTreeSet<String>> {
+        let t = self.tokens.get(token)?;
+        (Instant::now() < t.expires).then(|| t.perms.clone())
+    }
+}

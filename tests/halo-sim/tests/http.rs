@@ -1,0 +1,510 @@
+//! Drives the simulator over real HTTP on 127.0.0.1.
+
+use halo_sim::*;
+use serde_json::{json, Value};
+use std::collections::HashSet;
+
+fn http() -> reqwest::Client {
+    reqwest::Client::new()
+}
+
+async fn start(opts: SimOptions) -> HaloSim {
+    HaloSim::start(opts).await.expect("simulator starts")
+}
+
+async fn token_request(sim: &HaloSim, tenant: Option<&str>, form: &[(&str, &str)]) -> (u16, String, String) {
+    let mut url = format!("{}/token", sim.auth_url());
+    if let Some(t) = tenant {
+        url = format!("{url}?tenant={t}");
+    }
+    let r = http().post(url).form(form).send().await.unwrap();
+    let status = r.status().as_u16();
+    let ct = r.headers().get("content-type").map(|v| v.to_str().unwrap().to_string()).unwrap_or_default();
+    (status, ct, r.text().await.unwrap())
+}
+
+fn creds<'a>(o: &'a SimOptions, scope: &'a str) -> Vec<(&'a str, &'a str)> {
+    vec![
+        ("grant_type", "client_credentials"),
+        ("client_id", o.client_id.as_str()),
+        ("client_secret", o.client_secret.as_str()),
+        ("scope", scope),
+    ]
+}
+
+async fn token_with(sim: &HaloSim, scope: &str) -> String {
+    let o = sim.options();
+    let (status, _, body) = token_request(sim, o.tenant.as_deref(), &creds(&o, scope)).await;
+    assert_eq!(status, 200, "{body}");
+    let v: Value = serde_json::from_str(&body).unwrap();
+    v["access_token"].as_str().unwrap().to_string()
+}
+
+async fn token(sim: &HaloSim) -> String {
+    token_with(sim, "all").await
+}
+
+/// GET {resource}{path}; returns (status, content-type, body text).
+async fn get(sim: &HaloSim, token: &str, path: &str) -> (u16, String, String) {
+    let r = http().get(format!("{}{path}", sim.resource_url())).bearer_auth(token).send().await.unwrap();
+    let status = r.status().as_u16();
+    let ct = r.headers().get("content-type").map(|v| v.to_str().unwrap().to_string()).unwrap_or_default();
+    (status, ct, r.text().await.unwrap())
+}
+
+async fn get_json(sim: &HaloSim, token: &str, path: &str) -> Value {
+    let (status, _, body) = get(sim, token, path).await;
+    assert_eq!(status, 200, "{path}: {body}");
+    serde_json::from_str(&body).unwrap()
+}
+
+fn small(n: usize) -> SimOptions {
+    SimOptions { customers: sample_customers(n, 3), ..Default::default() }
+}
+
+#[tokio::test]
+async fn token_success_and_failures() {
+    let sim = start(small(20)).await;
+    let o = sim.options();
+    let (status, ct, body) = token_request(&sim, None, &creds(&o, "all")).await;
+    assert_eq!(status, 200);
+    assert!(ct.starts_with("application/json"));
+    let v: Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(v["token_type"], "Bearer");
+    assert_eq!(v["expires_in"], 3600);
+    assert_eq!(v["id_token"], "");
+    assert!(v["access_token"].as_str().unwrap().len() >= 32);
+    assert!(v["refresh_token"].is_string());
+    assert!(v["scope"].as_str().unwrap().contains("read:customers"));
+
+    // Empty ?tenant= and a non-empty one are tolerated when no tenant is configured.
+    assert_eq!(token_request(&sim, Some(""), &creds(&o, "all")).await.0, 200);
+    assert_eq!(token_request(&sim, Some("whatever"), &creds(&o, "all")).await.0, 200);
+
+    let (s, _, body) = token_request(
+        &sim,
+        None,
+        &[("grant_type", "client_credentials"), ("client_id", &o.client_id), ("client_secret", "wrong"), ("scope", "all")],
+    )
+    .await;
+    assert_eq!(s, 401);
+    assert_eq!(serde_json::from_str::<Value>(&body).unwrap()["error"], "invalid_client");
+    let (s, _, body) = token_request(
+        &sim,
+        None,
+        &[("grant_type", "client_credentials"), ("client_id", "nobody"), ("client_secret", &o.client_secret)],
+    )
+    .await;
+    assert_eq!(s, 401);
+    assert_eq!(serde_json::from_str::<Value>(&body).unwrap()["error"], "invalid_client");
+
+    let (s, _, body) = token_request(&sim, None, &creds(&o, "read:customers read:nonsense")).await;
+    assert_eq!(s, 400);
+    assert_eq!(serde_json::from_str::<Value>(&body).unwrap()["error"], "invalid_scope");
+
+    let (s, _, body) = token_request(
+        &sim,
+        None,
+        &[("grant_type", "password"), ("client_id", &o.client_id), ("client_secret", &o.client_secret)],
+    )
+    .await;
+    assert_eq!(s, 400);
+    assert_eq!(serde_json::from_str::<Value>(&body).unwrap()["error"], "unsupported_grant_type");
+
+    // Anything else on the auth listener is a 404 HTML page.
+    let r = http().get(format!("{}/token", sim.auth_url())).send().await.unwrap();
+    assert_eq!(r.status().as_u16(), 404);
+    assert!(r.headers()["content-type"].to_str().unwrap().starts_with("text/html"));
+}
+
+#[tokio::test]
+async fn tenant_failures() {
+    for (failure, want_status) in
+        [(TenantFailure::InvalidClient, 401), (TenantFailure::BadRequest, 400), (TenantFailure::NotFoundHtml, 404)]
+    {
+        let sim = start(SimOptions {
+            tenant: Some("acme".into()),
+            tenant_failure: failure,
+            ..small(5)
+        })
+        .await;
+        let o = sim.options();
+        for tenant in [None, Some(""), Some("other")] {
+            let (s, ct, body) = token_request(&sim, tenant, &creds(&o, "all")).await;
+            assert_eq!(s, want_status, "{failure:?} {tenant:?}");
+            match failure {
+                TenantFailure::InvalidClient => {
+                    assert_eq!(serde_json::from_str::<Value>(&body).unwrap()["error"], "invalid_client")
+                }
+                TenantFailure::BadRequest => {
+                    assert_eq!(serde_json::from_str::<Value>(&body).unwrap()["error"], "invalid_request")
+                }
+                TenantFailure::NotFoundHtml => assert!(ct.starts_with("text/html")),
+            }
+        }
+        assert_eq!(token_request(&sim, Some("acme"), &creds(&o, "all")).await.0, 200);
+        // authinfo tells the tenant.
+        let r: Value = http().get(format!("{}/authinfo", sim.resource_url())).send().await.unwrap().json().await.unwrap();
+        assert_eq!(r["tenant_id"], "acme");
+        assert_eq!(r["auth_url"], sim.auth_url());
+    }
+}
+
+#[tokio::test]
+async fn paging_cap_record_count_and_defaults() {
+    let sim = start(SimOptions::default()).await;
+    let t = token(&sim).await;
+    let customers = sim.options().customers;
+    let active = customers.iter().filter(|c| !c.inactive).count();
+    assert!(active < customers.len());
+
+    // Ask for 1000, get 100; record_count is the total; includeinactive defaults to false.
+    let v = get_json(&sim, &t, "/Client?pageinate=true&page_size=1000&page_no=1").await;
+    assert_eq!(v["clients"].as_array().unwrap().len(), 100);
+    assert_eq!(v["page_size"], 100);
+    assert_eq!(v["page_no"], 1);
+    assert_eq!(v["record_count"], active);
+
+    // Paging through every page with includeinactive yields each customer once.
+    let mut seen = HashSet::new();
+    let mut page_no = 1;
+    loop {
+        let v = get_json(
+            &sim,
+            &t,
+            &format!("/Client?pageinate=true&page_size=1000&page_no={page_no}&includeactive=true&includeinactive=true"),
+        )
+        .await;
+        assert_eq!(v["record_count"], customers.len());
+        let rows = v["clients"].as_array().unwrap();
+        if rows.is_empty() {
+            break;
+        }
+        for r in rows {
+            assert!(r["id"].is_i64());
+            assert!(r.get("azure_tenants").is_none());
+            assert!(seen.insert(r["id"].as_i64().unwrap()));
+        }
+        page_no += 1;
+    }
+    assert_eq!(seen.len(), customers.len());
+    assert_eq!(page_no, 4);
+
+    // Without pageinate, page_size is ignored; count limits.
+    let v = get_json(&sim, &t, "/Client?page_size=10&includeinactive=true").await;
+    assert_eq!(v["clients"].as_array().unwrap().len(), customers.len());
+    let v = get_json(&sim, &t, "/Client?count=7").await;
+    assert_eq!(v["clients"].as_array().unwrap().len(), 7);
+    // Only inactive.
+    let v = get_json(&sim, &t, "/Client?includeactive=false&includeinactive=true").await;
+    assert_eq!(v["record_count"], customers.len() - active);
+    // Search is case-insensitive on the name; Unicode works.
+    let v = get_json(&sim, &t, "/Client?search=m%C3%BCLLER").await;
+    assert_eq!(v["clients"][0]["name"], "Müller & Söhne GmbH");
+    // Paths are case-insensitive.
+    assert_eq!(get(&sim, &t, "/client?count=1").await.0, 200);
+
+    // record_count follows set_customers.
+    sim.set_customers(sample_customers(12, 1));
+    let v = get_json(&sim, &t, "/Client?pageinate=true&includeinactive=true").await;
+    assert_eq!(v["record_count"], 12);
+}
+
+#[tokio::test]
+async fn azure_tenants_presence() {
+    for links in [TenantLinks::OnRows, TenantLinks::Both, TenantLinks::CspOnly, TenantLinks::None] {
+        let sim = start(SimOptions { tenant_links: links, ..small(30) }).await;
+        let t = token(&sim).await;
+        let v = get_json(&sim, &t, "/Client?includeinactive=true&includeazuretenants=true").await;
+        let rows = v["clients"].as_array().unwrap();
+        let visible = matches!(links, TenantLinks::OnRows | TenantLinks::Both);
+        for r in rows {
+            assert_eq!(r.get("azure_tenants").is_some(), visible, "{links:?}");
+        }
+        if visible {
+            let total: usize = rows.iter().map(|r| r["azure_tenants"].as_array().unwrap().len()).sum();
+            let expected: usize = sim.options().customers.iter().map(|c| c.tenants.len()).sum();
+            assert_eq!(total, expected);
+            assert!(rows.iter().any(|r| r["azure_tenants"].as_array().unwrap().is_empty()));
+            let row = rows.iter().find(|r| !r["azure_tenants"].as_array().unwrap().is_empty()).unwrap();
+            let link = &row["azure_tenants"][0];
+            assert_eq!(link["client_id"], row["id"]);
+            for k in ["id", "client_name", "azure_tenant_id", "azure_tenant_name", "azure_tenant_domain", "details_id"] {
+                assert!(link.get(k).is_some(), "{k}");
+            }
+            // Single record with includedetails.
+            let one = get_json(&sim, &t, &format!("/Client/{}?includedetails=true", row["id"])).await;
+            assert_eq!(one["azure_tenants"], row["azure_tenants"]);
+        }
+        // Never without includeazuretenants.
+        let v = get_json(&sim, &t, "/Client").await;
+        assert!(v["clients"].as_array().unwrap().iter().all(|r| r.get("azure_tenants").is_none()));
+    }
+}
+
+#[tokio::test]
+async fn client_by_id() {
+    let sim = start(small(20)).await;
+    let t = token(&sim).await;
+    let c = &sim.options().customers[4];
+    let v = get_json(&sim, &t, &format!("/Client/{}", c.id)).await;
+    assert_eq!(v["id"], c.id);
+    assert_eq!(v["name"], c.name);
+    assert!(v.get("azure_tenants").is_none());
+    let (s, _, body) = get(&sim, &t, "/Client/999999").await;
+    assert_eq!(s, 404, "{body}");
+}
+
+fn mappings_of(v: &Value) -> Vec<Value> {
+    v["mappings_client"].as_array().unwrap().clone()
+}
+
+#[tokio::test]
+async fn csp_connection_shapes() {
+    let expected: usize = sample_customers(40, 3).iter().map(|c| c.tenants.len()).sum();
+    for shape in [CspListShape::BareArray, CspListShape::SingleObject, CspListShape::Wrapped] {
+        let sim = start(SimOptions { tenant_links: TenantLinks::CspOnly, csp_list_shape: shape, ..small(40) }).await;
+        let t = token(&sim).await;
+        let v = get_json(&sim, &t, "/AzureADConnection?type=2").await;
+        let ids: Vec<i64> = match shape {
+            CspListShape::BareArray => v.as_array().unwrap().iter().map(|c| c["id"].as_i64().unwrap()).collect(),
+            CspListShape::SingleObject => {
+                assert!(v.is_object());
+                assert_eq!(v["type"], 2);
+                vec![v["id"].as_i64().unwrap()]
+            }
+            CspListShape::Wrapped => {
+                assert_eq!(v["record_count"], 2);
+                v["connections"].as_array().unwrap().iter().map(|c| c["id"].as_i64().unwrap()).collect()
+            }
+        };
+        let mut all = Vec::new();
+        for id in &ids {
+            let c = get_json(&sim, &t, &format!("/AzureADConnection/{id}?type=2&includedetails=true&includetenants=true"))
+                .await;
+            assert_eq!(c["id"], *id);
+            let m = mappings_of(&c);
+            if ids.len() > 1 {
+                assert!(!m.is_empty() && m.len() < expected, "mappings are split across connections");
+            }
+            all.extend(m);
+        }
+        assert_eq!(all.len(), expected, "{shape:?}");
+        for m in &all {
+            assert!(m["client_id"].is_i64());
+            assert!(m["azure_tenant_id"].is_string());
+        }
+        assert_eq!(get(&sim, &t, "/AzureADConnection/77?type=2&includetenants=true").await.0, 404);
+    }
+    // Links on rows only: no connections, in each shape.
+    for (shape, empty) in [
+        (CspListShape::BareArray, json!([])),
+        (CspListShape::Wrapped, json!({"record_count": 0, "connections": []})),
+    ] {
+        let sim = start(SimOptions { tenant_links: TenantLinks::OnRows, csp_list_shape: shape, ..small(10) }).await;
+        let t = token(&sim).await;
+        assert_eq!(get_json(&sim, &t, "/AzureADConnection?type=2").await, empty);
+        assert_eq!(get(&sim, &t, "/AzureADConnection/1?type=2&includetenants=true").await.0, 404);
+    }
+}
+
+#[tokio::test]
+async fn default_data_has_conflicts_and_garbage_in_csp() {
+    let sim = start(SimOptions { tenant_links: TenantLinks::Both, ..Default::default() }).await;
+    let t = token(&sim).await;
+    let mut all = Vec::new();
+    for id in [1, 2] {
+        let c = get_json(&sim, &t, &format!("/AzureADConnection/{id}?type=2&includedetails=true&includetenants=true")).await;
+        all.extend(mappings_of(&c));
+    }
+    let tenant_ids: Vec<&str> = all.iter().map(|m| m["azure_tenant_id"].as_str().unwrap()).collect();
+    assert!(tenant_ids.contains(&"not-a-guid"));
+    assert!(tenant_ids.iter().any(|t| t.starts_with('{')));
+    let unique: HashSet<&&str> = tenant_ids.iter().collect();
+    assert_eq!(unique.len(), tenant_ids.len() - 1, "one tenant is on two customers");
+}
+
+#[tokio::test]
+async fn permissions() {
+    // The application lacks read:customers.
+    let sim = start(SimOptions { app_permissions: vec!["read:tickets".into(), "edit:tickets".into()], ..small(5) }).await;
+    let t = token(&sim).await;
+    let (s, _, body) = get(&sim, &t, "/Client").await;
+    assert_eq!(s, 403);
+    assert_eq!(serde_json::from_str::<Value>(&body).unwrap()["ClassName"], "UnauthorizedAccessException");
+    assert_eq!(get(&sim, &t, "/AzureADConnection?type=2").await.0, 403);
+    assert_eq!(get(&sim, &t, "/Tickets").await.0, 200);
+
+    // The seed's app: no admin, so no AzureADConnection; edit:customers implies read:customers.
+    let sim = start(SimOptions {
+        app_permissions: vec!["edit:customers".into(), "edit:tickets".into()],
+        tenant_links: TenantLinks::Both,
+        ..small(5)
+    })
+    .await;
+    let t = token(&sim).await;
+    assert_eq!(get(&sim, &t, "/Client").await.0, 200);
+    assert_eq!(get(&sim, &t, "/AzureADConnection?type=2").await.0, 403);
+    assert_eq!(get(&sim, &t, "/AzureADConnection/1?type=2&includetenants=true").await.0, 403);
+
+    // A token asking only for read:tickets cannot read customers even though the app may.
+    let sim = start(small(5)).await;
+    let t = token_with(&sim, "read:tickets").await;
+    assert_eq!(get(&sim, &t, "/Client").await.0, 403);
+    let t = token_with(&sim, "admin").await;
+    assert_eq!(get(&sim, &t, "/Client").await.0, 200);
+
+    // Not an Agent login: everything is 403.
+    let sim = start(SimOptions { agent_login: false, ..small(5) }).await;
+    let t = token(&sim).await;
+    assert_eq!(get(&sim, &t, "/Client").await.0, 403);
+    assert_eq!(get(&sim, &t, "/Tickets").await.0, 403);
+}
+
+#[tokio::test]
+async fn token_expiry() {
+    let sim = start(small(5)).await;
+    let t = token(&sim).await;
+    assert_eq!(get(&sim, &t, "/Client").await.0, 200);
+    sim.expire_all_tokens();
+    assert_eq!(get(&sim, &t, "/Client").await.0, 401);
+    let t2 = token(&sim).await;
+    assert_eq!(get(&sim, &t2, "/Client").await.0, 200);
+    // Missing and unknown tokens.
+    let r = http().get(format!("{}/Client", sim.resource_url())).send().await.unwrap();
+    assert_eq!(r.status().as_u16(), 401);
+    assert_eq!(get(&sim, "garbage", "/Client").await.0, 401);
+
+    // Real-time expiry.
+    let sim = start(SimOptions { token_ttl_secs: 1, ..small(5) }).await;
+    let t = token(&sim).await;
+    assert_eq!(get(&sim, &t, "/Client").await.0, 200);
+    tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
+    assert_eq!(get(&sim, &t, "/Client").await.0, 401);
+}
+
+#[tokio::test]
+async fn faults() {
+    let sim = start(small(5)).await;
+    let t = token(&sim).await;
+
+    sim.set_faults(Faults { rate_limit_next: 2, ..Default::default() });
+    for _ in 0..2 {
+        let r = http().get(format!("{}/Client", sim.resource_url())).bearer_auth(&t).send().await.unwrap();
+        assert_eq!(r.status().as_u16(), 429);
+        assert!(r.headers().get("retry-after").is_none());
+        assert!(r.text().await.unwrap().contains("Rate Limit Reached"));
+    }
+    assert_eq!(get(&sim, &t, "/Client").await.0, 200);
+
+    sim.set_faults(Faults { rate_limit_next: 1, retry_after: Some(7), ..Default::default() });
+    let r = http().get(format!("{}/Client", sim.resource_url())).bearer_auth(&t).send().await.unwrap();
+    assert_eq!(r.status().as_u16(), 429);
+    assert_eq!(r.headers()["retry-after"], "7");
+
+    sim.set_faults(Faults { server_error_next: 1, ..Default::default() });
+    let (s, ct, _) = get(&sim, &t, "/Client").await;
+    assert_eq!((s, ct.starts_with("text/html")), (502, true));
+    assert_eq!(get(&sim, &t, "/Client").await.0, 200);
+
+    sim.set_faults(Faults { html_login_page: true, ..Default::default() });
+    let (s, ct, body) = get(&sim, &t, "/Client").await;
+    assert_eq!(s, 200);
+    assert!(ct.starts_with("text/html"));
+    assert!(body.starts_with("<!DOCTYPE html>") && body.contains("Halo - Login"));
+
+    sim.set_faults(Faults { latency_ms: 150, ..Default::default() });
+    let start = std::time::Instant::now();
+    token(&sim).await;
+    assert_eq!(get(&sim, &t, "/Client").await.0, 200);
+    assert!(start.elapsed() >= std::time::Duration::from_millis(300));
+}
+
+#[tokio::test]
+async fn tickets() {
+    let sim = start(small(10)).await;
+    let t = token(&sim).await;
+    let cid = sim.options().customers[2].id;
+    let post = |body: Value| {
+        let url = format!("{}/Tickets", sim.resource_url());
+        let t = t.clone();
+        async move {
+            let r = http().post(url).bearer_auth(t).json(&body).send().await.unwrap();
+            (r.status().as_u16(), r.json::<Value>().await.unwrap())
+        }
+    };
+    let (s, v) = post(json!([{"client_id": cid, "summary": "Alert: MFA disabled", "details_html": "<p>x</p>",
+        "usertype": 1, "userlookup": {"id": -1}, "_novalidate": true}]))
+    .await;
+    assert_eq!(s, 201, "{v}");
+    assert_eq!(v["id"], 1001);
+    assert_eq!(v["client_id"], cid);
+    assert_eq!(v["summary"], "Alert: MFA disabled");
+    let (s, v) = post(json!([{"client_id": cid, "summary": "second"}])).await;
+    assert_eq!((s, v["id"].clone()), (201, json!(1002)));
+
+    let (s, v) = post(json!([{"client_id": 95.0, "summary": "x"}])).await;
+    assert_eq!(s, 400);
+    assert_eq!(v["[0].client_id"], "The value 95.0 is not valid for client_id.");
+    let (s, v) = post(json!([{"client_id": 1, "summary": "x"}])).await;
+    assert_eq!((s, v["[0].client_id"].clone()), (400, json!("Client not found")));
+    let (s, v) = post(json!([{"client_id": cid}])).await;
+    assert_eq!(s, 400);
+    assert!(v.get("[0].summary").is_some());
+    let (s, _) = post(json!({"client_id": cid, "summary": "not an array"})).await;
+    assert_eq!(s, 400);
+
+    assert_eq!(sim.tickets().len(), 2);
+    let v = get_json(&sim, &t, &format!("/Tickets?client_id={cid}")).await;
+    assert_eq!(v["record_count"], 2);
+    let v = get_json(&sim, &t, "/Tickets?client_id=1").await;
+    assert_eq!(v["record_count"], 0);
+    assert_eq!(get_json(&sim, &t, "/Tickets/1001").await["summary"], "Alert: MFA disabled");
+
+    // Without edit:tickets, posting is forbidden.
+    let t_read = token_with(&sim, "read:tickets read:customers").await;
+    let r = http()
+        .post(format!("{}/Tickets", sim.resource_url()))
+        .bearer_auth(t_read)
+        .json(&json!([{"client_id": cid, "summary": "x"}]))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 403);
+}
+
+#[tokio::test]
+async fn request_log_and_unknown_paths() {
+    let sim = start(small(5)).await;
+    let t = token(&sim).await;
+    assert_eq!(get(&sim, &t, "/Client?pageinate=true&page_no=1").await.0, 200);
+    let (s, _, body) = get(&sim, &t, "/NoSuchThing").await;
+    assert_eq!(s, 404);
+    assert!(body.contains("No HTTP resource was found"));
+    let r = http().get(format!("{}/index.html", sim.instance_url())).send().await.unwrap();
+    assert_eq!(r.status().as_u16(), 404);
+
+    let log = sim.requests();
+    assert_eq!(log.len(), 4);
+    assert_eq!(log[0].listener, Listener::Auth);
+    assert_eq!((log[0].method.as_str(), log[0].path.as_str(), log[0].status), ("POST", "/auth/token", 200));
+    assert_eq!(log[1].listener, Listener::Resource);
+    assert_eq!((log[1].method.as_str(), log[1].path.as_str()), ("GET", "/api/Client"));
+    assert_eq!(log[1].query, "pageinate=true&page_no=1");
+    assert_eq!(log[1].status, 200);
+    assert_eq!((log[2].path.as_str(), log[2].status), ("/api/NoSuchThing", 404));
+    assert_eq!((log[3].path.as_str(), log[3].status), ("/index.html", 404));
+    sim.clear_requests();
+    assert!(sim.requests().is_empty());
+}
+
+#[tokio::test]
+async fn drop_stops_listeners() {
+    let sim = start(small(3)).await;
+    let url = format!("{}/authinfo", sim.resource_url());
+    assert_eq!(http().get(&url).send().await.unwrap().status().as_u16(), 200);
+    drop(sim);
+    tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    // A fresh client so no pooled connection is reused.
+    assert!(reqwest::Client::builder().pool_max_idle_per_host(0).build().unwrap().get(&url).send().await.is_err());
+}
