@@ -153,7 +153,9 @@ impl Transport for WasiHttp {
                     }
                     Err(StreamError::Closed) => break,
                     Err(StreamError::LastOperationFailed(e)) => {
-                        return Err(match crate::wasi::http::types::http_error_code(&e) {
+                        let code = crate::wasi::http::types::http_error_code(&e)
+                            .or_else(|| body_error_from_text(&e.to_debug_string()));
+                        return Err(match code {
                             Some(code) => map_error_code(&authority, &req.endpoint, &code),
                             None => Error::Unreachable {
                                 stage: Stage::Connect,
@@ -167,6 +169,23 @@ impl Transport for WasiHttp {
         }
         let _ = IncomingBody::finish(incoming);
         Ok(Response { status, headers, body })
+    }
+}
+
+/// The cause of a failed body read when the host gives no error code.
+///
+/// wasmtime 48 reports errors inside a response body as a plain io error
+/// (`http-error-code` returns `none`); only its debug text names the cause.
+/// The two a host imposes mid-body are recognised: the body-size cap and the
+/// between-bytes timeout. Anything else stays a broken connection.
+pub fn body_error_from_text(text: &str) -> Option<ErrorCode> {
+    let t = text.to_ascii_lowercase();
+    if t.contains("body size") {
+        Some(ErrorCode::HttpResponseBodySize(None))
+    } else if t.contains("timeout") || t.contains("timed out") {
+        Some(ErrorCode::ConnectionReadTimeout)
+    } else {
+        None
     }
 }
 
@@ -286,6 +305,13 @@ mod tests {
         assert_eq!(stage(ErrorCode::HttpResponseTimeout), Some(Stage::Timeout));
         assert_eq!(stage(ErrorCode::HttpRequestDenied), Some(Stage::Connect));
         assert_eq!(stage(ErrorCode::HttpResponseBodySize(None)), None);
+        // Body errors that arrive only as text (wasmtime 48's stream errors).
+        assert!(matches!(
+            body_error_from_text("HTTP response body size exceeds limit: 1048576 bytes"),
+            Some(ErrorCode::HttpResponseBodySize(None))
+        ));
+        assert!(matches!(body_error_from_text("connection read timeout"), Some(ErrorCode::ConnectionReadTimeout)));
+        assert!(body_error_from_text("connection reset by peer").is_none());
         match map_error_code("h.example", "/api/Client", &ErrorCode::HttpRequestDenied) {
             Error::Unreachable { message, .. } => assert!(message.contains("sandbox refused")),
             other => panic!("{other:?}"),

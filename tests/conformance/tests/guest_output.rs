@@ -1,0 +1,50 @@
+//! What a connector prints goes to the host's log, tagged with the
+//! connector and session, with the session's secrets scrubbed.
+
+use psa_host::{ConnectionConfig, Host, HostOptions};
+use std::io::Write;
+use std::sync::{Arc, Mutex};
+
+const HOSTILE: &[u8] = include_bytes!(env!("PSA_TEST_HOSTILE_WASM"));
+
+#[derive(Clone, Default)]
+struct Captured(Arc<Mutex<Vec<u8>>>);
+
+impl Write for Captured {
+    fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(b);
+        Ok(b.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+#[tokio::test]
+async fn printed_secrets_are_scrubbed_from_the_log() {
+    let log = Captured::default();
+    let writer = log.clone();
+    let subscriber = tracing_subscriber::fmt()
+        .with_max_level(tracing::Level::TRACE)
+        .with_ansi(false)
+        .with_writer(move || writer.clone())
+        .finish();
+    let _guard = tracing::subscriber::set_default(subscriber);
+
+    let host = Host::new(HostOptions::default().allow_loopback(true)).unwrap();
+    let c = host.load("hostile", HOSTILE).await.unwrap();
+    let secret = "TOP-SECRET-8d1f2a";
+    let cfg = ConnectionConfig::from_pairs(
+        [("mode".to_string(), "print-secret".to_string()), ("secret".to_string(), secret.to_string())],
+        c.info(),
+    );
+    let mut s = c.open_session(&cfg).await.unwrap();
+    let page = s.list_customers(None).await.unwrap();
+    assert_eq!(page.customers[0].name, "printed");
+
+    let text = String::from_utf8(log.0.lock().unwrap().clone()).unwrap();
+    assert!(text.contains("the secret is [redacted]"), "guest stdout not in the log:\n{text}");
+    assert!(text.contains("again on stderr: [redacted]"), "guest stderr not in the log:\n{text}");
+    assert!(text.contains("connector=hostile"), "{text}");
+    assert!(!text.contains(secret), "the secret reached the log:\n{text}");
+}

@@ -1,0 +1,104 @@
+//! A resource server that misbehaves: the host's caps and timeouts end each
+//! case in a typed error, quickly, without reading unbounded data.
+
+mod common;
+
+use common::*;
+use halo_sim::SimOptions;
+use psa_host::{ConnectorError, Host, HostError, HostOptions, Limits, NetworkStage};
+use std::time::{Duration, Instant};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+#[derive(Clone, Copy)]
+enum Misbehaviour {
+    /// Declares a 50 MB body.
+    HugeContentLength,
+    /// Streams chunks forever.
+    EndlessChunks,
+    /// Sends half a body, then nothing.
+    Stall,
+}
+
+/// A loopback server that answers every request with `m`; returns its base URL.
+async fn bad_server(m: Misbehaviour) -> String {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move {
+        loop {
+            let Ok((mut sock, _)) = listener.accept().await else { return };
+            tokio::spawn(async move {
+                let mut buf = [0u8; 8192];
+                let _ = sock.read(&mut buf).await;
+                let chunk = vec![b' '; 64 * 1024];
+                match m {
+                    Misbehaviour::HugeContentLength => {
+                        let _ = sock.write_all(b"HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: 50000000\r\n\r\n").await;
+                        for _ in 0..800 {
+                            if sock.write_all(&chunk).await.is_err() {
+                                return;
+                            }
+                        }
+                    }
+                    Misbehaviour::EndlessChunks => {
+                        let _ = sock.write_all(b"HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ntransfer-encoding: chunked\r\n\r\n").await;
+                        let mut framed = format!("{:x}\r\n", chunk.len()).into_bytes();
+                        framed.extend_from_slice(&chunk);
+                        framed.extend_from_slice(b"\r\n");
+                        // Bounded so the test cannot run away: 2 GB at most.
+                        for _ in 0..32_768 {
+                            if sock.write_all(&framed).await.is_err() {
+                                return;
+                            }
+                        }
+                    }
+                    Misbehaviour::Stall => {
+                        let _ = sock.write_all(b"HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: 100\r\n\r\n{\"record_count\": ").await;
+                        tokio::time::sleep(Duration::from_secs(30)).await;
+                    }
+                }
+            });
+        }
+    });
+    format!("http://{addr}/api")
+}
+
+async fn run_against(m: Misbehaviour) -> (ConnectorError, Duration) {
+    let mut limits = Limits::default();
+    limits.max_response_body_bytes = 1 << 20;
+    limits.between_bytes_timeout = Duration::from_secs(1);
+    let host = Host::new(HostOptions::default().allow_loopback(true).limits(limits)).unwrap();
+    let halo = host.load("halopsa", psa_host::bundled::HALOPSA).await.unwrap();
+    let sim = start(SimOptions::default()).await; // a real token endpoint
+    let mut f = form(&sim);
+    set(&mut f, "resource_server_url", &bad_server(m).await);
+    let mut s = halo.open_session(&config(&halo, f)).await.unwrap();
+    let t = Instant::now();
+    match s.list_customers(None).await {
+        Err(HostError::Connector { error, .. }) => (error, t.elapsed()),
+        other => panic!("expected a connector error, got {:?}", other.map(|p| p.customers.len())),
+    }
+}
+
+#[tokio::test]
+async fn a_declared_huge_body_is_refused_before_reading() {
+    let (e, took) = run_against(Misbehaviour::HugeContentLength).await;
+    let ConnectorError::Protocol { message, .. } = &e else { panic!("{e:?}") };
+    assert!(message.contains("more data than the platform accepts"), "{message}");
+    assert!(took < Duration::from_secs(5), "{took:?}");
+}
+
+#[tokio::test]
+async fn an_endless_body_is_cut_at_the_cap() {
+    let (e, took) = run_against(Misbehaviour::EndlessChunks).await;
+    let ConnectorError::Protocol { message, .. } = &e else { panic!("{e:?}") };
+    assert!(message.contains("more data than the platform accepts"), "{message}");
+    assert!(took < Duration::from_secs(10), "{took:?}");
+}
+
+#[tokio::test]
+async fn a_stalled_body_is_cut_by_the_between_bytes_timeout() {
+    let (e, took) = run_against(Misbehaviour::Stall).await;
+    let ConnectorError::Unreachable { stage, .. } = &e else { panic!("{e:?}") };
+    assert_eq!(*stage, NetworkStage::Timeout);
+    assert!(took < Duration::from_secs(10), "between-bytes timeout not applied: {took:?}");
+}
