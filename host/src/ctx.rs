@@ -17,6 +17,8 @@ pub struct SessionState {
     pub(crate) hooks: SandboxHooks,
     pub(crate) limits: StoreLimits,
     pub(crate) output: GuestOutput,
+    /// Pacing time already credited to the epoch deadline.
+    pub(crate) paced_credited: u64,
 }
 
 impl SessionState {
@@ -46,6 +48,7 @@ impl SessionState {
             hooks,
             limits: store_limits,
             output,
+            paced_credited: 0,
         }
     }
 }

@@ -52,6 +52,14 @@ pub enum HostError {
         session: u64,
         reason: String,
     },
+    /// Retries did not help: the last error, after the host retried.
+    #[error("{last}. The host retried {attempts} time(s), waiting {} s in total for the PSA's rate limit, and gave up", waited.as_secs())]
+    GaveUp {
+        connector: String,
+        attempts: u32,
+        waited: Duration,
+        last: Box<HostError>,
+    },
     /// The connector broke the contract (for example, a cursor that never ends).
     #[error("connector {connector} broke the psa-connector contract: {message}")]
     Contract { connector: String, message: String },
@@ -62,6 +70,7 @@ impl HostError {
     pub fn connector_error(&self) -> Option<&ConnectorError> {
         match self {
             HostError::Connector { error, .. } => Some(error),
+            HostError::GaveUp { last, .. } => last.connector_error(),
             _ => None,
         }
     }

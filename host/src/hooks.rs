@@ -12,8 +12,10 @@
 
 use crate::allowed_hosts::{AllowedHosts, Scheme};
 use crate::outbound::Transport;
+use crate::pacing::{Pacer, PacingClock};
 use std::future::Future;
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 use wasmtime_wasi_http::{Error, RequestOptions, Result as HttpResult, WasiBody, WasiHttpHooks};
 
 /// Requests the policy refused during the current call, as sentences.
@@ -41,6 +43,13 @@ pub struct SandboxHooks {
     pub(crate) allowed: AllowedHosts,
     pub(crate) transport: Transport,
     pub(crate) denials: Denials,
+    /// Shared by every session of the host: per-origin request windows.
+    pub(crate) pacer: Arc<Pacer>,
+    /// Time this session's requests spent held back by the pacer; the call
+    /// deadline is extended by it.
+    pub(crate) paced: Arc<PacingClock>,
+    /// How long an origin that answered 429 without `Retry-After` is held back.
+    pub(crate) rate_limit_hold: Duration,
 }
 
 impl SandboxHooks {
@@ -103,6 +112,28 @@ impl WasiHttpHooks for SandboxHooks {
         }
         tracing::debug!(connector = %self.connector, method = %request.method(), host = request.uri().host().unwrap_or(""), path = request.uri().path(), "outbound request");
         let transport = self.transport.clone();
-        Box::new(async move { transport.send(request, options).await })
+        let pacer = self.pacer.clone();
+        let paced = self.paced.clone();
+        let hold = self.rate_limit_hold;
+        // One budget per instance: its auth and API endpoints share it.
+        let origin = request.uri().host().unwrap_or("").to_ascii_lowercase();
+        Box::new(async move {
+            paced.acquire(&pacer, &origin).await;
+            let result = transport.send(request, options).await;
+            if let Ok((resp, _)) = &result {
+                if resp.status() == http::StatusCode::TOO_MANY_REQUESTS {
+                    let retry_after = resp
+                        .headers()
+                        .get(http::header::RETRY_AFTER)
+                        .and_then(|v| v.to_str().ok())
+                        .and_then(|v| v.trim().parse::<u64>().ok())
+                        .map(Duration::from_secs);
+                    let wait = retry_after.unwrap_or(hold);
+                    tracing::warn!(%origin, wait_s = wait.as_secs(), "the PSA answered 429 (rate limit); holding every session's requests to it back");
+                    pacer.rate_limited(&origin, wait);
+                }
+            }
+            result
+        })
     }
 }

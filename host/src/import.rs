@@ -5,17 +5,33 @@
 //! once, and a cursor that moves on. An import either returns every
 //! customer or fails with [`ImportFailure`], which says how far it got.
 
+use crate::retry::{self, Attempts, Retryable};
 use crate::runtime::Session;
 use crate::types::{Customer, Warning};
 use crate::HostError;
 use std::collections::HashSet;
+use std::time::SystemTime;
 
-/// An import's progress, after each page.
+/// An import's progress: after each page, and before each wait.
 #[derive(Clone, Debug)]
 pub struct Progress {
     pub pages: u32,
     pub fetched: u64,
     pub total: Option<u64>,
+    /// Set while the host waits before retrying a page.
+    pub waiting: Option<Waiting>,
+}
+
+/// A wait before a retry.
+#[derive(Clone, Debug)]
+pub struct Waiting {
+    pub until: SystemTime,
+    /// True when the PSA's rate limit is the reason.
+    pub rate_limit: bool,
+    /// What failed, for people.
+    pub reason: String,
+    /// The retry this wait precedes (1 = first retry).
+    pub attempt: u32,
 }
 
 /// A complete import.
@@ -54,11 +70,48 @@ impl Session {
         let mut cursors: HashSet<String> = HashSet::new();
         let mut cursor: Option<String> = None;
         let mut pages = 0u32;
+        let policy = self.retry_policy();
+        let mut attempts = Attempts::default();
+        let mut retries = 0u32;
         loop {
             let fail = |error, customers: &Vec<Customer>, pages| ImportFailure { error, fetched: customers.len(), pages };
-            let page = match self.list_customers(cursor.as_deref()).await {
-                Ok(p) => p,
-                Err(e) => return Err(fail(e, &customers, pages)),
+            let page = loop {
+                match self.list_customers(cursor.as_deref()).await {
+                    Ok(p) => {
+                        attempts.succeeded();
+                        break p;
+                    }
+                    Err(e) => {
+                        let Some(why) = retry::retryable(&e) else {
+                            return Err(fail(e, &customers, pages));
+                        };
+                        let Some(wait) = attempts.next_wait(&policy, &why) else {
+                            let gave_up = HostError::GaveUp {
+                                connector: self.connector().to_string(),
+                                attempts: retries + 1,
+                                waited: attempts.rate_waited(),
+                                last: Box::new(e),
+                            };
+                            return Err(fail(gave_up, &customers, pages));
+                        };
+                        retries += 1;
+                        let (rate_limit, reason) = match &why {
+                            Retryable::RateLimited { .. } => (true, "the PSA's rate limit (HTTP 429)".to_string()),
+                            Retryable::Transient { reason } => (false, reason.clone()),
+                        };
+                        tracing::warn!(
+                            connector = %self.connector(), session = self.id(), page = pages + 1, retry = retries,
+                            wait_s = wait.as_secs_f64(), "retrying a page after {reason}"
+                        );
+                        progress(&Progress {
+                            pages,
+                            fetched: customers.len() as u64,
+                            total: None,
+                            waiting: Some(Waiting { until: SystemTime::now() + wait, rate_limit, reason, attempt: retries }),
+                        });
+                        tokio::time::sleep(wait).await;
+                    }
+                }
             };
             pages += 1;
             for c in page.customers {
@@ -69,7 +122,7 @@ impl Session {
                 customers.push(c);
             }
             warnings.extend(page.warnings);
-            progress(&Progress { pages, fetched: customers.len() as u64, total: page.total });
+            progress(&Progress { pages, fetched: customers.len() as u64, total: page.total, waiting: None });
             match page.next_cursor {
                 None => break,
                 Some(next) => {

@@ -18,6 +18,8 @@
 //! - [`hooks`]: the policy applied in `wasi:http`'s send hook;
 //! - [`outbound`]: the vetted connection, with timeouts and size caps;
 //! - [`limits`]: every limit and its default;
+//! - [`pacing`]: requests per PSA instance kept below its rate limit;
+//! - [`retry`]: which failed calls are retried, and after how long;
 //! - [`ctx`]: a session's store state (no files, no env, no sockets);
 //! - [`guest_output`] and [`redact`]: guest output to the log, secrets scrubbed.
 //!
@@ -37,13 +39,17 @@ pub mod hooks;
 pub mod import;
 pub mod limits;
 pub mod outbound;
+pub mod pacing;
 pub mod redact;
+pub mod retry;
 pub mod runtime;
 pub mod types;
 
 pub use config::{ConfigError, ConnectionConfig};
 pub use error::HostError;
-pub use import::{ImportFailure, ImportOutcome, Progress};
+pub use import::{ImportFailure, ImportOutcome, Progress, Waiting};
 pub use limits::Limits;
+pub use pacing::RateBudget;
+pub use retry::RetryPolicy;
 pub use runtime::{Connector, Host, HostOptions, Session};
 pub use types::*;

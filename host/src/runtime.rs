@@ -15,6 +15,8 @@ use crate::config::ConnectionConfig;
 use crate::ctx::SessionState;
 use crate::hooks::{Denials, SandboxHooks};
 use crate::outbound::{tls_config, Transport};
+use crate::pacing::{Pacer, PacingClock, RateBudget};
+use crate::retry::RetryPolicy;
 use crate::types::{self, CheckStep, ConnectorInfo, CustomerPage, NewTicket};
 use crate::{HostError, Limits};
 use std::path::Path;
@@ -24,7 +26,7 @@ use wasmtime::component::{Component, Linker, ResourceAny};
 use wasmtime::{Engine, Store, Trap};
 
 /// How a [`Host`] runs connectors.
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Debug)]
 #[non_exhaustive]
 pub struct HostOptions {
     /// Sandbox limits.
@@ -35,6 +37,23 @@ pub struct HostOptions {
     pub allow_loopback: bool,
     /// Extra trusted root certificates (DER), for PSAs behind a private CA.
     pub extra_roots: Vec<Vec<u8>>,
+    /// Requests per rolling window and PSA instance, shared by all sessions;
+    /// `None` does not pace.
+    pub rate_budget: Option<RateBudget>,
+    /// How failed calls are retried during an import.
+    pub retry: RetryPolicy,
+}
+
+impl Default for HostOptions {
+    fn default() -> Self {
+        HostOptions {
+            limits: Limits::default(),
+            allow_loopback: false,
+            extra_roots: Vec::new(),
+            rate_budget: Some(RateBudget::default()),
+            retry: RetryPolicy::default(),
+        }
+    }
 }
 
 impl HostOptions {
@@ -49,6 +68,14 @@ impl HostOptions {
         self.limits = limits;
         self
     }
+    pub fn rate_budget(mut self, budget: Option<RateBudget>) -> Self {
+        self.rate_budget = budget;
+        self
+    }
+    pub fn retry(mut self, policy: RetryPolicy) -> Self {
+        self.retry = policy;
+        self
+    }
 }
 
 struct HostInner {
@@ -56,6 +83,7 @@ struct HostInner {
     linker: Linker<SessionState>,
     options: HostOptions,
     tls: Arc<rustls::ClientConfig>,
+    pacer: Arc<Pacer>,
     stop_ticker: Arc<AtomicBool>,
     next_session: AtomicU64,
 }
@@ -109,6 +137,7 @@ impl Host {
             inner: Arc::new(HostInner {
                 engine,
                 linker,
+                pacer: Arc::new(Pacer::new(options.rate_budget)),
                 options,
                 tls,
                 stop_ticker: stop,
@@ -229,6 +258,7 @@ impl Connector {
         let host = &self.inner.host.inner;
         let id = host.next_session.fetch_add(1, Ordering::Relaxed);
         let denials = Denials::default();
+        let paced = Arc::new(PacingClock::default());
         let hooks = SandboxHooks {
             connector: self.inner.name.clone(),
             allowed,
@@ -238,10 +268,27 @@ impl Connector {
                 tls: host.tls.clone(),
             },
             denials: denials.clone(),
+            pacer: host.pacer.clone(),
+            paced: paced.clone(),
+            rate_limit_hold: host.options.retry.rate_limit_first_wait,
         };
         let mut store = Store::new(&host.engine, SessionState::new(hooks, &host.options.limits));
         store.limiter(|s| &mut s.limits);
-        store.epoch_deadline_trap();
+        // At the deadline, time the session's requests spent held back by
+        // the pacer is added once; otherwise the call is interrupted.
+        let tick = host.options.limits.epoch_tick.as_nanos().max(1) as u64;
+        let clock = paced.clone();
+        store.epoch_deadline_callback(move |mut ctx| {
+            let total = clock.total().as_nanos().min(u64::MAX as u128) as u64;
+            let state = ctx.data_mut();
+            let credit = total.saturating_sub(state.paced_credited);
+            if credit >= tick {
+                state.paced_credited = total;
+                Ok(wasmtime::UpdateDeadline::Continue(credit / tick))
+            } else {
+                Ok(wasmtime::UpdateDeadline::Interrupt)
+            }
+        });
         store.set_epoch_deadline(host.options.limits.call_ticks());
         let mut inst = Instance {
             connector: self.clone(),
@@ -251,6 +298,7 @@ impl Connector {
             closed: None,
             secrets,
             denials,
+            paced,
         };
         let pre = self.inner.pre.clone();
         let b = inst
@@ -316,6 +364,7 @@ struct Instance {
     closed: Option<String>,
     secrets: Vec<String>,
     denials: Denials,
+    paced: Arc<PacingClock>,
 }
 
 impl Instance {
@@ -339,15 +388,37 @@ impl Instance {
             });
         }
         let limits = self.connector.inner.host.inner.options.limits.clone();
+        let paced = self.paced.clone();
+        let mut credited = paced.total();
+        self.store.data_mut().paced_credited = credited.as_nanos().min(u64::MAX as u128) as u64;
         self.store.set_epoch_deadline(limits.call_ticks());
         // The epoch deadline stops guest code; this stops waiting on I/O.
+        // Both are pushed back by the time requests waited for the PSA's
+        // rate limit (see `pacing`).
         let grace = limits.epoch_tick * 10;
-        let outcome = tokio::time::timeout(limits.call_timeout + grace, f(&mut self.store)).await;
+        let outcome = {
+            let mut fut = std::pin::pin!(f(&mut self.store));
+            let mut deadline = tokio::time::Instant::now() + limits.call_timeout + grace;
+            loop {
+                tokio::select! {
+                    r = &mut fut => break Some(r),
+                    _ = tokio::time::sleep_until(deadline) => {
+                        let total = paced.total();
+                        if total > credited {
+                            deadline += total - credited;
+                            credited = total;
+                        } else {
+                            break None;
+                        }
+                    }
+                }
+            }
+        };
         self.flush_output(call);
         let err = match outcome {
-            Ok(Ok(r)) => return Ok(r),
-            Ok(Err(e)) => self.classify(call, e, &limits),
-            Err(_) => HostError::DeadlineExceeded {
+            Some(Ok(r)) => return Ok(r),
+            Some(Err(e)) => self.classify(call, e, &limits),
+            None => HostError::DeadlineExceeded {
                 connector: self.name().to_string(),
                 call: call.to_string(),
                 deadline: limits.call_timeout,
@@ -428,6 +499,10 @@ impl Session {
     /// The connector's id.
     pub fn connector(&self) -> &str {
         self.inst.name()
+    }
+
+    pub(crate) fn retry_policy(&self) -> RetryPolicy {
+        self.inst.connector.inner.host.inner.options.retry.clone()
     }
 
     /// Refusals of the sandbox policy since the last call to this method.

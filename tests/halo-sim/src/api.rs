@@ -1,16 +1,21 @@
 //! The resource server listener (`/api/...`): `authinfo`, `Client`, `Client/{id}`,
 //! `AzureADConnection`, `AzureADConnection/{id}`, `Tickets` (GET, POST) and `Tickets/{id}`.
 //!
-//! Per request, in order: latency; paths outside `/api` → 404 HTML; faults (login page, 429,
-//! 502); `authinfo` (no auth); bearer token (401); agent login (403); routing and the route's
-//! permission (403); the route itself. Paths and query keys are case-insensitive, as in Halo.
+//! Per request, in order: the rate-limit window (429 "rate-limit"); latency; for `/api` paths the
+//! injected faults (schedule, login page, 429, 502, 503, 504, reset; a hang waits and goes on);
+//! paths outside `/api` → 404 HTML; `authinfo` (no auth; 404 when switched off); bearer token
+//! (401); agent login (403); routing and the route's permission (403); the route itself. Paths
+//! and query keys are case-insensitive, as in Halo.
 
 // Handlers return `Result<Response, Response>`: the error is simply the answer to send.
 #![allow(clippy::result_large_err)]
 
 use crate::data::SimCustomer;
-use crate::options::{CspListShape, Listener, SimOptions, TenantLinks};
-use crate::respond::{empty, form, html, json, text, BAD_GATEWAY_HTML, LOGIN_HTML, NOT_FOUND_HTML, RATE_LIMIT_TEXT};
+use crate::options::{CspListShape, FaultKind, Listener, SimOptions, TenantLinks};
+use crate::respond::{
+    empty, form, html, json, rate_limited, reset, BAD_GATEWAY_HTML, GATEWAY_TIMEOUT_HTML, LOGIN_HTML, NOT_FOUND_HTML,
+    UNAVAILABLE_HTML,
+};
 use crate::state::{Inner, Shared};
 use axum::extract::{Request, State};
 use axum::http::{header, HeaderValue};
@@ -22,8 +27,10 @@ type Query = HashMap<String, String>;
 /// `(page_no, page_size)` of a paged answer.
 type Paging = Option<(i64, usize)>;
 
-/// The single handler of the resource listener: latency, dispatch, logging.
+/// The single handler of the resource listener: rate-limit window, latency, faults, dispatch,
+/// logging.
 pub async fn handle(State(shared): State<Shared>, req: Request) -> Response {
+    let window = shared.window_refusal();
     let method = req.method().to_string();
     let path = req.uri().path().to_string();
     let query = req.uri().query().unwrap_or("").to_string();
@@ -37,8 +44,36 @@ pub async fn handle(State(shared): State<Shared>, req: Request) -> Response {
     if !latency.is_zero() {
         tokio::time::sleep(latency).await;
     }
-    let resp = route(&shared, &method, &path, &query, authorization.as_deref(), &body);
-    shared.log(Listener::Resource, &method, &path, &query, resp.status().as_u16());
+    let under_api = path.split('/').find(|s| !s.is_empty()).is_some_and(|s| s.eq_ignore_ascii_case("api"));
+    // Only /api requests count for the fault schedule (the window counted this one already).
+    let fault = if under_api { shared.next_fault() } else { None };
+    let (resp, fault_name) = if let Some((text, retry_after)) = window {
+        (rate_limited(&text, retry_after), Some("rate-limit"))
+    } else {
+        match fault {
+            None => (route(&shared, &method, &path, &query, authorization.as_deref(), &body), None),
+            Some(kind) => {
+                let name = kind.name();
+                let resp = match kind {
+                    FaultKind::HtmlLoginPage => html(200, LOGIN_HTML),
+                    FaultKind::RateLimited => {
+                        let (text, retry_after) = shared.rate_limit_text();
+                        rate_limited(&text, retry_after)
+                    }
+                    FaultKind::BadGateway => html(502, BAD_GATEWAY_HTML),
+                    FaultKind::Unavailable => html(503, UNAVAILABLE_HTML),
+                    FaultKind::GatewayTimeout => html(504, GATEWAY_TIMEOUT_HTML),
+                    FaultKind::Reset => reset(),
+                    FaultKind::Hang(d) => {
+                        tokio::time::sleep(d).await;
+                        route(&shared, &method, &path, &query, authorization.as_deref(), &body)
+                    }
+                };
+                (resp, Some(name))
+            }
+        }
+    };
+    shared.log(Listener::Resource, &method, &path, &query, resp.status().as_u16(), fault_name);
     resp
 }
 
@@ -51,23 +86,9 @@ fn route(shared: &Shared, method: &str, path: &str, query: &str, authorization: 
     let segs = &segs[1..];
     let mut st = shared.lock();
 
-    // Faults, in the documented order.
-    if st.faults.html_login_page {
-        return html(200, LOGIN_HTML);
+    if segs == ["authinfo"] && !st.opts.authinfo {
+        return not_found();
     }
-    if st.faults.rate_limit_next > 0 {
-        st.faults.rate_limit_next -= 1;
-        let mut r = text(429, RATE_LIMIT_TEXT);
-        if let Some(n) = st.faults.retry_after {
-            r.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(n));
-        }
-        return r;
-    }
-    if st.faults.server_error_next > 0 {
-        st.faults.server_error_next -= 1;
-        return html(502, BAD_GATEWAY_HTML);
-    }
-
     if segs == ["authinfo"] {
         return json(
             200,

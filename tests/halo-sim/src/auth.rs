@@ -2,7 +2,7 @@
 //! credentials, OpenIddict-style error bodies). Everything else on it answers 404 HTML.
 
 use crate::options::{Listener, TenantFailure};
-use crate::respond::{form, html, json, NOT_FOUND_HTML};
+use crate::respond::{form, html, json, rate_limited, NOT_FOUND_HTML};
 use crate::state::{closure, Shared, KNOWN_SCOPES};
 use axum::extract::{Request, State};
 use axum::http::{header, HeaderValue};
@@ -10,8 +10,9 @@ use axum::response::Response;
 use serde_json::json;
 use std::collections::BTreeSet;
 
-/// The single handler of the auth listener: latency, dispatch, logging.
+/// The single handler of the auth listener: rate-limit window, latency, dispatch, logging.
 pub async fn handle(State(shared): State<Shared>, req: Request) -> Response {
+    let window = shared.window_refusal();
     let method = req.method().to_string();
     let path = req.uri().path().to_string();
     let query = req.uri().query().unwrap_or("").to_string();
@@ -27,12 +28,14 @@ pub async fn handle(State(shared): State<Shared>, req: Request) -> Response {
         tokio::time::sleep(latency).await;
     }
     let normalised = path.trim_end_matches('/').to_ascii_lowercase();
-    let resp = if method == "POST" && normalised == "/auth/token" {
-        token(&shared, &query, &content_type, &body)
+    let (resp, fault) = if let Some((text, retry_after)) = window {
+        (rate_limited(&text, retry_after), Some("rate-limit"))
+    } else if method == "POST" && normalised == "/auth/token" {
+        (token(&shared, &query, &content_type, &body), None)
     } else {
-        html(404, NOT_FOUND_HTML)
+        (html(404, NOT_FOUND_HTML), None)
     };
-    shared.log(Listener::Auth, &method, &path, &query, resp.status().as_u16());
+    shared.log(Listener::Auth, &method, &path, &query, resp.status().as_u16(), fault);
     resp
 }
 

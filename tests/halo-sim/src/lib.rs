@@ -1,7 +1,9 @@
 //! A HaloPSA API simulator, faithful to what is known of Halo's real API
 //! (`shared/halopsa/API.md`): an OAuth client-credentials token server on one listener and the
 //! `/api` resource server on another, with sample customers, Microsoft 365 tenant links, tickets,
-//! paging caps, permission checks and injectable faults (429, 502, HTML login page, latency).
+//! paging caps, permission checks, a rolling-window rate limit, optional HTTPS and injectable
+//! faults (429, 502, 503, 504, connection reset, hang, HTML login page, latency; by count or by
+//! request index).
 //!
 //! ```no_run
 //! # async fn demo() -> std::io::Result<()> {
@@ -12,7 +14,7 @@
 //!
 //! Modules: [`options`] (configuration, faults, log entries), [`data`] (customers and sample
 //! data), `state` (shared state, tokens, scope rules), `auth` (token listener), `api` (resource
-//! routes), `sim` ([`HaloSim`]).
+//! routes), `tls` (HTTPS serving, [`test_ca`], [`self_signed_tls`]), `sim` ([`HaloSim`]).
 
 mod api;
 mod auth;
@@ -21,8 +23,13 @@ pub mod options;
 mod respond;
 mod sim;
 mod state;
+mod tls;
 
 pub use data::{sample_customers, SimCustomer, SimTenant};
-pub use options::{CspListShape, Faults, Listener, LoggedRequest, SimOptions, TenantFailure, TenantLinks};
+pub use options::{
+    CspListShape, FaultKind, Faults, Listener, LoggedRequest, RateLimit, ScheduledFault, SimOptions, SimTls,
+    TenantFailure, TenantLinks,
+};
 pub use sim::HaloSim;
 pub use state::KNOWN_SCOPES;
+pub use tls::{self_signed_tls, test_ca};

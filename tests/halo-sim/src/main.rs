@@ -2,7 +2,7 @@
 //! an admin would copy from Halo and a ready-to-use `psa-host` config.
 
 use clap::{Parser, ValueEnum};
-use halo_sim::{sample_customers, HaloSim, SimOptions, TenantLinks};
+use halo_sim::{sample_customers, HaloSim, RateLimit, SimOptions, TenantLinks};
 
 #[derive(Clone, Copy, Debug, ValueEnum)]
 enum Links {
@@ -37,6 +37,20 @@ struct Args {
     /// Port of the resource server (0 = any free port).
     #[arg(long, default_value_t = 0)]
     resource_port: u16,
+    /// Rolling-window rate limit over both listeners as N/SECONDS, e.g. 300/300 (hosted Halo).
+    #[arg(long, value_parser = parse_rate_limit, value_name = "N/SECONDS")]
+    rate_limit: Option<RateLimit>,
+}
+
+/// `N/SECONDS` → at most N requests per rolling window of SECONDS (fractions allowed).
+fn parse_rate_limit(s: &str) -> Result<RateLimit, String> {
+    let (n, secs) = s.split_once('/').ok_or("expected N/SECONDS, e.g. 300/300")?;
+    let max_requests: u32 = n.trim().parse().map_err(|e| format!("bad N {n:?}: {e}"))?;
+    let secs: f64 = secs.trim().parse().map_err(|e| format!("bad SECONDS {secs:?}: {e}"))?;
+    if max_requests == 0 || !(secs > 0.0 && secs.is_finite()) {
+        return Err("N and SECONDS must be positive".into());
+    }
+    Ok(RateLimit { max_requests, window: std::time::Duration::from_secs_f64(secs) })
 }
 
 /// A TOML basic string.
@@ -57,6 +71,7 @@ async fn main() -> std::io::Result<()> {
             Links::Both => TenantLinks::Both,
             Links::None => TenantLinks::None,
         },
+        rate_limit: args.rate_limit.clone(),
         ..SimOptions::default()
     };
     let sim = HaloSim::start_on(opts, args.auth_port, args.resource_port).await?;
@@ -69,6 +84,9 @@ async fn main() -> std::io::Result<()> {
     println!("Client ID:                {}", o.client_id);
     println!("Client Secret:            {}", o.client_secret);
     println!("Tenant:                   {}", if tenant.is_empty() { "(none)" } else { &tenant });
+    if let Some(r) = &o.rate_limit {
+        println!("Rate limit:               {}", r.message().trim_start_matches("Rate Limit Reached - "));
+    }
     println!();
     println!("# psa-host config");
     println!("resource_server_url = {}", toml_str(&sim.resource_url()));

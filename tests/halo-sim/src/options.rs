@@ -1,7 +1,9 @@
-//! Configuration of a simulated Halo instance ([`SimOptions`]), the faults that can be switched
-//! on while it runs ([`Faults`]), and the request log entries it keeps ([`LoggedRequest`]).
+//! Configuration of a simulated Halo instance ([`SimOptions`], [`RateLimit`], [`SimTls`]), the
+//! faults that can be switched on while it runs ([`Faults`], [`ScheduledFault`], [`FaultKind`]),
+//! and the request log entries it keeps ([`LoggedRequest`]).
 
 use crate::data::{sample_customers, SimCustomer};
+use std::time::Duration;
 
 /// How a simulated Halo instance is set up. Build with `SimOptions { x, ..Default::default() }`.
 #[derive(Clone, Debug)]
@@ -29,6 +31,65 @@ pub struct SimOptions {
     pub token_ttl_secs: u64,
     /// The customers ("Clients") the instance holds.
     pub customers: Vec<SimCustomer>,
+    /// A rolling-window rate limit over every request on both listeners, like hosted Halo's
+    /// "300 Requests per rolling 5 minute window". `None` (default): unlimited.
+    pub rate_limit: Option<RateLimit>,
+    /// `false`: `GET /api/authinfo` answers 404 like an unknown route (default `true`).
+    pub authinfo: bool,
+    /// `Some`: both listeners serve HTTPS with this identity and the URLs are
+    /// `https://localhost:PORT/...`. `None` (default): plain HTTP on `http://127.0.0.1:PORT`.
+    pub tls: Option<SimTls>,
+}
+
+/// A rolling-window rate limit: at most `max_requests` requests may arrive within any `window`.
+/// A request arriving when `max_requests` already arrived within the last `window` is refused
+/// with 429 and does not itself count (so refused retries do not extend the wait).
+#[derive(Clone, Debug)]
+pub struct RateLimit {
+    pub max_requests: u32,
+    pub window: Duration,
+}
+
+impl RateLimit {
+    /// Hosted Halo's reported limit: 300 requests per rolling 5 minute window.
+    pub fn halo_hosted() -> RateLimit {
+        RateLimit { max_requests: 300, window: Duration::from_secs(300) }
+    }
+
+    /// The 429 body: `Rate Limit Reached - {max} Requests per rolling {window} window`, the
+    /// window said as "N minute" when a whole number of minutes, else "N second" (or
+    /// "N millisecond" for a fractional number of seconds).
+    pub fn message(&self) -> String {
+        format!("Rate Limit Reached - {} Requests per rolling {} window", self.max_requests, self.window_desc())
+    }
+
+    fn window_desc(&self) -> String {
+        let ms = self.window.as_millis();
+        if ms >= 60_000 && ms.is_multiple_of(60_000) {
+            format!("{} minute", ms / 60_000)
+        } else if ms.is_multiple_of(1000) {
+            format!("{} second", ms / 1000)
+        } else {
+            format!("{ms} millisecond")
+        }
+    }
+}
+
+/// A TLS server identity: the certificate chain (leaf first) and its private key, all DER
+/// (the key as PKCS#8, PKCS#1 or SEC1). See [`crate::test_ca`] and [`crate::self_signed_tls`].
+#[derive(Clone)]
+pub struct SimTls {
+    pub cert_chain_der: Vec<Vec<u8>>,
+    pub key_der: Vec<u8>,
+}
+
+impl std::fmt::Debug for SimTls {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SimTls")
+            .field("cert_chain_der", &format_args!("[{} certificate(s)]", self.cert_chain_der.len()))
+            .field("key_der", &"<redacted>")
+            .finish()
+    }
 }
 
 impl Default for SimOptions {
@@ -48,6 +109,9 @@ impl Default for SimOptions {
             csp_list_shape: CspListShape::BareArray,
             token_ttl_secs: 3600,
             customers: sample_customers(250, 7),
+            rate_limit: None,
+            authinfo: true,
+            tls: None,
         }
     }
 }
@@ -89,18 +153,77 @@ pub enum CspListShape {
 }
 
 /// Faults injected into /api requests (latency also applies to the auth listener).
+///
+/// Per /api request, the first that applies wins: a [`ScheduledFault`] for this request's
+/// index; `html_login_page`; then the counters in field order (`rate_limit_next`,
+/// `server_error_next`, `unavailable_next`, `gateway_timeout_next`, `reset_next`), each
+/// counting down by one per request it answers.
 #[derive(Clone, Debug, Default)]
 pub struct Faults {
-    /// The next N /api requests answer 429 "Rate Limit Reached - 300 Requests per rolling 5 minute window".
+    /// The next N /api requests answer 429 "Rate Limit Reached - 300 Requests per rolling 5 minute window"
+    /// (or the message of [`SimOptions::rate_limit`] when one is set).
     pub rate_limit_next: u32,
-    /// If `Some(n)`, 429 answers carry `Retry-After: n` (Halo itself sends none).
+    /// If `Some(n)`, every 429 answer (injected or from [`SimOptions::rate_limit`]) carries
+    /// `Retry-After: n` (Halo itself sends none).
     pub retry_after: Option<u32>,
     /// The next N /api requests answer 502 with an HTML body.
     pub server_error_next: u32,
+    /// The next N /api requests answer 503 with an HTML body.
+    pub unavailable_next: u32,
+    /// The next N /api requests answer 504 with an HTML body.
+    pub gateway_timeout_next: u32,
+    /// The next N /api requests break the connection (see [`FaultKind::Reset`]).
+    pub reset_next: u32,
+    /// Faults for given /api requests, by 1-based index counted from the `set_faults` call that
+    /// installed them (every request on the resource listener under `/api` counts, including
+    /// ones refused by the rate-limit window, which then still answer 429).
+    pub schedule: Vec<ScheduledFault>,
     /// Every /api request answers 200 text/html with a login page (as a wrong resource URL would).
     pub html_login_page: bool,
     /// Every response, auth and api, is delayed this long.
     pub latency_ms: u64,
+}
+
+/// A fault for the `nth` (1-based) /api request since [`crate::HaloSim::set_faults`].
+#[derive(Clone, Debug)]
+pub struct ScheduledFault {
+    pub nth: u64,
+    pub kind: FaultKind,
+}
+
+/// What an injected fault does. Log names ([`LoggedRequest::fault`]) in brackets.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum FaultKind {
+    /// 429 with Halo's text body, no `Retry-After` unless [`Faults::retry_after`] (`rate-limited`).
+    RateLimited,
+    /// 502 with an nginx HTML page (`bad-gateway`).
+    BadGateway,
+    /// 503 with an HTML page (`unavailable`).
+    Unavailable,
+    /// 504 with an nginx HTML page (`gateway-timeout`).
+    GatewayTimeout,
+    /// Sends a 200 response head and part of a chunked body, then aborts the connection: the
+    /// client sees the body (or the whole exchange) fail. Logged as status 200 (`reset`).
+    Reset,
+    /// Waits this long, then answers normally (`hang`).
+    Hang(Duration),
+    /// 200 text/html with Halo's login page (`html-login-page`).
+    HtmlLoginPage,
+}
+
+impl FaultKind {
+    /// The name used in [`LoggedRequest::fault`].
+    pub fn name(&self) -> &'static str {
+        match self {
+            FaultKind::RateLimited => "rate-limited",
+            FaultKind::BadGateway => "bad-gateway",
+            FaultKind::Unavailable => "unavailable",
+            FaultKind::GatewayTimeout => "gateway-timeout",
+            FaultKind::Reset => "reset",
+            FaultKind::Hang(_) => "hang",
+            FaultKind::HtmlLoginPage => "html-login-page",
+        }
+    }
 }
 
 /// Which of the two listeners a request reached.
@@ -122,4 +245,7 @@ pub struct LoggedRequest {
     /// The raw query string without `?` (empty when none).
     pub query: String,
     pub status: u16,
+    /// The injected fault that answered it ([`FaultKind::name`]), or `"rate-limit"` when the
+    /// [`SimOptions::rate_limit`] window refused it; `None` for normal answers.
+    pub fault: Option<String>,
 }

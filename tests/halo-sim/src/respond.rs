@@ -1,5 +1,6 @@
 //! Small helpers to build responses and read form / query strings.
 
+use axum::body::Bytes;
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use std::collections::HashMap;
@@ -48,3 +49,30 @@ pub const LOGIN_HTML: &str = "<!DOCTYPE html>\n<html><head><title>Halo - Login</
 pub const BAD_GATEWAY_HTML: &str = "<html>\n<head><title>502 Bad Gateway</title></head>\n<body>\n<center><h1>502 Bad Gateway</h1></center>\n<hr><center>nginx</center>\n</body>\n</html>\n";
 
 pub const RATE_LIMIT_TEXT: &str = "Rate Limit Reached - 300 Requests per rolling 5 minute window";
+
+pub const UNAVAILABLE_HTML: &str = "<!DOCTYPE HTML PUBLIC \"-//W3C//DTD HTML 4.01//EN\"\"http://www.w3.org/TR/html4/strict.dtd\">\n<HTML><HEAD><TITLE>Service Unavailable</TITLE>\n<META HTTP-EQUIV=\"Content-Type\" Content=\"text/html; charset=us-ascii\"></HEAD>\n<BODY><h2>Service Unavailable</h2>\n<hr><p>HTTP Error 503. The service is unavailable.</p>\n</BODY></HTML>\n";
+
+pub const GATEWAY_TIMEOUT_HTML: &str = "<html>\n<head><title>504 Gateway Time-out</title></head>\n<body>\n<center><h1>504 Gateway Time-out</h1></center>\n<hr><center>nginx</center>\n</body>\n</html>\n";
+
+/// A 429 with a text body; `Retry-After` only when asked for.
+pub fn rate_limited(body: &str, retry_after: Option<u32>) -> Response {
+    let mut r = text(429, body);
+    if let Some(n) = retry_after {
+        r.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(n));
+    }
+    r
+}
+
+/// A 200 JSON response whose chunked body breaks off: the head and a first chunk are sent, then
+/// the body stream fails, so the server aborts the connection mid-body.
+pub fn reset() -> Response {
+    let chunks: Vec<Result<Bytes, std::io::Error>> = vec![
+        Ok(Bytes::from_static(b"{\"record_count\":")),
+        Err(std::io::Error::new(std::io::ErrorKind::ConnectionReset, "halo-sim: injected connection reset")),
+    ];
+    let body = axum::body::Body::from_stream(futures_util::stream::iter(chunks));
+    let mut r = (StatusCode::OK, body).into_response();
+    r.headers_mut()
+        .insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json; charset=utf-8"));
+    r
+}

@@ -6,6 +6,8 @@ use crate::auth;
 use crate::options::{Faults, LoggedRequest, SimOptions};
 use crate::data::SimCustomer;
 use crate::state::Shared;
+use crate::options::RateLimit;
+use crate::tls;
 use axum::Router;
 use std::net::SocketAddr;
 use tokio::net::TcpListener;
@@ -16,6 +18,8 @@ pub struct HaloSim {
     shared: Shared,
     auth_addr: SocketAddr,
     resource_addr: SocketAddr,
+    /// `http` or `https`.
+    scheme: &'static str,
     stop: watch::Sender<bool>,
 }
 
@@ -31,37 +35,59 @@ impl HaloSim {
         let resource_listener = TcpListener::bind(("127.0.0.1", resource_port)).await?;
         let auth_addr = auth_listener.local_addr()?;
         let resource_addr = resource_listener.local_addr()?;
+        let acceptor = opts.tls.as_ref().map(tls::acceptor).transpose()?;
+        let scheme = if acceptor.is_some() { "https" } else { "http" };
         let shared = Shared::new(opts);
-        shared.lock().auth_url = format!("http://{auth_addr}/auth");
         let (stop, stopped) = watch::channel(false);
 
         let auth_app = Router::new().fallback(auth::handle).with_state(shared.clone());
         let api_app = Router::new().fallback(api::handle).with_state(shared.clone());
         for (listener, app) in [(auth_listener, auth_app), (resource_listener, api_app)] {
             let mut stopped = stopped.clone();
-            tokio::spawn(async move {
-                let shutdown = async move {
-                    let _ = stopped.wait_for(|s| *s).await;
-                };
-                let _ = axum::serve(listener, app).with_graceful_shutdown(shutdown).await;
-            });
+            match acceptor.clone() {
+                Some(acceptor) => {
+                    tokio::spawn(tls::serve(listener, acceptor, app, stopped));
+                }
+                None => {
+                    tokio::spawn(async move {
+                        let shutdown = async move {
+                            let _ = stopped.wait_for(|s| *s).await;
+                        };
+                        let _ = axum::serve(listener, app).with_graceful_shutdown(shutdown).await;
+                    });
+                }
+            }
         }
-        Ok(HaloSim { shared, auth_addr, resource_addr, stop })
+        let sim = HaloSim { shared, auth_addr, resource_addr, scheme, stop };
+        sim.shared.lock().auth_url = sim.auth_url();
+        Ok(sim)
     }
 
-    /// `http://127.0.0.1:PA/auth`: the Authorization Server URL (a listener of its own).
+    /// The host part of the URLs: `127.0.0.1:P` over HTTP, `localhost:P` over HTTPS (so
+    /// certificates for "localhost" verify).
+    fn host(&self, addr: SocketAddr) -> String {
+        if self.scheme == "https" {
+            format!("localhost:{}", addr.port())
+        } else {
+            addr.to_string()
+        }
+    }
+
+    /// `http://127.0.0.1:PA/auth` (`https://localhost:PA/auth` with TLS): the Authorization
+    /// Server URL (a listener of its own).
     pub fn auth_url(&self) -> String {
-        format!("http://{}/auth", self.auth_addr)
+        format!("{}://{}/auth", self.scheme, self.host(self.auth_addr))
     }
 
-    /// `http://127.0.0.1:PR/api`: the Resource Server URL.
+    /// `http://127.0.0.1:PR/api` (`https://localhost:PR/api` with TLS): the Resource Server URL.
     pub fn resource_url(&self) -> String {
-        format!("http://{}/api", self.resource_addr)
+        format!("{}://{}/api", self.scheme, self.host(self.resource_addr))
     }
 
-    /// `http://127.0.0.1:PR`: the instance URL (the resource URL without `/api`).
+    /// `http://127.0.0.1:PR` (`https://localhost:PR` with TLS): the instance URL (the resource
+    /// URL without `/api`).
     pub fn instance_url(&self) -> String {
-        format!("http://{}", self.resource_addr)
+        format!("{}://{}", self.scheme, self.host(self.resource_addr))
     }
 
     /// The options it runs with (customers as currently set).
@@ -69,9 +95,18 @@ impl HaloSim {
         self.shared.lock().opts.clone()
     }
 
-    /// Replaces the injected faults.
+    /// Replaces the injected faults and restarts the count of /api requests that
+    /// [`Faults::schedule`] indexes (the next /api request is number 1).
     pub fn set_faults(&self, f: Faults) {
-        self.shared.lock().faults = f;
+        let mut st = self.shared.lock();
+        st.faults = f;
+        st.fault_seq = 0;
+    }
+
+    /// Replaces the rolling-window rate limit (`None`: unlimited). Arrivals already recorded
+    /// keep counting against a new limit.
+    pub fn set_rate_limit(&self, r: Option<RateLimit>) {
+        self.shared.lock().opts.rate_limit = r;
     }
 
     /// Every token issued so far is rejected with 401 from now on.

@@ -2,8 +2,8 @@
 //! tickets and the request log; plus Halo's scope rules (which scopes exist, what implies what).
 
 use crate::data::Rng;
-use crate::options::{Faults, Listener, LoggedRequest, SimOptions};
-use std::collections::{BTreeSet, HashMap};
+use crate::options::{FaultKind, Faults, Listener, LoggedRequest, SimOptions};
+use std::collections::{BTreeSet, HashMap, VecDeque};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
@@ -62,6 +62,10 @@ pub struct Inner {
     pub log: Vec<LoggedRequest>,
     pub rng: Rng,
     pub auth_url: String,
+    /// Arrival times of the requests counted by the rate-limit window (oldest first).
+    pub arrivals: VecDeque<Instant>,
+    /// /api requests seen since the faults were last set (the index of `Faults::schedule`).
+    pub fault_seq: u64,
 }
 
 /// Cheaply clonable handle on the shared state.
@@ -81,6 +85,8 @@ impl Shared {
             log: Vec::new(),
             rng: Rng::new(seed),
             auth_url: String::new(),
+            arrivals: VecDeque::new(),
+            fault_seq: 0,
         })))
     }
 
@@ -93,14 +99,65 @@ impl Shared {
         Duration::from_millis(self.lock().faults.latency_ms)
     }
 
-    pub fn log(&self, listener: Listener, method: &str, path: &str, query: &str, status: u16) {
+    pub fn log(&self, listener: Listener, method: &str, path: &str, query: &str, status: u16, fault: Option<&str>) {
         self.lock().log.push(LoggedRequest {
             listener,
             method: method.to_string(),
             path: path.to_string(),
             query: query.to_string(),
             status,
+            fault: fault.map(str::to_string),
         });
+    }
+
+    /// Counts a request arriving now against the rolling window. `Some((message, retry_after))`:
+    /// the window is full, refuse it with 429 (the refused request is not counted).
+    pub fn window_refusal(&self) -> Option<(String, Option<u32>)> {
+        let now = Instant::now();
+        let mut st = self.lock();
+        let limit = st.opts.rate_limit.clone()?;
+        while st.arrivals.front().is_some_and(|t| now.duration_since(*t) >= limit.window) {
+            st.arrivals.pop_front();
+        }
+        if st.arrivals.len() >= limit.max_requests as usize {
+            return Some((limit.message(), st.faults.retry_after));
+        }
+        st.arrivals.push_back(now);
+        None
+    }
+
+    /// Counts an /api request and takes the fault that answers it, if any (see `Faults`).
+    pub fn next_fault(&self) -> Option<FaultKind> {
+        let mut st = self.lock();
+        st.fault_seq += 1;
+        let seq = st.fault_seq;
+        let f = &mut st.faults;
+        if let Some(s) = f.schedule.iter().find(|s| s.nth == seq) {
+            return Some(s.kind.clone());
+        }
+        if f.html_login_page {
+            return Some(FaultKind::HtmlLoginPage);
+        }
+        for (counter, kind) in [
+            (&mut f.rate_limit_next, FaultKind::RateLimited),
+            (&mut f.server_error_next, FaultKind::BadGateway),
+            (&mut f.unavailable_next, FaultKind::Unavailable),
+            (&mut f.gateway_timeout_next, FaultKind::GatewayTimeout),
+            (&mut f.reset_next, FaultKind::Reset),
+        ] {
+            if *counter > 0 {
+                *counter -= 1;
+                return Some(kind);
+            }
+        }
+        None
+    }
+
+    /// The body of an injected 429: the configured window's message, else Halo's hosted one.
+    pub fn rate_limit_text(&self) -> (String, Option<u32>) {
+        let st = self.lock();
+        let text = st.opts.rate_limit.as_ref().map(|r| r.message());
+        (text.unwrap_or_else(|| crate::respond::RATE_LIMIT_TEXT.to_string()), st.faults.retry_after)
     }
 }
 

@@ -508,3 +508,241 @@ async fn drop_stops_listeners() {
     // A fresh client so no pooled connection is reused.
     assert!(reqwest::Client::builder().pool_max_idle_per_host(0).build().unwrap().get(&url).send().await.is_err());
 }
+
+// ---------------------------------------------------------------------------------------------
+// Rolling rate limit, fault schedule, new counters, authinfo switch, TLS.
+
+use std::time::{Duration, Instant};
+
+async fn authinfo_status(sim: &HaloSim) -> (u16, Option<String>, String) {
+    let r = http().get(format!("{}/authinfo", sim.resource_url())).send().await.unwrap();
+    let status = r.status().as_u16();
+    let retry = r.headers().get("retry-after").map(|v| v.to_str().unwrap().to_string());
+    (status, retry, r.text().await.unwrap())
+}
+
+#[tokio::test]
+async fn rolling_rate_limit() {
+    let window = Duration::from_secs(2);
+    let sim = start(SimOptions { rate_limit: Some(RateLimit { max_requests: 5, window }), ..small(3) }).await;
+    let text = "Rate Limit Reached - 5 Requests per rolling 2 second window";
+    let t0 = Instant::now();
+    for _ in 0..5 {
+        assert_eq!(authinfo_status(&sim).await.0, 200);
+    }
+    let (s, retry, body) = authinfo_status(&sim).await;
+    assert_eq!((s, retry, body.as_str()), (429, None, text));
+    // The auth listener shares the window.
+    let o = sim.options();
+    assert_eq!(token_request(&sim, None, &creds(&o, "all")).await.0, 429);
+    assert!(t0.elapsed() < window, "the machine was too slow for this test");
+    // A refusal in the middle of the window must not extend it.
+    tokio::time::sleep(Duration::from_millis(1000).saturating_sub(t0.elapsed())).await;
+    assert_eq!(authinfo_status(&sim).await.0, 429);
+    let log = sim.requests();
+    assert_eq!(log.iter().filter(|r| r.fault.as_deref() == Some("rate-limit")).count(), 3);
+    assert!(log[..5].iter().all(|r| r.fault.is_none() && r.status == 200));
+    assert_eq!(log[6].listener, Listener::Auth);
+
+    // Once the first five are older than the window, five more pass (the refused ones did not
+    // count), then the sixth is refused again, with Retry-After when asked for.
+    tokio::time::sleep((window + Duration::from_millis(100)).saturating_sub(t0.elapsed())).await;
+    for _ in 0..5 {
+        assert_eq!(authinfo_status(&sim).await.0, 200);
+    }
+    sim.set_faults(Faults { retry_after: Some(3), ..Default::default() });
+    let (s, retry, body) = authinfo_status(&sim).await;
+    assert_eq!((s, retry.as_deref(), body.as_str()), (429, Some("3"), text));
+
+    // Lifting the limit lets everything through; a minute-sized window is said in minutes.
+    sim.set_rate_limit(None);
+    assert_eq!(authinfo_status(&sim).await.0, 200);
+    assert_eq!(
+        RateLimit { max_requests: 300, window: Duration::from_secs(300) }.message(),
+        "Rate Limit Reached - 300 Requests per rolling 5 minute window"
+    );
+    assert_eq!(RateLimit::halo_hosted().message(), RateLimit { max_requests: 300, window: Duration::from_secs(300) }.message());
+    sim.set_rate_limit(Some(RateLimit { max_requests: 1, window: Duration::from_secs(60) }));
+    sim.set_faults(Faults::default());
+    let (s, _, body) = authinfo_status(&sim).await;
+    assert_eq!((s, body.as_str()), (429, "Rate Limit Reached - 1 Requests per rolling 1 minute window"));
+}
+
+/// GET /api/Client; `Err(())` when the connection broke before the body was complete.
+async fn try_get(sim: &HaloSim, token: &str) -> Result<(u16, String, String), ()> {
+    let r = http().get(format!("{}/Client", sim.resource_url())).bearer_auth(token).send().await.map_err(|_| ())?;
+    let status = r.status().as_u16();
+    let ct = r.headers().get("content-type").map(|v| v.to_str().unwrap().to_string()).unwrap_or_default();
+    let body = r.text().await.map_err(|_| ())?;
+    Ok((status, ct, body))
+}
+
+#[tokio::test]
+async fn fault_schedule() {
+    let sim = start(small(5)).await;
+    let t = token(&sim).await;
+    // Requests before set_faults do not count.
+    assert_eq!(get(&sim, &t, "/Client").await.0, 200);
+    let hang = Duration::from_millis(400);
+    let kinds = [
+        FaultKind::BadGateway,
+        FaultKind::Unavailable,
+        FaultKind::GatewayTimeout,
+        FaultKind::RateLimited,
+        FaultKind::HtmlLoginPage,
+        FaultKind::Reset,
+        FaultKind::Hang(hang),
+    ];
+    let schedule = kinds.iter().enumerate().map(|(i, k)| ScheduledFault { nth: 2 * i as u64 + 2, kind: k.clone() }).collect();
+    sim.set_faults(Faults { schedule, ..Default::default() });
+    sim.clear_requests();
+    for (i, kind) in kinds.iter().enumerate() {
+        // Odd-numbered requests are normal.
+        assert_eq!(try_get(&sim, &t).await.unwrap().0, 200, "request {}", 2 * i + 1);
+        let started = Instant::now();
+        let got = try_get(&sim, &t).await;
+        match kind {
+            FaultKind::Reset => assert!(got.is_err(), "reset: the client must see the connection break: {got:?}"),
+            FaultKind::Hang(d) => {
+                assert_eq!(got.unwrap().0, 200);
+                assert!(started.elapsed() >= *d);
+            }
+            _ => {
+                let (s, ct, body) = got.unwrap();
+                let want = match kind {
+                    FaultKind::BadGateway => 502,
+                    FaultKind::Unavailable => 503,
+                    FaultKind::GatewayTimeout => 504,
+                    FaultKind::RateLimited => 429,
+                    _ => 200,
+                };
+                assert_eq!(s, want, "{kind:?}");
+                if *kind == FaultKind::RateLimited {
+                    assert_eq!(body, "Rate Limit Reached - 300 Requests per rolling 5 minute window");
+                } else {
+                    assert!(ct.starts_with("text/html"), "{kind:?} {ct}");
+                }
+            }
+        }
+    }
+    assert_eq!(try_get(&sim, &t).await.unwrap().0, 200);
+    let log = sim.requests();
+    let faults: Vec<(u16, Option<&str>)> = log.iter().map(|r| (r.status, r.fault.as_deref())).collect();
+    let mut want = Vec::new();
+    for (status, name) in [
+        (502, "bad-gateway"),
+        (503, "unavailable"),
+        (504, "gateway-timeout"),
+        (429, "rate-limited"),
+        (200, "html-login-page"),
+        (200, "reset"),
+        (200, "hang"),
+    ] {
+        want.push((200, None));
+        want.push((status, Some(name)));
+    }
+    want.push((200, None));
+    assert_eq!(faults, want);
+
+    // set_faults restarts the count.
+    sim.set_faults(Faults { schedule: vec![ScheduledFault { nth: 1, kind: FaultKind::BadGateway }], ..Default::default() });
+    assert_eq!(try_get(&sim, &t).await.unwrap().0, 502);
+    assert_eq!(try_get(&sim, &t).await.unwrap().0, 200);
+}
+
+#[tokio::test]
+async fn new_fault_counters() {
+    let sim = start(small(5)).await;
+    let t = token(&sim).await;
+    sim.set_faults(Faults { unavailable_next: 2, gateway_timeout_next: 1, reset_next: 1, ..Default::default() });
+    sim.clear_requests();
+    let (s, ct, _) = try_get(&sim, &t).await.unwrap();
+    assert_eq!((s, ct.starts_with("text/html")), (503, true));
+    assert_eq!(try_get(&sim, &t).await.unwrap().0, 503);
+    let (s, ct, body) = try_get(&sim, &t).await.unwrap();
+    assert_eq!((s, ct.starts_with("text/html")), (504, true));
+    assert!(body.contains("504 Gateway Time-out"));
+    assert!(try_get(&sim, &t).await.is_err());
+    assert_eq!(try_get(&sim, &t).await.unwrap().0, 200);
+    let names: Vec<Option<String>> = sim.requests().into_iter().map(|r| r.fault).collect();
+    let s = |x: &str| Some(x.to_string());
+    assert_eq!(names, vec![s("unavailable"), s("unavailable"), s("gateway-timeout"), s("reset"), None]);
+    assert_eq!(sim.requests()[3].status, 200);
+}
+
+#[tokio::test]
+async fn authinfo_switch() {
+    let sim = start(SimOptions { authinfo: false, ..small(3) }).await;
+    let (s, _, body) = authinfo_status(&sim).await;
+    assert_eq!(s, 404);
+    assert!(body.contains("No HTTP resource was found"));
+    let t = token(&sim).await;
+    assert_eq!(get(&sim, &t, "/authinfo").await.0, 404);
+    let sim = start(small(3)).await;
+    assert_eq!(authinfo_status(&sim).await.0, 200);
+}
+
+fn tls_client(trust: Option<&[u8]>) -> reqwest::Client {
+    let mut b = reqwest::Client::builder().use_rustls_tls().tls_built_in_root_certs(false);
+    if let Some(der) = trust {
+        b = b.add_root_certificate(reqwest::Certificate::from_der(der).unwrap());
+    }
+    b.build().unwrap()
+}
+
+#[tokio::test]
+async fn tls_listeners() {
+    for (name, (identity, trust)) in
+        [("ca", test_ca(&["localhost", "127.0.0.1"])), ("self-signed", self_signed_tls(&["localhost"]))]
+    {
+        let sim = start(SimOptions { tls: Some(identity), ..small(4) }).await;
+        let port = |u: &str| u.rsplit(':').next().unwrap().split('/').next().unwrap().to_string();
+        assert!(sim.auth_url().starts_with("https://localhost:") && sim.auth_url().ends_with("/auth"));
+        assert!(sim.resource_url().starts_with("https://localhost:") && sim.resource_url().ends_with("/api"));
+        assert_eq!(sim.instance_url(), format!("https://localhost:{}", port(&sim.resource_url())));
+
+        let good = tls_client(Some(&trust));
+        let o = sim.options();
+        let r = good.post(format!("{}/token", sim.auth_url())).form(&creds(&o, "all")).send().await.unwrap();
+        assert_eq!(r.status().as_u16(), 200, "{name}");
+        let v: Value = r.json().await.unwrap();
+        let t = v["access_token"].as_str().unwrap().to_string();
+        let r = good.get(format!("{}/Client?count=2", sim.resource_url())).bearer_auth(&t).send().await.unwrap();
+        assert_eq!(r.status().as_u16(), 200);
+        assert_eq!(r.json::<Value>().await.unwrap()["clients"].as_array().unwrap().len(), 2);
+        let info: Value = good.get(format!("{}/authinfo", sim.resource_url())).send().await.unwrap().json().await.unwrap();
+        assert_eq!(info["auth_url"], sim.auth_url());
+
+        // Faults work over TLS too (the reset breaks the TLS stream).
+        sim.set_faults(Faults { reset_next: 1, ..Default::default() });
+        let broke = match good.get(format!("{}/Client", sim.resource_url())).bearer_auth(&t).send().await {
+            Err(_) => true,
+            Ok(r) => r.text().await.is_err(),
+        };
+        assert!(broke, "{name}");
+
+        // A client that does not trust the certificate fails the handshake, on both listeners.
+        let bad = tls_client(None);
+        let e = bad.post(format!("{}/token", sim.auth_url())).form(&creds(&o, "all")).send().await.unwrap_err();
+        assert!(e.is_connect(), "{name}: {e:?}");
+        assert!(bad.get(format!("{}/authinfo", sim.resource_url())).send().await.is_err());
+        // Another CA does not help either.
+        let (_, other) = test_ca(&["localhost"]);
+        assert!(tls_client(Some(&other)).get(format!("{}/authinfo", sim.resource_url())).send().await.is_err());
+        // Plain HTTP to the HTTPS port gets no HTTP answer.
+        let plain = format!("http://127.0.0.1:{}/api/authinfo", port(&sim.resource_url()));
+        assert!(http().get(plain).send().await.is_err());
+
+        let url = format!("{}/authinfo", sim.resource_url());
+        drop(sim);
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        let fresh = reqwest::Client::builder()
+            .use_rustls_tls()
+            .tls_built_in_root_certs(false)
+            .add_root_certificate(reqwest::Certificate::from_der(&trust).unwrap())
+            .pool_max_idle_per_host(0)
+            .build()
+            .unwrap();
+        assert!(fresh.get(url).send().await.is_err(), "{name}: dropped sim still answers");
+    }
+}

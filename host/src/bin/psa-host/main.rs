@@ -177,7 +177,7 @@ async fn prepare(args: &ConnectArgs) -> Result<(Connector, ConnectionConfig), Ex
 fn fail(e: &HostError) -> ExitCode {
     eprintln!("error: {e}");
     ExitCode::from(match e {
-        HostError::Connector { .. } => 1,
+        HostError::Connector { .. } | HostError::GaveUp { .. } => 1,
         HostError::Load { .. } | HostError::UnsupportedContract { .. } => 4,
         _ => 3,
     })
@@ -213,12 +213,7 @@ async fn import(connector: &Connector, config: &ConnectionConfig, format: Format
         Err(e) => return fail(&e),
     };
     let started = std::time::Instant::now();
-    let result = session
-        .import_all(|p| {
-            let total = p.total.map(|t| format!(" of {t}")).unwrap_or_default();
-            eprint!("\rimporting: page {}, {} customers{total}   ", p.pages, p.fetched);
-        })
-        .await;
+    let result = session.import_all(output::progress_line).await;
     eprintln!();
     session.close().await;
     let outcome = match result {
@@ -270,7 +265,7 @@ async fn import(connector: &Connector, config: &ConnectionConfig, format: Format
 
 fn fail_code(e: &HostError) -> ExitCode {
     ExitCode::from(match e {
-        HostError::Connector { .. } => 1,
+        HostError::Connector { .. } | HostError::GaveUp { .. } => 1,
         _ => 3,
     })
 }
@@ -329,7 +324,7 @@ async fn demo(customers: usize) -> ExitCode {
         Err(e) => return fail(&e),
     };
     println!("$ psa-host import");
-    let outcome = match session.import_all(|p| eprint!("\rimporting: page {}, {} customers   ", p.pages, p.fetched)).await {
+    let outcome = match session.import_all(output::progress_line).await {
         Ok(o) => o,
         Err(f) => {
             eprintln!();

@@ -1,6 +1,6 @@
 //! How the CLI prints connectors' answers: JSON, NDJSON, CSV and text.
 
-use psa_host::{ConnectorInfo, Customer, ImportOutcome};
+use psa_host::{ConnectorInfo, Customer, ImportOutcome, Progress};
 use serde_json::json;
 use std::io::{self, Write};
 
@@ -101,4 +101,30 @@ pub fn print_table(outcome: &ImportOutcome, rows: usize) {
     if outcome.customers.len() > rows {
         println!("… and {} more (use `psa-host import` for all)", outcome.customers.len().saturating_sub(rows));
     }
+}
+
+/// The import's progress line on stderr, rewritten in place.
+pub fn progress_line(p: &Progress) {
+    // On a terminal the line is rewritten in place; in a log, one line each.
+    let (start, end) = if std::io::IsTerminal::is_terminal(&std::io::stderr()) { ("\r\x1b[2K", "") } else { ("", "\n") };
+    let total = p.total.map(|t| format!(" of {t}")).unwrap_or_default();
+    match &p.waiting {
+        None => eprint!("{start}importing: page {}, {} customers{total}{end}", p.pages, p.fetched),
+        Some(w) => {
+            let secs = w.until.duration_since(std::time::SystemTime::now()).unwrap_or_default().as_secs();
+            let what = if w.rate_limit { "waiting for the PSA's rate limit".to_string() } else { format!("retrying after {}", w.reason) };
+            eprint!(
+                "{start}importing: {} customers so far; {what} until {} UTC (in {secs} s, retry {}){end}",
+                p.fetched,
+                utc_clock(w.until),
+                w.attempt
+            );
+        }
+    }
+}
+
+/// `HH:MM:SS` of a time, in UTC.
+fn utc_clock(t: std::time::SystemTime) -> String {
+    let s = t.duration_since(std::time::UNIX_EPOCH).unwrap_or_default().as_secs() % 86_400;
+    format!("{:02}:{:02}:{:02}", s / 3600, s / 60 % 60, s % 60)
 }
