@@ -23,18 +23,38 @@ impl Api<'_> {
     /// GET `{resource}{rel}{query}`; a 2xx answer's JSON body.
     /// `rel` is the endpoint without query (`/Client`), `query` starts with `?` or is empty.
     pub fn get(&mut self, rel: &str, query: &str, permission: &str) -> Result<Vec<u8>, Error> {
+        self.get_with(rel, query, permission, true)
+    }
+
+    /// GET; `discover`: on a web page where the API belongs, ask Halo's
+    /// authinfo once (false for endpoints whose absence is expected, such as
+    /// the CSP integration's: the resource URL has already proven right).
+    pub fn get_with(&mut self, rel: &str, query: &str, permission: &str, discover: bool) -> Result<Vec<u8>, Error> {
         let resp = self.send(Method::Get, rel, query, None)?;
-        self.accept(resp, rel, permission)
+        self.accept(resp, rel, permission, discover)
     }
 
     /// POST a JSON body; a 2xx answer's JSON body.
     pub fn post(&mut self, rel: &str, body: Vec<u8>, permission: &str) -> Result<Vec<u8>, Error> {
         let resp = self.send(Method::Post, rel, "", Some(body))?;
-        self.accept(resp, rel, permission)
+        self.accept(resp, rel, permission, true)
     }
 
-    fn accept(&self, resp: Response, rel: &str, permission: &str) -> Result<Vec<u8>, Error> {
+    fn accept(&mut self, resp: Response, rel: &str, permission: &str, discover: bool) -> Result<Vec<u8>, Error> {
         let endpoint = self.cfg.endpoint(rel);
+        let web_page = is_html(resp.content_type(), &resp.body)
+            && (resp.status < 400 || matches!(resp.status, 404 | 405 | 410));
+        if web_page && discover {
+            let e = if (200..300).contains(&resp.status) {
+                Error::protocol(&endpoint, msg::html_not_json(&endpoint))
+            } else {
+                Error::Upstream { status: resp.status, endpoint: endpoint.clone(), message: msg::html_error_page() }
+            };
+            return Err(crate::discover::annotate(e, self.cfg, self.net, crate::discover::Base::Origin, true));
+        }
+        if resp.status == 403 {
+            return Err(forbidden_error(&endpoint, permission, self.tokens.granted()));
+        }
         if !(200..300).contains(&resp.status) {
             let e = status_error(
                 resp.status,
@@ -93,6 +113,17 @@ impl Api<'_> {
     }
 }
 
+/// 403: with the token's granted scopes known, say whether the application
+/// lacks the permission or (it has it) the login type or the agent is at fault.
+pub fn forbidden_error(endpoint: &str, permission: &str, granted: Option<&[String]>) -> Error {
+    let message = match granted {
+        None => msg::forbidden(endpoint, permission),
+        Some(g) if crate::auth::grants(g, permission) => msg::forbidden_login_type(endpoint, permission),
+        Some(g) => msg::forbidden_not_granted(endpoint, permission, g),
+    };
+    Error::Forbidden { permission: permission.to_string(), message }
+}
+
 /// The error for a non-2xx answer other than the 401 handled by the retry.
 pub fn status_error(
     status: u16,
@@ -104,7 +135,7 @@ pub fn status_error(
 ) -> Error {
     match status {
         401 => Error::Unauthorized(msg::token_refused_by_api()),
-        403 => Error::Forbidden { permission: permission.to_string(), message: msg::forbidden(endpoint, permission) },
+        403 => forbidden_error(endpoint, permission, None),
         429 => {
             let ra = retry_after(retry_after_header);
             Error::RateLimited { retry_after: ra, message: msg::rate_limited(ra) }
@@ -323,6 +354,56 @@ mod tests {
             Err(Error::Unauthorized(m)) => assert!(m.contains("refused by the resource server")),
             other => panic!("{:?}", other.map(|_| ())),
         }
+    }
+
+    #[test]
+    fn forbidden_uses_granted_scopes() {
+        let c = cfg();
+        let run = |token: &str| {
+            let mut tokens = TokenCache::default();
+            let mut net = Fake::new();
+            net.json(200, token).json(403, r#"{"Message":"no"}"#);
+            Api { cfg: &c, tokens: &mut tokens, net: &mut net }.get("/Client", "", PERM_CUSTOMERS).map(|_| ()).unwrap_err()
+        };
+        match run(r#"{"access_token":"tok-1","scope":"all"}"#) {
+            Error::Forbidden { permission, message } => {
+                assert_eq!(permission, "read:customers");
+                assert!(message.contains("login type must be Agent"), "{message}");
+                assert!(message.contains("not the problem"), "{message}");
+            }
+            other => panic!("{other:?}"),
+        }
+        match run(r#"{"access_token":"tok-1","scope":"read:tickets"}"#) {
+            Error::Forbidden { message, .. } => {
+                assert!(message.contains("grants only read:tickets"), "{message}");
+                assert!(!message.contains("not the problem"), "{message}");
+            }
+            other => panic!("{other:?}"),
+        }
+        match run(r#"{"access_token":"tok-1"}"#) {
+            Error::Forbidden { message, .. } => assert_eq!(message, msg::forbidden("/api/Client", "read:customers")),
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn web_page_asks_authinfo_once() {
+        let c = cfg();
+        let mut tokens = TokenCache::default();
+        let mut net = Fake::new();
+        net.token();
+        net.answers.push_back(Ok(Response {
+            status: 404,
+            headers: vec![("Content-Type".into(), "text/html".into())],
+            body: b"<html>404</html>".to_vec(),
+        }));
+        net.json(200, r#"{"auth_url":"https://acme.halopsa.com/auth","tenant_id":"acme"}"#);
+        let e = Api { cfg: &c, tokens: &mut tokens, net: &mut net }.get("/Client", "", PERM_CUSTOMERS).map(|_| ()).unwrap_err();
+        assert!(matches!(e, Error::Upstream { status: 404, .. }), "{e:?}");
+        assert!(e.message().contains("Resource Server URL is probably wrong"), "{}", e.message());
+        assert!(e.message().ends_with("tenant as \"acme\" (the Tenant field is empty). Correct the form to match, then test again."), "{}", e.message());
+        assert_eq!(net.urls()[2], "https://acme.halopsa.com/api/authinfo");
+        assert_eq!(net.sent.len(), 3);
     }
 
     #[test]

@@ -4,6 +4,7 @@ use std::time::{Duration, Instant};
 
 use crate::api::{extract_halo_message, is_html, retry_after};
 use crate::config::{Config, Secret};
+use crate::discover::{self, Base};
 use crate::error::Error;
 use crate::http::{Method, Request, Transport};
 use crate::messages as msg;
@@ -17,7 +18,12 @@ struct Cached {
     value: Secret,
     obtained: Instant,
     lifetime_secs: u64,
+    /// The scopes Halo says it granted (`scope` of the token answer), if it said.
+    granted: Option<Vec<String>>,
 }
+
+/// A token answer: the token, its lifetime in seconds, the granted scopes.
+pub type Issued = (String, u64, Option<Vec<String>>);
 
 /// The session's access token. No `Debug`: it holds the token.
 #[derive(Default)]
@@ -32,8 +38,18 @@ impl TokenCache {
         is_fresh(c.obtained.elapsed(), c.lifetime_secs).then(|| c.value.expose().to_string())
     }
 
+    #[cfg(test)]
     pub fn store(&mut self, token: String, lifetime_secs: u64) {
-        self.current = Some(Cached { value: Secret::new(token), obtained: Instant::now(), lifetime_secs });
+        self.store_granted(token, lifetime_secs, None);
+    }
+
+    pub fn store_granted(&mut self, token: String, lifetime_secs: u64, granted: Option<Vec<String>>) {
+        self.current = Some(Cached { value: Secret::new(token), obtained: Instant::now(), lifetime_secs, granted });
+    }
+
+    /// The scopes the current token was granted, when Halo said.
+    pub fn granted(&self) -> Option<&[String]> {
+        self.current.as_ref()?.granted.as_deref()
     }
 
     pub fn clear(&mut self) {
@@ -51,8 +67,8 @@ impl TokenCache {
     /// Always asks Halo for a new token.
     pub fn renew(&mut self, cfg: &Config, net: &mut dyn Transport) -> Result<String, Error> {
         self.clear();
-        let (token, lifetime) = fetch(cfg, net)?;
-        self.store(token.clone(), lifetime);
+        let (token, lifetime, granted) = fetch(cfg, net)?;
+        self.store_granted(token.clone(), lifetime, granted);
         Ok(token)
     }
 }
@@ -84,8 +100,9 @@ pub fn token_request_body(cfg: &Config) -> String {
         .finish()
 }
 
-/// One token exchange: the token and its lifetime in seconds.
-pub fn fetch(cfg: &Config, net: &mut dyn Transport) -> Result<(String, u64), Error> {
+/// One token exchange. When Halo's answer suggests a wrong URL or tenant,
+/// one `authinfo` request adds what Halo reports about both.
+pub fn fetch(cfg: &Config, net: &mut dyn Transport) -> Result<Issued, Error> {
     let req = Request {
         method: Method::Post,
         url: token_request_url(cfg),
@@ -102,21 +119,38 @@ pub fn fetch(cfg: &Config, net: &mut dyn Transport) -> Result<(String, u64), Err
             let ra = retry_after(resp.header("retry-after"));
             Err(Error::RateLimited { retry_after: ra, message: msg::rate_limited(ra) })
         }
+        // 404 or a web page: the URL or (hosted) the tenant is wrong.
+        Err(e @ Error::Protocol { .. }) if resp.status == 404 || is_html(resp.content_type(), &resp.body) => {
+            let Some(info) = discover::ask(cfg, net, Base::Resource) else { return Err(e) };
+            let e = if info.auth_differs(cfg) {
+                // Halo names another authorization server: that explains the
+                // answer, so no guess about the tenant.
+                let html = is_html(resp.content_type(), &resp.body);
+                Error::protocol(
+                    &cfg.token_endpoint(),
+                    msg::auth_not_halo(&cfg.token_url(), &answered(resp.status, html), cfg.tenant.as_deref(), false),
+                )
+            } else {
+                e
+            };
+            Err(e.with_note(&info.note(cfg)))
+        }
+        // invalid_client (or a 400 such as "the tenant is not valid"): add
+        // what Halo reports only when it differs from the form.
+        Err(e @ Error::Unauthorized(_)) if resp.status == 400 || resp.status == 401 => {
+            Err(discover::annotate(e, cfg, net, Base::Resource, false))
+        }
+        Err(e @ Error::Upstream { status: 400, .. }) => Err(discover::annotate(e, cfg, net, Base::Resource, false)),
         other => other,
     }
 }
 
 /// Read the token endpoint's answer (pure).
-pub fn interpret(cfg: &Config, status: u16, content_type: Option<&str>, body: &[u8]) -> Result<(String, u64), Error> {
+pub fn interpret(cfg: &Config, status: u16, content_type: Option<&str>, body: &[u8]) -> Result<Issued, Error> {
     let endpoint = cfg.token_endpoint();
     let html = is_html(content_type, body);
     if status == 404 || html {
-        let answered = if html {
-            format!("with an HTML page (HTTP {status})")
-        } else {
-            "HTTP 404 (not found)".to_string()
-        };
-        return Err(Error::protocol(&endpoint, msg::auth_not_halo(&cfg.token_url(), &answered, cfg.tenant.as_deref())));
+        return Err(Error::protocol(&endpoint, msg::auth_not_halo(&cfg.token_url(), &answered(status, html), cfg.tenant.as_deref(), true)));
     }
     let json: Option<serde_json::Value> = serde_json::from_slice(body).ok();
     if (200..300).contains(&status) {
@@ -129,7 +163,7 @@ pub fn interpret(cfg: &Config, status: u16, content_type: Option<&str>, body: &[
             _ => return Err(Error::protocol(&endpoint, msg::token_missing("no \"access_token\" string"))),
         };
         let lifetime = obj.get("expires_in").and_then(lifetime_secs).unwrap_or(DEFAULT_LIFETIME_SECS);
-        return Ok((token, lifetime));
+        return Ok((token, lifetime, obj.get("scope").and_then(granted_scopes)));
     }
     let code = json
         .as_ref()
@@ -151,6 +185,30 @@ pub fn interpret(cfg: &Config, status: u16, content_type: Option<&str>, body: &[
             Err(Error::Upstream { status, endpoint, message: scrub(message, cfg) })
         }
     }
+}
+
+/// How the token endpoint answered, for `auth_not_halo`.
+fn answered(status: u16, html: bool) -> String {
+    if html { format!("with an HTML page (HTTP {status})") } else { "HTTP 404 (not found)".to_string() }
+}
+
+/// `scope` as Halo sends it (space-separated), or as an array of names.
+fn granted_scopes(v: &serde_json::Value) -> Option<Vec<String>> {
+    let names: Vec<String> = match v {
+        serde_json::Value::String(s) => s.split_whitespace().map(str::to_string).collect(),
+        serde_json::Value::Array(a) => a.iter().filter_map(|x| x.as_str()).flat_map(str::split_whitespace).map(str::to_string).collect(),
+        _ => return None,
+    };
+    Some(names.into_iter().map(|n| msg::clip(&n, 60)).take(100).collect())
+}
+
+/// Whether `granted` covers `needed`: itself, `all`, `admin`, or `edit:X` for `read:X`.
+pub fn grants(granted: &[String], needed: &str) -> bool {
+    let edit = needed.strip_prefix("read:").map(|x| format!("edit:{x}"));
+    granted.iter().any(|g| {
+        let g = g.to_ascii_lowercase();
+        g == needed || g == "all" || g == "admin" || edit.as_deref() == Some(g.as_str())
+    })
 }
 
 /// `expires_in` as a number or a numeric string.
@@ -204,7 +262,12 @@ mod tests {
     #[test]
     fn success() {
         let c = cfg(None);
-        assert_eq!(interpret(&c, 200, None, br#"{"access_token":"t","expires_in":1800}"#).unwrap(), ("t".into(), 1800));
+        assert_eq!(interpret(&c, 200, None, br#"{"access_token":"t","expires_in":1800}"#).unwrap(), ("t".into(), 1800, None));
+        assert_eq!(
+            interpret(&c, 200, None, br#"{"access_token":"t","scope":"read:customers  edit:tickets"}"#).unwrap().2,
+            Some(vec!["read:customers".to_string(), "edit:tickets".to_string()])
+        );
+        assert_eq!(interpret(&c, 200, None, br#"{"access_token":"t","scope":""}"#).unwrap().2, Some(vec![]));
         assert_eq!(interpret(&c, 200, None, br#"{"access_token":"t","expires_in":"1800"}"#).unwrap().1, 1800);
         assert_eq!(interpret(&c, 200, None, br#"{"access_token":"t"}"#).unwrap().1, 3600);
         assert!(matches!(interpret(&c, 200, None, br#"{"token":"t"}"#), Err(Error::Protocol { .. })));
@@ -247,6 +310,50 @@ mod tests {
             Err(Error::Upstream { message, .. }) => assert!(!message.contains("p&ss=word")),
             other => panic!("{other:?}"),
         }
+    }
+
+    #[test]
+    fn scope_coverage() {
+        let g = |s: &str| s.split_whitespace().map(str::to_string).collect::<Vec<_>>();
+        assert!(grants(&g("read:customers"), "read:customers"));
+        assert!(grants(&g("edit:customers"), "read:customers"));
+        assert!(grants(&g("all"), "admin"));
+        assert!(grants(&g("ADMIN"), "read:customers"));
+        assert!(!grants(&g("read:tickets"), "read:customers"));
+        assert!(!grants(&g("read:tickets"), "edit:tickets"));
+        assert!(!grants(&g("read:customers"), "admin"));
+        assert!(!grants(&[], "read:customers"));
+    }
+
+    #[test]
+    fn discovery_on_404_and_not_on_scope() {
+        let c = cfg(None);
+        let mut net = Fake::new();
+        net.answers.push_back(Ok(crate::http::Response {
+            status: 404,
+            headers: vec![("content-type".into(), "text/html".into())],
+            body: b"<html>not found</html>".to_vec(),
+        }));
+        net.json(200, r#"{"auth_url":"https://eu.halopsa.com/auth","tenant_id":"acme"}"#);
+        let e = fetch(&c, &mut net).unwrap_err();
+        assert!(matches!(e, Error::Protocol { .. }));
+        assert!(e.message().ends_with(
+            "Halo reports its authorization server as https://eu.halopsa.com/auth (you entered https://acme.halopsa.com/auth) and tenant as \"acme\" (the Tenant field is empty). Correct the form to match, then test again."
+        ), "{}", e.message());
+        assert!(!e.message().contains("Tenant field is probably missing"), "{}", e.message());
+        assert_eq!(net.urls()[1], "https://acme.halopsa.com/api/authinfo");
+
+        let mut net = Fake::new();
+        net.json(400, r#"{"error":"invalid_scope"}"#);
+        assert!(matches!(fetch(&c, &mut net), Err(Error::InvalidConfig { .. })));
+        assert_eq!(net.sent.len(), 1);
+
+        // invalid_client, authinfo only confirming: no note, one authinfo request.
+        let mut net = Fake::new();
+        net.json(401, r#"{"error":"invalid_client"}"#).json(200, r#"{"auth_url":"https://acme.halopsa.com/auth","tenant_id":""}"#);
+        let e = fetch(&c, &mut net).unwrap_err();
+        assert!(!e.message().contains("Halo reports"));
+        assert_eq!(net.sent.len(), 2);
     }
 
     #[test]

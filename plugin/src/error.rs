@@ -31,6 +31,29 @@ impl Error {
         Error::InvalidConfig { field: field.to_string(), message: message.into() }
     }
 
+    /// The same error with `note` appended to its message.
+    pub fn with_note(self, note: &str) -> Error {
+        let add = |m: String| {
+            if note.is_empty() {
+                m
+            } else if m.trim_end().ends_with(['.', '!', '?']) {
+                format!("{} {note}", m.trim_end())
+            } else {
+                format!("{}. {note}", m.trim_end())
+            }
+        };
+        match self {
+            Error::InvalidConfig { field, message } => Error::InvalidConfig { field, message: add(message) },
+            Error::Unreachable { host, stage, message } => Error::Unreachable { host, stage, message: add(message) },
+            Error::Unauthorized(m) => Error::Unauthorized(add(m)),
+            Error::Forbidden { permission, message } => Error::Forbidden { permission, message: add(message) },
+            Error::RateLimited { retry_after, message } => Error::RateLimited { retry_after, message: add(message) },
+            Error::Upstream { status, endpoint, message } => Error::Upstream { status, endpoint, message: add(message) },
+            Error::Protocol { endpoint, message } => Error::Protocol { endpoint, message: add(message) },
+            Error::Internal(m) => Error::Internal(add(m)),
+        }
+    }
+
     /// The sentence a person acts on (used as a failed check step's message).
     pub fn message(&self) -> String {
         match self {

@@ -207,9 +207,8 @@ pub fn map_error_code(host: &str, endpoint: &str, code: &ErrorCode) -> Error {
         E::ConnectionTimeout | E::ConnectionReadTimeout | E::ConnectionWriteTimeout | E::HttpResponseTimeout => {
             un(Stage::Timeout, msg::unreachable_timeout(host))
         }
-        E::TlsProtocolError | E::TlsCertificateError | E::TlsAlertReceived(_) => {
-            un(Stage::Tls, msg::unreachable_tls(host))
-        }
+        E::TlsCertificateError => un(Stage::Tls, msg::unreachable_tls(host)),
+        E::TlsProtocolError | E::TlsAlertReceived(_) => un(Stage::Tls, msg::unreachable_tls_protocol(host)),
         E::HttpResponseBodySize(_)
         | E::HttpResponseHeaderSectionSize(_)
         | E::HttpResponseHeaderSize(_)

@@ -15,6 +15,7 @@ mod auth;
 mod check;
 mod config;
 mod customers;
+mod discover;
 mod error;
 mod http;
 mod messages;

@@ -33,12 +33,15 @@ pub fn form_valid(api_assumed: bool, resource_url: &str) -> String {
 
 // ----- network --------------------------------------------------------------
 
+/// The advice every "could not reach Halo" message ends with.
+const EGRESS: &str = "If Halo is self-hosted, allow Optimize365's egress addresses in your firewall.";
+
 pub fn unreachable_dns(host: &str) -> String {
-    format!("The name {host} could not be resolved (DNS). Check the URL for typos; a self-hosted Halo must have a name that resolves on the public internet.")
+    format!("The name {host} could not be resolved (DNS). Check the URL for typos; a self-hosted Halo must have a name that resolves on the public internet. {EGRESS}")
 }
 
 pub fn unreachable_connect(host: &str) -> String {
-    format!("No connection could be made to {host}. Check the host name and port; a self-hosted Halo's firewall must let the platform's addresses in.")
+    format!("No connection could be made to {host} (refused or no route). Check the host name and port, and that Halo is running and reachable from the internet. {EGRESS}")
 }
 
 pub fn unreachable_broken(host: &str) -> String {
@@ -46,11 +49,16 @@ pub fn unreachable_broken(host: &str) -> String {
 }
 
 pub fn unreachable_tls(host: &str) -> String {
-    format!("The secure connection (TLS) to {host} failed: the certificate is not trusted, has expired or does not name {host}. A self-hosted Halo needs a valid certificate from a public certificate authority.")
+    let name = host_name(host);
+    format!("The secure connection (TLS) to {host} failed: its certificate is not trusted (not issued by a public certificate authority), has expired, or does not name {name}. A self-hosted Halo needs a certificate from a public certificate authority, or the platform must be given your private certificate authority.")
+}
+
+pub fn unreachable_tls_protocol(host: &str) -> String {
+    format!("The secure connection (TLS) to {host} failed during the handshake: the server does not speak TLS on that port, or offers no protocol version or cipher the platform accepts. Check the URL's scheme and port; a self-hosted Halo needs HTTPS with a certificate from a public certificate authority.")
 }
 
 pub fn unreachable_timeout(host: &str) -> String {
-    format!("{host} did not answer in time. Halo may be down or overloaded, or a firewall silently drops the connection; try again later.")
+    format!("{host} did not answer in time. Halo may be down or overloaded, or a firewall silently drops the connection; try again later. {EGRESS}")
 }
 
 pub fn sandbox_denied(host: &str) -> String {
@@ -107,10 +115,15 @@ pub fn invalid_scope(scope: &str) -> String {
     )
 }
 
-pub fn auth_not_halo(token_url: &str, answered: &str, tenant: Option<&str>) -> String {
+/// `tenant_hint`: add the tenant sentence (false when Halo itself named
+/// another authorization server, which explains the answer).
+pub fn auth_not_halo(token_url: &str, answered: &str, tenant: Option<&str>, tenant_hint: bool) -> String {
     let mut m = format!(
         "The Authorization Server URL does not look like Halo's: {token_url} answered {answered}; it is usually https://<instance>/auth (see {DETAILS})."
     );
+    if !tenant_hint {
+        return m;
+    }
     // Hosted Halo may answer an unknown or missing tenant this way too.
     match tenant {
         Some(t) => m.push_str(&format!(
@@ -132,14 +145,47 @@ pub fn token_refused_by_api() -> String {
 
 // ----- API answers ----------------------------------------------------------
 
-pub fn forbidden(endpoint: &str, permission: &str) -> String {
-    let why = if permission == "admin" {
+fn permission_why(permission: &str) -> &'static str {
+    if permission == "admin" {
         " (Halo's configuration permission, needed to read the Microsoft CSP integration's tenant mappings)"
     } else {
         ""
-    };
+    }
+}
+
+/// 403 when the token's granted scopes are unknown: both causes.
+pub fn forbidden(endpoint: &str, permission: &str) -> String {
+    let why = permission_why(permission);
     format!(
         "Halo refused {endpoint}: the API application lacks the permission {permission}{why}. Grant it on the application's Permissions tab in {APPS}. The application's login type must be Agent, and that agent itself needs the permission too: Halo grants only what both have."
+    )
+}
+
+/// 403, and the token Halo issued does not grant `permission`.
+pub fn forbidden_not_granted(endpoint: &str, permission: &str, granted: &[String]) -> String {
+    let why = permission_why(permission);
+    let has = if granted.is_empty() {
+        "grants no permission at all".to_string()
+    } else {
+        format!("grants only {}", clip(&granted.join(" "), 300))
+    };
+    format!(
+        "Halo refused {endpoint}: the API application lacks the permission {permission}{why}; the access token Halo issued {has}. Grant {permission} on the application's Permissions tab in {APPS}, and make sure the Scope field asks for it (\"all\" does); the agent the application logs in as (login type Agent) needs it too."
+    )
+}
+
+/// 403 although the token grants `permission`: the login type or the agent.
+pub fn forbidden_login_type(endpoint: &str, permission: &str) -> String {
+    let right = match permission {
+        "read:customers" => "access to customers",
+        "edit:customers" => "the right to edit customers",
+        "read:tickets" => "access to tickets",
+        "edit:tickets" => "the right to create and edit tickets",
+        "admin" => "access to Halo's configuration",
+        _ => "the same rights",
+    };
+    format!(
+        "Halo refused {endpoint} although the access token it issued grants {permission}, so the application's permissions are not the problem: the application's login type must be Agent, and the agent it logs in as needs {right} itself (Halo grants only what both the application and its agent have). In {APPS}, open the application, set its login type to Agent, and check that agent's own permissions."
     )
 }
 
@@ -152,6 +198,11 @@ pub fn rate_limited(retry_after: Option<u32>) -> String {
 
 pub fn upstream_full(status: u16, endpoint: &str, message: &str) -> String {
     format!("Halo answered HTTP {status} on {endpoint}: {message}")
+}
+
+/// A web page where the API belongs, on an error status (404 and the like).
+pub fn html_error_page() -> String {
+    "a web page, not the Halo API: the Resource Server URL is probably wrong; it usually ends in /api (https://<instance>/api).".to_string()
 }
 
 pub fn html_not_json(endpoint: &str) -> String {
@@ -174,6 +225,45 @@ pub fn body_summary_html(status: u16) -> String {
 
 pub fn body_summary_empty(status: u16) -> String {
     format!("an empty answer (HTTP {status})")
+}
+
+// ----- discovery (GET {instance}/api/authinfo) -------------------------------
+
+/// What the admin typed for the tenant, when it differs from what Halo reports.
+pub enum TenantEntered<'a> {
+    Empty,
+    Other(&'a str),
+}
+
+/// `auth`: (reported URL, the URL the admin typed when different);
+/// `tenant`: (reported tenant, what the admin typed when different).
+pub fn discovered(auth: Option<(&str, Option<&str>)>, tenant: Option<(&str, Option<TenantEntered>)>) -> String {
+    let auth_part = auth.map(|(a, entered)| match entered {
+        Some(e) => format!("authorization server as {a} (you entered {e})"),
+        None => format!("authorization server as {a}"),
+    });
+    let tenant_part = tenant.map(|(t, entered)| {
+        let t = clip(t, 100);
+        match entered {
+            Some(TenantEntered::Empty) => format!("tenant as \"{t}\" (the Tenant field is empty)"),
+            Some(TenantEntered::Other(e)) => format!("tenant as \"{t}\" (you entered \"{}\")", clip(e, 100)),
+            None => format!("tenant as \"{t}\""),
+        }
+    });
+    let differs = auth_part.as_deref().is_some_and(|a| a.contains("(you entered"))
+        || tenant_part.as_deref().is_some_and(|t| t.contains("(you entered") || t.contains("(the Tenant field"));
+    let m = match (auth_part, tenant_part) {
+        (Some(a), Some(t)) => format!("Halo reports its {a} and {t}."),
+        (Some(a), None) => format!("Halo reports its {a}."),
+        (None, Some(t)) => format!("Halo reports its {t}."),
+        (None, None) => return String::new(),
+    };
+    if differs { format!("{m} Correct the form to match, then test again.") } else { m }
+}
+
+/// After a web page on the resource URL, when `{origin}/api/authinfo` answered.
+pub fn resource_probably(api: &str) -> String {
+    format!("Halo's /api/authinfo answered at {api}, so the Resource Server URL is probably {api}.")
 }
 
 // ----- customers ------------------------------------------------------------
@@ -318,6 +408,14 @@ fn list_customers(holders: &[(String, String)]) -> String {
     holders.iter().map(|(id, name)| format!("{} (id {id})", quoted(name))).collect::<Vec<_>>().join(", ")
 }
 
+/// `host:port` → `host` (`[::1]:8443` → `[::1]`).
+fn host_name(authority: &str) -> &str {
+    match authority.rsplit_once(':') {
+        Some((h, port)) if !port.is_empty() && port.chars().all(|c| c.is_ascii_digit()) && (!h.contains(':') || h.ends_with(']')) => h,
+        _ => authority,
+    }
+}
+
 /// At most `max` characters, cut on a character boundary.
 pub fn clip(s: &str, max: usize) -> String {
     match s.char_indices().nth(max) {
@@ -378,8 +476,28 @@ mod tests {
         );
         assert_eq!(
             unreachable_dns("acme.halopsa.com"),
-            "The name acme.halopsa.com could not be resolved (DNS). Check the URL for typos; a self-hosted Halo must have a name that resolves on the public internet."
+            "The name acme.halopsa.com could not be resolved (DNS). Check the URL for typos; a self-hosted Halo must have a name that resolves on the public internet. If Halo is self-hosted, allow Optimize365's egress addresses in your firewall."
         );
+        for m in [unreachable_dns("h"), unreachable_connect("h"), unreachable_timeout("h")] {
+            assert!(m.ends_with("allow Optimize365's egress addresses in your firewall."), "{m}");
+        }
+        assert_eq!(
+            unreachable_tls("halo.example:8443"),
+            "The secure connection (TLS) to halo.example:8443 failed: its certificate is not trusted (not issued by a public certificate authority), has expired, or does not name halo.example. A self-hosted Halo needs a certificate from a public certificate authority, or the platform must be given your private certificate authority."
+        );
+        assert_eq!(
+            forbidden_login_type("/api/Client", "read:customers"),
+            "Halo refused /api/Client although the access token it issued grants read:customers, so the application's permissions are not the problem: the application's login type must be Agent, and the agent it logs in as needs access to customers itself (Halo grants only what both the application and its agent have). In Configuration > Integrations > HaloPSA API > View Applications, open the application, set its login type to Agent, and check that agent's own permissions."
+        );
+        assert_eq!(
+            forbidden_not_granted("/api/Client", "read:customers", &["read:tickets".to_string()]),
+            "Halo refused /api/Client: the API application lacks the permission read:customers; the access token Halo issued grants only read:tickets. Grant read:customers on the application's Permissions tab in Configuration > Integrations > HaloPSA API > View Applications, and make sure the Scope field asks for it (\"all\" does); the agent the application logs in as (login type Agent) needs it too."
+        );
+        assert_eq!(
+            discovered(Some(("https://eu.halopsa.com/auth", Some("https://acme.halopsa.com/auth"))), Some(("acme", Some(TenantEntered::Other("acme-typo"))))),
+            "Halo reports its authorization server as https://eu.halopsa.com/auth (you entered https://acme.halopsa.com/auth) and tenant as \"acme\" (you entered \"acme-typo\"). Correct the form to match, then test again."
+        );
+        assert_eq!(discovered(None, None), "");
         assert_eq!(
             sandbox_denied("evil.example"),
             "The sandbox refused the connection to evil.example: a connector may only reach the scheme, host and port of its URL fields. Check that the Resource Server URL and the Authorization Server URL are typed exactly as Halo shows them."
@@ -389,6 +507,10 @@ mod tests {
             "Halo reported 250 customers but only 200 distinct customers came back over 2 pages; the import is incomplete, run it again."
         );
         assert_eq!(customers_visible(1204), "1,204 customers visible.");
+        assert_eq!(host_name("localhost:8443"), "localhost");
+        assert_eq!(host_name("[::1]:8443"), "[::1]");
+        assert_eq!(host_name("::1"), "::1");
+        assert_eq!(host_name("acme.halopsa.com"), "acme.halopsa.com");
     }
 
     #[test]
@@ -400,6 +522,8 @@ mod tests {
             crate::auth::interpret(&cfg, 404, Some("text/html"), b"<html>").unwrap_err(),
             crate::auth::interpret(&cfg, 500, None, b"oops").unwrap_err(),
             crate::api::status_error(403, None, None, b"", "/api/Client", "read:customers"),
+            crate::api::forbidden_error("/api/Client", "read:customers", Some(&["all".to_string()])),
+            crate::api::forbidden_error("/api/Client", "read:customers", Some(&[])),
             Error::Unauthorized(token_refused_by_api()),
         ];
         for e in errors {

@@ -142,7 +142,7 @@ pub enum CspOutcome {
 /// `GET /AzureADConnection?type=2`, then each connection's mappings.
 pub fn read_csp(api: &mut Api) -> Result<CspOutcome, Error> {
     let list_endpoint = api.cfg.endpoint(CSP_REL);
-    let ids = match api.get(CSP_REL, "?type=2", PERM_ADMIN) {
+    let ids = match api.get_with(CSP_REL, "?type=2", PERM_ADMIN, false) {
         Ok(body) => tenants::connection_ids(&api::parse_value(&list_endpoint, &body)?),
         Err(error @ Error::Forbidden { .. }) => return Ok(CspOutcome::Forbidden { endpoint: list_endpoint, error }),
         Err(Error::Upstream { status: 404, .. }) => return Ok(CspOutcome::Unavailable { endpoint: list_endpoint }),
@@ -152,7 +152,7 @@ pub fn read_csp(api: &mut Api) -> Result<CspOutcome, Error> {
     for id in &ids {
         let rel = format!("{CSP_REL}/{id}");
         let endpoint = api.cfg.endpoint(&rel);
-        match api.get(&rel, "?type=2&includedetails=true&includetenants=true", PERM_ADMIN) {
+        match api.get_with(&rel, "?type=2&includedetails=true&includetenants=true", PERM_ADMIN, false) {
             Ok(body) => all.extend(tenants::mappings(&api::parse_value(&endpoint, &body)?)),
             Err(error @ Error::Forbidden { .. }) => return Ok(CspOutcome::Forbidden { endpoint, error }),
             // A connection deleted between the two calls.
