@@ -16,14 +16,23 @@
 //! | `ftp://x`, `file:///etc` | — | not `http(s)`: no entry (the connector reports the field as invalid) |
 //! | empty, unparseable | — | no entry |
 //!
-//! | declared in `connector-info.allowed-hosts` | entry |
-//! |---|---|
-//! | `https://api.example-psa.com` | `https://api.example-psa.com:443` |
-//! | `https://api.example-psa.com:8443` | `https://api.example-psa.com:8443` |
-//! | `api.example-psa.com`, `https://x/path`, `*.example.com` | refused when the connector is loaded: write `scheme://host[:port]` |
+//! | declared in `connector-info.allowed-hosts` | entry | matches |
+//! |---|---|---|
+//! | `https://api.example-psa.com` | `https://api.example-psa.com:443` | that host only |
+//! | `https://api.example-psa.com:8443` | `https://api.example-psa.com:8443` | that host and port |
+//! | `https://*.example-psa.com` | `https://*.example-psa.com:443` | `eu.example-psa.com`, `a.b.example-psa.com`; not `example-psa.com` itself |
+//! | `api.example-psa.com` | refused at load | no scheme: write `https://api.example-psa.com` |
+//! | `https://x.example/path` | refused at load | a path: write `https://x.example` |
+//! | `ftp://x.example` | refused at load | only `http` and `https` |
+//! | `https://*`, `https://*.com` | refused at load | a wildcard needs at least two labels after `*.` |
+//! | `https://api.*.com`, `https://*api.example.com` | refused at load | `*.` only as the first label |
+//! | `https://user@x.example`, `https://x.example?q` | refused at load | no user info, query or fragment |
 //!
-//! An empty list denies everything. Matching is exact: no suffixes, no
-//! wildcards. Address checks after DNS resolution are [`crate::egress`]'s job.
+//! A refused entry makes [`crate::Host::load`] fail with a message naming the
+//! entry and the form to use instead.
+//!
+//! An empty list denies everything. Matching is exact except for a declared
+//! `*.` prefix. Address checks after DNS resolution are [`crate::egress`]'s job.
 
 use std::fmt;
 
@@ -63,9 +72,12 @@ impl Scheme {
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct Origin {
     pub scheme: Scheme,
-    /// Lower case, no trailing dot; an IPv6 literal without brackets.
+    /// Lower case, no trailing dot; an IPv6 literal without brackets. For a
+    /// wildcard entry, the suffix after `*.`.
     pub host: String,
     pub port: u16,
+    /// `*.host`: any name below `host`, not `host` itself.
+    pub wildcard: bool,
 }
 
 impl Origin {
@@ -82,7 +94,7 @@ impl Origin {
             return None;
         }
         let port = url.port().unwrap_or(scheme.default_port());
-        Some(Origin { scheme, host, port })
+        Some(Origin { scheme, host, port, wildcard: false })
     }
 
     /// An origin as a user typed it in a form field: trimmed, `https://`
@@ -99,29 +111,58 @@ impl Origin {
         }
     }
 
-    /// A declared entry: exactly `scheme://host[:port]`.
+    /// A declared entry: exactly `scheme://host[:port]` or `scheme://*.host[:port]`.
     pub fn from_declared(entry: &str) -> Result<Origin, String> {
-        let bad = || {
-            format!(
-                "`{entry}` is not an allowed-host entry: write `https://host` or `https://host:port` \
-                 (no path, no wildcard)"
-            )
+        let bad = |why: &str| {
+            format!("`{entry}` is not an allowed-host entry ({why}): write `https://host`, `https://host:port` or `https://*.domain.tld`")
         };
-        let (scheme, rest) = entry.split_once("://").ok_or_else(bad)?;
-        if rest.is_empty() || rest.contains(['/', '?', '#', '@', '*']) {
-            return Err(bad());
+        let (scheme, rest) = entry.split_once("://").ok_or_else(|| bad("no scheme"))?;
+        Scheme::parse(scheme).ok_or_else(|| bad("only http and https"))?;
+        if rest.is_empty() {
+            return Err(bad("no host"));
         }
-        Scheme::parse(scheme).ok_or_else(bad)?;
-        Origin::from_url(entry).ok_or_else(bad)
+        if rest.contains(['/', '?', '#', '@']) {
+            return Err(bad("no path, query, fragment or user info"));
+        }
+        let (wildcard, plain) = match rest.strip_prefix("*.") {
+            Some(tail) => (true, tail),
+            None => (false, rest),
+        };
+        if plain.contains('*') {
+            return Err(bad("`*.` only as the first label"));
+        }
+        let mut origin = Origin::from_url(&format!("{scheme}://{plain}")).ok_or_else(|| bad("not a host"))?;
+        if wildcard {
+            let labels = origin.host.split('.').filter(|l| !l.is_empty()).count();
+            if labels < 2 || origin.host.parse::<std::net::IpAddr>().is_ok() {
+                return Err(bad("a wildcard needs at least two labels after `*.`"));
+            }
+        }
+        origin.wildcard = wildcard;
+        Ok(origin)
+    }
+
+    fn matches(&self, scheme: Scheme, host: &str, port: u16) -> bool {
+        if self.scheme != scheme || self.port != port {
+            return false;
+        }
+        if self.wildcard {
+            host.len() > self.host.len() + 1
+                && host.ends_with(&self.host)
+                && host.as_bytes()[host.len() - self.host.len() - 1] == b'.'
+        } else {
+            self.host == host
+        }
     }
 }
 
 impl fmt::Display for Origin {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let star = if self.wildcard { "*." } else { "" };
         if self.host.contains(':') {
             write!(f, "{}://[{}]:{}", self.scheme.as_str(), self.host, self.port)
         } else {
-            write!(f, "{}://{}:{}", self.scheme.as_str(), self.host, self.port)
+            write!(f, "{}://{star}{}:{}", self.scheme.as_str(), self.host, self.port)
         }
     }
 }
@@ -158,9 +199,7 @@ impl AllowedHosts {
             .trim_end_matches(']')
             .trim_end_matches('.')
             .to_ascii_lowercase();
-        self.entries
-            .iter()
-            .any(|o| o.scheme == scheme && o.port == port && o.host == host)
+        self.entries.iter().any(|o| o.matches(scheme, &host, port))
     }
 
     /// A human-readable list, `https://a:443, https://b:443`, or `nothing`.
@@ -206,18 +245,41 @@ mod tests {
 
     #[test]
     fn declared_entries_as_the_table_says() {
-        assert_eq!(
-            Origin::from_declared("https://api.example-psa.com").unwrap().to_string(),
-            "https://api.example-psa.com:443"
-        );
-        assert_eq!(
-            Origin::from_declared("https://api.example-psa.com:8443").unwrap().to_string(),
-            "https://api.example-psa.com:8443"
-        );
-        for bad in ["api.example-psa.com", "https://x/path", "https://*.example.com", "ftp://x"] {
-            let err = Origin::from_declared(bad).unwrap_err();
-            assert!(err.contains(bad), "{err}");
+        let ok = [
+            ("https://api.example-psa.com", "https://api.example-psa.com:443"),
+            ("https://api.example-psa.com:8443", "https://api.example-psa.com:8443"),
+            ("https://*.example-psa.com", "https://*.example-psa.com:443"),
+        ];
+        for (input, want) in ok {
+            assert_eq!(Origin::from_declared(input).unwrap().to_string(), want, "{input}");
         }
+        let refused = [
+            ("api.example-psa.com", "no scheme"),
+            ("https://x.example/path", "no path"),
+            ("ftp://x.example", "only http and https"),
+            ("https://*", "at least two labels"),
+            ("https://*.com", "at least two labels"),
+            ("https://api.*.com", "only as the first label"),
+            ("https://*api.example.com", "only as the first label"),
+            ("https://user@x.example", "user info"),
+            ("https://x.example?q", "query"),
+        ];
+        for (input, why) in refused {
+            let err = Origin::from_declared(input).unwrap_err();
+            assert!(err.contains(input) && err.contains(why), "{input}: {err}");
+        }
+    }
+
+    #[test]
+    fn wildcards_match_names_below_the_domain_only() {
+        let w = AllowedHosts::new([], &[Origin::from_declared("https://*.example-psa.com").unwrap()]);
+        assert!(w.permits(Scheme::Https, "eu.example-psa.com", 443));
+        assert!(w.permits(Scheme::Https, "a.b.example-psa.com", 443));
+        assert!(!w.permits(Scheme::Https, "example-psa.com", 443));
+        assert!(!w.permits(Scheme::Https, "evilexample-psa.com", 443));
+        assert!(!w.permits(Scheme::Https, "eu.example-psa.com.evil.com", 443));
+        assert!(!w.permits(Scheme::Https, "eu.example-psa.com", 8443));
+        assert!(!w.permits(Scheme::Http, "eu.example-psa.com", 443));
     }
 
     #[test]

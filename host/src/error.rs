@@ -38,6 +38,9 @@ pub enum HostError {
         call: String,
         limit_bytes: usize,
     },
+    /// The call used up its fuel (instruction budget).
+    #[error("connector {connector}: `{call}` used up its instruction budget of {fuel} and was stopped; the session is closed")]
+    OutOfFuel { connector: String, call: String, fuel: u64 },
     /// The guest trapped (a crash inside the connector).
     #[error("connector {connector} crashed in `{call}`: {message}; the session is closed. This is a bug in the connector")]
     Trap {

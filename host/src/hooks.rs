@@ -115,12 +115,22 @@ impl WasiHttpHooks for SandboxHooks {
         let pacer = self.pacer.clone();
         let paced = self.paced.clone();
         let hold = self.rate_limit_hold;
+        let connector = self.connector.clone();
+        let denials = self.denials.clone();
         // One budget per instance: its auth and API endpoints share it.
         let origin = request.uri().host().unwrap_or("").to_ascii_lowercase();
         Box::new(async move {
             paced.acquire(&pacer, &origin).await;
+            let request_host = request.uri().host().unwrap_or("").to_ascii_lowercase();
+            let request_scheme = request.uri().scheme_str().unwrap_or("https").to_string();
+            let request_port = request.uri().port_u16();
             let result = transport.send(request, options).await;
             if let Ok((resp, _)) = &result {
+                if let Some(why) = cross_origin_redirect(resp, &request_scheme, &request_host, request_port) {
+                    tracing::warn!(connector = %connector, "sandbox: {why}");
+                    denials.push(why);
+                    return Err(Error::HttpRequestDenied);
+                }
                 if resp.status() == http::StatusCode::TOO_MANY_REQUESTS {
                     let retry_after = resp
                         .headers()
@@ -136,4 +146,37 @@ impl WasiHttpHooks for SandboxHooks {
             result
         })
     }
+}
+
+/// A 3xx whose `Location` leaves the request's origin: redirects are never
+/// followed, and one to another host is refused outright, so a PSA (or
+/// whoever answers in its name) cannot steer a connector elsewhere.
+fn cross_origin_redirect(
+    resp: &http::Response<WasiBody>,
+    scheme: &str,
+    host: &str,
+    port: Option<u16>,
+) -> Option<String> {
+    if !resp.status().is_redirection() {
+        return None;
+    }
+    let location = resp.headers().get(http::header::LOCATION)?.to_str().ok()?.trim().to_string();
+    let base = match port {
+        Some(p) => format!("{scheme}://{host}:{p}/"),
+        None => format!("{scheme}://{host}/"),
+    };
+    let target = url::Url::parse(&base).ok()?.join(&location).ok()?;
+    let same = target.scheme() == scheme
+        && target.host_str().map(|h| h.trim_end_matches('.').to_ascii_lowercase()) == Some(host.to_string())
+        && target.port_or_known_default() == url::Url::parse(&base).ok()?.port_or_known_default();
+    (!same).then(|| {
+        let mut shown = target.clone();
+        shown.set_query(None);
+        format!(
+            "{host} answered HTTP {} redirecting to {}, another origin; the sandbox does not follow redirects. \
+             Use the final URL in the connection's URL fields",
+            resp.status().as_u16(),
+            shown
+        )
+    })
 }

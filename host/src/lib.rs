@@ -51,5 +51,5 @@ pub use import::{ImportFailure, ImportOutcome, Progress, Waiting};
 pub use limits::Limits;
 pub use pacing::RateBudget;
 pub use retry::RetryPolicy;
-pub use runtime::{Connector, Host, HostOptions, Session};
+pub use runtime::{sha256_hex_of, Connector, Host, HostOptions, Session};
 pub use types::*;

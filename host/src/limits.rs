@@ -13,6 +13,8 @@
 //! | `between_bytes_timeout` | 30 s | the guest sees `connection-read-timeout` mid-body |
 //! | `guest_output_bytes` | 16 KiB per call | further guest stdout/stderr is dropped (and counted) |
 //! | `epoch_tick` | 10 ms | granularity of the CPU deadline |
+//! | `max_page_customers` | 10 000 | a larger page is refused as a contract violation |
+//! | `fuel` | off | with `Some(n)`, each call may execute about `n` wasm instructions (deterministic, for tests) |
 //!
 //! A connector may ask for shorter HTTP timeouts through `wasi:http`'s
 //! request options; it can never get longer ones than these (wasmtime's own
@@ -54,6 +56,10 @@ pub struct Limits {
     pub guest_output_bytes: usize,
     /// How often the engine's epoch advances.
     pub epoch_tick: Duration,
+    /// Customers one page may carry.
+    pub max_page_customers: usize,
+    /// Instruction budget per call; `None` disables fuel metering.
+    pub fuel: Option<u64>,
 }
 
 impl Default for Limits {
@@ -72,6 +78,8 @@ impl Default for Limits {
             between_bytes_timeout: Duration::from_secs(30),
             guest_output_bytes: 16 << 10,
             epoch_tick: Duration::from_millis(10),
+            max_page_customers: 10_000,
+            fuel: None,
         }
     }
 }

@@ -31,14 +31,17 @@ pub struct Transport {
 /// A frame-by-frame view of the events worth logging.
 pub type Outcome = Result<(Response<WasiBody>, Box<dyn Future<Output = Result<(), Error>> + Send>), Error>;
 
-/// Builds the TLS client configuration: the Mozilla roots plus `extra_roots`.
-pub fn tls_config(extra_roots: &[rustls::pki_types::CertificateDer<'static>]) -> Arc<rustls::ClientConfig> {
+/// Builds the TLS client configuration: the Mozilla roots plus `extra_roots`
+/// (for PSAs behind a private CA). Fails naming the first extra certificate
+/// that cannot serve as a trust anchor.
+pub fn tls_config(extra_roots: &[rustls::pki_types::CertificateDer<'static>]) -> Result<Arc<rustls::ClientConfig>, String> {
     let mut roots = rustls::RootCertStore {
         roots: webpki_roots::TLS_SERVER_ROOTS.into(),
     };
-    for cert in extra_roots {
-        // A bad certificate was already reported when it was read.
-        let _ = roots.add(cert.clone());
+    for (i, cert) in extra_roots.iter().enumerate() {
+        roots
+            .add(cert.clone())
+            .map_err(|e| format!("extra CA certificate #{} cannot be used as a trusted root: {e}", i + 1))?;
     }
     let provider = Arc::new(rustls::crypto::ring::default_provider());
     let config = rustls::ClientConfig::builder_with_provider(provider)
@@ -46,7 +49,7 @@ pub fn tls_config(extra_roots: &[rustls::pki_types::CertificateDer<'static>]) ->
         .expect("ring supports the default protocol versions")
         .with_root_certificates(roots)
         .with_no_client_auth();
-    Arc::new(config)
+    Ok(Arc::new(config))
 }
 
 impl Transport {

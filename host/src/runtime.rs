@@ -108,6 +108,7 @@ impl Host {
         config.wasm_component_model(true);
         config.epoch_interruption(true);
         config.max_wasm_stack(512 << 10);
+        config.consume_fuel(options.limits.fuel.is_some());
         let engine = Engine::new(&config).map_err(load_err)?;
         let mut linker = Linker::new(&engine);
         wasmtime_wasi::p2::add_to_linker_async(&mut linker).map_err(load_err)?;
@@ -117,7 +118,7 @@ impl Host {
             .iter()
             .map(|der| rustls::pki_types::CertificateDer::from(der.clone()))
             .collect();
-        let tls = tls_config(&roots);
+        let tls = tls_config(&roots).map_err(|message| HostError::Load { connector: "(host)".into(), message })?;
         let stop = Arc::new(AtomicBool::new(false));
         {
             let engine = engine.clone();
@@ -151,6 +152,20 @@ impl Host {
         &self.inner.options
     }
 
+    /// Loads a component only if its SHA-256 is `sha256_hex`, so the
+    /// platform runs exactly the connector it reviewed.
+    pub async fn load_pinned(&self, name: &str, bytes: &[u8], sha256_hex: &str) -> Result<Connector, HostError> {
+        let actual = sha256_hex_of(bytes);
+        let expected = sha256_hex.trim().to_ascii_lowercase();
+        if actual != expected {
+            return Err(HostError::Load {
+                connector: name.to_string(),
+                message: format!("its SHA-256 is {actual}, but {expected} was pinned; refusing to run a connector that is not the one reviewed"),
+            });
+        }
+        self.load(name, bytes).await
+    }
+
     /// Loads a connector from a `.wasm` file.
     pub async fn load_file(&self, path: &Path) -> Result<Connector, HostError> {
         let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_else(|| path.display().to_string());
@@ -168,6 +183,21 @@ impl Host {
         let load_err = |message: String| HostError::Load { connector: name.to_string(), message };
         let component = Component::new(&self.inner.engine, bytes)
             .map_err(|e| load_err(format!("not a valid WebAssembly component: {e:#}")))?;
+        // The contract version is part of the exported interface's name.
+        let exported: Vec<String> = component
+            .component_type()
+            .exports(&self.inner.engine)
+            .filter_map(|(n, _)| n.strip_prefix("optimize365:psa-connector/connector@").map(str::to_string))
+            .collect();
+        if let Some(found) = exported.iter().find(|v| !SUPPORTED_CONTRACTS.contains(&v.as_str())) {
+            if !exported.iter().any(|v| SUPPORTED_CONTRACTS.contains(&v.as_str())) {
+                return Err(HostError::UnsupportedContract {
+                    connector: name.to_string(),
+                    found: found.clone(),
+                    supported: SUPPORTED_CONTRACTS.join(", "),
+                });
+            }
+        }
         let pre = self
             .inner
             .linker
@@ -222,6 +252,12 @@ impl Host {
         inner.declared = declared;
         Ok(connector)
     }
+}
+
+/// The SHA-256 of `bytes`, as lower-case hex.
+pub fn sha256_hex_of(bytes: &[u8]) -> String {
+    use sha2::Digest;
+    sha2::Sha256::digest(bytes).iter().map(|b| format!("{b:02x}")).collect()
 }
 
 struct ConnectorInner {
@@ -392,6 +428,9 @@ impl Instance {
         let mut credited = paced.total();
         self.store.data_mut().paced_credited = credited.as_nanos().min(u64::MAX as u128) as u64;
         self.store.set_epoch_deadline(limits.call_ticks());
+        if let Some(fuel) = limits.fuel {
+            let _ = self.store.set_fuel(fuel);
+        }
         // The epoch deadline stops guest code; this stops waiting on I/O.
         // Both are pushed back by the time requests waited for the PSA's
         // rate limit (see `pacing`).
@@ -427,6 +466,7 @@ impl Instance {
         self.closed = Some(match &err {
             HostError::DeadlineExceeded { .. } => format!("`{call}` ran past its deadline"),
             HostError::MemoryExhausted { .. } => format!("`{call}` ran out of memory"),
+            HostError::OutOfFuel { .. } => format!("`{call}` used up its instruction budget"),
             _ => format!("`{call}` crashed"),
         });
         tracing::warn!(connector = %self.name(), session = self.id, "{err}");
@@ -452,6 +492,9 @@ impl Instance {
         let call = call.to_string();
         if matches!(e.downcast_ref::<Trap>(), Some(Trap::Interrupt)) {
             return HostError::DeadlineExceeded { connector, call, deadline: limits.call_timeout };
+        }
+        if let (Some(Trap::OutOfFuel), Some(fuel)) = (e.downcast_ref::<Trap>(), limits.fuel) {
+            return HostError::OutOfFuel { connector, call, fuel };
         }
         let text = format!("{e:?}");
         if text.contains("growing memory") || text.contains("memory minimum size") || matches!(e.downcast_ref::<Trap>(), Some(Trap::AllocationTooLarge)) {
@@ -530,7 +573,12 @@ impl Session {
                 })
             })
             .await?;
+        let max = self.inst.connector.inner.host.inner.options.limits.max_page_customers;
         match res {
+            Ok(page) if page.customers.len() > max => Err(HostError::Contract {
+                connector: self.inst.name().to_string(),
+                message: format!("a page carried {} customers; a page may carry at most {max}", page.customers.len()),
+            }),
             Ok(page) => Ok(types::customer_page(page, &self.inst.secrets)),
             Err(e) => Err(self.with_denials(self.inst.connector_error(e))),
         }

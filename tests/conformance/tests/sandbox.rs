@@ -136,3 +136,83 @@ async fn a_trap_closes_the_session_and_says_so() {
     assert!(again.to_string().contains("open a new session"), "{again}");
     control(&c).await;
 }
+
+#[tokio::test]
+async fn a_page_larger_than_the_limit_is_refused() {
+    let (_h, c) = host(true).await;
+    let e = run(&c, "huge-page", "http://127.0.0.1:9/").await.unwrap_err();
+    assert!(matches!(e, HostError::Contract { .. }), "{e}");
+    assert!(e.to_string().contains("20000 customers"), "{e}");
+    control(&c).await;
+}
+
+#[tokio::test]
+async fn a_100_mb_result_is_stopped_at_the_memory_cap() {
+    let (_h, c) = host(true).await;
+    let e = run(&c, "huge-string", "http://127.0.0.1:9/").await.unwrap_err();
+    assert!(matches!(e, HostError::MemoryExhausted { .. }), "{e}");
+    control(&c).await;
+}
+
+#[tokio::test]
+async fn fuel_makes_runaway_loops_stop_deterministically() {
+    let mut limits = Limits::default();
+    limits.fuel = Some(50_000_000);
+    let host = Host::new(HostOptions::default().allow_loopback(true).limits(limits)).unwrap();
+    let c = host.load("hostile", HOSTILE).await.unwrap();
+    let e = run(&c, "loop", "http://127.0.0.1:9/").await.unwrap_err();
+    assert!(matches!(e, HostError::OutOfFuel { fuel: 50_000_000, .. }), "{e}");
+    control(&c).await;
+}
+
+/// A loopback server answering every request with a redirect to `location`.
+async fn redirecting_server(location: &'static str) -> String {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move {
+        loop {
+            let Ok((mut sock, _)) = listener.accept().await else { return };
+            tokio::spawn(async move {
+                use tokio::io::{AsyncReadExt, AsyncWriteExt};
+                let mut buf = [0u8; 4096];
+                let _ = sock.read(&mut buf).await;
+                let head = format!("HTTP/1.1 302 Found\r\nlocation: {location}\r\ncontent-length: 0\r\nconnection: close\r\n\r\n");
+                let _ = sock.write_all(head.as_bytes()).await;
+            });
+        }
+    });
+    format!("http://{addr}/start")
+}
+
+#[tokio::test]
+async fn a_redirect_to_another_host_is_refused_not_followed() {
+    let (_h, c) = host(true).await;
+    let e = run(&c, "fetch", &redirecting_server("https://169.254.169.254/latest/meta-data/").await).await.unwrap_err();
+    let text = e.to_string();
+    assert!(text.contains("redirecting to https://169.254.169.254/latest/meta-data/"), "{text}");
+    assert!(text.contains("does not follow redirects"), "{text}");
+    // A redirect within the same origin reaches the connector as an answer.
+    assert_eq!(run(&c, "fetch", &redirecting_server("/elsewhere").await).await.unwrap(), "status 302");
+    control(&c).await;
+}
+
+#[tokio::test]
+async fn a_pinned_hash_is_enforced() {
+    let host = Host::new(HostOptions::default()).unwrap();
+    let right = psa_host::sha256_hex_of(HOSTILE);
+    assert!(host.load_pinned("hostile", HOSTILE, &right).await.is_ok());
+    let wrong = "0".repeat(64);
+    let e = host.load_pinned("hostile", HOSTILE, &wrong).await.err().expect("refused");
+    let text = e.to_string();
+    assert!(text.contains(&right) && text.contains(&wrong), "{text}");
+}
+
+#[tokio::test]
+async fn an_unsupported_contract_version_is_refused_naming_both() {
+    const FUTURE: &[u8] = include_bytes!(env!("PSA_TEST_FUTURE_CONTRACT_WASM"));
+    let host = Host::new(HostOptions::default()).unwrap();
+    let e = host.load("future", FUTURE).await.err().expect("refused");
+    assert!(matches!(e, HostError::UnsupportedContract { .. }), "{e}");
+    let text = e.to_string();
+    assert!(text.contains("0.2.0") && text.contains("0.1.0"), "{text}");
+}

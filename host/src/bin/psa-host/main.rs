@@ -36,6 +36,9 @@ struct PluginArgs {
     /// Connector component (.wasm). Default: the bundled HaloPSA connector.
     #[arg(long, value_name = "FILE")]
     plugin: Option<PathBuf>,
+    /// Refuse to load the connector unless its SHA-256 is this (hex).
+    #[arg(long, value_name = "HEX")]
+    plugin_sha256: Option<String>,
 }
 
 #[derive(clap::Args, Clone)]
@@ -51,6 +54,10 @@ struct ConnectArgs {
     /// local simulators and tests. Internal networks stay refused.
     #[arg(long)]
     allow_loopback: bool,
+    /// Also trust the root certificate(s) in this PEM file, for a
+    /// self-hosted PSA whose certificate comes from a private CA. Repeatable.
+    #[arg(long, value_name = "FILE")]
+    ca_cert: Vec<PathBuf>,
 }
 
 #[derive(Copy, Clone, ValueEnum, PartialEq, Eq)]
@@ -124,7 +131,7 @@ fn main() -> ExitCode {
 async fn run(command: Command) -> ExitCode {
     match command {
         Command::Info { plugin, json } => {
-            let (_, connector) = match load(&plugin, false).await {
+            let (_, connector) = match load(&plugin, HostOptions::default()).await {
                 Ok(x) => x,
                 Err(code) => return code,
             };
@@ -149,18 +156,54 @@ async fn run(command: Command) -> ExitCode {
     }
 }
 
-async fn load(plugin: &PluginArgs, allow_loopback: bool) -> Result<(Host, Connector), ExitCode> {
-    let host = Host::new(HostOptions::default().allow_loopback(allow_loopback)).map_err(|e| fail(&e))?;
-    let connector = match &plugin.plugin {
-        Some(path) => host.load_file(path).await,
-        None => host.load("halopsa (bundled)", psa_host::bundled::HALOPSA).await,
+async fn load(plugin: &PluginArgs, options: HostOptions) -> Result<(Host, Connector), ExitCode> {
+    let host = Host::new(options).map_err(|e| fail(&e))?;
+    let (name, bytes) = match &plugin.plugin {
+        Some(path) => match std::fs::read(path) {
+            Ok(b) => (path.display().to_string(), b),
+            Err(e) => {
+                eprintln!("error: cannot read the connector {}: {e}", path.display());
+                return Err(ExitCode::from(4));
+            }
+        },
+        None => ("halopsa (bundled)".to_string(), psa_host::bundled::HALOPSA.to_vec()),
+    };
+    let connector = match &plugin.plugin_sha256 {
+        Some(pin) => host.load_pinned(&name, &bytes, pin).await,
+        None => host.load(&name, &bytes).await,
     }
     .map_err(|e| fail(&e))?;
     Ok((host, connector))
 }
 
+/// Reads every certificate from PEM files.
+fn read_ca_certs(files: &[PathBuf]) -> Result<Vec<Vec<u8>>, ExitCode> {
+    use rustls_pki_types::pem::PemObject;
+    let mut out = Vec::new();
+    for f in files {
+        let certs: Vec<_> = match rustls_pki_types::CertificateDer::pem_file_iter(f) {
+            Ok(it) => it.collect::<Result<_, _>>().map_err(|e| {
+                eprintln!("error: {} is not a PEM certificate file: {e}", f.display());
+                ExitCode::from(2)
+            })?,
+            Err(e) => {
+                eprintln!("error: cannot read the CA certificate file {}: {e}", f.display());
+                return Err(ExitCode::from(2));
+            }
+        };
+        if certs.is_empty() {
+            eprintln!("error: {} holds no PEM certificate (expected -----BEGIN CERTIFICATE-----)", f.display());
+            return Err(ExitCode::from(2));
+        }
+        out.extend(certs.into_iter().map(|c| c.to_vec()));
+    }
+    Ok(out)
+}
+
 async fn prepare(args: &ConnectArgs) -> Result<(Connector, ConnectionConfig), ExitCode> {
-    let (_, connector) = load(&args.plugin, args.allow_loopback).await?;
+    let mut options = HostOptions::default().allow_loopback(args.allow_loopback);
+    options.extra_roots = read_ca_certs(&args.ca_cert)?;
+    let (_, connector) = load(&args.plugin, options).await?;
     let text = std::fs::read_to_string(&args.config).map_err(|e| {
         eprintln!("error: cannot read the config file {}: {e}", args.config.display());
         ExitCode::from(2)

@@ -12,6 +12,8 @@
 //! | `recurse` | recurse without bound | stop it (stack overflow) |
 //! | `trap` | panic (a trap under panic=abort) | report a crash, close the session |
 //! | `print-secret` | print the `secret` field to stdout and stderr | scrub it from the log |
+//! | `huge-page` | return a page of 20 000 customers | refuse it (more than a page may carry) |
+//! | `huge-string` | build a 100 MB customer name | stop it at the memory cap |
 
 wit_bindgen::generate!({
     path: "../../../wit/0.1.0",
@@ -96,6 +98,22 @@ impl GuestSession for State {
                 eprintln!("again on stderr: {}", self.secret);
                 "printed".to_string()
             }
+            "huge-page" => {
+                let customers = (0..20_000)
+                    .map(|i| Customer {
+                        id: i.to_string(),
+                        name: format!("c{i}"),
+                        active: true,
+                        parent_id: None,
+                        parent_name: None,
+                        website: None,
+                        domains: vec![],
+                        m365_tenants: vec![],
+                    })
+                    .collect();
+                return Ok(CustomerPage { customers, warnings: vec![], next_cursor: None, fetched: 20_000, total: None });
+            }
+            "huge-string" => "x".repeat(100 << 20),
             other => return Err(ConnectorError::Internal(format!("unknown mode {other}"))),
         };
         Ok(CustomerPage {

@@ -1,0 +1,197 @@
+//! Cursors (`decode_cursor`) and a whole import: a sequence of pages, as the
+//! host may request them (next cursor, retries, restarts, stale or forged
+//! cursors), through `ImportState::accept` and the cross-page tenant
+//! resolution, checked against a model of what was already returned.
+#![no_main]
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use arbitrary::Arbitrary;
+use halopsa_connector::customers::{self, RawRow};
+use halopsa_connector::error::Error;
+use halopsa_connector::pagination::{decode_cursor, encode_cursor, ImportState};
+use halopsa_connector::tenants::{self, RawLink};
+use libfuzzer_sys::fuzz_target;
+
+mod common;
+use common::{assert_canonical_id, assert_protocol};
+
+const ENDPOINT: &str = "/api/Client";
+const MAX_PAGE: u32 = 10_000_000;
+const GUIDS: [&str; 4] = [
+    "8b2a1c3d-0000-4000-8000-000000000001",
+    "{8B2A1C3D-0000-4000-8000-000000000002}",
+    "8b2a1c3d-0000-4000-8000-000000000003",
+    "not-a-guid",
+];
+
+#[derive(Arbitrary, Debug)]
+enum Goto {
+    /// The cursor the last page returned (a new import when it had none).
+    Next,
+    /// The same page again (a host retry).
+    Retry,
+    /// No cursor: a new import.
+    Restart,
+    /// A cursor string the host sent.
+    Cursor(String),
+    /// The cursor of some page.
+    Page(u32),
+}
+
+#[derive(Arbitrary, Debug)]
+struct Step {
+    goto: Goto,
+    record_count: u16,
+    /// (id selector, tenant selector) per row.
+    rows: Vec<(u8, u8)>,
+}
+
+#[derive(Arbitrary, Debug)]
+struct Input {
+    cursors: Vec<String>,
+    steps: Vec<Step>,
+}
+
+fn check_cursor(c: &str) -> Option<u32> {
+    match decode_cursor(c) {
+        Ok(p) => {
+            assert!((1..=MAX_PAGE).contains(&p), "cursor {c:?} gave page {p}");
+            let digits = c.strip_prefix("halopsa:p=").unwrap_or_else(|| panic!("cursor {c:?} accepted"));
+            assert!(digits.bytes().all(|b| b.is_ascii_digit()) && digits.parse::<u32>().ok() == Some(p), "cursor {c:?}");
+            assert_eq!(decode_cursor(&encode_cursor(p)).ok(), Some(p));
+            Some(p)
+        }
+        Err(e) => {
+            assert!(matches!(e, Error::Internal(_)), "{e:?}");
+            common::assert_error_sane(&e, None);
+            None
+        }
+    }
+}
+
+#[derive(Default)]
+struct Model {
+    /// id → page it was returned on.
+    emitted: BTreeMap<String, u32>,
+    pages_done: BTreeSet<u32>,
+    /// tenant → the customer that was returned with it.
+    owner: BTreeMap<String, String>,
+}
+
+fuzz_target!(|input: Input| {
+    for c in input.cursors.iter().take(8) {
+        check_cursor(c);
+    }
+
+    let mut state = ImportState::default();
+    let mut model = Model::default();
+    let mut current: Option<u32> = None;
+    let mut next: Option<u32> = None;
+    for step in input.steps.iter().take(64) {
+        let page_no = match &step.goto {
+            Goto::Next => next,
+            Goto::Retry => current,
+            Goto::Restart => None,
+            Goto::Cursor(c) => match check_cursor(c) {
+                Some(p) => Some(p),
+                None => continue,
+            },
+            Goto::Page(p) => match check_cursor(&encode_cursor(*p)) {
+                Some(p) => Some(p),
+                None => continue,
+            },
+        };
+        // Without a cursor the session starts a new import on page 1.
+        let page_no = match page_no {
+            Some(p) => p,
+            None => {
+                state = ImportState::default();
+                model = Model::default();
+                1
+            }
+        };
+        current = Some(page_no);
+        let record_count = u64::from(step.record_count);
+
+        // Customers as the session builds them (canonical ids).
+        let mut built = Vec::new();
+        for (sel, tsel) in step.rows.iter().take(256) {
+            let row = RawRow {
+                id: Some(serde_json::json!(i64::from(*sel) + 1)),
+                name: Some(serde_json::json!(format!("Customer {sel}"))),
+                ..RawRow::default()
+            };
+            let c = customers::to_customer(ENDPOINT, page_no, built.len() + 1, &row).expect("a plain row");
+            assert_canonical_id(&c.id);
+            built.push((c, *tsel));
+        }
+        let ids: Vec<(String, String)> = built.iter().map(|(c, _)| (c.id.clone(), c.name.clone())).collect();
+
+        let mut expected_keep = Vec::new();
+        let mut on_page = BTreeSet::new();
+        for (i, (id, _)) in ids.iter().enumerate() {
+            if !model.emitted.contains_key(id) && on_page.insert(id.as_str()) {
+                expected_keep.push(i);
+            }
+        }
+        let reread = model.pages_done.contains(&page_no);
+        let should_fail = (ids.is_empty() && (model.emitted.len() as u64) < record_count)
+            || (!ids.is_empty() && expected_keep.is_empty() && !reread);
+
+        let plan = match state.accept(ENDPOINT, page_no, record_count, &ids) {
+            Ok(plan) => plan,
+            Err(e) => {
+                assert_protocol(&e, ENDPOINT);
+                assert!(should_fail, "page {page_no} refused: {e:?}");
+                // Nothing recorded: the model stays as it was.
+                next = None;
+                continue;
+            }
+        };
+        assert!(!should_fail, "page {page_no} accepted though it should fail");
+        assert_eq!(plan.keep, expected_keep, "page {page_no}");
+        for &i in &expected_keep {
+            model.emitted.insert(ids[i].0.clone(), page_no);
+        }
+        model.pages_done.insert(page_no);
+        assert_eq!(plan.fetched, model.emitted.len() as u64);
+        assert_eq!(plan.total, record_count);
+        let done = ids.is_empty() || plan.fetched >= record_count || page_no >= MAX_PAGE;
+        assert_eq!(plan.next_page, (!done).then_some(page_no + 1));
+        for w in &plan.warnings {
+            assert!(w.code == "duplicate-id" || w.code == "record-count-changed", "{}", w.code);
+            if let Some(id) = &w.customer_id {
+                assert!(ids.iter().any(|(i, _)| i == id));
+            }
+        }
+        next = plan.next_page;
+
+        // Tenant links on the returned customers, resolved across pages.
+        let mut out = Vec::new();
+        for &i in &plan.keep {
+            let (c, tsel) = &built[i];
+            let mut c = c.clone();
+            let raw: Vec<RawLink> = (0..2)
+                .map(|k| (tsel >> (4 * k)) & 0xF)
+                .filter_map(|n| GUIDS.get(usize::from(n)))
+                .map(|g| RawLink { tenant_id: (*g).to_string(), ..RawLink::default() })
+                .collect();
+            let (links, _) = tenants::clean_links(&c.id, &c.name, &raw);
+            c.m365_tenants = links;
+            out.push(c);
+        }
+        let _ = state.row_tenants.resolve_page(&mut out);
+        let mut on_this_page: BTreeMap<&str, &str> = BTreeMap::new();
+        for c in &out {
+            for l in &c.m365_tenants {
+                common::assert_guid(&l.tenant_id);
+                assert!(on_this_page.insert(&l.tenant_id, &c.id).is_none(), "tenant {} twice on a page", l.tenant_id);
+                if let Some(o) = model.owner.get(&l.tenant_id) {
+                    assert_eq!(o, &c.id, "tenant {} given to a second customer", l.tenant_id);
+                }
+                model.owner.insert(l.tenant_id.clone(), c.id.clone());
+            }
+        }
+    }
+});
