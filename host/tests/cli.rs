@@ -183,3 +183,51 @@ async fn demo_prints_customers_with_tenants() {
     assert!(text.contains(".onmicrosoft.com"), "no tenant domains shown: {text}");
     assert!(!text.contains(&SimOptions::default().client_secret), "demo printed the secret");
 }
+
+/// PEM text of a DER certificate (base64 in 64-column lines).
+fn pem(der: &[u8]) -> String {
+    const A: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let mut b64 = String::new();
+    for chunk in der.chunks(3) {
+        let n = chunk.iter().enumerate().fold(0u32, |n, (i, b)| n | (*b as u32) << (16 - 8 * i));
+        for i in 0..4 {
+            if i <= chunk.len() {
+                b64.push(A[(n >> (18 - 6 * i) & 63) as usize] as char);
+            } else {
+                b64.push('=');
+            }
+        }
+    }
+    let lines: Vec<&str> = b64.as_bytes().chunks(64).map(|c| std::str::from_utf8(c).unwrap()).collect();
+    format!("-----BEGIN CERTIFICATE-----\n{}\n-----END CERTIFICATE-----\n", lines.join("\n"))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ca_cert_makes_a_private_ca_instance_importable() {
+    let (tls, ca_der) = halo_sim::test_ca(&["localhost"]);
+    let sim = HaloSim::start(SimOptions { tls: Some(tls), customers: sample_customers(40, 2), ..Default::default() }).await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = write_config(dir.path(), &sim, Some(&sim.options().client_secret));
+    let ca = dir.path().join("ca.pem");
+    std::fs::write(&ca, pem(&ca_der)).unwrap();
+    let without = psa_host(s(&["import", "--allow-loopback", "--config", cfg.to_str().unwrap()]), vec![]).await;
+    assert_eq!(without.status.code(), Some(1), "{}", all_output(&without));
+    assert!(all_output(&without).contains("not trusted"), "{}", all_output(&without));
+    let with = psa_host(
+        s(&["import", "--allow-loopback", "--ca-cert", ca.to_str().unwrap(), "--config", cfg.to_str().unwrap()]),
+        vec![],
+    )
+    .await;
+    assert!(with.status.success(), "{}", all_output(&with));
+    assert!(String::from_utf8_lossy(&with.stderr).contains("imported 40 customers"), "{}", all_output(&with));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn plugin_sha256_refuses_a_different_component() {
+    let out = psa_host(s(&["info", "--plugin-sha256", &"ab".repeat(32)]), vec![]).await;
+    assert_eq!(out.status.code(), Some(4), "{}", all_output(&out));
+    assert!(all_output(&out).contains("was pinned"), "{}", all_output(&out));
+    let right = psa_host::sha256_hex_of(psa_host::bundled::HALOPSA);
+    let out = psa_host(s(&["info", "--plugin-sha256", &right]), vec![]).await;
+    assert!(out.status.success(), "{}", all_output(&out));
+}
