@@ -17,8 +17,10 @@ pub struct SessionState {
     pub(crate) hooks: SandboxHooks,
     pub(crate) limits: StoreLimits,
     pub(crate) output: GuestOutput,
-    /// Pacing time already credited to the epoch deadline.
-    pub(crate) paced_credited: u64,
+    /// Wall-clock deadline of the call in progress.
+    pub(crate) call_deadline: Option<std::time::Instant>,
+    /// The session's pacing total when the call started.
+    pub(crate) paced_at_start: std::time::Duration,
 }
 
 impl SessionState {
@@ -48,7 +50,8 @@ impl SessionState {
             hooks,
             limits: store_limits,
             output,
-            paced_credited: 0,
+            call_deadline: None,
+            paced_at_start: std::time::Duration::ZERO,
         }
     }
 }

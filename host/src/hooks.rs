@@ -125,6 +125,12 @@ impl WasiHttpHooks for SandboxHooks {
             let request_scheme = request.uri().scheme_str().unwrap_or("https").to_string();
             let request_port = request.uri().port_u16();
             let result = transport.send(request, options).await;
+            if let Err(Error::DestinationIpProhibited) = &result {
+                denials.push(format!(
+                    "connector `{connector}`: {request_host} resolves only to internal addresses (loopback, private, \
+                     link-local or similar), which the sandbox never connects to; use the instance's public address"
+                ));
+            }
             if let Ok((resp, _)) = &result {
                 if let Some(why) = cross_origin_redirect(resp, &request_scheme, &request_host, request_port) {
                     tracing::warn!(connector = %connector, "sandbox: {why}");

@@ -82,7 +82,8 @@ impl Session {
                         break p;
                     }
                     Err(e) => {
-                        let Some(why) = retry::retryable(&e) else {
+                        let why = if self.refused_last_call() { None } else { retry::retryable(&e) };
+                        let Some(why) = why else {
                             return Err(fail(e, &customers, pages));
                         };
                         let Some(wait) = attempts.next_wait(&policy, &why) else {

@@ -12,7 +12,7 @@
 //! | `first_byte_timeout` | 60 s | the guest sees `connection-read-timeout` |
 //! | `between_bytes_timeout` | 30 s | the guest sees `connection-read-timeout` mid-body |
 //! | `guest_output_bytes` | 16 KiB per call | further guest stdout/stderr is dropped (and counted) |
-//! | `epoch_tick` | 10 ms | granularity of the CPU deadline |
+//! | `epoch_tick` | 1 ms | granularity of the CPU deadline; a running guest yields to the executor every tick, so one that spins cannot hold a worker thread |
 //! | `max_page_customers` | 10 000 | a larger page is refused as a contract violation |
 //! | `fuel` | off | with `Some(n)`, each call may execute about `n` wasm instructions (deterministic, for tests) |
 //!
@@ -77,7 +77,7 @@ impl Default for Limits {
             first_byte_timeout: Duration::from_secs(60),
             between_bytes_timeout: Duration::from_secs(30),
             guest_output_bytes: 16 << 10,
-            epoch_tick: Duration::from_millis(10),
+            epoch_tick: Duration::from_millis(1),
             max_page_customers: 10_000,
             fuel: None,
         }
@@ -85,12 +85,6 @@ impl Default for Limits {
 }
 
 impl Limits {
-    /// Epoch ticks that make up `call_timeout`.
-    pub(crate) fn call_ticks(&self) -> u64 {
-        let tick = self.epoch_tick.as_nanos().max(1);
-        (self.call_timeout.as_nanos() / tick).max(1) as u64
-    }
-
     /// The guest's requested timeout, capped by ours.
     pub(crate) fn cap(requested: Option<Duration>, ours: Duration) -> Duration {
         requested.map_or(ours, |r| r.min(ours))

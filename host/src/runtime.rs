@@ -310,22 +310,23 @@ impl Connector {
         };
         let mut store = Store::new(&host.engine, SessionState::new(hooks, &host.options.limits));
         store.limiter(|s| &mut s.limits);
-        // At the deadline, time the session's requests spent held back by
-        // the pacer is added once; otherwise the call is interrupted.
-        let tick = host.options.limits.epoch_tick.as_nanos().max(1) as u64;
+        // Every epoch tick the guest yields to the executor (so a guest that
+        // spins cannot hold a worker thread) and is interrupted once the
+        // call's wall-clock deadline, pushed back by pacing waits, has passed.
         let clock = paced.clone();
-        store.epoch_deadline_callback(move |mut ctx| {
-            let total = clock.total().as_nanos().min(u64::MAX as u128) as u64;
-            let state = ctx.data_mut();
-            let credit = total.saturating_sub(state.paced_credited);
-            if credit >= tick {
-                state.paced_credited = total;
-                Ok(wasmtime::UpdateDeadline::Continue(credit / tick))
+        store.epoch_deadline_callback(move |ctx| {
+            let state = ctx.data();
+            let Some(deadline) = state.call_deadline else {
+                return Ok(wasmtime::UpdateDeadline::Interrupt);
+            };
+            let credit = clock.total().saturating_sub(state.paced_at_start);
+            if std::time::Instant::now() < deadline + credit {
+                Ok(wasmtime::UpdateDeadline::Yield(1))
             } else {
                 Ok(wasmtime::UpdateDeadline::Interrupt)
             }
         });
-        store.set_epoch_deadline(host.options.limits.call_ticks());
+        store.set_epoch_deadline(1);
         let mut inst = Instance {
             connector: self.clone(),
             id,
@@ -375,7 +376,7 @@ impl Connector {
             })
             .await?;
         match res {
-            Ok(handle) => Ok(Session { inst, handle: Some(handle) }),
+            Ok(handle) => Ok(Session { inst, handle: Some(handle), refused_last_call: false }),
             Err(e) => Err(inst.connector_error(e)),
         }
     }
@@ -426,8 +427,10 @@ impl Instance {
         let limits = self.connector.inner.host.inner.options.limits.clone();
         let paced = self.paced.clone();
         let mut credited = paced.total();
-        self.store.data_mut().paced_credited = credited.as_nanos().min(u64::MAX as u128) as u64;
-        self.store.set_epoch_deadline(limits.call_ticks());
+        let state = self.store.data_mut();
+        state.call_deadline = Some(std::time::Instant::now() + limits.call_timeout);
+        state.paced_at_start = credited;
+        self.store.set_epoch_deadline(1);
         if let Some(fuel) = limits.fuel {
             let _ = self.store.set_fuel(fuel);
         }
@@ -531,6 +534,8 @@ impl Instance {
 pub struct Session {
     inst: Instance,
     handle: Option<ResourceAny>,
+    /// Whether the sandbox refused a request during the last failed call.
+    refused_last_call: bool,
 }
 
 impl Session {
@@ -542,6 +547,12 @@ impl Session {
     /// The connector's id.
     pub fn connector(&self) -> &str {
         self.inst.name()
+    }
+
+    /// Whether the sandbox refused a request in the last failed call (such a
+    /// failure is policy, never worth a retry).
+    pub(crate) fn refused_last_call(&self) -> bool {
+        self.refused_last_call
     }
 
     pub(crate) fn retry_policy(&self) -> RetryPolicy {
@@ -602,8 +613,9 @@ impl Session {
 
     /// Adds the sandbox's refusals to a connector error's message, so the
     /// reader sees which host was refused and how to allow it.
-    fn with_denials(&self, err: HostError) -> HostError {
+    fn with_denials(&mut self, err: HostError) -> HostError {
         let denied = self.inst.denials.take();
+        self.refused_last_call = !denied.is_empty();
         match err {
             HostError::Connector { connector, error } if !denied.is_empty() => {
                 let extra = format!(" (Sandbox: {})", denied.join("; "));

@@ -216,3 +216,29 @@ async fn an_unsupported_contract_version_is_refused_naming_both() {
     let text = e.to_string();
     assert!(text.contains("0.2.0") && text.contains("0.1.0"), "{text}");
 }
+
+#[tokio::test(flavor = "current_thread")]
+async fn a_spinning_connector_does_not_starve_other_sessions() {
+    // One thread only: before guests yielded at each epoch tick, the loop
+    // below held it for its whole 3-s deadline.
+    let (_h, c) = host(true).await;
+    let looping = {
+        let c = c.clone();
+        tokio::spawn(async move { run(&c, "loop", "http://127.0.0.1:9/").await })
+    };
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let t = Instant::now();
+    control(&c).await;
+    assert!(t.elapsed() < Duration::from_secs(2), "a normal session waited {:?} behind a looping one", t.elapsed());
+    assert!(matches!(looping.await.unwrap(), Err(HostError::DeadlineExceeded { .. })));
+}
+
+#[tokio::test]
+async fn a_sandbox_refusal_is_not_retried() {
+    let (_h, c) = host(true).await;
+    let mut s = c.open_session(&cfg(&c, "outside", &ok_server().await)).await.unwrap();
+    let t = Instant::now();
+    let e = s.import_all(|_| {}).await.unwrap_err();
+    assert!(t.elapsed() < Duration::from_millis(900), "retried: {:?}", t.elapsed());
+    assert!(e.error.to_string().contains("example.com"), "{}", e.error);
+}
