@@ -185,12 +185,14 @@ pub fn summary(status: u16, content_type: Option<&str>, body: &[u8]) -> String {
         return msg::body_summary_html(status);
     }
     let text = String::from_utf8_lossy(body);
-    let text = text.trim();
-    if text.is_empty() {
+    // Control characters become spaces before trimming: a body of only
+    // control characters is as empty as a blank one.
+    let one_line: String = text.chars().map(|c| if c.is_control() { ' ' } else { c }).collect();
+    let one_line = one_line.trim();
+    if one_line.is_empty() {
         return msg::body_summary_empty(status);
     }
-    let one_line: String = text.chars().map(|c| if c.is_control() { ' ' } else { c }).collect();
-    msg::clip(&one_line, 200)
+    msg::clip(one_line, 200)
 }
 
 /// Halo's own error message from the JSON shapes it uses.
@@ -249,16 +251,7 @@ mod tests {
     use crate::http::fake::Fake;
 
     fn cfg() -> Config {
-        let f: Vec<(String, String)> = [
-            ("resource_server_url", "https://acme.halopsa.com/api"),
-            ("authorization_server_url", "https://acme.halopsa.com/auth"),
-            ("client_id", "id"),
-            ("client_secret", "sec"),
-        ]
-        .iter()
-        .map(|(k, v)| (k.to_string(), v.to_string()))
-        .collect();
-        crate::config::parse(&f).unwrap()
+        crate::config::test_config(&[])
     }
 
     fn m(body: &str) -> Option<String> {
@@ -285,6 +278,19 @@ mod tests {
         assert_eq!(m(r#"{"Message":"  "}"#), None);
         assert_eq!(m("<html>"), None);
         assert_eq!(m("{}"), None);
+    }
+
+    /// Found by fuzzing (fuzz target `halo_error_body`, minimised input `[0x01]`):
+    /// a body of control characters gave a blank message.
+    #[test]
+    fn control_character_body_is_summarised_as_empty() {
+        assert_eq!(summary(500, None, b"\x01"), msg::body_summary_empty(500));
+        assert_eq!(summary(502, None, b"   \r\n\x01\0\0\0\0\0\0\x06"), msg::body_summary_empty(502));
+        assert_eq!(summary(500, None, b"\x01oops\tthere\x7f"), "oops there");
+        match status_error(500, None, None, b"\x01", "/api/Client", PERM_CUSTOMERS) {
+            Error::Upstream { message, .. } => assert!(!message.trim().is_empty()),
+            other => panic!("{other:?}"),
+        }
     }
 
     #[test]

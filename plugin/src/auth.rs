@@ -233,19 +233,11 @@ mod tests {
     use crate::http::fake::Fake;
 
     fn cfg(tenant: Option<&str>) -> Config {
-        let mut f: Vec<(String, String)> = [
-            ("resource_server_url", "https://acme.halopsa.com/api"),
-            ("authorization_server_url", "https://acme.halopsa.com/auth"),
-            ("client_id", "my id"),
-            ("client_secret", "p&ss=word"),
-        ]
-        .iter()
-        .map(|(k, v)| (k.to_string(), v.to_string()))
-        .collect();
+        let mut o = vec![("client_id", "my id"), ("client_secret", "p&ss=word")];
         if let Some(t) = tenant {
-            f.push(("tenant".into(), t.into()));
+            o.push(("tenant", t));
         }
-        crate::config::parse(&f).unwrap()
+        crate::config::test_config(&o)
     }
 
     #[test]

@@ -242,6 +242,26 @@ fn has_scheme(raw: &str) -> bool {
     }
 }
 
+/// A parsed configuration for unit tests: the standard form with `overrides`
+/// replacing (or adding) fields.
+#[cfg(test)]
+pub(crate) fn test_config(overrides: &[(&str, &str)]) -> Config {
+    let mut f: Vec<(String, String)> = [
+        ("resource_server_url", "https://acme.halopsa.com/api"),
+        ("authorization_server_url", "https://acme.halopsa.com/auth"),
+        ("client_id", "id"),
+        ("client_secret", "sec"),
+    ]
+    .iter()
+    .map(|(k, v)| (k.to_string(), v.to_string()))
+    .collect();
+    for (k, v) in overrides {
+        f.retain(|(key, _)| key != k);
+        f.push((k.to_string(), v.to_string()));
+    }
+    parse(&f).expect("test configuration parses")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -8,10 +8,11 @@ use crate::messages as msg;
 use crate::types::Customer;
 
 /// One `/Client` page as Halo sends it. Only the fields used are read; the
-/// others (a `logo` can be a large base64 string) are skipped unparsed.
+/// others (a `logo` can be a large base64 string) are skipped unparsed
+/// (serde_json skips them iteratively: no recursion, however deep).
 #[derive(Deserialize)]
 struct RawPage {
-    #[serde(default)]
+    #[serde(default, deserialize_with = "rows")]
     clients: Option<Vec<RawRow>>,
     #[serde(default)]
     record_count: Option<Value>,
@@ -48,10 +49,16 @@ pub struct Page {
 pub fn parse_page(endpoint: &str, page_no: u32, body: &[u8]) -> Result<Page, Error> {
     // serde would also read a struct from an array: insist on an object.
     let is_object = body.iter().find(|b| !b.is_ascii_whitespace()) == Some(&b'{');
-    let raw: RawPage = match serde_json::from_slice(body) {
-        Ok(p) if is_object => p,
-        Ok(_) => return Err(Error::protocol(endpoint, diagnose(page_no, body, ""))),
-        Err(e) => return Err(Error::protocol(endpoint, diagnose(page_no, body, &e.to_string()))),
+    if !is_object {
+        return Err(Error::protocol(endpoint, NOT_A_PAGE.to_string()));
+    }
+    ROW.with(|r| r.set(0));
+    let parsed = serde_json::from_slice::<RawPage>(body);
+    let row = ROW.with(|r| r.replace(0));
+    let raw = match parsed {
+        Ok(p) => p,
+        Err(e) if row > 0 => return Err(Error::protocol(endpoint, msg::row_problem(row, page_no, &row_error(&e)))),
+        Err(e) => return Err(Error::protocol(endpoint, diagnose(body, &e))),
     };
     let rows = raw
         .clients
@@ -61,28 +68,114 @@ pub fn parse_page(endpoint: &str, page_no: u32, body: &[u8]) -> Result<Page, Err
             return Err(Error::protocol(endpoint, msg::field_problem("record_count", "is missing")))
         }
         Some(v) => parse_count(&v).ok_or_else(|| {
-            Error::protocol(endpoint, msg::field_problem("record_count", "is not a whole number"))
+            Error::protocol(endpoint, msg::field_problem("record_count", "is not a whole number of 0 or more"))
         })?,
     };
     Ok(Page { record_count, rows })
 }
 
-/// Say precisely what is wrong with a body the typed parse refused.
-fn diagnose(page_no: u32, body: &[u8], serde_error: &str) -> String {
+const NOT_A_PAGE: &str = "the answer is not a JSON object with \"clients\" and \"record_count\".";
+
+thread_local! {
+    /// The 1-based position of the `clients` row being read (0: none), so
+    /// that a parse error inside a row can name it.
+    static ROW: std::cell::Cell<usize> = const { std::cell::Cell::new(0) };
+}
+
+/// `clients`: null, or an array whose every item is a JSON object (serde
+/// would otherwise read a row such as `[95, "Acme"]` positionally).
+fn rows<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<Vec<RawRow>>, D::Error> {
+    use serde::de::{self, MapAccess, SeqAccess, Visitor};
+    use std::fmt;
+
+    struct Rows;
+    impl<'de> Visitor<'de> for Rows {
+        type Value = Option<Vec<RawRow>>;
+        fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+            f.write_str("an array of customer rows")
+        }
+        fn visit_unit<E: de::Error>(self) -> Result<Self::Value, E> {
+            Ok(None)
+        }
+        fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
+            let mut out = Vec::with_capacity(seq.size_hint().unwrap_or(0).min(4096));
+            loop {
+                ROW.with(|r| r.set(out.len() + 1));
+                match seq.next_element::<ObjectRow>()? {
+                    Some(ObjectRow(row)) => out.push(row),
+                    None => break,
+                }
+            }
+            ROW.with(|r| r.set(0));
+            Ok(Some(out))
+        }
+    }
+
+    struct ObjectRow(RawRow);
+    impl<'de> Deserialize<'de> for ObjectRow {
+        fn deserialize<D2: serde::Deserializer<'de>>(d: D2) -> Result<Self, D2::Error> {
+            struct Obj;
+            impl<'de> Visitor<'de> for Obj {
+                type Value = ObjectRow;
+                fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                    f.write_str("a JSON object")
+                }
+                fn visit_map<M: MapAccess<'de>>(self, map: M) -> Result<ObjectRow, M::Error> {
+                    RawRow::deserialize(de::value::MapAccessDeserializer::new(map)).map(ObjectRow)
+                }
+            }
+            d.deserialize_map(Obj)
+        }
+    }
+
+    d.deserialize_any(Rows)
+}
+
+/// What a serde_json error inside one row means, after "customer row n of page p".
+fn row_error(e: &serde_json::Error) -> String {
+    let text = e.to_string();
+    if text.contains("expected a JSON object") {
+        "is not a JSON object".to_string()
+    } else {
+        json_problem(&text).unwrap_or_else(|| format!("does not have the expected shape ({})", msg::clip(&text, 120)))
+    }
+}
+
+/// A syntax-level problem, phrased after "the answer" or "customer row n of page p".
+fn json_problem(serde_error: &str) -> Option<String> {
+    let clipped = msg::clip(serde_error, 120);
+    let what = if serde_error.contains("recursion limit") {
+        "nests arrays or objects more than 128 levels deep"
+    } else if serde_error.contains("unicode") || serde_error.contains("surrogate") || serde_error.contains("escape") {
+        "holds text that is not valid UTF-8"
+    } else if serde_error.contains("number out of range") {
+        "holds a number out of range"
+    } else if serde_error.contains("duplicate field") {
+        "holds the same key twice"
+    } else if serde_error.starts_with("invalid type") || serde_error.starts_with("invalid value") {
+        return None;
+    } else {
+        "is not valid JSON"
+    };
+    Some(format!("{what} ({clipped})"))
+}
+
+/// Say precisely what is wrong with an object body the typed parse refused
+/// outside any row.
+fn diagnose(body: &[u8], e: &serde_json::Error) -> String {
+    let text = e.to_string();
+    if let Some(p) = json_problem(&text) {
+        return format!("the answer {p}.");
+    }
     let v: Value = match serde_json::from_slice(body) {
         Ok(v) => v,
-        Err(_) => return "the answer is not valid JSON.".to_string(),
+        Err(e) => return format!("the answer {}.", json_problem(&e.to_string()).unwrap_or_else(|| "is not valid JSON".into())),
     };
     let Some(obj) = v.as_object() else {
-        return "the answer is not a JSON object with \"clients\" and \"record_count\".".to_string();
+        return NOT_A_PAGE.to_string();
     };
     match obj.get("clients") {
-        Some(Value::Array(rows)) => {
-            match rows.iter().position(|r| !r.is_object()) {
-                Some(i) => msg::row_problem(i + 1, page_no, "is not a JSON object"),
-                None => format!("the answer does not have the expected shape ({}).", msg::clip(serde_error, 120)),
-            }
-        }
+        Some(Value::Array(_)) => format!("the answer does not have the expected shape ({}).", msg::clip(&text, 120)),
         Some(Value::Null) | None => msg::field_problem("clients", "is missing"),
         Some(_) => msg::field_problem("clients", "is not an array"),
     }
@@ -119,7 +212,10 @@ pub fn to_customer(endpoint: &str, page_no: u32, position: usize, row: &RawRow) 
     let bad = |problem: &str| Error::protocol(endpoint, msg::row_problem(position, page_no, problem));
     let id = match &row.id {
         None | Some(Value::Null) => return Err(bad("has no \"id\"")),
-        Some(v) => parse_id(v).ok_or_else(|| bad("has an \"id\" that is not a whole number"))?,
+        // Halo's ids start at 1; 0 and negatives are not customers.
+        Some(v) => parse_id(v)
+            .filter(|id| !id.starts_with('-') && id != "0")
+            .ok_or_else(|| bad("has an \"id\" that is not a positive whole number"))?,
     };
     let name = match &row.name {
         None | Some(Value::Null) => String::new(),
@@ -301,7 +397,46 @@ mod tests {
         assert!(err(r#"{"record_count":2,"clients":{}}"#).contains("\"clients\" is not an array"));
         assert!(err(r#"{"clients":[]}"#).contains("\"record_count\" is missing"));
         assert!(err(r#"{"clients":[],"record_count":1.5}"#).contains("not a whole number"));
+        assert!(err(r#"{"clients":[1],"record_count":1}"#).contains("row 1 of page 1 is not a JSON object"));
         assert!(err(r#"{"clients":[1],"record_count":1}"#).contains("row 1 of page 1"));
         assert!(err(r#"[]"#).contains("not a JSON object"));
+    }
+
+    #[test]
+    fn hostile_pages_name_the_row_and_the_problem() {
+        let err = |body: &[u8]| match parse_page("/api/Client", 3, body) {
+            Err(Error::Protocol { message, .. }) => message,
+            Err(other) => panic!("{other:?}"),
+            Ok(p) => panic!("accepted {} rows of {}", p.rows.len(), String::from_utf8_lossy(body)),
+        };
+        let deep = |n: usize| format!("{}{}", "[".repeat(n), "]".repeat(n));
+        // Invalid UTF-8 and lone surrogates inside a row's string.
+        let m = err(b"{\"record_count\":2,\"clients\":[{\"id\":1},{\"id\":2,\"name\":\"A\xffB\"}]}");
+        assert!(m.starts_with("customer row 2 of page 3 holds text that is not valid UTF-8"), "{m}");
+        assert!(err(br#"{"record_count":1,"clients":[{"id":1,"name":"\ud800"}]}"#).contains("row 1 of page 3 holds text that is not valid UTF-8"));
+        // Nesting beyond serde_json's limit, in a row and at the top.
+        let m = err(format!(r#"{{"record_count":1,"clients":[{{"id":1,"name":{}}}]}}"#, deep(100_000)).as_bytes());
+        assert!(m.starts_with("customer row 1 of page 3 nests arrays or objects more than 128 levels deep"), "{m}");
+        assert!(err(format!(r#"{{"record_count":{},"clients":[]}}"#, deep(100_000)).as_bytes()).starts_with("the answer nests"));
+        assert!(err(deep(100_000).as_bytes()).contains("not a JSON object"));
+        // ... but an unused field is skipped however deep.
+        let p = parse_page("/api/Client", 1, format!(r#"{{"record_count":1,"clients":[{{"id":1,"logo":{}}}]}}"#, deep(100_000)).as_bytes()).unwrap();
+        assert_eq!(p.rows.len(), 1);
+        // Duplicate keys, numbers out of range, rows that are arrays.
+        assert!(err(br#"{"record_count":1,"clients":[{"id":1,"id":2}]}"#).contains("row 1 of page 3 holds the same key twice (duplicate field `id`"));
+        assert!(err(br#"{"record_count":1,"record_count":2,"clients":[]}"#).starts_with("the answer holds the same key twice (duplicate field `record_count`"));
+        assert!(err(br#"{"record_count":2,"clients":[{"id":1},{"id":1e400}]}"#).starts_with("customer row 2 of page 3 holds a number out of range"));
+        assert!(err(br#"{"record_count":1,"clients":[[95,"Acme"]]}"#).contains("row 1 of page 3 is not a JSON object"));
+        assert!(err(br#"{"record_count":2,"clients":[{"id":1},null]}"#).contains("row 2 of page 3 is not a JSON object"));
+        assert!(err(br#"{"record_count":-1,"clients":[]}"#).contains("\"record_count\" is not a whole number of 0 or more"));
+        assert!(err(br#"{"record_count":1,"clients":[{"id":1}]} x"#).starts_with("the answer is not valid JSON"));
+        assert!(err(b"null").contains("not a JSON object"));
+        // Negative and zero ids are not customers.
+        for id in [json!(-1), json!(0), json!("-5"), json!(1e300)] {
+            match to_customer("/api/Client", 1, 4, &row(json!({ "id": id }))) {
+                Err(Error::Protocol { message, .. }) => assert!(message.contains("row 4 of page 1 has an \"id\" that is not a positive whole number"), "{message}"),
+                other => panic!("{id}: {:?}", other.map(|c| c.id)),
+            }
+        }
     }
 }

@@ -140,19 +140,10 @@ mod tests {
     use crate::http::fake::Fake;
 
     fn cfg(resource: &str, tenant: Option<&str>) -> Config {
-        let mut f: Vec<(String, String)> = [
-            ("resource_server_url", resource),
-            ("authorization_server_url", "https://acme.halopsa.com/auth"),
-            ("client_id", "id"),
-            ("client_secret", "sec"),
-        ]
-        .iter()
-        .map(|(k, v)| (k.to_string(), v.to_string()))
-        .collect();
-        if let Some(t) = tenant {
-            f.push(("tenant".into(), t.into()));
+        match tenant {
+            Some(t) => crate::config::test_config(&[("resource_server_url", resource), ("tenant", t)]),
+            None => crate::config::test_config(&[("resource_server_url", resource)]),
         }
-        crate::config::parse(&f).unwrap()
     }
 
     #[test]

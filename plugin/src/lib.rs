@@ -10,18 +10,18 @@ wit_bindgen::generate!({
     generate_all,
 });
 
-mod api;
-mod auth;
+pub mod api;
+pub mod auth;
 mod check;
-mod config;
-mod customers;
+pub mod config;
+pub mod customers;
 mod discover;
-mod error;
+pub mod error;
 mod http;
 mod messages;
-mod pagination;
+pub mod pagination;
 mod session;
-mod tenants;
+pub mod tenants;
 mod tickets;
 
 use std::cell::RefCell;

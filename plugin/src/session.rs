@@ -143,7 +143,8 @@ pub enum CspOutcome {
 pub fn read_csp(api: &mut Api) -> Result<CspOutcome, Error> {
     let list_endpoint = api.cfg.endpoint(CSP_REL);
     let ids = match api.get_with(CSP_REL, "?type=2", PERM_ADMIN, false) {
-        Ok(body) => tenants::connection_ids(&api::parse_value(&list_endpoint, &body)?),
+        Ok(body) => tenants::connection_ids(&api::parse_value(&list_endpoint, &body)?)
+            .map_err(|problem| Error::protocol(&list_endpoint, problem))?,
         Err(error @ Error::Forbidden { .. }) => return Ok(CspOutcome::Forbidden { endpoint: list_endpoint, error }),
         Err(Error::Upstream { status: 404, .. }) => return Ok(CspOutcome::Unavailable { endpoint: list_endpoint }),
         Err(e) => return Err(e),
@@ -153,7 +154,9 @@ pub fn read_csp(api: &mut Api) -> Result<CspOutcome, Error> {
         let rel = format!("{CSP_REL}/{id}");
         let endpoint = api.cfg.endpoint(&rel);
         match api.get_with(&rel, "?type=2&includedetails=true&includetenants=true", PERM_ADMIN, false) {
-            Ok(body) => all.extend(tenants::mappings(&api::parse_value(&endpoint, &body)?)),
+            Ok(body) => all.extend(
+                tenants::mappings(&api::parse_value(&endpoint, &body)?).map_err(|problem| Error::protocol(&endpoint, problem))?,
+            ),
             Err(error @ Error::Forbidden { .. }) => return Ok(CspOutcome::Forbidden { endpoint, error }),
             // A connection deleted between the two calls.
             Err(Error::Upstream { status: 404, .. }) => {}
@@ -171,16 +174,7 @@ mod tests {
     const T1: &str = "0a1b2c3d-4e5f-6789-abcd-ef0123456789";
 
     fn state() -> State {
-        let f: Vec<(String, String)> = [
-            ("resource_server_url", "https://acme.halopsa.com/api"),
-            ("authorization_server_url", "https://acme.halopsa.com/auth"),
-            ("client_id", "id"),
-            ("client_secret", "sec"),
-        ]
-        .iter()
-        .map(|(k, v)| (k.to_string(), v.to_string()))
-        .collect();
-        State::new(crate::config::parse(&f).unwrap())
+        State::new(crate::config::test_config(&[]))
     }
 
     #[test]

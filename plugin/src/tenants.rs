@@ -78,28 +78,43 @@ pub fn clean_links(customer_id: &str, customer_name: &str, raw: &[RawLink]) -> (
 
 // ----- Microsoft CSP mappings ---------------------------------------------------
 
+/// Most CSP connections one import reads (one request each, inside one
+/// `list-customers` call). Real tenants have one or a few; a list longer
+/// than this is not trusted rather than read for minutes.
+pub const MAX_CSP_CONNECTIONS: usize = 50;
+
 /// Connection ids from `GET /AzureADConnection?type=2`: a bare array, one
-/// object, or an object wrapping an array under some key.
-pub fn connection_ids(v: &Value) -> Vec<String> {
+/// object, or an object wrapping an array under some key. `Err` says what
+/// is wrong with the answer (a list whose connections cannot all be read
+/// would silently lose their tenant links).
+pub fn connection_ids(v: &Value) -> Result<Vec<String>, String> {
     let items: Vec<&Value> = match v {
         Value::Array(a) => a.iter().collect(),
         Value::Object(o) if o.get("id").is_some_and(|id| !id.is_null()) => vec![v],
-        Value::Object(o) => o.values().find_map(Value::as_array).map(|a| a.iter().collect()).unwrap_or_default(),
-        _ => Vec::new(),
+        Value::Object(o) => match o.values().find_map(Value::as_array) {
+            Some(a) => a.iter().collect(),
+            None => return Err(msg::csp_list_not_a_list()),
+        },
+        _ => return Err(msg::csp_list_not_a_list()),
     };
+    if items.len() > MAX_CSP_CONNECTIONS {
+        return Err(msg::csp_too_many_connections(items.len(), MAX_CSP_CONNECTIONS));
+    }
     let mut ids: Vec<String> = Vec::new();
-    for item in items {
+    for (i, item) in items.into_iter().enumerate() {
         let id = match item {
-            Value::Object(o) => o.get("id").and_then(parse_id),
-            other => parse_id(other),
+            Value::Object(o) => o.get("id"),
+            other => Some(other),
         };
-        if let Some(id) = id {
-            if !ids.contains(&id) {
-                ids.push(id);
-            }
+        let id = id
+            .and_then(parse_id)
+            .filter(|id| !id.starts_with('-') && id != "0")
+            .ok_or_else(|| msg::csp_connection_without_id(i + 1))?;
+        if !ids.contains(&id) {
+            ids.push(id);
         }
     }
-    ids
+    Ok(ids)
 }
 
 /// One `mappings_client[]` item.
@@ -111,8 +126,9 @@ pub struct Mapping {
 }
 
 /// The mappings of `GET /AzureADConnection/{id}?…&includetenants=true`.
-/// Items without a usable `client_id` are dropped (as CIPP does).
-pub fn mappings(detail: &Value) -> Vec<Mapping> {
+/// Items without a usable `client_id` are dropped (as CIPP does); a
+/// `mappings_client` that is there but not an array is an error.
+pub fn mappings(detail: &Value) -> Result<Vec<Mapping>, String> {
     let objects: Vec<&serde_json::Map<String, Value>> = match detail {
         Value::Array(a) => a.iter().filter_map(Value::as_object).collect(),
         Value::Object(o) => vec![o],
@@ -120,7 +136,11 @@ pub fn mappings(detail: &Value) -> Vec<Mapping> {
     };
     let mut out = Vec::new();
     for o in objects {
-        let Some(items) = o.get("mappings_client").and_then(Value::as_array) else { continue };
+        let items = match o.get("mappings_client") {
+            None | Some(Value::Null) => continue,
+            Some(Value::Array(items)) => items,
+            Some(_) => return Err(msg::field_problem("mappings_client", "is not an array")),
+        };
         for item in items.iter().filter_map(Value::as_object) {
             let Some(client_id) = item.get("client_id").and_then(parse_id) else { continue };
             if client_id.starts_with('-') || client_id == "0" {
@@ -133,7 +153,7 @@ pub fn mappings(detail: &Value) -> Vec<Mapping> {
             });
         }
     }
-    out
+    Ok(out)
 }
 
 /// The whole CSP map: customer id → links, with conflicts resolved up front.
@@ -308,12 +328,29 @@ mod tests {
 
     #[test]
     fn connection_list_shapes() {
-        assert_eq!(connection_ids(&json!([{"id": 1}, {"id": "2"}, {"name": "x"}])), vec!["1", "2"]);
-        assert_eq!(connection_ids(&json!({"id": 7, "mappings_client": []})), vec!["7"]);
-        assert_eq!(connection_ids(&json!({"record_count": 2, "connections": [{"id": 3}, {"id": 4.0}]})), vec!["3", "4"]);
-        assert_eq!(connection_ids(&json!({"azureadconnections": [{"id": 9}]})), vec!["9"]);
-        assert!(connection_ids(&json!({})).is_empty());
-        assert!(connection_ids(&json!("x")).is_empty());
+        assert_eq!(connection_ids(&json!([{"id": 1}, {"id": "2"}, {"id": 1}])).unwrap(), vec!["1", "2"]);
+        assert_eq!(connection_ids(&json!({"id": 7, "mappings_client": []})).unwrap(), vec!["7"]);
+        assert_eq!(connection_ids(&json!({"record_count": 2, "connections": [{"id": 3}, {"id": 4.0}]})).unwrap(), vec!["3", "4"]);
+        assert_eq!(connection_ids(&json!({"azureadconnections": [{"id": 9}]})).unwrap(), vec!["9"]);
+        assert!(connection_ids(&json!([])).unwrap().is_empty());
+        assert!(connection_ids(&json!({"record_count": 0, "connections": []})).unwrap().is_empty());
+    }
+
+    #[test]
+    fn connection_lists_that_cannot_be_read_in_full_are_refused() {
+        for bad in [json!({}), json!("x"), json!(null), json!(42), json!({"record_count": 1, "message": "x"})] {
+            assert!(connection_ids(&bad).unwrap_err().contains("not a list of connections"), "{bad}");
+        }
+        for bad in [json!([{"name": "x"}]), json!([{"id": -1}]), json!([{"id": 0}]), json!([{"id": 1.5}]), json!([{"id": 1e300}]), json!([{"id": 1}, "x"])] {
+            assert!(connection_ids(&bad).unwrap_err().contains("has no usable id"), "{bad}");
+        }
+        let many: Vec<Value> = (1..=10_000).map(|i| json!({"id": i})).collect();
+        let e = connection_ids(&Value::Array(many)).unwrap_err();
+        assert!(e.contains("10000 connections") && e.contains("50"), "{e}");
+        let ok: Vec<Value> = (1..=MAX_CSP_CONNECTIONS).map(|i| json!({"id": i})).collect();
+        assert_eq!(connection_ids(&Value::Array(ok)).unwrap().len(), MAX_CSP_CONNECTIONS);
+        assert!(mappings(&json!({"id": 1, "mappings_client": "x"})).unwrap_err().contains("\"mappings_client\" is not an array"));
+        assert!(mappings(&json!({"id": 1})).unwrap().is_empty());
     }
 
     #[test]
@@ -325,7 +362,7 @@ mod tests {
             {"client_id": null, "azure_tenant_id": T1},
             {"client_id": 8, "client_name": "Delta", "azure_tenant_id": "nope"}
         ]});
-        let m = mappings(&detail);
+        let m = mappings(&detail).unwrap();
         assert_eq!(m.len(), 4);
         assert_eq!(m[1].link.domain.as_deref(), Some("beta.onmicrosoft.com"));
         let csp = build_csp(&m);
