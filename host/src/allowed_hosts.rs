@@ -128,6 +128,9 @@ impl Origin {
             Some(tail) => (true, tail),
             None => (false, rest),
         };
+        if plain == "*" {
+            return Err(bad("a wildcard needs at least two labels after `*.`"));
+        }
         if plain.contains('*') {
             return Err(bad("`*.` only as the first label"));
         }
