@@ -14,7 +14,7 @@ use psa_host::{ConnectorError, Host, HostError, HostOptions, ImportFailure, Impo
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::AsyncWriteExt;
 
 const BOUND: Duration = Duration::from_secs(20);
 const T1: &str = "0a1b2c3d-4e5f-6789-abcd-ef0123456789";
@@ -28,11 +28,19 @@ struct Reply {
 }
 
 fn ok(body: impl Into<Vec<u8>>) -> Reply {
-    Reply { status: 200, content_type: "application/json", body: body.into() }
+    Reply {
+        status: 200,
+        content_type: "application/json",
+        body: body.into(),
+    }
 }
 
 fn not_found() -> Reply {
-    Reply { status: 404, content_type: "application/json", body: br#"{"Message":"not found"}"#.to_vec() }
+    Reply {
+        status: 404,
+        content_type: "application/json",
+        body: br#"{"Message":"not found"}"#.to_vec(),
+    }
 }
 
 type Script = Arc<dyn Fn(&str) -> Reply + Send + Sync>;
@@ -40,42 +48,30 @@ type Script = Arc<dyn Fn(&str) -> Reply + Send + Sync>;
 /// A loopback server answering each request with `script(path_and_query)`;
 /// returns its `/api` base URL and a request counter.
 async fn server(script: Script) -> (String, Arc<AtomicUsize>) {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
     let count = Arc::new(AtomicUsize::new(0));
     let counter = count.clone();
-    tokio::spawn(async move {
-        loop {
-            let Ok((mut sock, _)) = listener.accept().await else { return };
-            let script = script.clone();
-            let counter = counter.clone();
-            tokio::spawn(async move {
-                let mut head = Vec::new();
-                let mut buf = [0u8; 4096];
-                while !head.windows(4).any(|w| w == b"\r\n\r\n") && head.len() < 65536 {
-                    match sock.read(&mut buf).await {
-                        Ok(0) | Err(_) => return,
-                        Ok(n) => head.extend_from_slice(&buf[..n]),
-                    }
-                }
-                counter.fetch_add(1, Ordering::SeqCst);
-                let line = String::from_utf8_lossy(&head);
-                let target = line.split_whitespace().nth(1).unwrap_or("/").to_string();
-                let r = script(&target);
-                let reason = if r.status == 200 { "OK" } else { "X" };
-                let mut out = format!(
-                    "HTTP/1.1 {} {reason}\r\ncontent-type: {}\r\ncontent-length: {}\r\nconnection: close\r\n\r\n",
-                    r.status,
-                    r.content_type,
-                    r.body.len()
-                )
-                .into_bytes();
-                out.extend_from_slice(&r.body);
-                let _ = sock.write_all(&out).await;
-                let _ = sock.shutdown().await;
-            });
+    let addr = raw_server(move |head, mut sock| {
+        let script = script.clone();
+        let counter = counter.clone();
+        async move {
+            counter.fetch_add(1, Ordering::SeqCst);
+            let line = head;
+            let target = line.split_whitespace().nth(1).unwrap_or("/").to_string();
+            let r = script(&target);
+            let reason = if r.status == 200 { "OK" } else { "X" };
+            let mut out = format!(
+                "HTTP/1.1 {} {reason}\r\ncontent-type: {}\r\ncontent-length: {}\r\nconnection: close\r\n\r\n",
+                r.status,
+                r.content_type,
+                r.body.len()
+            )
+            .into_bytes();
+            out.extend_from_slice(&r.body);
+            let _ = sock.write_all(&out).await;
+            let _ = sock.shutdown().await;
         }
-    });
+    })
+    .await;
     (format!("http://{addr}/api"), count)
 }
 
@@ -101,7 +97,13 @@ fn clients(pages: impl Fn(u32) -> Vec<u8> + Send + Sync + 'static) -> Script {
 /// Page 1 is `body`; later pages are empty.
 fn one_page(body: impl Into<Vec<u8>>) -> Script {
     let body: Vec<u8> = body.into();
-    clients(move |p| if p == 1 { body.clone() } else { br#"{"record_count":0,"clients":[]}"#.to_vec() })
+    clients(move |p| {
+        if p == 1 {
+            body.clone()
+        } else {
+            br#"{"record_count":0,"clients":[]}"#.to_vec()
+        }
+    })
 }
 
 struct Run {
@@ -122,13 +124,24 @@ async fn run(script: Script) -> Run {
     let result = tokio::time::timeout(BOUND, s.import_all(|_| {}))
         .await
         .unwrap_or_else(|_| panic!("import did not finish within {BOUND:?} (hang or loop)"));
-    Run { result, took: t.elapsed(), requests: count.load(Ordering::SeqCst) }
+    Run {
+        result,
+        took: t.elapsed(),
+        requests: count.load(Ordering::SeqCst),
+    }
 }
 
 /// The import's protocol error: (endpoint, message). Anything else fails.
 fn protocol(r: &Run) -> (String, String) {
     match &r.result {
-        Err(ImportFailure { error: HostError::Connector { error: ConnectorError::Protocol { endpoint, message }, .. }, .. }) => {
+        Err(ImportFailure {
+            error:
+                HostError::Connector {
+                    error: ConnectorError::Protocol { endpoint, message },
+                    ..
+                },
+            ..
+        }) => {
             println!("  protocol error at {endpoint}: {message}  [{:?}]", r.took);
             (endpoint.clone(), message.clone())
         }
@@ -147,7 +160,12 @@ fn client_error(r: &Run, needle: &str) -> String {
 fn imported(r: &Run) -> &ImportOutcome {
     match &r.result {
         Ok(o) => {
-            println!("  imported {} customers, {} warnings  [{:?}]", o.customers.len(), o.warnings.len(), r.took);
+            println!(
+                "  imported {} customers, {} warnings  [{:?}]",
+                o.customers.len(),
+                o.warnings.len(),
+                r.took
+            );
             o
         }
         Err(f) => panic!("expected a successful import, got {:?}", f.error),
@@ -173,21 +191,39 @@ async fn invalid_utf8_in_a_name_is_refused() {
     let m = client_error(&run(one_page(body)).await, "UTF-8");
     assert!(m.contains("row 1 of page 1"), "{m}");
     // A lone surrogate escape is not a character either.
-    client_error(&run(one_page(row_page("1", r#"{"id":1,"name":"A\ud800B"}"#))).await, "row 1 of page 1");
+    client_error(
+        &run(one_page(row_page("1", r#"{"id":1,"name":"A\ud800B"}"#))).await,
+        "row 1 of page 1",
+    );
 }
 
 #[tokio::test]
 async fn deep_nesting_is_refused_without_a_trap() {
     let n = nested(100_000);
-    client_error(&run(one_page(row_page("1", &format!(r#"{{"id":1,"name":{n}}}"#)))).await, "row 1 of page 1 nests");
-    client_error(&run(one_page(row_page("1", &format!(r#"{{"id":1,"azure_tenants":{n}}}"#)))).await, "row 1 of page 1 nests");
+    client_error(
+        &run(one_page(row_page("1", &format!(r#"{{"id":1,"name":{n}}}"#)))).await,
+        "row 1 of page 1 nests",
+    );
+    client_error(
+        &run(one_page(row_page("1", &format!(r#"{{"id":1,"azure_tenants":{n}}}"#)))).await,
+        "row 1 of page 1 nests",
+    );
     // A row that is itself a deep array is refused as not an object, unread.
-    client_error(&run(one_page(format!(r#"{{"record_count":1,"clients":{n}}}"#))).await, "row 1 of page 1 is not a JSON object");
-    client_error(&run(one_page(format!(r#"{{"record_count":{n},"clients":[]}}"#))).await, "the answer nests");
+    client_error(
+        &run(one_page(format!(r#"{{"record_count":1,"clients":{n}}}"#))).await,
+        "row 1 of page 1 is not a JSON object",
+    );
+    client_error(
+        &run(one_page(format!(r#"{{"record_count":{n},"clients":[]}}"#))).await,
+        "the answer nests",
+    );
     let mut deep_obj = "{\"a\":".repeat(100_000);
     deep_obj.push('1');
     deep_obj.push_str(&"}".repeat(100_000));
-    client_error(&run(one_page(row_page("1", &format!(r#"{{"id":1,"azure_tenants":{deep_obj}}}"#)))).await, "row 1 of page 1 nests");
+    client_error(
+        &run(one_page(row_page("1", &format!(r#"{{"id":1,"azure_tenants":{deep_obj}}}"#)))).await,
+        "row 1 of page 1 nests",
+    );
     // At the top level, a body that is not an object is refused unread.
     client_error(&run(one_page(n)).await, "not a JSON object");
 }
@@ -195,7 +231,11 @@ async fn deep_nesting_is_refused_without_a_trap() {
 #[tokio::test]
 async fn deep_nesting_in_an_unused_field_is_skipped() {
     // `logo` is never read: serde skips it iteratively, without recursion.
-    let r = run(one_page(row_page("1", &format!(r#"{{"id":1,"name":"Acme","logo":{},"azure_tenants":[]}}"#, nested(100_000))))).await;
+    let r = run(one_page(row_page(
+        "1",
+        &format!(r#"{{"id":1,"name":"Acme","logo":{},"azure_tenants":[]}}"#, nested(100_000)),
+    )))
+    .await;
     let o = imported(&r);
     assert_eq!(o.customers.len(), 1);
     assert_eq!(o.customers[0].name, "Acme");
@@ -203,8 +243,14 @@ async fn deep_nesting_in_an_unused_field_is_skipped() {
 
 #[tokio::test]
 async fn duplicate_keys_are_refused() {
-    client_error(&run(one_page(row_page("1", r#"{"id":1,"id":2,"name":"A"}"#))).await, "duplicate field `id`");
-    client_error(&run(one_page(r#"{"record_count":1,"record_count":5,"clients":[{"id":1}]}"#)).await, "duplicate field `record_count`");
+    client_error(
+        &run(one_page(row_page("1", r#"{"id":1,"id":2,"name":"A"}"#))).await,
+        "duplicate field `id`",
+    );
+    client_error(
+        &run(one_page(r#"{"record_count":1,"record_count":5,"clients":[{"id":1}]}"#)).await,
+        "duplicate field `record_count`",
+    );
 }
 
 // ----- ids -------------------------------------------------------------------
@@ -229,7 +275,14 @@ async fn unusable_ids_are_refused_naming_the_row() {
         ("{}", "row 2 of page 1 has an \"id\" that is not"),
     ] {
         println!("id {id}:");
-        client_error(&run(one_page(row_page("2", &format!(r#"{{"id":1,"name":"A"}},{{"id":{id},"name":"B"}}"#)))).await, needle);
+        client_error(
+            &run(one_page(row_page(
+                "2",
+                &format!(r#"{{"id":1,"name":"A"}},{{"id":{id},"name":"B"}}"#),
+            )))
+            .await,
+            needle,
+        );
     }
 }
 
@@ -239,11 +292,23 @@ async fn unusable_ids_are_refused_naming_the_row() {
 async fn missing_fields_and_nulls() {
     client_error(&run(one_page(r#"{"record_count":1}"#)).await, "\"clients\" is missing");
     client_error(&run(one_page(r#"{"clients":[{"id":1}]}"#)).await, "\"record_count\" is missing");
-    client_error(&run(one_page(r#"{"record_count":null,"clients":null}"#)).await, "\"clients\" is missing");
-    client_error(&run(one_page(r#"{"record_count":null,"clients":[]}"#)).await, "\"record_count\" is missing");
-    client_error(&run(one_page(r#"{"record_count":1,"clients":[null]}"#)).await, "row 1 of page 1 is not a JSON object");
+    client_error(
+        &run(one_page(r#"{"record_count":null,"clients":null}"#)).await,
+        "\"clients\" is missing",
+    );
+    client_error(
+        &run(one_page(r#"{"record_count":null,"clients":[]}"#)).await,
+        "\"record_count\" is missing",
+    );
+    client_error(
+        &run(one_page(r#"{"record_count":1,"clients":[null]}"#)).await,
+        "row 1 of page 1 is not a JSON object",
+    );
     // A row as an array would be read positionally by serde: refused.
-    client_error(&run(one_page(r#"{"record_count":1,"clients":[[95,"Acme"]]}"#)).await, "row 1 of page 1 is not a JSON object");
+    client_error(
+        &run(one_page(r#"{"record_count":1,"clients":[[95,"Acme"]]}"#)).await,
+        "row 1 of page 1 is not a JSON object",
+    );
     // A row without a name, and a row of nulls: imported with an empty name
     // and nothing else (the contract's name is a string; Halo allows none).
     let r = run(one_page(row_page(
@@ -254,7 +319,10 @@ async fn missing_fields_and_nulls() {
     let o = imported(&r);
     assert_eq!(o.customers.len(), 2);
     for c in &o.customers {
-        assert_eq!((c.name.as_str(), c.active, c.parent_id.is_none(), c.website.is_none()), ("", true, true, true));
+        assert_eq!(
+            (c.name.as_str(), c.active, c.parent_id.is_none(), c.website.is_none()),
+            ("", true, true, true)
+        );
         assert!(c.domains.is_empty() && c.m365_tenants.is_empty());
     }
 }
@@ -277,9 +345,15 @@ async fn fifty_thousand_rows_in_one_page() {
     // typed contract error, quickly, not a trap or an out-of-memory.
     let r = run(huge_page(N)).await;
     match &r.result {
-        Err(ImportFailure { error: HostError::Contract { message, .. }, .. }) => {
+        Err(ImportFailure {
+            error: HostError::Contract { message, .. },
+            ..
+        }) => {
             println!("  default host: {message}  [{:?}]", r.took);
-            assert!(message.contains("a page carried 50000 customers; a page may carry at most 10000"), "{message}");
+            assert!(
+                message.contains("a page carried 50000 customers; a page may carry at most 10000"),
+                "{message}"
+            );
         }
         Err(f) => panic!("{:?}", f.error),
         Ok(o) => panic!("a {}-customer page passed the host's page cap", o.customers.len()),
@@ -296,7 +370,10 @@ async fn fifty_thousand_rows_in_one_page() {
     set(&mut f, "resource_server_url", &url);
     let mut s = halo.open_session(&config(&halo, f)).await.unwrap();
     let t = Instant::now();
-    let o = tokio::time::timeout(BOUND, s.import_all(|_| {})).await.expect("bounded").expect("imports");
+    let o = tokio::time::timeout(BOUND, s.import_all(|_| {}))
+        .await
+        .expect("bounded")
+        .expect("imports");
     println!("  host allowing {N}: imported {} customers in {:?}", o.customers.len(), t.elapsed());
     assert_eq!((o.customers.len(), o.pages), (N, 1));
     assert_eq!(o.customers[N - 1].id, N.to_string());
@@ -315,16 +392,33 @@ async fn ten_thousand_rows_in_one_page_at_the_default_cap() {
 async fn record_count_lies() {
     // More than ever comes, later pages empty: the import is incomplete.
     let r = run(clients(|p| {
-        row_page("10", if p == 1 { r#"{"id":1,"azure_tenants":[]},{"id":2,"azure_tenants":[]}"# } else { "" })
+        row_page(
+            "10",
+            if p == 1 {
+                r#"{"id":1,"azure_tenants":[]},{"id":2,"azure_tenants":[]}"#
+            } else {
+                ""
+            },
+        )
     }))
     .await;
     let m = client_error(&r, "import is incomplete");
     assert!(m.contains("Halo reported 10 customers but only 2"), "{m}");
     // The count falling to what came, on the empty page: accepted, with a warning.
-    let r = run(one_page(row_page("10", r#"{"id":1,"azure_tenants":[]},{"id":2,"azure_tenants":[]}"#))).await;
+    let r = run(one_page(row_page(
+        "10",
+        r#"{"id":1,"azure_tenants":[]},{"id":2,"azure_tenants":[]}"#,
+    )))
+    .await;
     let o = imported(&r);
     assert_eq!(o.customers.len(), 2);
-    assert!(o.warnings.iter().any(|w| w.code == "record-count-changed" && w.message.contains("from 10 to 0")), "{:?}", o.warnings);
+    assert!(
+        o.warnings
+            .iter()
+            .any(|w| w.code == "record-count-changed" && w.message.contains("from 10 to 0")),
+        "{:?}",
+        o.warnings
+    );
     // More than ever comes, and every page repeats page 1: stops at page 2.
     let same = row_page("1000", r#"{"id":1,"azure_tenants":[]},{"id":2,"azure_tenants":[]}"#);
     let r = run(clients(move |_| same.clone())).await;
@@ -333,14 +427,25 @@ async fn record_count_lies() {
     client_error(&run(one_page(row_page("-1", r#"{"id":1}"#))).await, "\"record_count\" is not");
     client_error(&run(one_page(row_page("\"many\"", r#"{"id":1}"#))).await, "\"record_count\" is not");
     client_error(&run(one_page(row_page("3.5", r#"{"id":1}"#))).await, "\"record_count\" is not");
-    client_error(&run(one_page(row_page("1e400", r#"{"id":1}"#))).await, "the answer holds a number out of range");
+    client_error(
+        &run(one_page(row_page("1e400", r#"{"id":1}"#))).await,
+        "the answer holds a number out of range",
+    );
     // Tolerated: a count as a numeric string or an integral float.
     for count in ["\"2\"", "2.0"] {
-        let r = run(one_page(row_page(count, r#"{"id":1,"azure_tenants":[]},{"id":2,"azure_tenants":[]}"#))).await;
+        let r = run(one_page(row_page(
+            count,
+            r#"{"id":1,"azure_tenants":[]},{"id":2,"azure_tenants":[]}"#,
+        )))
+        .await;
         assert_eq!(imported(&r).customers.len(), 2);
     }
     // Smaller than what came: the rows of the page are all kept, none twice.
-    let r = run(one_page(row_page("1", r#"{"id":1,"azure_tenants":[]},{"id":2,"azure_tenants":[]}"#))).await;
+    let r = run(one_page(row_page(
+        "1",
+        r#"{"id":1,"azure_tenants":[]},{"id":2,"azure_tenants":[]}"#,
+    )))
+    .await;
     assert_eq!(imported(&r).customers.len(), 2);
 }
 
@@ -349,7 +454,10 @@ async fn a_page_repeating_the_previous_page_forever_stops() {
     // Page n repeats page n-1 after the first two pages moved on.
     let r = run(clients(|p| {
         let first = if p <= 2 { (p - 1) * 2 + 1 } else { 3 };
-        row_page("100", &format!(r#"{{"id":{},"azure_tenants":[]}},{{"id":{},"azure_tenants":[]}}"#, first, first + 1))
+        row_page(
+            "100",
+            &format!(r#"{{"id":{},"azure_tenants":[]}},{{"id":{},"azure_tenants":[]}}"#, first, first + 1),
+        )
     }))
     .await;
     client_error(&r, "Page 3 held only customers already imported");
@@ -364,7 +472,11 @@ async fn bodies_that_are_not_a_page() {
         if t.starts_with("/api/Client") {
             ok("<!DOCTYPE html><html><body>Login</body></html>")
         } else {
-            Reply { status: 404, content_type: "text/html", body: b"<html>404</html>".to_vec() }
+            Reply {
+                status: 404,
+                content_type: "text/html",
+                body: b"<html>404</html>".to_vec(),
+            }
         }
     });
     client_error(&run(html).await, "HTML page where JSON belongs");
@@ -374,7 +486,10 @@ async fn bodies_that_are_not_a_page() {
     client_error(&run(one_page(r#"[{"id":1}]"#)).await, "not a JSON object");
     client_error(&run(one_page(r#"[[{"id":1}],1]"#)).await, "not a JSON object");
     client_error(&run(one_page(r#""record_count""#)).await, "not a JSON object");
-    client_error(&run(one_page(r#"{"record_count":1,"clients":[{"id":1}]} trailing"#)).await, "not valid JSON");
+    client_error(
+        &run(one_page(r#"{"record_count":1,"clients":[{"id":1}]} trailing"#)).await,
+        "not valid JSON",
+    );
 }
 
 // ----- CSP mappings --------------------------------------------------------------------
@@ -386,7 +501,11 @@ fn csp(list: impl Into<Vec<u8>>, detail: impl Fn(&str) -> Reply + Send + Sync + 
     let list: Vec<u8> = list.into();
     Arc::new(move |t: &str| {
         if t.starts_with("/api/Client?") {
-            ok(if page_no(t) == 1 { row_page("2", r#"{"id":5,"name":"Acme"},{"id":6,"name":"Beta"}"#) } else { row_page("2", "") })
+            ok(if page_no(t) == 1 {
+                row_page("2", r#"{"id":5,"name":"Acme"},{"id":6,"name":"Beta"}"#)
+            } else {
+                row_page("2", "")
+            })
         } else if t.starts_with("/api/AzureADConnection?") {
             ok(list.clone())
         } else if let Some(rest) = t.strip_prefix("/api/AzureADConnection/") {
@@ -432,7 +551,15 @@ async fn csp_connection_ids() {
     let o = imported(&r);
     assert_eq!(o.customers[0].m365_tenants[0].tenant_id, T1);
     // Negative, zero, fractional, huge, missing: refused, naming the item.
-    for list in [r#"[{"id":-1}]"#, r#"[{"id":0}]"#, r#"[{"id":1.5}]"#, r#"[{"id":1e300}]"#, r#"[{"id":"99999999999999999999"}]"#, r#"[{"name":"x"}]"#, r#"[{"id":11},"x"]"#] {
+    for list in [
+        r#"[{"id":-1}]"#,
+        r#"[{"id":0}]"#,
+        r#"[{"id":1.5}]"#,
+        r#"[{"id":1e300}]"#,
+        r#"[{"id":"99999999999999999999"}]"#,
+        r#"[{"name":"x"}]"#,
+        r#"[{"id":11},"x"]"#,
+    ] {
         println!("list {list}:");
         csp_error(&run(csp(list, detail_with(mapping("5", T1)))).await, "connection");
     }
@@ -441,14 +568,23 @@ async fn csp_connection_ids() {
 #[tokio::test]
 async fn csp_mappings_with_bad_tenants_and_conflicts() {
     // A non-GUID tenant: warned, not linked. A tenant on two customers: warned, on nobody.
-    let maps = [mapping("5", "acme.onmicrosoft.com"), mapping("5", T2), mapping("6", T2), mapping("6", T1)].join(",");
+    let maps = [
+        mapping("5", "acme.onmicrosoft.com"),
+        mapping("5", T2),
+        mapping("6", T2),
+        mapping("6", T1),
+    ]
+    .join(",");
     let r = run(csp(r#"[{"id":11}]"#, detail_with(maps))).await;
     let o = imported(&r);
     let by_id = |id: &str| o.customers.iter().find(|c| c.id == id).unwrap();
     assert!(by_id("5").m365_tenants.is_empty());
     assert_eq!(tenant_ids(by_id("6")).into_iter().collect::<Vec<_>>(), [T1]);
     let codes: Vec<&str> = o.warnings.iter().map(|w| w.code.as_str()).collect();
-    assert!(codes.contains(&"invalid-tenant-id") && codes.contains(&"tenant-on-several-customers"), "{codes:?}");
+    assert!(
+        codes.contains(&"invalid-tenant-id") && codes.contains(&"tenant-on-several-customers"),
+        "{codes:?}"
+    );
     // mappings_client that is not an array: refused.
     let r = run(csp(r#"[{"id":11}]"#, |_: &str| ok(r#"{"id":11,"mappings_client":"x"}"#))).await;
     csp_error(&r, "mappings_client");
@@ -459,7 +595,10 @@ async fn csp_mappings_with_bad_tenants_and_conflicts() {
 
 #[tokio::test]
 async fn ten_thousand_csp_connections_are_refused_up_front() {
-    let list = format!("[{}]", (1..=10_000).map(|i| format!(r#"{{"id":{i}}}"#)).collect::<Vec<_>>().join(","));
+    let list = format!(
+        "[{}]",
+        (1..=10_000).map(|i| format!(r#"{{"id":{i}}}"#)).collect::<Vec<_>>().join(",")
+    );
     let r = run(csp(list, detail_with(mapping("5", T1)))).await;
     let m = csp_error(&r, "10000 connections");
     println!("  {} requests", r.requests);

@@ -7,7 +7,7 @@ use common::*;
 use halo_sim::SimOptions;
 use psa_host::{ConnectorError, Host, HostError, HostOptions, Limits, NetworkStage};
 use std::time::{Duration, Instant};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::AsyncWriteExt;
 
 #[derive(Clone, Copy)]
 enum Misbehaviour {
@@ -21,44 +21,42 @@ enum Misbehaviour {
 
 /// A loopback server that answers every request with `m`; returns its base URL.
 async fn bad_server(m: Misbehaviour) -> String {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    tokio::spawn(async move {
-        loop {
-            let Ok((mut sock, _)) = listener.accept().await else { return };
-            tokio::spawn(async move {
-                let mut buf = [0u8; 8192];
-                let _ = sock.read(&mut buf).await;
-                let chunk = vec![b' '; 64 * 1024];
-                match m {
-                    Misbehaviour::HugeContentLength => {
-                        let _ = sock.write_all(b"HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: 50000000\r\n\r\n").await;
-                        for _ in 0..800 {
-                            if sock.write_all(&chunk).await.is_err() {
-                                return;
-                            }
-                        }
-                    }
-                    Misbehaviour::EndlessChunks => {
-                        let _ = sock.write_all(b"HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ntransfer-encoding: chunked\r\n\r\n").await;
-                        let mut framed = format!("{:x}\r\n", chunk.len()).into_bytes();
-                        framed.extend_from_slice(&chunk);
-                        framed.extend_from_slice(b"\r\n");
-                        // Bounded so the test cannot run away: 2 GB at most.
-                        for _ in 0..32_768 {
-                            if sock.write_all(&framed).await.is_err() {
-                                return;
-                            }
-                        }
-                    }
-                    Misbehaviour::Stall => {
-                        let _ = sock.write_all(b"HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: 100\r\n\r\n{\"record_count\": ").await;
-                        tokio::time::sleep(Duration::from_secs(30)).await;
+    let addr = raw_server(move |_, mut sock| async move {
+        let chunk = vec![b' '; 64 * 1024];
+        match m {
+            Misbehaviour::HugeContentLength => {
+                let _ = sock
+                    .write_all(b"HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: 50000000\r\n\r\n")
+                    .await;
+                for _ in 0..800 {
+                    if sock.write_all(&chunk).await.is_err() {
+                        return;
                     }
                 }
-            });
+            }
+            Misbehaviour::EndlessChunks => {
+                let _ = sock
+                    .write_all(b"HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ntransfer-encoding: chunked\r\n\r\n")
+                    .await;
+                let mut framed = format!("{:x}\r\n", chunk.len()).into_bytes();
+                framed.extend_from_slice(&chunk);
+                framed.extend_from_slice(b"\r\n");
+                // Bounded so the test cannot run away: 2 GB at most.
+                for _ in 0..32_768 {
+                    if sock.write_all(&framed).await.is_err() {
+                        return;
+                    }
+                }
+            }
+            Misbehaviour::Stall => {
+                let _ = sock
+                    .write_all(b"HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: 100\r\n\r\n{\"record_count\": ")
+                    .await;
+                tokio::time::sleep(Duration::from_secs(30)).await;
+            }
         }
-    });
+    })
+    .await;
     format!("http://{addr}/api")
 }
 
@@ -82,7 +80,9 @@ async fn run_against(m: Misbehaviour) -> (ConnectorError, Duration) {
 #[tokio::test]
 async fn a_declared_huge_body_is_refused_before_reading() {
     let (e, took) = run_against(Misbehaviour::HugeContentLength).await;
-    let ConnectorError::Protocol { message, .. } = &e else { panic!("{e:?}") };
+    let ConnectorError::Protocol { message, .. } = &e else {
+        panic!("{e:?}")
+    };
     assert!(message.contains("more data than the platform accepts"), "{message}");
     assert!(took < Duration::from_secs(5), "{took:?}");
 }
@@ -90,7 +90,9 @@ async fn a_declared_huge_body_is_refused_before_reading() {
 #[tokio::test]
 async fn an_endless_body_is_cut_at_the_cap() {
     let (e, took) = run_against(Misbehaviour::EndlessChunks).await;
-    let ConnectorError::Protocol { message, .. } = &e else { panic!("{e:?}") };
+    let ConnectorError::Protocol { message, .. } = &e else {
+        panic!("{e:?}")
+    };
     assert!(message.contains("more data than the platform accepts"), "{message}");
     assert!(took < Duration::from_secs(10), "{took:?}");
 }
@@ -98,7 +100,9 @@ async fn an_endless_body_is_cut_at_the_cap() {
 #[tokio::test]
 async fn a_stalled_body_is_cut_by_the_between_bytes_timeout() {
     let (e, took) = run_against(Misbehaviour::Stall).await;
-    let ConnectorError::Unreachable { stage, .. } = &e else { panic!("{e:?}") };
+    let ConnectorError::Unreachable { stage, .. } = &e else {
+        panic!("{e:?}")
+    };
     assert_eq!(*stage, NetworkStage::Timeout);
     assert!(took < Duration::from_secs(10), "between-bytes timeout not applied: {took:?}");
 }

@@ -2,8 +2,11 @@
 //! stopped with a clear error, and the same host then serves a normal
 //! session.
 
+mod common;
+
 use psa_host::{ConnectionConfig, Connector, ConnectorError, Host, HostError, HostOptions, Limits};
 use std::time::{Duration, Instant};
+use tokio::io::AsyncWriteExt;
 
 const HOSTILE: &[u8] = include_bytes!(env!("PSA_TEST_HOSTILE_WASM"));
 
@@ -34,19 +37,12 @@ async fn run(c: &Connector, mode: &str, target: &str) -> Result<String, HostErro
 
 /// A loopback HTTP server answering 200 to anything, for the control calls.
 async fn ok_server() -> String {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    tokio::spawn(async move {
-        loop {
-            let Ok((mut sock, _)) = listener.accept().await else { return };
-            tokio::spawn(async move {
-                use tokio::io::{AsyncReadExt, AsyncWriteExt};
-                let mut buf = [0u8; 4096];
-                let _ = sock.read(&mut buf).await;
-                let _ = sock.write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\nconnection: close\r\n\r\nok").await;
-            });
-        }
-    });
+    let addr = common::raw_server(|_, mut sock| async move {
+        let _ = sock
+            .write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\nconnection: close\r\n\r\nok")
+            .await;
+    })
+    .await;
     format!("http://{addr}/")
 }
 
@@ -67,7 +63,13 @@ async fn a_host_outside_the_allow_list_is_refused_and_named() {
     let (_h, c) = host(true).await;
     let target = ok_server().await;
     let e = run(&c, "outside", &target).await.unwrap_err();
-    let HostError::Connector { error: ConnectorError::Unreachable { message, .. }, .. } = &e else { panic!("{e}") };
+    let HostError::Connector {
+        error: ConnectorError::Unreachable { message, .. },
+        ..
+    } = &e
+    else {
+        panic!("{e}")
+    };
     assert!(message.contains("example.com"), "refused host not named: {message}");
     assert!(message.contains("not in this connection's allowed hosts"), "{message}");
     control(&c).await;
@@ -81,7 +83,10 @@ async fn the_metadata_address_is_refused() {
     assert!(e.to_string().contains("169.254.169.254"), "{e}");
     // In the allow-list (the user typed it), and still refused after resolution.
     let e = run(&c, "fetch", "https://169.254.169.254/latest/meta-data/").await.unwrap_err();
-    assert!(e.to_string().contains("DestinationIpProhibited") || e.to_string().to_lowercase().contains("prohibited"), "{e}");
+    assert!(
+        e.to_string().contains("DestinationIpProhibited") || e.to_string().to_lowercase().contains("prohibited"),
+        "{e}"
+    );
     control(&c).await;
 }
 
@@ -167,32 +172,28 @@ async fn fuel_makes_runaway_loops_stop_deterministically() {
 
 /// A loopback server answering every request with a redirect to `location`.
 async fn redirecting_server(location: &'static str) -> String {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    tokio::spawn(async move {
-        loop {
-            let Ok((mut sock, _)) = listener.accept().await else { return };
-            tokio::spawn(async move {
-                use tokio::io::{AsyncReadExt, AsyncWriteExt};
-                let mut buf = [0u8; 4096];
-                let _ = sock.read(&mut buf).await;
-                let head = format!("HTTP/1.1 302 Found\r\nlocation: {location}\r\ncontent-length: 0\r\nconnection: close\r\n\r\n");
-                let _ = sock.write_all(head.as_bytes()).await;
-            });
-        }
-    });
+    let addr = common::raw_server(move |_, mut sock| async move {
+        let head = format!("HTTP/1.1 302 Found\r\nlocation: {location}\r\ncontent-length: 0\r\nconnection: close\r\n\r\n");
+        let _ = sock.write_all(head.as_bytes()).await;
+    })
+    .await;
     format!("http://{addr}/start")
 }
 
 #[tokio::test]
 async fn a_redirect_to_another_host_is_refused_not_followed() {
     let (_h, c) = host(true).await;
-    let e = run(&c, "fetch", &redirecting_server("https://169.254.169.254/latest/meta-data/").await).await.unwrap_err();
+    let e = run(&c, "fetch", &redirecting_server("https://169.254.169.254/latest/meta-data/").await)
+        .await
+        .unwrap_err();
     let text = e.to_string();
     assert!(text.contains("redirecting to https://169.254.169.254/latest/meta-data/"), "{text}");
     assert!(text.contains("does not follow redirects"), "{text}");
     // A redirect within the same origin reaches the connector as an answer.
-    assert_eq!(run(&c, "fetch", &redirecting_server("/elsewhere").await).await.unwrap(), "status 302");
+    assert_eq!(
+        run(&c, "fetch", &redirecting_server("/elsewhere").await).await.unwrap(),
+        "status 302"
+    );
     control(&c).await;
 }
 
@@ -229,7 +230,11 @@ async fn a_spinning_connector_does_not_starve_other_sessions() {
     tokio::time::sleep(Duration::from_millis(100)).await;
     let t = Instant::now();
     control(&c).await;
-    assert!(t.elapsed() < Duration::from_secs(2), "a normal session waited {:?} behind a looping one", t.elapsed());
+    assert!(
+        t.elapsed() < Duration::from_secs(2),
+        "a normal session waited {:?} behind a looping one",
+        t.elapsed()
+    );
     assert!(matches!(looping.await.unwrap(), Err(HostError::DeadlineExceeded { .. })));
 }
 

@@ -2,7 +2,9 @@
 //! imports through the real host from a small loopback "Example PSA".
 
 use psa_host::{ConnectionConfig, Connector, ConnectorError, Host, HostError, HostOptions, StepStatus};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::AsyncWriteExt;
+
+mod common;
 
 const TEMPLATE: &[u8] = include_bytes!(env!("PSA_TEST_TEMPLATE_WASM"));
 const KEY: &str = "example-key-5f3c9a";
@@ -20,43 +22,35 @@ async fn the_template_passes_the_conformance_suite() {
 
 /// A loopback Example PSA: two pages, three customers, bearer `KEY` only.
 async fn example_psa() -> String {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    tokio::spawn(async move {
-        loop {
-            let Ok((mut sock, _)) = listener.accept().await else { return };
-            tokio::spawn(async move {
-                let mut head = Vec::new();
-                let mut buf = [0u8; 4096];
-                while !head.windows(4).any(|w| w == b"\r\n\r\n") && head.len() < 65536 {
-                    match sock.read(&mut buf).await {
-                        Ok(0) | Err(_) => return,
-                        Ok(n) => head.extend_from_slice(&buf[..n]),
-                    }
-                }
-                let head = String::from_utf8_lossy(&head).to_ascii_lowercase();
-                let path = head.split_whitespace().nth(1).unwrap_or("").to_string();
-                let authorized = head.lines().any(|l| l.trim() == format!("authorization: bearer {KEY}"));
-                let (status, body) = if !authorized {
-                    ("401 Unauthorized", r#"{"error":"invalid token"}"#.to_string())
-                } else if path == "/customers?page=1" {
-                    ("200 OK", r#"{"customers":[
+    let addr = common::raw_server(|head, mut sock| async move {
+        let head = head.to_ascii_lowercase();
+        let path = head.split_whitespace().nth(1).unwrap_or("").to_string();
+        let authorized = head.lines().any(|l| l.trim() == format!("authorization: bearer {KEY}"));
+        let (status, body) = if !authorized {
+            ("401 Unauthorized", r#"{"error":"invalid token"}"#.to_string())
+        } else if path == "/customers?page=1" {
+            (
+                "200 OK",
+                r#"{"customers":[
                         {"id":1,"name":"Acme","active":true,"tenant_id":"6F1C2A3B-0D4E-4F5A-8B9C-0D1E2F3A4B5C"},
                         {"id":2,"name":"Globex","active":true,"tenant_id":null}],"next_page":2}"#
-                        .to_string())
-                } else if path == "/customers?page=2" {
-                    ("200 OK", r#"{"customers":[{"id":"c-3","name":"Initech","active":false,"tenant_id":"not-a-guid"}],"next_page":null}"#.to_string())
-                } else {
-                    ("404 Not Found", r#"{"error":"no such page"}"#.to_string())
-                };
-                let reply = format!(
-                    "HTTP/1.1 {status}\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
-                    body.len()
-                );
-                let _ = sock.write_all(reply.as_bytes()).await;
-            });
-        }
-    });
+                    .to_string(),
+            )
+        } else if path == "/customers?page=2" {
+            (
+                "200 OK",
+                r#"{"customers":[{"id":"c-3","name":"Initech","active":false,"tenant_id":"not-a-guid"}],"next_page":null}"#.to_string(),
+            )
+        } else {
+            ("404 Not Found", r#"{"error":"no such page"}"#.to_string())
+        };
+        let reply = format!(
+            "HTTP/1.1 {status}\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
+            body.len()
+        );
+        let _ = sock.write_all(reply.as_bytes()).await;
+    })
+    .await;
     format!("http://{addr}/") // trailing slash: the connector strips it
 }
 
@@ -81,8 +75,14 @@ async fn the_template_imports_every_customer_through_the_host() {
     ids.sort();
     assert_eq!(ids, ["1", "2", "c-3"]);
     assert_eq!(outcome.pages, 2);
-    assert_eq!(outcome.customers[0].m365_tenants[0].tenant_id, "6f1c2a3b-0d4e-4f5a-8b9c-0d1e2f3a4b5c");
-    assert!(outcome.warnings.iter().any(|w| w.code == "invalid-tenant-id" && w.customer_id.as_deref() == Some("c-3")));
+    assert_eq!(
+        outcome.customers[0].m365_tenants[0].tenant_id,
+        "6f1c2a3b-0d4e-4f5a-8b9c-0d1e2f3a4b5c"
+    );
+    assert!(outcome
+        .warnings
+        .iter()
+        .any(|w| w.code == "invalid-tenant-id" && w.customer_id.as_deref() == Some("c-3")));
 
     let steps = connector.test_connection(&form(&connector, &url, KEY)).await.expect("check runs");
     assert!(steps.iter().all(|s| s.status == StepStatus::Passed), "{steps:#?}");
@@ -95,11 +95,20 @@ async fn a_wrong_key_is_unauthorized_and_never_echoed() {
     let wrong = "wrong-key-0b7e11";
     let mut session = connector.open_session(&form(&connector, &url, wrong)).await.expect("session opens");
     let e = session.list_customers(None).await.unwrap_err();
-    let HostError::Connector { error: ConnectorError::Unauthorized { message }, .. } = &e else { panic!("{e}") };
+    let HostError::Connector {
+        error: ConnectorError::Unauthorized { message },
+        ..
+    } = &e
+    else {
+        panic!("{e}")
+    };
     assert!(!message.contains(wrong), "{message}");
 
     let steps = connector.test_connection(&form(&connector, &url, wrong)).await.expect("check runs");
     let statuses: Vec<_> = steps.iter().map(|s| (s.id.as_str(), s.status)).collect();
-    assert_eq!(statuses, [("form-valid", StepStatus::Passed), ("api-reachable", StepStatus::Failed)]);
+    assert_eq!(
+        statuses,
+        [("form-valid", StepStatus::Passed), ("api-reachable", StepStatus::Failed)]
+    );
     assert!(steps.iter().all(|s| !s.message.contains(wrong)));
 }

@@ -14,7 +14,9 @@ static HALO: OnceCell<Connector> = OnceCell::const_new();
 pub async fn halo() -> Connector {
     HALO.get_or_init(|| async {
         let host = Host::new(HostOptions::default().allow_loopback(true)).expect("host");
-        host.load("halopsa", psa_host::bundled::HALOPSA).await.expect("bundled connector loads")
+        host.load("halopsa", psa_host::bundled::HALOPSA)
+            .await
+            .expect("bundled connector loads")
     })
     .await
     .clone()
@@ -54,7 +56,10 @@ pub fn canonical_guid(s: &str) -> Option<String> {
     let parts: Vec<&str> = t.split('-').collect();
     let lens = [8, 4, 4, 4, 12];
     (parts.len() == 5
-        && parts.iter().zip(lens).all(|(p, n)| p.len() == n && p.chars().all(|c| c.is_ascii_hexdigit())))
+        && parts
+            .iter()
+            .zip(lens)
+            .all(|(p, n)| p.len() == n && p.chars().all(|c| c.is_ascii_hexdigit())))
     .then_some(t)
 }
 
@@ -86,4 +91,36 @@ pub fn expected_tenants(customers: &[SimCustomer]) -> (BTreeMap<String, BTreeSet
 
 pub fn tenant_ids(c: &Customer) -> BTreeSet<String> {
     c.m365_tenants.iter().map(|t| t.tenant_id.clone()).collect()
+}
+
+/// A loopback HTTP/1.1 server for tests that need answers no real server
+/// gives: for every connection it reads the request head (up to 64 KiB) and
+/// hands it, with the socket, to `answer`. Returns the listening address.
+pub async fn raw_server<F, Fut>(answer: F) -> std::net::SocketAddr
+where
+    F: Fn(String, tokio::net::TcpStream) -> Fut + Send + Sync + 'static,
+    Fut: std::future::Future<Output = ()> + Send + 'static,
+{
+    use tokio::io::AsyncReadExt;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind loopback");
+    let addr = listener.local_addr().expect("local address");
+    let answer = std::sync::Arc::new(answer);
+    tokio::spawn(async move {
+        loop {
+            let Ok((mut sock, _)) = listener.accept().await else { return };
+            let answer = answer.clone();
+            tokio::spawn(async move {
+                let mut head = Vec::new();
+                let mut buf = [0u8; 4096];
+                while !head.windows(4).any(|w| w == b"\r\n\r\n") && head.len() < 65536 {
+                    match sock.read(&mut buf).await {
+                        Ok(0) | Err(_) => return,
+                        Ok(n) => head.extend_from_slice(&buf[..n]),
+                    }
+                }
+                answer(String::from_utf8_lossy(&head).into_owned(), sock).await;
+            });
+        }
+    });
+    addr
 }
