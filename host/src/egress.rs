@@ -166,10 +166,13 @@ pub async fn resolve(
     port: u16,
     allow_loopback: bool,
     timeout: Duration,
+    overrides: &DnsOverrides,
 ) -> Result<Vec<SocketAddr>, EgressError> {
     let bare = host.trim_start_matches('[').trim_end_matches(']');
     let addrs: Vec<SocketAddr> = if let Ok(ip) = bare.parse::<IpAddr>() {
         vec![SocketAddr::new(ip, port)]
+    } else if let Some(ips) = overrides.get(bare) {
+        ips.iter().map(|ip| SocketAddr::new(*ip, port)).collect()
     } else {
         match tokio::time::timeout(timeout, tokio::net::lookup_host((bare, port))).await {
             Err(_) => return Err(EgressError::DnsTimeout),
@@ -194,12 +197,76 @@ pub async fn resolve(
     Ok(ok)
 }
 
+/// Fixed answers for host names, consulted before DNS (like curl's
+/// `--resolve`): for an instance reached through an address its public DNS
+/// does not give. An overridden address is checked like any other.
+#[derive(Clone, Debug, Default)]
+pub struct DnsOverrides(std::collections::HashMap<String, Vec<IpAddr>>);
+
+impl DnsOverrides {
+    /// Answers `host` (any case, no trailing dot) with `addresses`.
+    pub fn insert(&mut self, host: &str, addresses: Vec<IpAddr>) {
+        self.0.insert(host.trim_end_matches('.').to_ascii_lowercase(), addresses);
+    }
+
+    fn get(&self, host: &str) -> Option<&Vec<IpAddr>> {
+        if self.0.is_empty() {
+            return None;
+        }
+        self.0.get(&host.trim_end_matches('.').to_ascii_lowercase())
+    }
+
+    /// Parses `HOST=ADDRESS[,ADDRESS...]`, the CLI's `--resolve` form.
+    pub fn parse_entry(&mut self, entry: &str) -> Result<(), String> {
+        let (host, addrs) = entry
+            .split_once('=')
+            .ok_or_else(|| format!("`{entry}` is not HOST=ADDRESS (for example halo.example.com=203.0.113.7)"))?;
+        let host = host.trim();
+        if host.is_empty() || host.parse::<IpAddr>().is_ok() {
+            return Err(format!("`{entry}`: the part before `=` must be a host name"));
+        }
+        let ips = addrs
+            .split(',')
+            .map(|a| {
+                let a = a.trim();
+                a.trim_start_matches('[')
+                    .trim_end_matches(']')
+                    .parse::<IpAddr>()
+                    .map_err(|_| format!("`{entry}`: `{a}` is not an IP address"))
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        self.insert(host, ips);
+        Ok(())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
     fn c(s: &str) -> AddressClass {
         classify(s.parse().unwrap())
+    }
+
+    #[test]
+    fn dns_override_entries() {
+        let mut o = DnsOverrides::default();
+        o.parse_entry("Halo.Example.com=203.0.113.7,[2001:db8::7]").unwrap();
+        assert_eq!(o.get("halo.example.com.").unwrap().len(), 2);
+        assert!(o.parse_entry("halo.example.com").unwrap_err().contains("HOST=ADDRESS"));
+        assert!(o.parse_entry("halo.example.com=nope").unwrap_err().contains("`nope` is not an IP address"));
+        assert!(o.parse_entry("10.0.0.1=10.0.0.2").unwrap_err().contains("host name"));
+    }
+
+    #[tokio::test]
+    async fn an_overridden_name_is_checked_like_dns() {
+        let t = Duration::from_secs(2);
+        let mut o = DnsOverrides::default();
+        o.insert("metadata.example", vec!["169.254.169.254".parse().unwrap()]);
+        match resolve("metadata.example", 80, true, t, &o).await {
+            Err(EgressError::Prohibited { addresses }) => assert_eq!(addresses[0].1, AddressClass::LinkLocal),
+            other => panic!("{other:?}"),
+        }
     }
 
     #[test]
@@ -247,16 +314,16 @@ mod tests {
     async fn names_are_checked_after_resolution() {
         // `localhost` resolves to loopback on every machine.
         let t = Duration::from_secs(5);
-        match resolve("localhost", 80, false, t).await {
+        match resolve("localhost", 80, false, t, &DnsOverrides::default()).await {
             Err(EgressError::Prohibited { addresses }) => {
                 assert!(addresses.iter().all(|(_, c)| *c == AddressClass::Loopback))
             }
             other => panic!("expected a refusal, got {other:?}"),
         }
-        assert!(resolve("localhost", 80, true, t).await.is_ok());
+        assert!(resolve("localhost", 80, true, t, &DnsOverrides::default()).await.is_ok());
         // Decimal, octal and hex spellings of 127.0.0.1 go through the resolver too.
         for spelled in ["2130706433", "0x7f000001", "017700000001"] {
-            match resolve(spelled, 80, false, t).await {
+            match resolve(spelled, 80, false, t, &DnsOverrides::default()).await {
                 Err(EgressError::Prohibited { .. }) | Err(EgressError::Dns(_)) => {}
                 other => panic!("{spelled}: expected a refusal, got {other:?}"),
             }

@@ -90,7 +90,31 @@ impl SandboxHooks {
     }
 }
 
+/// Request headers a connector may not set, whichever way it tries
+/// (`fields.from-list`, `set`, `append`): hop-by-hop and routing headers that
+/// would let it address another virtual host behind the allowed one, smuggle
+/// a second request, or talk to a proxy. The host writes `Host` and the
+/// framing itself.
+pub const FORBIDDEN_REQUEST_HEADERS: [&str; 12] = [
+    "host",
+    "connection",
+    "keep-alive",
+    "proxy-authenticate",
+    "proxy-authorization",
+    "proxy-connection",
+    "transfer-encoding",
+    "upgrade",
+    "http2-settings",
+    "te",
+    "trailer",
+    "expect",
+];
+
 impl WasiHttpHooks for SandboxHooks {
+    fn forbidden_header_filter(&mut self) -> wasmtime_wasi_http::ForbiddenHeaderFilter {
+        Arc::new(|name: &http::HeaderName| FORBIDDEN_REQUEST_HEADERS.contains(&name.as_str()))
+    }
+
     fn send_request(
         &mut self,
         request: http::Request<WasiBody>,

@@ -48,6 +48,7 @@ pub mod types;
 pub use config::{ConfigError, ConnectionConfig};
 pub use error::HostError;
 pub use import::{ImportFailure, ImportOutcome, Progress, Waiting};
+pub use egress::DnsOverrides;
 pub use limits::Limits;
 pub use pacing::RateBudget;
 pub use retry::RetryPolicy;

@@ -8,6 +8,7 @@
 //! | `max_table_elements` | 100 000 | instantiation or `table.grow` fails |
 //! | `max_response_body_bytes` | 32 MiB | the guest reads an error (`http-response-body-size`) |
 //! | `max_response_header_bytes` | 64 KiB | the response fails (`http-protocol-error`) |
+//! | `max_request_body_bytes` | 4 MiB | the request fails (`http-request-body-size`); the upload is cut there |
 //! | `connect_timeout` | 10 s | the guest sees `connection-timeout` |
 //! | `first_byte_timeout` | 60 s | the guest sees `connection-read-timeout` |
 //! | `between_bytes_timeout` | 30 s | the guest sees `connection-read-timeout` mid-body |
@@ -46,6 +47,8 @@ pub struct Limits {
     pub max_response_body_bytes: u64,
     /// Bytes of one HTTP response's status line and headers.
     pub max_response_header_bytes: usize,
+    /// Bytes of one HTTP request body a connector sends.
+    pub max_request_body_bytes: u64,
     /// Upper bound on connecting (DNS, TCP and TLS) to a PSA host.
     pub connect_timeout: Duration,
     /// Upper bound on waiting for the response head.
@@ -73,6 +76,7 @@ impl Default for Limits {
             max_memories: 4,
             max_response_body_bytes: 32 << 20,
             max_response_header_bytes: 64 << 10,
+            max_request_body_bytes: 4 << 20,
             connect_timeout: Duration::from_secs(10),
             first_byte_timeout: Duration::from_secs(60),
             between_bytes_timeout: Duration::from_secs(30),

@@ -3,7 +3,7 @@
 //! host's timeouts and size caps. Policy (which origins) lives in
 //! [`crate::hooks`]; this module only moves bytes.
 
-use crate::egress::{self, EgressError};
+use crate::egress::{self, DnsOverrides, EgressError};
 use crate::limits::Limits;
 use bytes::Bytes;
 use http::{Request, Response};
@@ -26,6 +26,7 @@ pub struct Transport {
     pub limits: Limits,
     pub allow_loopback: bool,
     pub tls: Arc<rustls::ClientConfig>,
+    pub dns: Arc<DnsOverrides>,
 }
 
 /// A frame-by-frame view of the events worth logging.
@@ -79,7 +80,21 @@ impl Transport {
         }
 
         let deadline = Instant::now() + connect_timeout;
-        let addrs = match egress::resolve(&host, port, self.allow_loopback, connect_timeout).await {
+        // The request body is capped before anything connects: a declared
+        // length over the cap is refused, a streamed one is cut at the cap.
+        let max_up = lim.max_request_body_bytes;
+        if let Some(len) = declared_length(req.headers()) {
+            if len > max_up {
+                tracing::warn!(%host, "request body of {len} bytes exceeds the {max_up}-byte cap");
+                return Err(Error::HttpRequestBodySize(Some(len)));
+            }
+        }
+        let upload_cut = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let mut req = req.map(|body| {
+            CappedUpload { inner: body, remaining: max_up, cut: upload_cut.clone() }.boxed_unsync()
+        });
+
+        let addrs = match egress::resolve(&host, port, self.allow_loopback, connect_timeout, &self.dns).await {
             Ok(a) => a,
             Err(EgressError::DnsTimeout) => return Err(Error::DnsTimeout),
             Err(EgressError::Dns(msg)) => {
@@ -156,6 +171,10 @@ impl Transport {
         let conn_task = tokio::spawn(conn);
         let resp = match tokio::time::timeout(first_byte, sender.send_request(req)).await {
             Err(_) => return Err(Error::ConnectionReadTimeout),
+            Ok(Err(_)) if upload_cut.load(std::sync::atomic::Ordering::Relaxed) => {
+                tracing::warn!(%host, "request body exceeded the {max_up}-byte cap; cut");
+                return Err(Error::HttpRequestBodySize(Some(max_up)));
+            }
             Ok(Err(e)) => {
                 tracing::info!(%host, "request failed: {e}");
                 return Err(if e.is_timeout() { Error::ConnectionReadTimeout } else { Error::from(e) });
@@ -163,12 +182,7 @@ impl Transport {
             Ok(Ok(r)) => r,
         };
         let max = lim.max_response_body_bytes;
-        if let Some(len) = resp
-            .headers()
-            .get(http::header::CONTENT_LENGTH)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.parse::<u64>().ok())
-        {
+        if let Some(len) = declared_length(resp.headers()) {
             if len > max {
                 tracing::warn!(%host, "response body of {len} bytes exceeds the {max}-byte cap");
                 return Err(Error::HttpResponseBodySize(Some(len)));
@@ -192,6 +206,51 @@ impl Transport {
             }
         };
         Ok((resp, Box::new(io_done)))
+    }
+}
+
+fn declared_length(headers: &http::HeaderMap) -> Option<u64> {
+    headers
+        .get(http::header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.trim().parse::<u64>().ok())
+}
+
+/// A request body that fails once more than `remaining` bytes went through,
+/// and says so in `cut`.
+struct CappedUpload {
+    inner: WasiBody,
+    remaining: u64,
+    cut: Arc<std::sync::atomic::AtomicBool>,
+}
+
+impl Body for CappedUpload {
+    type Data = Bytes;
+    type Error = Error;
+
+    fn poll_frame(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Result<Frame<Bytes>, Error>>> {
+        let this = &mut *self;
+        match Pin::new(&mut this.inner).poll_frame(cx) {
+            Poll::Ready(Some(Ok(frame))) => {
+                let n = frame.data_ref().map_or(0, |d| d.len() as u64);
+                if n > this.remaining {
+                    this.remaining = 0;
+                    this.cut.store(true, std::sync::atomic::Ordering::Relaxed);
+                    return Poll::Ready(Some(Err(Error::HttpRequestBodySize(None))));
+                }
+                this.remaining -= n;
+                Poll::Ready(Some(Ok(frame)))
+            }
+            other => other,
+        }
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.inner.is_end_stream()
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        self.inner.size_hint()
     }
 }
 

@@ -12,6 +12,7 @@ use crate::allowed_hosts::{AllowedHosts, Origin};
 use crate::bindings::v0_1_0::{wit, PsaConnector, PsaConnectorPre};
 use crate::bindings::SUPPORTED_CONTRACTS;
 use crate::config::ConnectionConfig;
+use crate::egress::DnsOverrides;
 use crate::ctx::SessionState;
 use crate::hooks::{Denials, SandboxHooks};
 use crate::outbound::{tls_config, Transport};
@@ -42,6 +43,9 @@ pub struct HostOptions {
     pub rate_budget: Option<RateBudget>,
     /// How failed calls are retried during an import.
     pub retry: RetryPolicy,
+    /// Fixed addresses for host names, consulted before DNS; the egress
+    /// check applies to them as to any resolved address.
+    pub dns_overrides: DnsOverrides,
 }
 
 impl Default for HostOptions {
@@ -52,6 +56,7 @@ impl Default for HostOptions {
             extra_roots: Vec::new(),
             rate_budget: Some(RateBudget::default()),
             retry: RetryPolicy::default(),
+            dns_overrides: DnsOverrides::default(),
         }
     }
 }
@@ -76,6 +81,10 @@ impl HostOptions {
         self.retry = policy;
         self
     }
+    pub fn dns_overrides(mut self, overrides: DnsOverrides) -> Self {
+        self.dns_overrides = overrides;
+        self
+    }
 }
 
 struct HostInner {
@@ -83,6 +92,7 @@ struct HostInner {
     linker: Linker<SessionState>,
     options: HostOptions,
     tls: Arc<rustls::ClientConfig>,
+    dns: Arc<DnsOverrides>,
     pacer: Arc<Pacer>,
     stop_ticker: Arc<AtomicBool>,
     next_session: AtomicU64,
@@ -139,6 +149,7 @@ impl Host {
                 engine,
                 linker,
                 pacer: Arc::new(Pacer::new(options.rate_budget)),
+                dns: Arc::new(options.dns_overrides.clone()),
                 options,
                 tls,
                 stop_ticker: stop,
@@ -302,6 +313,7 @@ impl Connector {
                 limits: host.options.limits.clone(),
                 allow_loopback: host.options.allow_loopback,
                 tls: host.tls.clone(),
+                dns: host.dns.clone(),
             },
             denials: denials.clone(),
             pacer: host.pacer.clone(),

@@ -247,3 +247,124 @@ async fn a_sandbox_refusal_is_not_retried() {
     assert!(t.elapsed() < Duration::from_millis(900), "retried: {:?}", t.elapsed());
     assert!(e.error.to_string().contains("example.com"), "{}", e.error);
 }
+
+/// A loopback server that keeps each request head it reads and answers 200.
+async fn recording_server() -> (String, std::sync::Arc<std::sync::Mutex<Vec<String>>>) {
+    let heads = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let kept = heads.clone();
+    let addr = common::raw_server(move |head, mut sock| {
+        kept.lock().unwrap().push(head);
+        async move {
+            let _ = sock
+                .write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\nconnection: close\r\n\r\nok")
+                .await;
+        }
+    })
+    .await;
+    (format!("http://{addr}/"), heads)
+}
+
+#[tokio::test]
+async fn forbidden_request_headers_are_refused() {
+    let (_h, c) = host(true).await;
+    let (target, heads) = recording_server().await;
+    let answer = run(&c, "forbidden-headers", &target).await.expect("the request itself goes out");
+    assert_eq!(answer, "refused:host,connection,transfer-encoding,upgrade,proxy-authorization,te status 200");
+    let heads = heads.lock().unwrap();
+    let head = heads[0].to_ascii_lowercase();
+    let port = target.trim_end_matches('/').rsplit(':').next().unwrap();
+    assert!(head.contains(&format!("host: 127.0.0.1:{port}")), "{head}");
+    for smuggled in ["evil.example", "upgrade", "proxy-authorization", "websocket", "te: trailers"] {
+        assert!(!head.contains(smuggled), "`{smuggled}` reached the server:\n{head}");
+    }
+    control(&c).await;
+}
+
+#[tokio::test]
+async fn an_upload_is_cut_at_the_request_body_cap() {
+    let mut limits = Limits::default();
+    limits.call_timeout = Duration::from_secs(10);
+    limits.max_request_body_bytes = 1 << 20;
+    let host = Host::new(HostOptions::default().allow_loopback(true).limits(limits)).unwrap();
+    let c = host.load("hostile", HOSTILE).await.unwrap();
+    // A server that reads every byte it is sent, and counts them.
+    let received = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let counter = received.clone();
+    let addr = common::raw_server(move |head, mut sock| {
+        let counter = counter.clone();
+        async move {
+            use tokio::io::AsyncReadExt;
+            let mut buf = vec![0u8; 65536];
+            counter.fetch_add(head.len(), std::sync::atomic::Ordering::Relaxed);
+            while let Ok(n @ 1..) = sock.read(&mut buf).await {
+                counter.fetch_add(n, std::sync::atomic::Ordering::Relaxed);
+            }
+        }
+    })
+    .await;
+    let t = Instant::now();
+    let e = run(&c, "big-upload", &format!("http://{addr}/upload")).await.unwrap_err();
+    assert!(e.to_string().contains("HttpRequestBodySize"), "{e}");
+    assert!(t.elapsed() < Duration::from_secs(5), "took {:?}", t.elapsed());
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let got = received.load(std::sync::atomic::Ordering::Relaxed);
+    assert!(got <= (1 << 20) + 64 * 1024, "the server received {got} bytes of a 16 MiB upload capped at 1 MiB");
+    control(&c).await;
+}
+
+#[tokio::test]
+async fn oversized_response_headers_are_refused() {
+    let (_h, c) = host(true).await;
+    // 100 KiB of headers against the 64 KiB default.
+    let addr = common::raw_server(|_, mut sock| async move {
+        let mut head = String::from("HTTP/1.1 200 OK\r\n");
+        for i in 0..100 {
+            head.push_str(&format!("x-pad-{i}: {}\r\n", "p".repeat(1000)));
+        }
+        head.push_str("content-length: 2\r\nconnection: close\r\n\r\nok");
+        let _ = sock.write_all(head.as_bytes()).await;
+    })
+    .await;
+    let t = Instant::now();
+    let e = run(&c, "fetch", &format!("http://{addr}/")).await.unwrap_err();
+    assert!(matches!(e, HostError::Connector { .. }), "{e}");
+    assert!(t.elapsed() < Duration::from_secs(2), "took {:?}", t.elapsed());
+    control(&c).await;
+}
+
+#[tokio::test]
+async fn the_metadata_address_through_a_dns_name_is_refused() {
+    let mut dns = psa_host::DnsOverrides::default();
+    dns.insert("metadata.halo.example", vec!["169.254.169.254".parse().unwrap()]);
+    dns.insert("mapped.halo.example", vec!["::ffff:169.254.169.254".parse().unwrap()]);
+    dns.insert("intranet.halo.example", vec!["10.0.0.8".parse().unwrap(), "fd00::8".parse().unwrap()]);
+    let mut limits = Limits::default();
+    limits.call_timeout = Duration::from_secs(3);
+    let host = Host::new(HostOptions::default().allow_loopback(true).limits(limits).dns_overrides(dns)).unwrap();
+    let c = host.load("hostile", HOSTILE).await.unwrap();
+    for name in ["metadata.halo.example", "mapped.halo.example", "intranet.halo.example"] {
+        for scheme in ["https", "http"] {
+            let e = run(&c, "fetch", &format!("{scheme}://{name}/latest/meta-data/")).await.unwrap_err();
+            let text = e.to_string();
+            assert!(text.contains(&format!("{name} resolves only to internal addresses")), "{name}: {text}");
+        }
+    }
+    control(&c).await;
+}
+
+#[tokio::test]
+async fn a_server_that_never_answers_is_cut_at_the_call_deadline() {
+    // The guest waits on I/O, not CPU: the outer timer ends the call, well
+    // before the 60-s first-byte timeout.
+    let (_h, c) = host(true).await;
+    let addr = common::raw_server(|_, sock| async move {
+        tokio::time::sleep(Duration::from_secs(30)).await;
+        drop(sock);
+    })
+    .await;
+    let t = Instant::now();
+    let e = run(&c, "fetch", &format!("http://{addr}/")).await.unwrap_err();
+    assert!(matches!(e, HostError::DeadlineExceeded { .. }), "{e}");
+    assert!(t.elapsed() < Duration::from_secs(5), "took {:?}", t.elapsed());
+    control(&c).await;
+}

@@ -58,6 +58,12 @@ struct ConnectArgs {
     /// self-hosted PSA whose certificate comes from a private CA. Repeatable.
     #[arg(long, value_name = "FILE")]
     ca_cert: Vec<PathBuf>,
+    /// Answer HOST with ADDRESS instead of asking DNS (like curl's
+    /// --resolve), e.g. to reach an instance by an address its public DNS
+    /// does not give. The address is checked like any other: internal
+    /// addresses stay refused. Repeatable.
+    #[arg(long, value_name = "HOST=ADDRESS")]
+    resolve: Vec<String>,
 }
 
 #[derive(Copy, Clone, ValueEnum, PartialEq, Eq)]
@@ -203,6 +209,12 @@ fn read_ca_certs(files: &[PathBuf]) -> Result<Vec<Vec<u8>>, ExitCode> {
 async fn prepare(args: &ConnectArgs) -> Result<(Connector, ConnectionConfig), ExitCode> {
     let mut options = HostOptions::default().allow_loopback(args.allow_loopback);
     options.extra_roots = read_ca_certs(&args.ca_cert)?;
+    for entry in &args.resolve {
+        options.dns_overrides.parse_entry(entry).map_err(|e| {
+            eprintln!("error: --resolve {e}");
+            ExitCode::from(2)
+        })?;
+    }
     let (_, connector) = load(&args.plugin, options).await?;
     let text = std::fs::read_to_string(&args.config).map_err(|e| {
         eprintln!("error: cannot read the config file {}: {e}", args.config.display());

@@ -14,6 +14,8 @@
 //! | `print-secret` | print the `secret` field to stdout and stderr | scrub it from the log |
 //! | `huge-page` | return a page of 20 000 customers | refuse it (more than a page may carry) |
 //! | `huge-string` | build a 100 MB customer name | stop it at the memory cap |
+//! | `forbidden-headers` | set `Host`, `Connection`, `Transfer-Encoding`, ... then GET `target_url` | refuse each header |
+//! | `big-upload` | POST 16 MiB to `target_url` without a length | cut the upload at the request-body cap |
 
 wit_bindgen::generate!({
     path: "../../../wit/0.1.0",
@@ -114,6 +116,8 @@ impl GuestSession for State {
                 return Ok(CustomerPage { customers, warnings: vec![], next_cursor: None, fetched: 20_000, total: None });
             }
             "huge-string" => "x".repeat(100 << 20),
+            "forbidden-headers" => forbidden_headers(&self.target)?,
+            "big-upload" => upload(&self.target, 16 << 20)?,
             other => return Err(ConnectorError::Internal(format!("unknown mode {other}"))),
         };
         Ok(CustomerPage {
@@ -149,28 +153,92 @@ fn recurse(n: u64) -> u64 {
     recurse(std::hint::black_box(n + 1)).wrapping_add(n)
 }
 
-/// GET `url`; the status as text, or the wasi error code as an `unreachable` error.
-fn get(url: &str) -> Result<String, ConnectorError> {
-    let fail = |msg: String| {
-        ConnectorError::Unreachable(UnreachableError { host: url.into(), stage: NetworkStage::Connect, message: msg })
-    };
-    let parsed = url.split_once("://").ok_or_else(|| fail("bad url".into()))?;
+fn fail(url: &str, msg: String) -> ConnectorError {
+    ConnectorError::Unreachable(UnreachableError { host: url.into(), stage: NetworkStage::Connect, message: msg })
+}
+
+/// A request for `url` with `headers`.
+fn request(url: &str, headers: http::Fields) -> Result<http::OutgoingRequest, ConnectorError> {
+    let parsed = url.split_once("://").ok_or_else(|| fail(url, "bad url".into()))?;
     let (authority, path) = match parsed.1.find('/') {
         Some(i) => (&parsed.1[..i], &parsed.1[i..]),
         None => (parsed.1, "/"),
     };
-    let req = http::OutgoingRequest::new(http::Fields::new());
+    let req = http::OutgoingRequest::new(headers);
     let scheme = if parsed.0 == "https" { http::Scheme::Https } else { http::Scheme::Http };
-    req.set_scheme(Some(&scheme)).map_err(|_| fail("scheme".into()))?;
-    req.set_authority(Some(authority)).map_err(|_| fail("authority".into()))?;
-    req.set_path_with_query(Some(path)).map_err(|_| fail("path".into()))?;
-    let fut = outgoing_handler::handle(req, None).map_err(|e| fail(format!("{e:?}")))?;
+    req.set_scheme(Some(&scheme)).map_err(|_| fail(url, "scheme".into()))?;
+    req.set_authority(Some(authority)).map_err(|_| fail(url, "authority".into()))?;
+    req.set_path_with_query(Some(path)).map_err(|_| fail(url, "path".into()))?;
+    Ok(req)
+}
+
+/// Waits for the answer: the status as text, or the wasi error code as an
+/// `unreachable` error.
+fn answer(url: &str, fut: http::FutureIncomingResponse) -> Result<String, ConnectorError> {
     fut.subscribe().block();
     match fut.get() {
         Some(Ok(Ok(resp))) => Ok(format!("status {}", resp.status())),
-        Some(Ok(Err(e))) => Err(fail(format!("{e:?}"))),
-        _ => Err(fail("no response".into())),
+        Some(Ok(Err(e))) => Err(fail(url, format!("{e:?}"))),
+        _ => Err(fail(url, "no response".into())),
     }
+}
+
+/// GET `url`.
+fn get(url: &str) -> Result<String, ConnectorError> {
+    let fut = outgoing_handler::handle(request(url, http::Fields::new())?, None).map_err(|e| fail(url, format!("{e:?}")))?;
+    answer(url, fut)
+}
+
+/// Tries to set each hop-by-hop or routing header three ways, then GETs
+/// `url` with whatever was accepted. Returns `refused:<names>` plus the status.
+fn forbidden_headers(url: &str) -> Result<String, ConnectorError> {
+    let attempts: [(&str, &[u8]); 6] = [
+        ("host", b"evil.example"),
+        ("connection", b"upgrade"),
+        ("transfer-encoding", b"chunked"),
+        ("upgrade", b"websocket"),
+        ("proxy-authorization", b"Basic ZXZpbDpldmls"),
+        ("te", b"trailers"),
+    ];
+    let fields = http::Fields::new();
+    let mut refused = Vec::new();
+    for (name, value) in attempts {
+        let by_list = http::Fields::from_list(&[(name.to_string(), value.to_vec())]).is_err();
+        let by_set = fields.set(name, &[value.to_vec()]).is_err();
+        let by_append = fields.append(name, value).is_err();
+        if by_list && by_set && by_append {
+            refused.push(name);
+        }
+    }
+    let fut = outgoing_handler::handle(request(url, fields)?, None).map_err(|e| fail(url, format!("{e:?}")))?;
+    Ok(format!("refused:{} {}", refused.join(","), answer(url, fut)?))
+}
+
+/// POSTs `total` bytes to `url` in a streamed body with no length.
+fn upload(url: &str, total: usize) -> Result<String, ConnectorError> {
+    let req = request(url, http::Fields::new())?;
+    req.set_method(&http::Method::Post).map_err(|_| fail(url, "method".into()))?;
+    let body = req.body().map_err(|_| fail(url, "body".into()))?;
+    let fut = outgoing_handler::handle(req, None).map_err(|e| fail(url, format!("{e:?}")))?;
+    let mut written = 0usize;
+    {
+        let stream = body.write().map_err(|_| fail(url, "stream".into()))?;
+        let chunk = [b'x'; 4096];
+        while written < total {
+            if stream.blocking_write_and_flush(&chunk).is_err() {
+                break;
+            }
+            written += chunk.len();
+        }
+    }
+    let _ = http::OutgoingBody::finish(body, None);
+    answer(url, fut).map_err(|e| match e {
+        ConnectorError::Unreachable(mut u) => {
+            u.message = format!("{} after writing {written} bytes", u.message);
+            ConnectorError::Unreachable(u)
+        }
+        other => other,
+    })
 }
 
 export!(Hostile);

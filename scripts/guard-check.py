@@ -1,0 +1,119 @@
+#!/usr/bin/env python3
+"""Removes each sandbox guard in turn and shows that a test fails without it.
+
+Not a CI step (each row rebuilds the host: about a minute each on 2 cores).
+For every row: apply one edit that disables the guard, run the test that
+holds it, expect a *test failure* (not a build error), restore the file.
+
+    python3 scripts/guard-check.py            # every row
+    python3 scripts/guard-check.py body-cap   # rows whose id contains this
+
+Exit status 0 only when every guard's removal was caught. Run it on a clean
+work tree: it edits files in place and restores them, even on Ctrl-C.
+"""
+import os, subprocess, sys, time
+
+H = "host/src/"
+SANDBOX = ["-p", "psa-conformance", "--test", "sandbox"]
+SERVERS = ["-p", "psa-conformance", "--test", "hostile_servers"]
+
+# id, file, text to find (exactly once), replacement, cargo test args, test filter
+ROWS = [
+    ("allow-list", H + "hooks.rs", "if !self.allowed.permits(scheme, host, port) {", "if false {",
+     SANDBOX, "a_host_outside_the_allow_list_is_refused_and_named"),
+    ("https-only", H + "hooks.rs", "if scheme == Scheme::Http && !self.transport.allow_loopback {", "if false {",
+     SANDBOX, "loopback_is_refused_without_the_switch"),
+    ("egress-after-dns", H + "egress.rs", "match permitted(a.ip(), allow_loopback) {", "match Ok::<(), AddressClass>(()) {",
+     SANDBOX, "the_metadata_address_through_a_dns_name_is_refused"),
+    ("egress-literal", H + "egress.rs", "match permitted(a.ip(), allow_loopback) {", "match Ok::<(), AddressClass>(()) {",
+     SANDBOX, "the_metadata_address_is_refused"),
+    ("cross-origin-redirect", H + "hooks.rs", "if !resp.status().is_redirection() {", "if true {",
+     SANDBOX, "a_redirect_to_another_host_is_refused_not_followed"),
+    ("forbidden-headers", H + "hooks.rs", "FORBIDDEN_REQUEST_HEADERS.contains(&name.as_str())", "false && FORBIDDEN_REQUEST_HEADERS.contains(&name.as_str())",
+     SANDBOX, "forbidden_request_headers_are_refused"),
+    ("request-body-cap", H + "outbound.rs", "let n = frame.data_ref().map_or(0, |d| d.len() as u64);", "let n = 0u64;",
+     SANDBOX, "an_upload_is_cut_at_the_request_body_cap"),
+    ("response-header-cap", H + "outbound.rs", ".max_buf_size(lim.max_response_header_bytes.max(8192))", ".max_buf_size(64 << 20)",
+     SANDBOX, "oversized_response_headers_are_refused"),
+    ("declared-body-cap", H + "outbound.rs", "if len > max {", "if false {",
+     SERVERS, "a_declared_huge_body_is_refused_before_reading"),
+    ("streamed-body-cap", H + "outbound.rs", "if n > this.remaining {\n                        tracing::warn!(\"response body exceeded",
+     "if false {\n                        tracing::warn!(\"response body exceeded",
+     SERVERS, "an_endless_body_is_cut_at_the_cap"),
+    ("between-bytes-timeout", H + "outbound.rs", "Poll::Ready(()) => Poll::Ready(Some(Err(Error::ConnectionReadTimeout))),", "Poll::Ready(()) => Poll::Pending,",
+     SERVERS, "a_stalled_body_is_cut_by_the_between_bytes_timeout"),
+    ("cpu-deadline", H + "runtime.rs", "Ok(wasmtime::UpdateDeadline::Interrupt)\n            }\n        });",
+     "Ok(wasmtime::UpdateDeadline::Yield(1))\n            }\n        });",
+     SANDBOX, "an_infinite_loop_is_stopped_at_the_deadline"),
+    ("yield-every-tick", H + "runtime.rs", "Ok(wasmtime::UpdateDeadline::Yield(1))\n            } else {",
+     "Ok(wasmtime::UpdateDeadline::Continue(1))\n            } else {",
+     SANDBOX, "a_spinning_connector_does_not_starve_other_sessions"),
+    ("io-deadline", H + "runtime.rs", "_ = tokio::time::sleep_until(deadline) => {", "_ = std::future::pending::<()>() => {",
+     SANDBOX, "a_server_that_never_answers_is_cut_at_the_call_deadline"),
+    ("memory-cap", H + "ctx.rs", ".memory_size(limits.memory_bytes)", ".memory_size(usize::MAX)",
+     SANDBOX, "unbounded_allocation_hits_the_memory_cap"),
+    ("stack-overflow-message", H + "runtime.rs", "Some(Trap::StackOverflow) => \"stack overflow (runaway recursion)\".to_string(),",
+     "Some(Trap::StackOverflow) => \"trap\".to_string(),",
+     SANDBOX, "runaway_recursion_is_a_clear_crash"),
+    ("page-cap", H + "runtime.rs", "Ok(page) if page.customers.len() > max =>", "Ok(page) if false && page.customers.len() > max =>",
+     SANDBOX, "a_page_larger_than_the_limit_is_refused"),
+    ("dead-session", H + "runtime.rs", "if let Some(reason) = &self.closed {", "if let Some(reason) = None::<&String> {",
+     SANDBOX, "a_trap_closes_the_session_and_says_so"),
+    ("fuel", H + "runtime.rs", "config.consume_fuel(options.limits.fuel.is_some());", "config.consume_fuel(false);",
+     SANDBOX, "fuel_makes_runaway_loops_stop_deterministically"),
+    ("sha256-pin", H + "runtime.rs", "if actual != expected {", "if false {",
+     SANDBOX, "a_pinned_hash_is_enforced"),
+    ("contract-version", H + "runtime.rs", "if let Some(found) = exported.iter().find(", "if let Some(found) = None::<&String>.into_iter().find(",
+     SANDBOX, "an_unsupported_contract_version_is_refused_naming_both"),
+    ("refusal-not-retried", H + "import.rs", "if self.refused_last_call() { None }", "if false { None }",
+     SANDBOX, "a_sandbox_refusal_is_not_retried"),
+    ("guest-output-scrub", H + "guest_output.rs", "text = crate::redact::scrub(&text, secrets);", "let _ = secrets;",
+     ["-p", "psa-conformance", "--test", "guest_output"], "printed_secrets_are_scrubbed_from_the_log"),
+    ("guest-output-cap", H + "guest_output.rs", "let take = room.min(data.len());", "let take = data.len();",
+     ["-p", "psa-conformance", "--test", "guest_output"], "printed_secrets_are_scrubbed_from_the_log"),
+    ("private-ca-roots", H + "outbound.rs", "for (i, cert) in extra_roots.iter().enumerate() {", "for (i, cert) in extra_roots.iter().enumerate().take(0) {",
+     ["-p", "psa-conformance", "--test", "private_ca"], "the_import_needs_the_private_ca_and_works_with_it"),
+    ("rate-limit-hold", H + "hooks.rs", "pacer.rate_limited(&origin, wait);", "let _ = wait;",
+     ["-p", "psa-conformance", "--test", "halo_resilience"], "a_429_without_retry_after_is_waited_out"),
+]
+
+
+def run_row(row):
+    rid, path, old, new, args, name = row
+    text = open(path).read()
+    if text.count(old) != 1:
+        return "STALE", f"the text to replace occurs {text.count(old)} times in {path}; update this row"
+    try:
+        open(path, "w").write(text.replace(old, new))
+        t = time.time()
+        p = subprocess.run(["cargo", "test", *args, "--", "--exact", name],
+                           capture_output=True, text=True)
+        out = p.stdout + p.stderr
+        secs = time.time() - t
+        if "error: could not compile" in out:
+            return "BUILD", f"the mutation does not compile ({secs:.0f} s)"
+        if p.returncode != 0 and ("test result: FAILED" in out or "panicked" in out):
+            line = next((l for l in out.splitlines() if "panicked" in l or "assertion" in l), "")
+            return "caught", f"{name} failed ({secs:.0f} s): {line.strip()[:150]}"
+        if "1 passed" in out:
+            return "MISSED", f"{name} still passes without the guard"
+        return "ODD", out[-400:]
+    finally:
+        open(path, "w").write(text)
+
+
+def main():
+    pick = sys.argv[1] if len(sys.argv) > 1 else ""
+    os.chdir(os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+    rows = [r for r in ROWS if pick in r[0]]
+    bad = 0
+    for row in rows:
+        verdict, detail = run_row(row)
+        bad += verdict != "caught"
+        print(f"{row[0]:24} {verdict:7} {detail}", flush=True)
+    print(f"{len(rows) - bad}/{len(rows)} guards caught when removed")
+    sys.exit(1 if bad else 0)
+
+
+if __name__ == "__main__":
+    main()
