@@ -64,6 +64,8 @@ pub enum HostError {
         last: Box<HostError>,
     },
     /// The connector broke the contract (for example, a cursor that never ends).
+    #[error("connector {connector}: this host already runs {max} sessions at once (Limits::max_sessions); close finished sessions or raise the limit, then retry")]
+    Busy { connector: String, max: u32 },
     #[error("connector {connector} broke the psa-connector contract: {message}")]
     Contract { connector: String, message: String },
 }

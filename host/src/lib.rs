@@ -30,6 +30,7 @@
 pub mod allowed_hosts;
 pub mod bindings;
 pub mod bundled;
+pub mod cache;
 pub mod config;
 pub mod ctx;
 pub mod egress;
@@ -45,6 +46,7 @@ pub mod retry;
 pub mod runtime;
 pub mod types;
 
+pub use cache::CompiledFrom;
 pub use config::{ConfigError, ConnectionConfig};
 pub use error::HostError;
 pub use import::{ImportFailure, ImportOutcome, Progress, Waiting};

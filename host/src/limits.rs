@@ -5,6 +5,7 @@
 //! | `call_timeout` | 120 s | the call fails with [`HostError::DeadlineExceeded`]; the session is dead |
 //! | `memory_bytes` | 128 MiB per session | the guest's allocation fails; the call traps with [`HostError::MemoryExhausted`] |
 //! | `max_instances` / `max_tables` / `max_memories` | 16 / 16 / 4 | instantiation fails |
+//! | `max_sessions` | 1 000 at once per host | opening one more fails with [`HostError::Busy`] until a session closes (the pooling allocator's slots) |
 //! | `max_table_elements` | 100 000 | instantiation or `table.grow` fails |
 //! | `max_response_body_bytes` | 32 MiB | the guest reads an error (`http-response-body-size`) |
 //! | `max_response_header_bytes` | 64 KiB | the response fails (`http-protocol-error`) |
@@ -23,6 +24,7 @@
 //!
 //! [`HostError::DeadlineExceeded`]: crate::HostError::DeadlineExceeded
 //! [`HostError::MemoryExhausted`]: crate::HostError::MemoryExhausted
+//! [`HostError::Busy`]: crate::HostError::Busy
 
 use std::time::Duration;
 
@@ -43,6 +45,9 @@ pub struct Limits {
     pub max_table_elements: usize,
     /// Linear memories per session.
     pub max_memories: usize,
+    /// Sessions (instances) alive at once in one host, loading included;
+    /// sizes the pooling allocator.
+    pub max_sessions: u32,
     /// Bytes of one HTTP response body.
     pub max_response_body_bytes: u64,
     /// Bytes of one HTTP response's status line and headers.
@@ -74,6 +79,7 @@ impl Default for Limits {
             max_tables: 16,
             max_table_elements: 100_000,
             max_memories: 4,
+            max_sessions: 1_000,
             max_response_body_bytes: 32 << 20,
             max_response_header_bytes: 64 << 10,
             max_request_body_bytes: 4 << 20,

@@ -11,6 +11,7 @@
 use crate::allowed_hosts::{AllowedHosts, Origin};
 use crate::bindings::v0_1_0::{wit, PsaConnector, PsaConnectorPre};
 use crate::bindings::SUPPORTED_CONTRACTS;
+use crate::cache::{CompiledCache, CompiledFrom};
 use crate::config::ConnectionConfig;
 use crate::egress::DnsOverrides;
 use crate::ctx::SessionState;
@@ -46,6 +47,12 @@ pub struct HostOptions {
     /// Fixed addresses for host names, consulted before DNS; the egress
     /// check applies to them as to any resolved address.
     pub dns_overrides: DnsOverrides,
+    /// Where compiled connectors are cached ([`crate::cache`]); `None`
+    /// compiles on every load. Defaults to [`crate::cache::default_dir`].
+    pub cache_dir: Option<std::path::PathBuf>,
+    /// Preallocate instance slots (wasmtime's pooling allocator, sized by
+    /// [`Limits`]) so opening a session costs microseconds. On by default.
+    pub pooling: bool,
 }
 
 impl Default for HostOptions {
@@ -57,6 +64,8 @@ impl Default for HostOptions {
             rate_budget: Some(RateBudget::default()),
             retry: RetryPolicy::default(),
             dns_overrides: DnsOverrides::default(),
+            cache_dir: Some(crate::cache::default_dir()),
+            pooling: true,
         }
     }
 }
@@ -85,10 +94,19 @@ impl HostOptions {
         self.dns_overrides = overrides;
         self
     }
+    pub fn cache_dir(mut self, dir: Option<std::path::PathBuf>) -> Self {
+        self.cache_dir = dir;
+        self
+    }
+    pub fn pooling(mut self, yes: bool) -> Self {
+        self.pooling = yes;
+        self
+    }
 }
 
 struct HostInner {
     engine: Engine,
+    cache: Option<CompiledCache>,
     linker: Linker<SessionState>,
     options: HostOptions,
     tls: Arc<rustls::ClientConfig>,
@@ -119,6 +137,12 @@ impl Host {
         config.epoch_interruption(true);
         config.max_wasm_stack(512 << 10);
         config.consume_fuel(options.limits.fuel.is_some());
+        if options.pooling {
+            config.allocation_strategy(pooling_config(&options.limits));
+            // Slots as large as the memory cap, not wasmtime's 4 GiB default,
+            // so a thousand of them fit comfortably in the address space.
+            config.memory_reservation(options.limits.memory_bytes as u64);
+        }
         let engine = Engine::new(&config).map_err(load_err)?;
         let mut linker = Linker::new(&engine);
         wasmtime_wasi::p2::add_to_linker_async(&mut linker).map_err(load_err)?;
@@ -144,8 +168,10 @@ impl Host {
                 })
                 .map_err(|e| HostError::Load { connector: "(host)".into(), message: format!("could not start the epoch thread: {e}") })?;
         }
+        let cache = options.cache_dir.clone().map(|dir| CompiledCache::new(&engine, dir));
         Ok(Host {
             inner: Arc::new(HostInner {
+                cache,
                 engine,
                 linker,
                 pacer: Arc::new(Pacer::new(options.rate_budget)),
@@ -192,8 +218,13 @@ impl Host {
     /// connector's own id is known.
     pub async fn load(&self, name: &str, bytes: &[u8]) -> Result<Connector, HostError> {
         let load_err = |message: String| HostError::Load { connector: name.to_string(), message };
-        let component = Component::new(&self.inner.engine, bytes)
-            .map_err(|e| load_err(format!("not a valid WebAssembly component: {e:#}")))?;
+        let engine = &self.inner.engine;
+        let compile = || Component::new(engine, bytes);
+        let (component, compiled_from) = match &self.inner.cache {
+            Some(cache) => cache.get_or_compile(engine, &sha256_hex_of(bytes), compile),
+            None => compile().map(|c| (c, CompiledFrom::Compiled)),
+        }
+        .map_err(|e| load_err(format!("not a valid WebAssembly component: {e:#}")))?;
         // The contract version is part of the exported interface's name.
         let exported: Vec<String> = component
             .component_type()
@@ -225,6 +256,7 @@ impl Host {
                 host: self.clone(),
                 name: name.to_string(),
                 pre,
+                compiled_from,
                 info: ConnectorInfo {
                     id: name.to_string(),
                     display_name: name.to_string(),
@@ -265,6 +297,33 @@ impl Host {
     }
 }
 
+/// The pooling allocator's slots, sized from the sandbox limits: room for
+/// `max_sessions` instances of a component with the per-session maxima.
+/// Slots are address space, not memory: when a session ends, its slot's
+/// pages go back to the system (keeping some resident for reuse measured no
+/// faster in psa-bench's session opens, and cost idle RSS).
+fn pooling_config(limits: &Limits) -> wasmtime::InstanceAllocationStrategy {
+    let sessions = limits.max_sessions.max(1);
+    let per = |n: usize| u32::try_from(n).unwrap_or(u32::MAX);
+    let mut p = wasmtime::PoolingAllocationConfig::default();
+    p.total_component_instances(sessions)
+        // A Rust wasip2 component has a handful of core instances, one
+        // memory and a couple of tables; the per-component maxima bound a
+        // hungrier one, the totals leave room for typical ones.
+        .max_core_instances_per_component(per(limits.max_instances))
+        .max_memories_per_component(per(limits.max_memories))
+        .max_tables_per_component(per(limits.max_tables))
+        .total_core_instances(sessions.saturating_mul(8))
+        .total_memories(sessions.saturating_mul(2))
+        .total_tables(sessions.saturating_mul(4))
+        .total_stacks(sessions)
+        .max_memory_size(limits.memory_bytes)
+        .table_elements(limits.max_table_elements)
+        .max_memories_per_module(per(limits.max_memories))
+        .max_tables_per_module(per(limits.max_tables));
+    wasmtime::InstanceAllocationStrategy::Pooling(p)
+}
+
 /// The SHA-256 of `bytes`, as lower-case hex.
 pub fn sha256_hex_of(bytes: &[u8]) -> String {
     use sha2::Digest;
@@ -275,6 +334,7 @@ struct ConnectorInner {
     host: Host,
     name: String,
     pre: PsaConnectorPre<SessionState>,
+    compiled_from: CompiledFrom,
     info: ConnectorInfo,
     declared: Vec<Origin>,
 }
@@ -294,6 +354,11 @@ impl Connector {
     /// The connector's id, as used in messages.
     pub fn name(&self) -> &str {
         &self.inner.name
+    }
+
+    /// Whether this load compiled the component or mapped it from the cache.
+    pub fn compiled_from(&self) -> CompiledFrom {
+        self.inner.compiled_from
     }
 
     /// The origins a session with this configuration may reach.
@@ -505,6 +570,9 @@ impl Instance {
     fn classify(&self, call: &str, e: wasmtime::Error, limits: &Limits) -> HostError {
         let connector = self.name().to_string();
         let call = call.to_string();
+        if e.downcast_ref::<wasmtime::PoolConcurrencyLimitError>().is_some() {
+            return HostError::Busy { connector, max: limits.max_sessions };
+        }
         if matches!(e.downcast_ref::<Trap>(), Some(Trap::Interrupt)) {
             return HostError::DeadlineExceeded { connector, call, deadline: limits.call_timeout };
         }

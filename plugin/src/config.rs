@@ -210,7 +210,10 @@ pub fn normalise_url(field: &str, label: &str, raw: &str) -> Result<NormUrl, Err
     let raw = raw.trim();
     let with_scheme = if has_scheme(raw) { raw.to_string() } else { format!("https://{raw}") };
     let bad = |why: &str| Error::config(field, msg::bad_url(label, raw, why));
-    let url = url::Url::parse(&with_scheme).map_err(|_| bad("it is not a valid URL"))?;
+    let url = url::Url::parse(&with_scheme).map_err(|e| match e {
+        url::ParseError::IdnaError if !with_scheme.is_ascii() => bad(msg::NON_ASCII_HOST),
+        _ => bad("it is not a valid URL"),
+    })?;
     match url.scheme() {
         "https" | "http" => {}
         other => return Err(bad(&format!("it starts with {other}:// where https:// belongs"))),
@@ -277,6 +280,17 @@ mod tests {
             (CLIENT_ID, "cid"),
             (CLIENT_SECRET, "s3cr3t-value"),
         ])
+    }
+
+    #[test]
+    fn a_non_ascii_host_name_is_refused_with_its_ascii_form_explained() {
+        let e = normalise_url(RESOURCE, "Resource Server URL", "https://münchen.example/api").unwrap_err();
+        let text = format!("{e:?}");
+        assert!(text.contains("xn--"), "{text}");
+        assert!(text.contains("not plain ASCII"), "{text}");
+        // Written in its ASCII form, it is accepted.
+        let ok = normalise_url(RESOURCE, "Resource Server URL", "https://xn--mnchen-3ya.example/api").unwrap();
+        assert_eq!(ok.host, "xn--mnchen-3ya.example");
     }
 
     #[test]

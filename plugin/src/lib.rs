@@ -17,10 +17,10 @@ pub mod config;
 pub mod customers;
 mod discover;
 pub mod error;
-mod http;
+pub mod http;
 mod messages;
 pub mod pagination;
-mod session;
+pub mod session;
 pub mod tenants;
 mod tickets;
 

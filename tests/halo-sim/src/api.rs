@@ -231,9 +231,8 @@ fn mappings(opts: &SimOptions) -> Vec<Mapping<'_>> {
     out
 }
 
-fn tenant_rows(opts: &SimOptions, customer_id: i64) -> Vec<Value> {
-    mappings(opts)
-        .iter()
+fn tenant_rows(all: &[Mapping<'_>], customer_id: i64) -> Vec<Value> {
+    all.iter()
         .filter(|m| m.customer.id == customer_id)
         .map(|m| {
             json!({
@@ -249,7 +248,8 @@ fn tenant_rows(opts: &SimOptions, customer_id: i64) -> Vec<Value> {
         .collect()
 }
 
-fn client_row(opts: &SimOptions, c: &SimCustomer, with_tenants: bool, full: bool) -> Value {
+/// One `/Client` row; `links` are the tenant mappings when the row shows them.
+fn client_row(c: &SimCustomer, links: Option<&[Mapping<'_>]>, full: bool) -> Value {
     let h = (c.id as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15);
     let mut row = json!({
         "id": c.id,
@@ -276,8 +276,8 @@ fn client_row(opts: &SimOptions, c: &SimCustomer, with_tenants: bool, full: bool
         row["is_vip"] = json!(false);
         row["customfields"] = json!([]);
     }
-    if with_tenants {
-        row["azure_tenants"] = Value::Array(tenant_rows(opts, c.id));
+    if let Some(all) = links {
+        row["azure_tenants"] = Value::Array(tenant_rows(all, c.id));
     }
     row
 }
@@ -303,10 +303,12 @@ fn list_clients(opts: &SimOptions, q: &Query) -> Result<Response, Response> {
         .filter(|c| search.as_ref().is_none_or(|s| c.name.to_lowercase().contains(s.as_str())))
         .filter(|c| !azure_only || !c.tenants.is_empty())
         .collect();
-    rows.sort_by(|a, b| a.name.to_lowercase().cmp(&b.name.to_lowercase()).then(a.id.cmp(&b.id)));
+    rows.sort_by_cached_key(|c| (c.name.to_lowercase(), c.id));
     let total = rows.len();
     let (rows, paging) = page(&rows, q, opts.page_cap)?;
-    let rows = rows.into_iter().map(|c| client_row(opts, c, with_tenants, false)).collect();
+    // Built once per request, not once per row.
+    let links = with_tenants.then(|| mappings(opts));
+    let rows = rows.into_iter().map(|c| client_row(c, links.as_deref(), false)).collect();
     Ok(json(200, paged_body(total, "clients", rows, paging)))
 }
 
@@ -317,7 +319,8 @@ fn get_client(opts: &SimOptions, id: &str, q: &Query) -> Result<Response, Respon
     let c = opts.customers.iter().find(|c| c.id == id).ok_or_else(not_found)?;
     let with_tenants = rows_show_tenants(opts)
         && (qbool(q, "includedetails")?.unwrap_or(false) || qbool(q, "includeazuretenants")?.unwrap_or(false));
-    Ok(json(200, client_row(opts, c, with_tenants, true)))
+    let links = with_tenants.then(|| mappings(opts));
+    Ok(json(200, client_row(c, links.as_deref(), true)))
 }
 
 fn not_found() -> Response {

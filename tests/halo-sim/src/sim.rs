@@ -115,6 +115,22 @@ impl HaloSim {
     }
 
     /// Every request on both listeners so far, in the order they were answered.
+    /// The HaloPSA connection form an admin would fill in for this
+    /// simulator: field id and value pairs.
+    pub fn connection_form(&self) -> Vec<(String, String)> {
+        let o = self.options();
+        let mut v = vec![
+            ("resource_server_url".to_string(), self.resource_url()),
+            ("authorization_server_url".to_string(), self.auth_url()),
+            ("client_id".to_string(), o.client_id.clone()),
+            ("client_secret".to_string(), o.client_secret.clone()),
+        ];
+        if let Some(t) = o.tenant {
+            v.push(("tenant".to_string(), t));
+        }
+        v
+    }
+
     pub fn requests(&self) -> Vec<LoggedRequest> {
         self.shared.lock().log.clone()
     }

@@ -39,6 +39,13 @@ struct PluginArgs {
     /// Refuse to load the connector unless its SHA-256 is this (hex).
     #[arg(long, value_name = "HEX")]
     plugin_sha256: Option<String>,
+    /// Directory of compiled connectors (default: $XDG_CACHE_HOME/psa-host
+    /// or ~/.cache/psa-host). A connector is compiled once and then mapped.
+    #[arg(long, value_name = "DIR", conflicts_with = "no_cache")]
+    cache_dir: Option<PathBuf>,
+    /// Compile the connector on every run; read and write no cache.
+    #[arg(long)]
+    no_cache: bool,
 }
 
 #[derive(clap::Args, Clone)]
@@ -162,7 +169,12 @@ async fn run(command: Command) -> ExitCode {
     }
 }
 
-async fn load(plugin: &PluginArgs, options: HostOptions) -> Result<(Host, Connector), ExitCode> {
+async fn load(plugin: &PluginArgs, mut options: HostOptions) -> Result<(Host, Connector), ExitCode> {
+    if plugin.no_cache {
+        options.cache_dir = None;
+    } else if let Some(dir) = &plugin.cache_dir {
+        options.cache_dir = Some(dir.clone());
+    }
     let host = Host::new(options).map_err(|e| fail(&e))?;
     let (name, bytes) = match &plugin.plugin {
         Some(path) => match std::fs::read(path) {

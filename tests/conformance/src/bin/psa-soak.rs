@@ -235,20 +235,6 @@ async fn session(c: &Connector, form: Vec<(String, String)>) -> (Result<ImportOu
     (r, Some(import))
 }
 
-fn halo_form(sim: &HaloSim) -> Vec<(String, String)> {
-    let o = sim.options();
-    let mut v = vec![
-        ("resource_server_url".to_string(), sim.resource_url()),
-        ("authorization_server_url".to_string(), sim.auth_url()),
-        ("client_id".to_string(), o.client_id.clone()),
-        ("client_secret".to_string(), o.client_secret.clone()),
-    ];
-    if let Some(t) = o.tenant {
-        v.push(("tenant".to_string(), t));
-    }
-    v
-}
-
 fn percentile(sorted: &[Duration], p: f64) -> Duration {
     if sorted.is_empty() {
         return Duration::ZERO;
@@ -270,7 +256,7 @@ async fn run(args: Args, start: Mem) -> Result<bool, String> {
     .await
     .map_err(|e| format!("the simulator did not start: {e}"))?;
     let sim = Arc::new(sim);
-    let form = halo_form(&sim);
+    let form = sim.connection_form();
 
     let scan = LogScan {
         secrets: Arc::new(vec![HOSTILE_SECRET.to_string(), sim.options().client_secret]),
