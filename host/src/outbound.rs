@@ -157,6 +157,9 @@ impl Transport {
         };
 
         let (mut sender, conn) = hyper::client::conn::http1::Builder::new()
+            // The head's size is checked after parsing too: the read buffer
+            // limit alone lets a head that arrives in one read through.
+            .max_header_size(lim.max_response_header_bytes)
             .max_buf_size(lim.max_response_header_bytes.max(8192))
             .handshake(TokioIo::new(io))
             .await

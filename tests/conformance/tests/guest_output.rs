@@ -48,3 +48,26 @@ async fn printed_secrets_are_scrubbed_from_the_log() {
     assert!(text.contains("connector=hostile"), "{text}");
     assert!(!text.contains(secret), "the secret reached the log:\n{text}");
 }
+
+#[tokio::test]
+async fn guest_output_is_capped_per_call() {
+    let log = Captured::default();
+    let writer = log.clone();
+    let subscriber = tracing_subscriber::fmt()
+        .with_max_level(tracing::Level::INFO)
+        .with_ansi(false)
+        .with_writer(move || writer.clone())
+        .finish();
+    let _guard = tracing::subscriber::set_default(subscriber);
+
+    let host = Host::new(HostOptions::default()).unwrap();
+    let c = host.load("hostile", HOSTILE).await.unwrap();
+    let cfg = ConnectionConfig::from_pairs([("mode".to_string(), "print-lots".to_string())], c.info());
+    let mut s = c.open_session(&cfg).await.unwrap();
+    assert_eq!(s.list_customers(None).await.unwrap().customers[0].name, "printed");
+
+    let text = String::from_utf8(log.0.lock().unwrap().clone()).unwrap();
+    // 1 MiB printed; the default cap keeps 16 KiB of it.
+    assert!(text.contains("more bytes of guest output dropped"), "no note of the dropped output");
+    assert!(text.len() < 24 << 10, "the log holds {} bytes of a 1 MiB print", text.len());
+}

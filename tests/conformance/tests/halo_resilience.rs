@@ -67,6 +67,22 @@ async fn a_429_without_retry_after_is_waited_out() {
 }
 
 #[tokio::test]
+async fn a_429_holds_back_every_session_to_that_instance() {
+    let sim = start(SimOptions { customers: sample_customers(150, 1), ..Default::default() }).await;
+    let halo = halo_with(None, quick_retry(), Limits::default()).await;
+    let mut a = halo.open_session(&config(&halo, form(&sim))).await.unwrap();
+    let mut b = halo.open_session(&config(&halo, form(&sim))).await.unwrap();
+    // Both hold a token; the next request, A's, is answered 429 Retry-After: 2.
+    a.list_customers(None).await.unwrap();
+    b.list_customers(None).await.unwrap();
+    sim.set_faults(Faults { rate_limit_next: 1, retry_after: Some(2), ..Default::default() });
+    assert!(a.list_customers(None).await.is_err(), "A's request was not answered 429");
+    let t = Instant::now();
+    b.list_customers(None).await.expect("B's request goes out after the hold");
+    assert!(t.elapsed() >= Duration::from_millis(1500), "B was not held back after A's 429: {:?}", t.elapsed());
+}
+
+#[tokio::test]
 async fn retry_after_is_honoured() {
     let sim = start(SimOptions { customers: sample_customers(150, 1), ..Default::default() }).await;
     sim.set_faults(Faults { rate_limit_next: 1, retry_after: Some(1), ..Default::default() });

@@ -12,6 +12,7 @@
 //! | `recurse` | recurse without bound | stop it (stack overflow) |
 //! | `trap` | panic (a trap under panic=abort) | report a crash, close the session |
 //! | `print-secret` | print the `secret` field to stdout and stderr | scrub it from the log |
+//! | `print-lots` | print 1 MiB to stdout | keep only the per-call cap in the log |
 //! | `huge-page` | return a page of 20 000 customers | refuse it (more than a page may carry) |
 //! | `huge-string` | build a 100 MB customer name | stop it at the memory cap |
 //! | `forbidden-headers` | set `Host`, `Connection`, `Transfer-Encoding`, ... then GET `target_url` | refuse each header |
@@ -98,6 +99,13 @@ impl GuestSession for State {
             "print-secret" => {
                 println!("the secret is {}", self.secret);
                 eprintln!("again on stderr: {}", self.secret);
+                "printed".to_string()
+            }
+            "print-lots" => {
+                let line = "x".repeat(1023);
+                for _ in 0..1024 {
+                    println!("{line}");
+                }
                 "printed".to_string()
             }
             "huge-page" => {
