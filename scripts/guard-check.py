@@ -11,9 +11,11 @@ holds it, expect a *test failure* (not a build error), restore the file.
 Exit status 0 only when every guard's removal was caught. Run it on a clean
 work tree: it edits files in place and restores them, even on Ctrl-C.
 """
-import os, subprocess, sys, time
+import os, signal, subprocess, sys, time
 
 H = "host/src/"
+# Longer than any build plus test here; a test still running then has hung.
+HANG_SECONDS = 300
 SANDBOX = ["-p", "psa-conformance", "--test", "sandbox"]
 SERVERS = ["-p", "psa-conformance", "--test", "hostile_servers"]
 
@@ -93,14 +95,22 @@ def run_row(row):
             return "STALE", f"the text to replace occurs {text.count(o)} times in {p}; update this row"
     try:
         for p, o, n in edits:
-            open(p, "w").write(open(p).read().replace(o, n))
+            mutated = open(p).read().replace(o, n)
+            open(p, "w").write(mutated)
         t = time.time()
-        p = subprocess.run(["cargo", "test", *args, "--", "--exact", name],
-                           capture_output=True, text=True)
-        out = p.stdout + p.stderr
+        # A removed deadline can make its test hang: that counts as caught.
+        p = subprocess.Popen(["cargo", "test", *args, "--", "--exact", name], stdout=subprocess.PIPE,
+                             stderr=subprocess.STDOUT, text=True, start_new_session=True)
+        try:
+            out, _ = p.communicate(timeout=HANG_SECONDS)
+        except subprocess.TimeoutExpired:
+            os.killpg(p.pid, signal.SIGKILL)
+            p.communicate()
+            return "caught", f"{name} hung for {HANG_SECONDS} s (the guard is what ends it)"
         secs = time.time() - t
         if "error: could not compile" in out:
-            return "BUILD", f"the mutation does not compile ({secs:.0f} s)"
+            err = next((l for l in out.splitlines() if l.startswith("error")), "")
+            return "BUILD", f"the mutation does not compile ({secs:.0f} s): {err[:150]}"
         if p.returncode != 0 and ("test result: FAILED" in out or "panicked" in out):
             line = next((l for l in out.splitlines() if "panicked" in l or "assertion" in l), "")
             return "caught", f"{name} failed ({secs:.0f} s): {line.strip()[:150]}"
