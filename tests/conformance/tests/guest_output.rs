@@ -20,16 +20,19 @@ impl Write for Captured {
     }
 }
 
-#[tokio::test]
-async fn printed_secrets_are_scrubbed_from_the_log() {
+/// Sends this thread's log at `level` and above to the returned buffer
+/// while the guard lives.
+fn capture(level: tracing::Level) -> (Captured, tracing::subscriber::DefaultGuard) {
     let log = Captured::default();
     let writer = log.clone();
-    let subscriber = tracing_subscriber::fmt()
-        .with_max_level(tracing::Level::TRACE)
-        .with_ansi(false)
-        .with_writer(move || writer.clone())
-        .finish();
-    let _guard = tracing::subscriber::set_default(subscriber);
+    let subscriber =
+        tracing_subscriber::fmt().with_max_level(level).with_ansi(false).with_writer(move || writer.clone()).finish();
+    (log, tracing::subscriber::set_default(subscriber))
+}
+
+#[tokio::test]
+async fn printed_secrets_are_scrubbed_from_the_log() {
+    let (log, _guard) = capture(tracing::Level::TRACE);
 
     let host = Host::new(HostOptions::default().allow_loopback(true)).unwrap();
     let c = host.load("hostile", HOSTILE).await.unwrap();
@@ -51,14 +54,7 @@ async fn printed_secrets_are_scrubbed_from_the_log() {
 
 #[tokio::test]
 async fn guest_output_is_capped_per_call() {
-    let log = Captured::default();
-    let writer = log.clone();
-    let subscriber = tracing_subscriber::fmt()
-        .with_max_level(tracing::Level::INFO)
-        .with_ansi(false)
-        .with_writer(move || writer.clone())
-        .finish();
-    let _guard = tracing::subscriber::set_default(subscriber);
+    let (log, _guard) = capture(tracing::Level::INFO);
 
     let host = Host::new(HostOptions::default()).unwrap();
     let c = host.load("hostile", HOSTILE).await.unwrap();

@@ -24,17 +24,7 @@ pub async fn halo() -> Connector {
 
 /// The connection form for a simulator, as an admin would fill it.
 pub fn form(sim: &HaloSim) -> Vec<(String, String)> {
-    let o = sim.options();
-    let mut v = vec![
-        ("resource_server_url".to_string(), sim.resource_url()),
-        ("authorization_server_url".to_string(), sim.auth_url()),
-        ("client_id".to_string(), o.client_id.clone()),
-        ("client_secret".to_string(), o.client_secret.clone()),
-    ];
-    if let Some(t) = o.tenant {
-        v.push(("tenant".to_string(), t));
-    }
-    v
+    sim.connection_form()
 }
 
 pub fn set(form: &mut Vec<(String, String)>, key: &str, value: &str) {
