@@ -61,6 +61,8 @@ ROWS = [
     ("stack-overflow-message", H + "runtime.rs", "Some(Trap::StackOverflow) => \"stack overflow (runaway recursion)\".to_string(),",
      "Some(Trap::StackOverflow) => \"trap\".to_string(),",
      SANDBOX, "runaway_recursion_is_a_clear_crash"),
+    ("instance-limit", H + "runtime.rs", ".max_core_instances_per_component(per(limits.max_instances))", ".max_core_instances_per_component(1000)",
+     SANDBOX, "instance_and_table_limits_are_enforced"),
     ("page-cap", H + "runtime.rs", "Ok(page) if page.customers.len() > max =>", "Ok(page) if false && page.customers.len() > max =>",
      SANDBOX, "a_page_larger_than_the_limit_is_refused"),
     ("dead-session", H + "runtime.rs", "if let Some(reason) = &self.closed {", "if let Some(reason) = None::<&String> {",

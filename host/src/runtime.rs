@@ -224,7 +224,14 @@ impl Host {
             Some(cache) => cache.get_or_compile(engine, &sha256_hex_of(bytes), compile),
             None => compile().map(|c| (c, CompiledFrom::Compiled)),
         }
-        .map_err(|e| load_err(format!("not a valid WebAssembly component: {e:#}")))?;
+        .map_err(|e| {
+            let text = format!("{e:#}");
+            load_err(if text.contains("pooling allocator") {
+                format!("it needs more than this host's limits allow (Limits: max_instances, max_tables, max_memories, memory_bytes): {text}")
+            } else {
+                format!("not a valid WebAssembly component: {text}")
+            })
+        })?;
         // The contract version is part of the exported interface's name.
         let exported: Vec<String> = component
             .component_type()

@@ -371,3 +371,21 @@ async fn a_server_that_never_answers_is_cut_at_the_call_deadline() {
     assert!(t.elapsed() < Duration::from_secs(5), "took {:?}", t.elapsed());
     control(&c).await;
 }
+
+#[tokio::test]
+async fn instance_and_table_limits_are_enforced() {
+    // A Rust wasip2 component has several core instances and tables: with
+    // room for one of each it cannot even be instantiated to describe itself.
+    let mut few_instances = Limits::default();
+    few_instances.max_instances = 1;
+    let mut no_tables = Limits::default();
+    no_tables.max_tables = 0;
+    for (what, limits) in [("instances", few_instances), ("tables", no_tables)] {
+        let host = Host::new(HostOptions::default().limits(limits)).unwrap();
+        let e = host.load("hostile", HOSTILE).await.err().unwrap_or_else(|| panic!("loaded with too few {what}"));
+        let text = e.to_string();
+        assert!(text.contains("hostile") && text.contains("more than this host's limits allow"), "{what}: {text}");
+    }
+    let (_h, c) = host(true).await;
+    control(&c).await;
+}
