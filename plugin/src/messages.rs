@@ -17,9 +17,10 @@ pub fn bad_flag(value: &str) -> String {
     format!("\"{}\" is not a yes/no value; use true or false.", clip(value, 40))
 }
 
-/// Why a URL whose host name is not ASCII is refused, after "cannot be used: ".
-pub const NON_ASCII_HOST: &str = "its host name is not plain ASCII; write it in its ASCII (xn--) form, \
-for example xn--mnchen-3ya.example for münchen.example (a browser's address bar shows it)";
+/// Why a URL whose non-ASCII host name is not a valid international domain
+/// name is refused, after "cannot be used: ".
+pub const NON_ASCII_HOST: &str = "its host name is not a valid international domain name; write it in its \
+ASCII (xn--) form, as a browser's address bar shows it";
 
 pub fn bad_url(label: &str, raw: &str, why: &str) -> String {
     format!("The {label} \"{}\" cannot be used: {why}. Copy it from {DETAILS}.", clip(raw, 200))
