@@ -8,6 +8,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use arbitrary::Arbitrary;
 use halopsa_connector::customers::{self, RawRow};
+use halopsa_connector::field::Field;
 use halopsa_connector::error::Error;
 use halopsa_connector::pagination::{decode_cursor, encode_cursor, ImportState};
 use halopsa_connector::tenants::{self, RawLink};
@@ -118,8 +119,8 @@ fuzz_target!(|input: Input| {
         let mut built = Vec::new();
         for (sel, tsel) in step.rows.iter().take(256) {
             let row = RawRow {
-                id: Some(serde_json::json!(i64::from(*sel) + 1)),
-                name: Some(serde_json::json!(format!("Customer {sel}"))),
+                id: Field::Number((i64::from(*sel) + 1).into()),
+                name: Field::Text(format!("Customer {sel}").into()),
                 ..RawRow::default()
             };
             let c = customers::to_customer(ENDPOINT, page_no, built.len() + 1, &row).expect("a plain row");

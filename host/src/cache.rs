@@ -10,6 +10,7 @@
 //! | write | to a temporary file in the same directory, then renamed, so a crash or a concurrent writer never leaves a half-written entry |
 //! | directory | created `0700`; anyone who can write it can run native code in the host, so it must belong to the platform's user only |
 //! | failure to write | logged; the compiled component is used all the same |
+//! | eviction | a hit marks its entry used (the `.sum` file's modification time); after each write the least recently used entries beyond [`MAX_ENTRIES`] or [`MAX_BYTES`] are deleted, the new one never, and temporary files older than an hour (a crashed writer's) with them |
 //!
 //! The checksum guards against corruption (a truncated copy, a bad disk), not
 //! against an attacker who can write the directory: such an attacker could
@@ -46,6 +47,11 @@ pub fn default_dir() -> PathBuf {
     std::env::temp_dir().join("psa-host-cache")
 }
 
+/// Entries kept (each a connector build for one engine configuration).
+pub const MAX_ENTRIES: usize = 64;
+/// Bytes of compiled artifacts kept.
+pub const MAX_BYTES: u64 = 1 << 30;
+
 /// The on-disk cache of one engine.
 pub(crate) struct CompiledCache {
     dir: PathBuf,
@@ -76,7 +82,10 @@ impl CompiledCache {
         let (artifact, sum) = self.paths(sha256);
         let mut from = CompiledFrom::CompiledAndCached;
         match self.read(engine, &artifact, &sum) {
-            Ok(Some(c)) => return Ok((c, CompiledFrom::Cache)),
+            Ok(Some(c)) => {
+                mark_used(&sum);
+                return Ok((c, CompiledFrom::Cache));
+            }
             Ok(None) => {}
             Err(why) => {
                 tracing::warn!(entry = %artifact.display(), "compiled-connector cache entry not used: {why}; recompiling");
@@ -87,6 +96,11 @@ impl CompiledCache {
         if let Err(e) = self.write(&component, &artifact, &sum) {
             tracing::warn!(dir = %self.dir.display(), "could not write the compiled-connector cache: {e}");
             from = CompiledFrom::Compiled;
+        } else {
+            let removed = sweep(&self.dir, &artifact, MAX_ENTRIES, MAX_BYTES);
+            if removed > 0 {
+                tracing::info!(dir = %self.dir.display(), "removed {removed} least recently used compiled-connector cache entries");
+            }
         }
         Ok((component, from))
     }
@@ -129,6 +143,59 @@ impl CompiledCache {
     }
 }
 
+/// Records a hit: the entry's `.sum` gets the current time as its
+/// modification time. Best effort: a read-only cache still serves hits.
+fn mark_used(sum: &Path) {
+    if let Ok(f) = std::fs::File::options().write(true).open(sum) {
+        let _ = f.set_modified(std::time::SystemTime::now());
+    }
+}
+
+/// Deletes the least recently used entries of `dir` beyond `max_entries` or
+/// `max_bytes` (never `keep`, the `.cwasm` just written), and temporary
+/// files older than an hour. Returns the number of entries deleted. Errors
+/// are ignored: another process may be sweeping the same directory, and a
+/// process that mapped a deleted artifact keeps using it.
+fn sweep(dir: &Path, keep: &Path, max_entries: usize, max_bytes: u64) -> usize {
+    use std::time::{Duration, SystemTime};
+    let Ok(list) = std::fs::read_dir(dir) else { return 0 };
+    let now = SystemTime::now();
+    let mut entries: Vec<(SystemTime, u64, PathBuf)> = Vec::new();
+    for item in list.flatten() {
+        let path = item.path();
+        let Some(name) = path.file_name().and_then(|n| n.to_str()) else { continue };
+        let Ok(meta) = item.metadata() else { continue };
+        if name.contains(".tmp-") {
+            let old = meta.modified().ok().and_then(|m| now.duration_since(m).ok()).is_some_and(|age| age > Duration::from_secs(3600));
+            if old {
+                let _ = std::fs::remove_file(&path);
+            }
+            continue;
+        }
+        if !name.ends_with(".cwasm") {
+            continue;
+        }
+        // Last use: the `.sum` (touched on every hit), else the artifact.
+        let used = std::fs::metadata(path.with_extension("sum")).and_then(|m| m.modified()).or_else(|_| meta.modified());
+        entries.push((used.unwrap_or(SystemTime::UNIX_EPOCH), meta.len(), path));
+    }
+    // Most recently used first; the new entry always leads.
+    entries.sort_by_key(|(used, _, path)| (path.as_path() != keep, std::cmp::Reverse(*used)));
+    let (mut count, mut bytes, mut removed) = (0usize, 0u64, 0usize);
+    for (_, len, path) in entries {
+        if path != keep && (count >= max_entries || bytes.saturating_add(len) > max_bytes) {
+            let _ = std::fs::remove_file(path.with_extension("sum"));
+            if std::fs::remove_file(&path).is_ok() {
+                removed += 1;
+            }
+            continue;
+        }
+        count += 1;
+        bytes = bytes.saturating_add(len);
+    }
+    removed
+}
+
 fn create_private_dir(dir: &Path) -> std::io::Result<()> {
     #[cfg(unix)]
     {
@@ -146,4 +213,66 @@ fn rand_u64() -> u64 {
     let mut h = std::collections::hash_map::RandomState::new().build_hasher();
     h.write_u128(std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_nanos()));
     h.finish()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::{Duration, SystemTime};
+
+    /// An entry of `len` bytes last used `age_s` seconds ago.
+    fn entry(dir: &Path, stem: &str, len: usize, age_s: u64) -> PathBuf {
+        let artifact = dir.join(format!("{stem}.cwasm"));
+        std::fs::write(&artifact, vec![0u8; len]).unwrap();
+        let sum = dir.join(format!("{stem}.sum"));
+        std::fs::write(&sum, "x").unwrap();
+        let when = SystemTime::now() - Duration::from_secs(age_s);
+        std::fs::File::options().write(true).open(&sum).unwrap().set_modified(when).unwrap();
+        artifact
+    }
+
+    fn stems(dir: &Path) -> Vec<String> {
+        let mut names: Vec<String> =
+            std::fs::read_dir(dir).unwrap().flatten().map(|e| e.file_name().to_string_lossy().into_owned()).collect();
+        names.sort();
+        names
+    }
+
+    #[test]
+    fn the_least_recently_used_entries_go_first_and_the_new_one_stays() {
+        let dir = tempfile::tempdir().unwrap();
+        let d = dir.path();
+        entry(d, "a", 10, 400);
+        entry(d, "b", 10, 100);
+        entry(d, "c", 10, 300);
+        // The new entry is the oldest by the clock and still stays.
+        let new = entry(d, "new", 10, 1000);
+        assert_eq!(sweep(d, &new, 3, u64::MAX), 1);
+        assert_eq!(stems(d), ["b.cwasm", "b.sum", "c.cwasm", "c.sum", "new.cwasm", "new.sum"]);
+        // A hit makes an entry the most recently used.
+        mark_used(&d.join("c.sum"));
+        assert_eq!(sweep(d, &new, 2, u64::MAX), 1);
+        assert_eq!(stems(d), ["c.cwasm", "c.sum", "new.cwasm", "new.sum"]);
+        // The byte cap: 25 bytes leave room for two entries of 10.
+        entry(d, "d", 10, 50);
+        assert_eq!(sweep(d, &new, 10, 25), 1);
+        assert_eq!(stems(d), ["c.cwasm", "c.sum", "new.cwasm", "new.sum"]);
+        // Even alone and over the byte cap, the new entry stays.
+        assert_eq!(sweep(d, &new, 0, 0), 1);
+        assert_eq!(stems(d), ["new.cwasm", "new.sum"]);
+    }
+
+    #[test]
+    fn stale_temporary_files_are_removed_and_fresh_ones_kept() {
+        let dir = tempfile::tempdir().unwrap();
+        let d = dir.path();
+        let new = entry(d, "new", 10, 0);
+        for (name, age) in [("x.cwasm.tmp-1-a", 7200), ("x.sum.tmp-1-a", 7200), ("y.cwasm.tmp-2-b", 10)] {
+            let p = d.join(name);
+            std::fs::write(&p, "t").unwrap();
+            std::fs::File::options().write(true).open(&p).unwrap().set_modified(SystemTime::now() - Duration::from_secs(age)).unwrap();
+        }
+        assert_eq!(sweep(d, &new, 10, u64::MAX), 0);
+        assert_eq!(stems(d), ["new.cwasm", "new.sum", "y.cwasm.tmp-2-b"]);
+    }
 }

@@ -91,7 +91,7 @@ impl Transport {
         }
         let upload_cut = Arc::new(std::sync::atomic::AtomicBool::new(false));
         let mut req = req.map(|body| {
-            CappedUpload { inner: body, remaining: max_up, cut: upload_cut.clone() }.boxed_unsync()
+            CappedUpload { inner: body, budget: Budget(max_up), cut: upload_cut.clone() }.boxed_unsync()
         });
 
         let addrs = match egress::resolve(&host, port, self.allow_loopback, connect_timeout, &self.dns).await {
@@ -194,7 +194,7 @@ impl Transport {
         let resp = resp.map(|incoming| {
             CappedBody {
                 inner: incoming,
-                remaining: max,
+                budget: Budget(max),
                 cap: max,
                 between,
                 timer: Box::pin(tokio::time::sleep(between)),
@@ -219,11 +219,11 @@ fn declared_length(headers: &http::HeaderMap) -> Option<u64> {
         .and_then(|v| v.trim().parse::<u64>().ok())
 }
 
-/// A request body that fails once more than `remaining` bytes went through,
+/// A request body that fails once more than its budget went through,
 /// and says so in `cut`.
 struct CappedUpload {
     inner: WasiBody,
-    remaining: u64,
+    budget: Budget,
     cut: Arc<std::sync::atomic::AtomicBool>,
 }
 
@@ -235,13 +235,10 @@ impl Body for CappedUpload {
         let this = &mut *self;
         match Pin::new(&mut this.inner).poll_frame(cx) {
             Poll::Ready(Some(Ok(frame))) => {
-                let n = frame.data_ref().map_or(0, |d| d.len() as u64);
-                if n > this.remaining {
-                    this.remaining = 0;
+                if !this.budget.take(&frame) {
                     this.cut.store(true, std::sync::atomic::Ordering::Relaxed);
                     return Poll::Ready(Some(Err(Error::HttpRequestBodySize(None))));
                 }
-                this.remaining -= n;
                 Poll::Ready(Some(Ok(frame)))
             }
             other => other,
@@ -257,13 +254,34 @@ impl Body for CappedUpload {
     }
 }
 
+/// Bytes a body may still carry.
+struct Budget(u64);
+
+impl Budget {
+    /// Counts a frame's data; `false` when it goes over the budget (which
+    /// is then spent).
+    fn take(&mut self, frame: &Frame<Bytes>) -> bool {
+        let n = frame.data_ref().map_or(0, |d| d.len() as u64);
+        match self.0.checked_sub(n) {
+            Some(left) => {
+                self.0 = left;
+                true
+            }
+            None => {
+                self.0 = 0;
+                false
+            }
+        }
+    }
+}
+
 trait Io: tokio::io::AsyncRead + tokio::io::AsyncWrite + Send + Unpin + 'static {}
 impl<T: tokio::io::AsyncRead + tokio::io::AsyncWrite + Send + Unpin + 'static> Io for T {}
 
 /// A response body with a size cap and a between-bytes timeout.
 struct CappedBody {
     inner: Incoming,
-    remaining: u64,
+    budget: Budget,
     cap: u64,
     between: Duration,
     timer: Pin<Box<Sleep>>,
@@ -283,14 +301,9 @@ impl Body for CappedBody {
                 Error::from(e)
             }))),
             Poll::Ready(Some(Ok(frame))) => {
-                if let Some(data) = frame.data_ref() {
-                    let n = data.len() as u64;
-                    if n > this.remaining {
-                        tracing::warn!("response body exceeded the {}-byte cap; cut", this.cap);
-                        this.remaining = 0;
-                        return Poll::Ready(Some(Err(Error::HttpResponseBodySize(Some(this.cap)))));
-                    }
-                    this.remaining -= n;
+                if !this.budget.take(&frame) {
+                    tracing::warn!("response body exceeded the {}-byte cap; cut", this.cap);
+                    return Poll::Ready(Some(Err(Error::HttpResponseBodySize(Some(this.cap)))));
                 }
                 let next = Instant::now() + this.between;
                 this.timer.as_mut().reset(next);

@@ -61,7 +61,11 @@ fn diagnose(entries: &[(String, String)], net: &mut dyn Transport, out: &mut Vec
 
     let mut api = Api { cfg: &cfg, tokens: &mut tokens, net };
     let endpoint = cfg.endpoint("/Client");
-    let page = match api.get("/Client", PROBE_QUERY, PERM_CUSTOMERS).and_then(|b| customers::parse_page(&endpoint, 1, &b)) {
+    let body = match api.get("/Client", PROBE_QUERY, PERM_CUSTOMERS) {
+        Ok(b) => b,
+        Err(e) => return fail(out, e.message()),
+    };
+    let page = match customers::parse_page(&endpoint, 1, &body) {
         Ok(p) => p,
         Err(e) => return fail(out, e.message()),
     };

@@ -4,49 +4,52 @@ use serde::Deserialize;
 use serde_json::Value;
 
 use crate::error::Error;
+use crate::field::{int_of_number, int_of_text, Field};
 use crate::messages as msg;
+use crate::tenants::RawLink;
 use crate::types::Customer;
 
 /// One `/Client` page as Halo sends it. Only the fields used are read; the
 /// others (a `logo` can be a large base64 string) are skipped unparsed
 /// (serde_json skips them iteratively: no recursion, however deep).
 #[derive(Deserialize)]
-struct RawPage {
-    #[serde(default, deserialize_with = "rows")]
-    clients: Option<Vec<RawRow>>,
+struct RawPage<'a> {
+    #[serde(default, borrow, deserialize_with = "rows")]
+    clients: Option<Vec<RawRow<'a>>>,
     #[serde(default)]
     record_count: Option<Value>,
 }
 
+/// A `/Client` row: its text borrowed from the page body where it can be.
 #[derive(Deserialize, Default)]
-pub struct RawRow {
-    #[serde(default)]
-    pub id: Option<Value>,
-    #[serde(default)]
-    pub name: Option<Value>,
-    #[serde(default)]
-    pub inactive: Option<Value>,
-    #[serde(default)]
-    pub toplevel_id: Option<Value>,
-    #[serde(default)]
-    pub toplevel_name: Option<Value>,
-    #[serde(default)]
-    pub website: Option<Value>,
-    #[serde(default)]
-    pub domain: Option<Value>,
+pub struct RawRow<'a> {
+    #[serde(default, borrow)]
+    pub id: Field<'a>,
+    #[serde(default, borrow)]
+    pub name: Field<'a>,
+    #[serde(default, borrow)]
+    pub inactive: Field<'a>,
+    #[serde(default, borrow)]
+    pub toplevel_id: Field<'a>,
+    #[serde(default, borrow)]
+    pub toplevel_name: Field<'a>,
+    #[serde(default, borrow)]
+    pub website: Field<'a>,
+    #[serde(default, borrow)]
+    pub domain: Field<'a>,
     /// `None` when absent or null: Halo did not include tenants.
-    #[serde(default)]
-    pub azure_tenants: Option<Value>,
+    #[serde(default, deserialize_with = "crate::tenants::row_links")]
+    pub azure_tenants: Option<Vec<RawLink>>,
 }
 
 /// A page: Halo's `record_count` and its rows.
-pub struct Page {
+pub struct Page<'a> {
     pub record_count: u64,
-    pub rows: Vec<RawRow>,
+    pub rows: Vec<RawRow<'a>>,
 }
 
 /// Read a `/Client` page body (already checked to be non-HTML).
-pub fn parse_page(endpoint: &str, page_no: u32, body: &[u8]) -> Result<Page, Error> {
+pub fn parse_page<'a>(endpoint: &str, page_no: u32, body: &'a [u8]) -> Result<Page<'a>, Error> {
     // serde would also read a struct from an array: insist on an object.
     let is_object = body.iter().find(|b| !b.is_ascii_whitespace()) == Some(&b'{');
     if !is_object {
@@ -84,13 +87,13 @@ thread_local! {
 
 /// `clients`: null, or an array whose every item is a JSON object (serde
 /// would otherwise read a row such as `[95, "Acme"]` positionally).
-fn rows<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<Vec<RawRow>>, D::Error> {
+fn rows<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<Vec<RawRow<'de>>>, D::Error> {
     use serde::de::{self, MapAccess, SeqAccess, Visitor};
     use std::fmt;
 
     struct Rows;
     impl<'de> Visitor<'de> for Rows {
-        type Value = Option<Vec<RawRow>>;
+        type Value = Option<Vec<RawRow<'de>>>;
         fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
             f.write_str("an array of customer rows")
         }
@@ -101,7 +104,7 @@ fn rows<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<Vec<RawRow>>, D
             let mut out = Vec::with_capacity(seq.size_hint().unwrap_or(0).min(4096));
             loop {
                 ROW.with(|r| r.set(out.len() + 1));
-                match seq.next_element::<ObjectRow>()? {
+                match seq.next_element::<ObjectRow<'de>>()? {
                     Some(ObjectRow(row)) => out.push(row),
                     None => break,
                 }
@@ -111,16 +114,16 @@ fn rows<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<Vec<RawRow>>, D
         }
     }
 
-    struct ObjectRow(RawRow);
-    impl<'de> Deserialize<'de> for ObjectRow {
+    struct ObjectRow<'a>(RawRow<'a>);
+    impl<'de> Deserialize<'de> for ObjectRow<'de> {
         fn deserialize<D2: serde::Deserializer<'de>>(d: D2) -> Result<Self, D2::Error> {
             struct Obj;
             impl<'de> Visitor<'de> for Obj {
-                type Value = ObjectRow;
+                type Value = ObjectRow<'de>;
                 fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
                     f.write_str("a JSON object")
                 }
-                fn visit_map<M: MapAccess<'de>>(self, map: M) -> Result<ObjectRow, M::Error> {
+                fn visit_map<M: MapAccess<'de>>(self, map: M) -> Result<ObjectRow<'de>, M::Error> {
                     RawRow::deserialize(de::value::MapAccessDeserializer::new(map)).map(ObjectRow)
                 }
             }
@@ -189,17 +192,10 @@ pub fn parse_count(v: &Value) -> Option<u64> {
 /// A whole number as Halo may send it: integer, integral float, numeric string.
 pub fn parse_int(v: &Value) -> Option<i64> {
     match v {
-        Value::Number(n) => n.as_i64().or_else(|| n.as_f64().and_then(integral)),
-        Value::String(s) => {
-            let s = s.trim();
-            s.parse::<i64>().ok().or_else(|| s.parse::<f64>().ok().and_then(integral))
-        }
+        Value::Number(n) => int_of_number(n),
+        Value::String(s) => int_of_text(s),
         _ => None,
     }
-}
-
-fn integral(f: f64) -> Option<i64> {
-    (f.is_finite() && f.fract() == 0.0 && f.abs() < 9.0e15).then_some(f as i64)
 }
 
 /// Halo's id in canonical form (`"95"`).
@@ -211,21 +207,23 @@ pub fn parse_id(v: &Value) -> Option<String> {
 pub fn to_customer(endpoint: &str, page_no: u32, position: usize, row: &RawRow) -> Result<Customer, Error> {
     let bad = |problem: &str| Error::protocol(endpoint, msg::row_problem(position, page_no, problem));
     let id = match &row.id {
-        None | Some(Value::Null) => return Err(bad("has no \"id\"")),
+        Field::Null => return Err(bad("has no \"id\"")),
         // Halo's ids start at 1; 0 and negatives are not customers.
-        Some(v) => parse_id(v)
-            .filter(|id| !id.starts_with('-') && id != "0")
+        v => v
+            .as_int()
+            .filter(|n| *n > 0)
+            .map(|n| n.to_string())
             .ok_or_else(|| bad("has an \"id\" that is not a positive whole number"))?,
     };
     let name = match &row.name {
-        None | Some(Value::Null) => String::new(),
-        Some(Value::String(s)) => s.clone(),
-        Some(_) => return Err(bad("has a \"name\" that is not text")),
+        Field::Null => String::new(),
+        Field::Text(s) => s.to_string(),
+        _ => return Err(bad("has a \"name\" that is not text")),
     };
     let inactive = match &row.inactive {
-        None | Some(Value::Null) => false,
-        Some(Value::Bool(b)) => *b,
-        Some(v) => match parse_int(v) {
+        Field::Null => false,
+        Field::Bool(b) => *b,
+        v => match v.as_int() {
             Some(0) => false,
             Some(1) => true,
             _ => match v.as_str().and_then(crate::config::parse_flag) {
@@ -234,10 +232,10 @@ pub fn to_customer(endpoint: &str, page_no: u32, position: usize, row: &RawRow) 
             },
         },
     };
-    let parent_id = row.toplevel_id.as_ref().and_then(parse_id).filter(|p| p != "0");
-    let parent_name = text(&row.toplevel_name);
-    let website = text(&row.website);
-    let domains = domains(text(&row.domain).as_deref(), website.as_deref());
+    let parent_id = row.toplevel_id.as_int().filter(|n| *n != 0).map(|n| n.to_string());
+    let parent_name = row.toplevel_name.text().map(str::to_string);
+    let website = row.website.text().map(str::to_string);
+    let domains = domains(row.domain.text(), website.as_deref());
     Ok(Customer {
         id,
         name,
@@ -248,13 +246,6 @@ pub fn to_customer(endpoint: &str, page_no: u32, position: usize, row: &RawRow) 
         domains,
         m365_tenants: Vec::new(),
     })
-}
-
-fn text(v: &Option<Value>) -> Option<String> {
-    match v {
-        Some(Value::String(s)) if !s.trim().is_empty() => Some(s.trim().to_string()),
-        _ => None,
-    }
 }
 
 /// Domains from Halo's `domain` field (several, separated by `,` `;` or
@@ -334,8 +325,8 @@ mod tests {
         assert_eq!(parse_count(&json!(1e300)), None);
     }
 
-    fn row(v: serde_json::Value) -> RawRow {
-        serde_json::from_value(v).unwrap()
+    fn row(v: serde_json::Value) -> RawRow<'static> {
+        serde_json::from_str(String::leak(v.to_string())).unwrap()
     }
 
     #[test]
@@ -420,7 +411,8 @@ mod tests {
         assert!(err(format!(r#"{{"record_count":{},"clients":[]}}"#, deep(100_000)).as_bytes()).starts_with("the answer nests"));
         assert!(err(deep(100_000).as_bytes()).contains("not a JSON object"));
         // ... but an unused field is skipped however deep.
-        let p = parse_page("/api/Client", 1, format!(r#"{{"record_count":1,"clients":[{{"id":1,"logo":{}}}]}}"#, deep(100_000)).as_bytes()).unwrap();
+        let body = format!(r#"{{"record_count":1,"clients":[{{"id":1,"logo":{}}}]}}"#, deep(100_000));
+        let p = parse_page("/api/Client", 1, body.as_bytes()).unwrap();
         assert_eq!(p.rows.len(), 1);
         // Duplicate keys, numbers out of range, rows that are arrays.
         assert!(err(br#"{"record_count":1,"clients":[{"id":1,"id":2}]}"#).contains("row 1 of page 3 holds the same key twice (duplicate field `id`"));

@@ -17,6 +17,7 @@ pub mod config;
 pub mod customers;
 mod discover;
 pub mod error;
+pub mod field;
 pub mod http;
 mod messages;
 pub mod pagination;

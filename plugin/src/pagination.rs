@@ -6,7 +6,7 @@
 //! distinct customers as `record_count`, or when a page comes back empty (an
 //! error when customers are still missing: never a silent partial import).
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeSet, HashMap, HashSet};
 
 use crate::error::Error;
 use crate::messages as msg;
@@ -45,8 +45,10 @@ pub fn list_query(page: u32, include_inactive: bool) -> String {
 /// What one import has returned so far.
 #[derive(Default)]
 pub struct ImportState {
-    /// Customer id → the page it was returned on.
-    emitted: BTreeMap<String, u32>,
+    /// Customer id → the page it was returned on. (Hash maps here and in
+    /// `RowTenants`: looked up for every row, never iterated; psa-bench
+    /// found B-tree lookups, string compares in the guest, a hot spot.)
+    emitted: HashMap<String, u32>,
     /// Pages already returned (a second request for one is a host retry).
     pages_done: BTreeSet<u32>,
     first_count: Option<u64>,
@@ -83,7 +85,7 @@ impl ImportState {
         }
         let reread = self.pages_done.contains(&page_no);
         let mut keep = Vec::new();
-        let mut on_page: BTreeSet<&str> = BTreeSet::new();
+        let mut on_page: HashSet<&str> = HashSet::new();
         let mut new_warned = Vec::new();
         for (i, (id, name)) in rows.iter().enumerate() {
             let earlier = match self.emitted.get(id) {

@@ -49,7 +49,6 @@ impl State {
         let mut api = Api { cfg: &self.cfg, tokens: &mut self.tokens, net };
         let body = api.get("/Client", &list_query(page_no, self.cfg.include_inactive), PERM_CUSTOMERS)?;
         let page = customers::parse_page(&endpoint, page_no, &body)?;
-        drop(body);
         let mut built = Vec::with_capacity(page.rows.len());
         for (i, row) in page.rows.iter().enumerate() {
             built.push(customers::to_customer(&endpoint, page_no, i + 1, row)?);
@@ -96,8 +95,8 @@ impl State {
             let Some(mut c) = slot.take() else { continue };
             match &self.source {
                 TenantSource::Rows => {
-                    if let Some(v) = row.azure_tenants.take() {
-                        let (links, w) = tenants::clean_links(&c.id, &c.name, &tenants::links_from_row(&v));
+                    if let Some(raw) = row.azure_tenants.take() {
+                        let (links, w) = tenants::clean_links(&c.id, &c.name, &raw);
                         c.m365_tenants = links;
                         warnings.extend(w);
                     }

@@ -1,11 +1,15 @@
 //! Microsoft 365 tenant links: from customer rows or from the Microsoft CSP
 //! integration's mappings; GUID filtering and conflict resolution.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 
+use std::fmt;
+
+use serde::de::{self, Deserialize, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
 use serde_json::Value;
 
 use crate::customers::parse_id;
+use crate::field::Field;
 use crate::messages as msg;
 use crate::types::{Customer, TenantLink, Warning};
 
@@ -33,23 +37,141 @@ pub fn normalise_guid(raw: &str) -> Option<String> {
 }
 
 fn str_field(obj: &serde_json::Map<String, Value>, keys: &[&str]) -> Option<String> {
-    keys.iter().find_map(|k| match obj.get(*k) {
-        Some(Value::String(s)) if !s.trim().is_empty() => Some(s.trim().to_string()),
-        _ => None,
-    })
+    first_text(|k| obj.get(k).and_then(Value::as_str), keys)
 }
 
-fn raw_link(obj: &serde_json::Map<String, Value>) -> RawLink {
+/// The first of `keys` whose value is non-blank text, trimmed.
+fn first_text<'v>(value_of: impl Fn(&str) -> Option<&'v str>, keys: &[&str]) -> Option<String> {
+    keys.iter().find_map(|k| value_of(k).map(str::trim).filter(|s| !s.is_empty()).map(str::to_string))
+}
+
+/// A link from an object's text fields (a row's `azure_tenants` item or a
+/// CSP mapping).
+fn raw_link<'v>(value_of: impl Fn(&str) -> Option<&'v str>) -> RawLink {
     RawLink {
-        tenant_id: str_field(obj, &["azure_tenant_id", "tenant_id"]).unwrap_or_default(),
-        name: str_field(obj, &["azure_tenant_name", "name"]),
-        domain: str_field(obj, &["azure_tenant_domain", "domain"]).map(|d| d.to_ascii_lowercase()),
+        tenant_id: first_text(&value_of, &["azure_tenant_id", "tenant_id"]).unwrap_or_default(),
+        name: first_text(&value_of, &["azure_tenant_name", "name"]),
+        domain: first_text(&value_of, &["azure_tenant_domain", "domain"]).map(|d| d.to_ascii_lowercase()),
     }
 }
 
-/// The items of a row's `azure_tenants` array.
-pub fn links_from_row(v: &Value) -> Vec<RawLink> {
-    v.as_array().map(|a| a.iter().filter_map(Value::as_object).map(raw_link).collect()).unwrap_or_default()
+/// The keys of an `azure_tenants` item that [`raw_link`] reads.
+const LINK_KEYS: [&str; 6] = ["azure_tenant_id", "tenant_id", "azure_tenant_name", "name", "azure_tenant_domain", "domain"];
+
+/// A row's `azure_tenants`, read straight from the page (serde
+/// `deserialize_with`): `None` when null (Halo did not include tenants); the
+/// links of the array's objects (other items skipped); no links when it is
+/// anything else. Only the [`LINK_KEYS`] of an item are kept; when a key
+/// repeats, its last value counts.
+pub fn row_links<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Vec<RawLink>>, D::Error> {
+    d.deserialize_any(List)
+}
+
+/// Scalars a visitor accepts and ignores, answering `$out`.
+macro_rules! ignore_scalars {
+    ($out:expr) => {
+        fn visit_bool<E: de::Error>(self, _: bool) -> Result<Self::Value, E> {
+            Ok($out)
+        }
+        fn visit_i64<E: de::Error>(self, _: i64) -> Result<Self::Value, E> {
+            Ok($out)
+        }
+        fn visit_u64<E: de::Error>(self, _: u64) -> Result<Self::Value, E> {
+            Ok($out)
+        }
+        fn visit_f64<E: de::Error>(self, _: f64) -> Result<Self::Value, E> {
+            Ok($out)
+        }
+        fn visit_str<E: de::Error>(self, _: &str) -> Result<Self::Value, E> {
+            Ok($out)
+        }
+    };
+}
+
+struct List;
+
+impl<'de> Visitor<'de> for List {
+    type Value = Option<Vec<RawLink>>;
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("a list of tenants")
+    }
+    fn visit_unit<E: de::Error>(self) -> Result<Self::Value, E> {
+        Ok(None)
+    }
+    fn visit_none<E: de::Error>(self) -> Result<Self::Value, E> {
+        Ok(None)
+    }
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
+        let mut links = Vec::new();
+        while let Some(item) = seq.next_element::<Item>()? {
+            links.extend(item.0);
+        }
+        Ok(Some(links))
+    }
+    fn visit_map<M: MapAccess<'de>>(self, mut map: M) -> Result<Self::Value, M::Error> {
+        while map.next_entry::<IgnoredAny, Field>()?.is_some() {}
+        Ok(Some(Vec::new()))
+    }
+    ignore_scalars!(Some(Vec::new()));
+}
+
+/// One `azure_tenants` item: a link when it is an object.
+struct Item(Option<RawLink>);
+
+impl<'de> Deserialize<'de> for Item {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Item, D::Error> {
+        d.deserialize_any(ItemVisitor)
+    }
+}
+
+struct ItemVisitor;
+
+impl<'de> Visitor<'de> for ItemVisitor {
+    type Value = Item;
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("a tenant")
+    }
+    fn visit_unit<E: de::Error>(self) -> Result<Item, E> {
+        Ok(Item(None))
+    }
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Item, A::Error> {
+        while seq.next_element::<Field>()?.is_some() {}
+        Ok(Item(None))
+    }
+    fn visit_map<M: MapAccess<'de>>(self, mut map: M) -> Result<Item, M::Error> {
+        let mut values: [Option<std::borrow::Cow<'de, str>>; LINK_KEYS.len()] = Default::default();
+        while let Some(key) = map.next_key::<LinkKey>()? {
+            let value = map.next_value::<Field<'de>>()?;
+            if let Some(slot) = key.0.and_then(|i| values.get_mut(i)) {
+                *slot = match value {
+                    Field::Text(s) => Some(s),
+                    _ => None,
+                };
+            }
+        }
+        let value_of = |k: &str| LINK_KEYS.iter().position(|x| *x == k).and_then(|i| values[i].as_deref());
+        Ok(Item(Some(raw_link(value_of))))
+    }
+    ignore_scalars!(Item(None));
+}
+
+/// An item's key: its place in [`LINK_KEYS`], or `None` for any other.
+struct LinkKey(Option<usize>);
+
+impl<'de> Deserialize<'de> for LinkKey {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<LinkKey, D::Error> {
+        struct KeyVisitor;
+        impl<'de> Visitor<'de> for KeyVisitor {
+            type Value = LinkKey;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("a key")
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<LinkKey, E> {
+                Ok(LinkKey(LINK_KEYS.iter().position(|k| *k == v)))
+            }
+        }
+        d.deserialize_identifier(KeyVisitor)
+    }
 }
 
 /// Keep GUID tenant ids (lower-cased), one link per tenant.
@@ -149,7 +271,7 @@ pub fn mappings(detail: &Value) -> Result<Vec<Mapping>, String> {
             out.push(Mapping {
                 client_id,
                 client_name: str_field(item, &["client_name"]).unwrap_or_default(),
-                link: raw_link(item),
+                link: raw_link(|k| item.get(k).and_then(Value::as_str)),
             });
         }
     }
@@ -217,15 +339,15 @@ pub fn build_csp(all: &[Mapping]) -> CspLinks {
 #[derive(Default)]
 pub struct RowTenants {
     /// Tenant → the customer that was imported with it.
-    owner: BTreeMap<String, (String, String)>,
+    owner: HashMap<String, (String, String)>,
     /// Tenant → every customer seen with it, for tenants given to nobody.
-    conflicted: BTreeMap<String, Vec<(String, String)>>,
+    conflicted: HashMap<String, Vec<(String, String)>>,
 }
 
 impl RowTenants {
     /// Resolve conflicts for the customers about to be emitted on one page.
     pub fn resolve_page(&mut self, customers: &mut [Customer]) -> Vec<Warning> {
-        let mut on_page: BTreeMap<String, Vec<(String, String)>> = BTreeMap::new();
+        let mut on_page: HashMap<String, Vec<(String, String)>> = HashMap::new();
         let mut order: Vec<String> = Vec::new();
         for c in customers.iter() {
             for l in &c.m365_tenants {
@@ -239,7 +361,7 @@ impl RowTenants {
             }
         }
         let mut warnings = Vec::new();
-        let mut strip: BTreeSet<String> = BTreeSet::new();
+        let mut strip: HashSet<String> = HashSet::new();
         for t in order {
             let Some(holders) = on_page.get(&t) else { continue };
             let prior = self.owner.get(&t).filter(|(id, _)| !holders.iter().any(|(h, _)| h == id)).cloned();
@@ -309,6 +431,47 @@ mod tests {
         }
     }
 
+    /// A row's `azure_tenants` as the page parse reads it.
+    fn links_from_row(v: &Value) -> Option<Vec<RawLink>> {
+        #[derive(serde::Deserialize)]
+        struct Row {
+            #[serde(default, deserialize_with = "row_links")]
+            azure_tenants: Option<Vec<RawLink>>,
+        }
+        let text = serde_json::to_string(&json!({ "azure_tenants": v })).unwrap();
+        serde_json::from_str::<Row>(&text).unwrap().azure_tenants
+    }
+
+    #[test]
+    fn row_link_shapes() {
+        assert_eq!(links_from_row(&json!(null)), None);
+        for other in [json!("x"), json!(5), json!(true), json!({"azure_tenant_id": T1})] {
+            assert_eq!(links_from_row(&other), Some(vec![]), "{other}");
+        }
+        let raw = links_from_row(&json!([
+            1, null, "x", [{"azure_tenant_id": T1}],
+            {"tenant_id": T2, "name": " Beta ", "domain": "BETA.example", "azure_tenant_name": " ", "extra": {"deep": [1, 2]}},
+            {"azure_tenant_id": 5, "tenant_id": "  ", "azure_tenant_domain": "Acme.example"}
+        ]))
+        .unwrap();
+        assert_eq!(
+            raw,
+            vec![
+                RawLink { tenant_id: T2.into(), name: Some("Beta".into()), domain: Some("beta.example".into()) },
+                RawLink { tenant_id: String::new(), name: None, domain: Some("acme.example".into()) },
+            ]
+        );
+        // A repeated key: its last value counts; an escaped key is still known.
+        let text = format!(r#"{{"azure_tenants":[{{"azure_tenant_id":"{T1}","azure_tenant_id":7}},{{"a\u007aure_tenant_id":"{T2}"}}]}}"#);
+        #[derive(serde::Deserialize)]
+        struct Row {
+            #[serde(deserialize_with = "row_links")]
+            azure_tenants: Option<Vec<RawLink>>,
+        }
+        let links = serde_json::from_str::<Row>(&text).unwrap().azure_tenants.unwrap();
+        assert_eq!(links.iter().map(|l| l.tenant_id.as_str()).collect::<Vec<_>>(), ["", T2]);
+    }
+
     #[test]
     fn row_links_filtered_and_deduplicated() {
         let raw = links_from_row(&json!([
@@ -316,7 +479,8 @@ mod tests {
             {"azure_tenant_id": T1},
             {"azure_tenant_id": "acme.onmicrosoft.com"},
             {"azure_tenant_id": null}
-        ]));
+        ]))
+        .unwrap();
         let (links, warnings) = clean_links("5", "Acme", &raw);
         assert_eq!(links.len(), 1);
         assert_eq!(links[0].tenant_id, T1);

@@ -20,6 +20,15 @@ enum Misbehaviour {
     Stall,
 }
 
+/// Writes `bytes` `times` times, stopping when the peer hangs up.
+async fn write_repeatedly(sock: &mut (impl tokio::io::AsyncWrite + Unpin), bytes: &[u8], times: usize) {
+    for _ in 0..times {
+        if sock.write_all(bytes).await.is_err() {
+            return;
+        }
+    }
+}
+
 /// A loopback server that answers every request with `m`; returns its base URL.
 async fn bad_server(m: Misbehaviour) -> String {
     let addr = raw_server(move |_, mut sock| async move {
@@ -30,11 +39,7 @@ async fn bad_server(m: Misbehaviour) -> String {
                     .write_all(b"HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: 50000000\r\n\r\n")
                     .await;
                 tokio::time::sleep(Duration::from_secs(3)).await;
-                for _ in 0..800 {
-                    if sock.write_all(&chunk).await.is_err() {
-                        return;
-                    }
-                }
+                write_repeatedly(&mut sock, &chunk, 800).await;
             }
             Misbehaviour::EndlessChunks => {
                 let _ = sock
@@ -44,11 +49,7 @@ async fn bad_server(m: Misbehaviour) -> String {
                 framed.extend_from_slice(&chunk);
                 framed.extend_from_slice(b"\r\n");
                 // Bounded so the test cannot run away: 2 GB at most.
-                for _ in 0..32_768 {
-                    if sock.write_all(&framed).await.is_err() {
-                        return;
-                    }
-                }
+                write_repeatedly(&mut sock, &framed, 32_768).await;
             }
             Misbehaviour::Stall => {
                 let _ = sock

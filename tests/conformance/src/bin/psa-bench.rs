@@ -46,9 +46,25 @@ struct Args {
     /// Session opens timed for the warm figure.
     #[arg(long, default_value_t = 1_000)]
     opens: usize,
+    /// Benchmark this component instead of the bundled connector (for
+    /// example a build that keeps its name section, to profile).
+    #[arg(long)]
+    plugin: Option<std::path::PathBuf>,
+    /// Write a perf map (`/tmp/perf-<pid>.map`) so that
+    /// `perf record -g target/release/psa-bench --perf-map` names the
+    /// connector's functions.
+    #[arg(long)]
+    perf_map: bool,
     /// Internal: serve a simulator with this many customers on stdin/stdout.
     #[arg(long, hide = true)]
     serve_sim: Option<usize>,
+    /// Internal: one import (`sandboxed` or `native`) in this fresh
+    /// process, the form as JSON on stdin, the compiled cache in
+    /// `--probe-cache`; prints the customers imported and the peak RSS.
+    #[arg(long, hide = true)]
+    import_once: Option<String>,
+    #[arg(long, hide = true)]
+    probe_cache: Option<std::path::PathBuf>,
 }
 
 fn main() {
@@ -58,7 +74,50 @@ fn main() {
         return;
     }
     let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("tokio runtime");
+    if let Some(variant) = args.import_once.clone() {
+        rt.block_on(import_once(&variant, &args));
+        return;
+    }
     rt.block_on(bench(args));
+}
+
+/// The child of [`fresh_process_rss`]: a host, the connector from the cache
+/// (or nothing but the native client), one import, the peak RSS.
+async fn import_once(variant: &str, args: &Args) {
+    let mut line = String::new();
+    std::io::stdin().read_line(&mut line).expect("the form on stdin");
+    let form: Vec<(String, String)> = serde_json::from_str(&line).expect("the form is JSON");
+    let cache = args.probe_cache.as_deref().expect("--probe-cache");
+    let host = Host::new(host_options(cache, false)).expect("host");
+    let n = match variant {
+        "sandboxed" => {
+            let c = host.load("halopsa", psa_host::bundled::HALOPSA).await.expect("loads");
+            assert_eq!(c.compiled_from(), psa_host::CompiledFrom::Cache, "the probe must load from the cache");
+            sandboxed_import(&c, form).await
+        }
+        _ => native_import(&host, form, Arc::new(AtomicU64::new(0))).await,
+    };
+    println!("{n} {:.1}", rss_mib().1);
+}
+
+/// Peak RSS of a fresh process that imports once (`variant`): host, connector
+/// mapped from the cache, the import and nothing else.
+fn fresh_process_rss(variant: &str, form: &[(String, String)], cache: &std::path::Path) -> (usize, f64) {
+    let mut child = Command::new(std::env::current_exe().expect("own path"))
+        .args(["--import-once", variant, "--probe-cache"])
+        .arg(cache)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("start the probe process");
+    writeln!(child.stdin.take().unwrap(), "{}", serde_json::to_string(form).unwrap()).unwrap();
+    let out = child.wait_with_output().expect("the probe ends");
+    assert!(out.status.success(), "the {variant} probe failed");
+    let text = String::from_utf8_lossy(&out.stdout);
+    let mut parts = text.split_whitespace();
+    let n = parts.next().and_then(|p| p.parse().ok()).expect("customers");
+    let rss = parts.next().and_then(|p| p.parse().ok()).expect("peak RSS");
+    (n, rss)
 }
 
 // ---------------------------------------------------------------- simulator
@@ -252,23 +311,30 @@ fn spread(v: &[Duration]) -> String {
 
 // ---------------------------------------------------------------- the bench
 
-fn host_options(cache: &std::path::Path) -> HostOptions {
+fn host_options(cache: &std::path::Path, perf_map: bool) -> HostOptions {
     let mut limits = Limits::default();
     limits.call_timeout = Duration::from_secs(300);
     // No pacing: the simulator has no rate limit, and the floor has none.
-    HostOptions::default().allow_loopback(true).rate_budget(None).limits(limits).cache_dir(Some(cache.to_path_buf()))
+    HostOptions::default().allow_loopback(true).rate_budget(None).limits(limits).cache_dir(Some(cache.to_path_buf())).perf_map(perf_map)
 }
 
 async fn bench(args: Args) {
     let cache = tempfile::tempdir().expect("temporary cache directory");
-    let wasm = psa_host::bundled::HALOPSA;
+    let own;
+    let (wasm, which) = match &args.plugin {
+        Some(path) => {
+            own = std::fs::read(path).unwrap_or_else(|e| panic!("cannot read {}: {e}", path.display()));
+            (own.as_slice(), path.display().to_string())
+        }
+        None => (psa_host::bundled::HALOPSA, "halopsa_connector.wasm, bundled".to_string()),
+    };
     println!("psa-bench: {} customers, 100-row pages, {} interleaved runs", args.customers, args.runs);
     println!("machine: {} CPUs; {}", std::thread::available_parallelism().map_or(0, |n| n.get()), cpu_model());
-    println!("component: {} bytes (halopsa_connector.wasm, bundled)", wasm.len());
+    println!("component: {} bytes ({which})", wasm.len());
 
     // Compile once (fills the cache).
     let t = Instant::now();
-    let host = Host::new(host_options(cache.path())).expect("host");
+    let host = Host::new(host_options(cache.path(), args.perf_map)).expect("host");
     let connector = host.load("halopsa", wasm).await.expect("the connector loads");
     println!("first load, compiling into the cache: {}", ms(t.elapsed()));
 
@@ -278,7 +344,7 @@ async fn bench(args: Args) {
     let (mut host_new, mut load, mut open, mut first) = (vec![], vec![], vec![], vec![]);
     for _ in 0..10 {
         let t = Instant::now();
-        let h = Host::new(host_options(cache.path())).expect("host");
+        let h = Host::new(host_options(cache.path(), args.perf_map)).expect("host");
         host_new.push(t.elapsed());
         let t = Instant::now();
         let c = h.load("halopsa", wasm).await.expect("loads from the cache");
@@ -303,30 +369,37 @@ async fn bench(args: Args) {
 
     // Warm session open.
     let cfg = ConnectionConfig::from_pairs(sim.form.clone(), connector.info());
-    let mut opens = Vec::with_capacity(args.opens);
+    let (mut opens, mut closes) = (Vec::with_capacity(args.opens), Vec::with_capacity(args.opens));
     for _ in 0..args.opens {
         let t = Instant::now();
         let s = connector.open_session(&cfg).await.expect("session");
         opens.push(t.elapsed());
+        let t = Instant::now();
         s.close().await;
+        closes.push(t.elapsed());
     }
     let mut sorted = opens.clone();
     sorted.sort();
     println!(
-        "warm session open ({}): median {}, p99 {}",
+        "warm session open ({}): median {}, p99 {}; close: median {}",
         args.opens,
         us(median(&mut opens)),
-        us(sorted[(sorted.len() * 99 / 100).min(sorted.len() - 1)])
+        us(sorted[(sorted.len() * 99 / 100).min(sorted.len() - 1)]),
+        us(median(&mut closes))
     );
 
     // Interleaved imports.
     let (mut sandboxed, mut native) = (vec![], vec![]);
     let (mut sandboxed_rss, mut native_rss) = (0f64, 0f64);
+    // Resident before each import (the process: engine, compiled code, the
+    // heap the first compile left), so the import's own growth shows too.
+    let (mut sandboxed_before, mut native_before) = (0f64, 0f64);
     let (mut sandboxed_req, mut native_req) = (0usize, 0usize);
     let bytes = Arc::new(AtomicU64::new(0));
     for run in 0..args.runs {
         for variant in if run % 2 == 0 { [0, 1] } else { [1, 0] } {
             reset_peak_rss();
+            let before = rss_mib().0;
             let t = Instant::now();
             let n = if variant == 0 {
                 sandboxed_import(&connector, sim.form.clone()).await
@@ -340,11 +413,15 @@ async fn bench(args: Args) {
             assert_eq!(n, args.customers, "an import returned {n} customers");
             if variant == 0 {
                 sandboxed.push(took);
-                sandboxed_rss = sandboxed_rss.max(peak);
+                if peak > sandboxed_rss {
+                    (sandboxed_rss, sandboxed_before) = (peak, before);
+                }
                 sandboxed_req = requests;
             } else {
                 native.push(took);
-                native_rss = native_rss.max(peak);
+                if peak > native_rss {
+                    (native_rss, native_before) = (peak, before);
+                }
                 native_req = requests;
             }
         }
@@ -352,9 +429,10 @@ async fn bench(args: Args) {
     let (sm, nm) = (median(&mut sandboxed.clone()), median(&mut native.clone()));
     println!();
     println!("full import of {} customers ({} runs each, interleaved):", args.customers, args.runs);
-    println!("  variant     median     spread (min..max)      requests  peak RSS");
-    println!("  sandboxed   {:<10} {:<22} {:<9} {:.1} MiB", ms(sm), spread(&sandboxed), sandboxed_req, sandboxed_rss);
-    println!("  native      {:<10} {:<22} {:<9} {:.1} MiB", ms(nm), spread(&native), native_req, native_rss);
+    println!("  variant     median     spread (min..max)      requests  peak RSS (before the import)");
+    let rss = |peak: f64, before: f64| format!("{peak:.1} MiB ({before:.1} MiB, +{:.1})", peak - before);
+    println!("  sandboxed   {:<10} {:<22} {:<9} {}", ms(sm), spread(&sandboxed), sandboxed_req, rss(sandboxed_rss, sandboxed_before));
+    println!("  native      {:<10} {:<22} {:<9} {}", ms(nm), spread(&native), native_req, rss(native_rss, native_before));
     println!(
         "  ratio sandboxed/native: {:.3}; response bytes per import: {} ({:.1} MiB)",
         sm.as_secs_f64() / nm.as_secs_f64(),
@@ -366,6 +444,14 @@ async fn bench(args: Args) {
         args.customers.div_ceil(100),
         1 + args.customers.div_ceil(100)
     );
+    // This process also holds the first compile's heap, the simulator
+    // client and the earlier phases: a fresh process shows the import alone.
+    let (sn, srss) = fresh_process_rss("sandboxed", &sim.form, cache.path());
+    let (nn, nrss) = fresh_process_rss("native", &sim.form, cache.path());
+    assert_eq!((sn, nn), (args.customers, args.customers));
+    sim.requests();
+    println!("  peak RSS of a fresh process that loads the connector from the cache and imports them once:");
+    println!("    sandboxed {srss:.1} MiB, native {nrss:.1} MiB");
     drop(sim);
 
     if args.concurrent > 0 {

@@ -109,18 +109,7 @@ impl GuestSession for State {
                 "printed".to_string()
             }
             "huge-page" => {
-                let customers = (0..20_000)
-                    .map(|i| Customer {
-                        id: i.to_string(),
-                        name: format!("c{i}"),
-                        active: true,
-                        parent_id: None,
-                        parent_name: None,
-                        website: None,
-                        domains: vec![],
-                        m365_tenants: vec![],
-                    })
-                    .collect();
+                let customers = (0..20_000).map(|i| customer(i.to_string(), format!("c{i}"))).collect();
                 return Ok(CustomerPage { customers, warnings: vec![], next_cursor: None, fetched: 20_000, total: None });
             }
             "huge-string" => "x".repeat(100 << 20),
@@ -129,16 +118,7 @@ impl GuestSession for State {
             other => return Err(ConnectorError::Internal(format!("unknown mode {other}"))),
         };
         Ok(CustomerPage {
-            customers: vec![Customer {
-                id: "1".into(),
-                name,
-                active: true,
-                parent_id: None,
-                parent_name: None,
-                website: None,
-                domains: vec![],
-                m365_tenants: vec![],
-            }],
+            customers: vec![customer("1".into(), name)],
             warnings: vec![],
             next_cursor: None,
             fetched: 1,
@@ -250,3 +230,17 @@ fn upload(url: &str, total: usize) -> Result<String, ConnectorError> {
 }
 
 export!(Hostile);
+
+/// A plain active customer.
+fn customer(id: String, name: String) -> Customer {
+    Customer {
+        id,
+        name,
+        active: true,
+        parent_id: None,
+        parent_name: None,
+        website: None,
+        domains: vec![],
+        m365_tenants: vec![],
+    }
+}
