@@ -326,17 +326,15 @@ impl Host {
     }
 }
 
-/// The pooling allocator's slots, sized from the sandbox limits: room for
-/// `max_sessions` instances of a component with the per-session maxima.
-/// Slots are address space, not memory: when a session ends, its slot's
-/// pages go back to the system (keeping some resident for reuse measured no
-/// faster in psa-bench's session opens, and cost idle RSS).
-/// Bytes of each pooled memory, table and fiber stack kept resident between
+/// Bytes of each pooled linear memory and table kept resident between
 /// sessions (see [`pooling_config`]).
 const KEEP_RESIDENT: usize = 2 << 20;
 const KEEP_RESIDENT_TABLES: usize = 64 << 10;
-const KEEP_RESIDENT_STACK: usize = 256 << 10;
 
+/// The pooling allocator's slots, sized from the sandbox limits: room for
+/// `max_sessions` instances of a component with the per-session maxima.
+/// Slots are address space; only what a session touched of its first
+/// [`KEEP_RESIDENT`] bytes stays resident after it ends.
 fn pooling_config(limits: &Limits) -> wasmtime::InstanceAllocationStrategy {
     let sessions = limits.max_sessions.max(1);
     let per = |n: usize| u32::try_from(n).unwrap_or(u32::MAX);
@@ -359,16 +357,14 @@ fn pooling_config(limits: &Limits) -> wasmtime::InstanceAllocationStrategy {
         // A slot's first pages are reset in place when its session closes
         // rather than returned to the kernel, so the next session does not
         // fault them in again; with PAGEMAP_SCAN (Linux 6.7+) only the pages
-        // the session touched are reset. psa-bench: a warm open 50 us and a
-        // close 12 us, against 113-139 us and 30 us with neither setting.
-        // The cost: what sessions touched in the first 2 MiB (a Rust guest's
-        // 1 MiB stack, its data, the start of its heap) stays resident per
-        // slot used at once (100 sessions at once: +48 MiB after they end).
+        // the session touched are reset, so no untouched page becomes
+        // resident. psa-bench: a warm open 50 us and a close 12 us, against
+        // 113-139 us and 30 us with neither setting. The cost: what sessions
+        // touched in the first 2 MiB (a Rust guest's 1 MiB stack, its data,
+        // the start of its heap) stays resident per slot used at once (100
+        // sessions at once: +48 MiB after they end).
         .linear_memory_keep_resident(KEEP_RESIDENT.min(limits.memory_bytes))
         .table_keep_resident(KEEP_RESIDENT_TABLES)
-        .async_stack_keep_resident(KEEP_RESIDENT_STACK)
-        // Linux 6.7+: reset only the pages a session touched, so the kept
-        // region holds no page a session did not use.
         .pagemap_scan(wasmtime::Enabled::Auto);
     wasmtime::InstanceAllocationStrategy::Pooling(p)
 }

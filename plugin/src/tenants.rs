@@ -36,27 +36,21 @@ pub fn normalise_guid(raw: &str) -> Option<String> {
     ok.then(|| t.to_ascii_lowercase())
 }
 
-fn str_field(obj: &serde_json::Map<String, Value>, keys: &[&str]) -> Option<String> {
-    first_text(|k| obj.get(k).and_then(Value::as_str), keys)
+/// Non-blank text, trimmed.
+fn text(value: Option<&str>) -> Option<String> {
+    value.map(str::trim).filter(|s| !s.is_empty()).map(str::to_string)
 }
 
-/// The first of `keys` whose value is non-blank text, trimmed.
-fn first_text<'v>(value_of: impl Fn(&str) -> Option<&'v str>, keys: &[&str]) -> Option<String> {
-    keys.iter().find_map(|k| value_of(k).map(str::trim).filter(|s| !s.is_empty()).map(str::to_string))
-}
-
-/// A link from an object's text fields (a row's `azure_tenants` item or a
-/// CSP mapping).
-fn raw_link<'v>(value_of: impl Fn(&str) -> Option<&'v str>) -> RawLink {
-    RawLink {
-        tenant_id: first_text(&value_of, &["azure_tenant_id", "tenant_id"]).unwrap_or_default(),
-        name: first_text(&value_of, &["azure_tenant_name", "name"]),
-        domain: first_text(&value_of, &["azure_tenant_domain", "domain"]).map(|d| d.to_ascii_lowercase()),
-    }
-}
-
-/// The keys of an `azure_tenants` item that [`raw_link`] reads.
+/// The keys of a tenant object (a row's `azure_tenants` item or a CSP
+/// mapping) that [`raw_link`] reads, in the order it takes their values.
 const LINK_KEYS: [&str; 6] = ["azure_tenant_id", "tenant_id", "azure_tenant_name", "name", "azure_tenant_domain", "domain"];
+
+/// A link from the values of [`LINK_KEYS`]; of each pair, the first
+/// non-blank text counts.
+fn raw_link(values: [Option<&str>; LINK_KEYS.len()]) -> RawLink {
+    let pick = |i: usize| text(values[i]).or_else(|| text(values[i + 1]));
+    RawLink { tenant_id: pick(0).unwrap_or_default(), name: pick(2), domain: pick(4).map(|d| d.to_ascii_lowercase()) }
+}
 
 /// A row's `azure_tenants`, read straight from the page (serde
 /// `deserialize_with`): `None` when null (Halo did not include tenants); the
@@ -149,8 +143,7 @@ impl<'de> Visitor<'de> for ItemVisitor {
                 };
             }
         }
-        let value_of = |k: &str| LINK_KEYS.iter().position(|x| *x == k).and_then(|i| values[i].as_deref());
-        Ok(Item(Some(raw_link(value_of))))
+        Ok(Item(Some(raw_link(std::array::from_fn(|i| values[i].as_deref())))))
     }
     ignore_scalars!(Item(None));
 }
@@ -270,8 +263,8 @@ pub fn mappings(detail: &Value) -> Result<Vec<Mapping>, String> {
             }
             out.push(Mapping {
                 client_id,
-                client_name: str_field(item, &["client_name"]).unwrap_or_default(),
-                link: raw_link(|k| item.get(k).and_then(Value::as_str)),
+                client_name: text(item.get("client_name").and_then(Value::as_str)).unwrap_or_default(),
+                link: raw_link(LINK_KEYS.map(|k| item.get(k).and_then(Value::as_str))),
             });
         }
     }

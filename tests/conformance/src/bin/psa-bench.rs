@@ -91,21 +91,34 @@ async fn import_once(variant: &str, args: &Args) {
     let host = Host::new(host_options(cache, false)).expect("host");
     let n = match variant {
         "sandboxed" => {
-            let c = host.load("halopsa", psa_host::bundled::HALOPSA).await.expect("loads");
+            let wasm = component(args);
+            let c = host.load("halopsa", &wasm).await.expect("loads");
             assert_eq!(c.compiled_from(), psa_host::CompiledFrom::Cache, "the probe must load from the cache");
             sandboxed_import(&c, form).await
         }
-        _ => native_import(&host, form, Arc::new(AtomicU64::new(0))).await,
+        "native" => native_import(&host, form, Arc::new(AtomicU64::new(0))).await,
+        other => panic!("unknown variant {other}"),
     };
     println!("{n} {:.1}", rss_mib().1);
 }
 
+/// The component benched: `--plugin`, else the bundled connector.
+fn component(args: &Args) -> Vec<u8> {
+    match &args.plugin {
+        Some(path) => std::fs::read(path).unwrap_or_else(|e| panic!("cannot read {}: {e}", path.display())),
+        None => psa_host::bundled::HALOPSA.to_vec(),
+    }
+}
+
 /// Peak RSS of a fresh process that imports once (`variant`): host, connector
 /// mapped from the cache, the import and nothing else.
-fn fresh_process_rss(variant: &str, form: &[(String, String)], cache: &std::path::Path) -> (usize, f64) {
-    let mut child = Command::new(std::env::current_exe().expect("own path"))
-        .args(["--import-once", variant, "--probe-cache"])
-        .arg(cache)
+fn fresh_process_rss(variant: &str, form: &[(String, String)], cache: &std::path::Path, plugin: Option<&std::path::Path>) -> (usize, f64) {
+    let mut cmd = Command::new(std::env::current_exe().expect("own path"));
+    cmd.args(["--import-once", variant, "--probe-cache"]).arg(cache);
+    if let Some(p) = plugin {
+        cmd.arg("--plugin").arg(p);
+    }
+    let mut child = cmd
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .spawn()
@@ -320,14 +333,9 @@ fn host_options(cache: &std::path::Path, perf_map: bool) -> HostOptions {
 
 async fn bench(args: Args) {
     let cache = tempfile::tempdir().expect("temporary cache directory");
-    let own;
-    let (wasm, which) = match &args.plugin {
-        Some(path) => {
-            own = std::fs::read(path).unwrap_or_else(|e| panic!("cannot read {}: {e}", path.display()));
-            (own.as_slice(), path.display().to_string())
-        }
-        None => (psa_host::bundled::HALOPSA, "halopsa_connector.wasm, bundled".to_string()),
-    };
+    let wasm = component(&args);
+    let wasm = wasm.as_slice();
+    let which = args.plugin.as_ref().map_or("halopsa_connector.wasm, bundled".to_string(), |p| p.display().to_string());
     println!("psa-bench: {} customers, 100-row pages, {} interleaved runs", args.customers, args.runs);
     println!("machine: {} CPUs; {}", std::thread::available_parallelism().map_or(0, |n| n.get()), cpu_model());
     println!("component: {} bytes ({which})", wasm.len());
@@ -446,8 +454,8 @@ async fn bench(args: Args) {
     );
     // This process also holds the first compile's heap, the simulator
     // client and the earlier phases: a fresh process shows the import alone.
-    let (sn, srss) = fresh_process_rss("sandboxed", &sim.form, cache.path());
-    let (nn, nrss) = fresh_process_rss("native", &sim.form, cache.path());
+    let (sn, srss) = fresh_process_rss("sandboxed", &sim.form, cache.path(), args.plugin.as_deref());
+    let (nn, nrss) = fresh_process_rss("native", &sim.form, cache.path(), None);
     assert_eq!((sn, nn), (args.customers, args.customers));
     sim.requests();
     println!("  peak RSS of a fresh process that loads the connector from the cache and imports them once:");
