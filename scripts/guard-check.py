@@ -16,10 +16,13 @@ import os, signal, subprocess, sys, time
 H = "host/src/"
 # Longer than any build plus test here; a test still running then has hung.
 HANG_SECONDS = 300
-SANDBOX = ["-p", "psa-conformance", "--test", "sandbox"]
-SERVERS = ["-p", "psa-conformance", "--test", "hostile_servers"]
+# The integration tests are one binary (tests/conformance/tests/integration);
+# a row names the module that holds its test.
+INTEGRATION = ["-p", "psa-conformance", "--test", "integration"]
+SANDBOX = "sandbox"
+SERVERS = "hostile_servers"
 
-# id, file, text to find (exactly once), replacement, cargo test args, test filter
+# id, file, text to find (exactly once), replacement, test module, test name
 ROWS = [
     ("allow-list", H + "hooks.rs", "if !self.allowed.permits(scheme, host, port) {", "if false {",
      SANDBOX, "a_host_outside_the_allow_list_is_refused_and_named"),
@@ -77,18 +80,19 @@ ROWS = [
     ("refusal-not-retried", H + "import.rs", "if self.refused_last_call() { None }", "if false { None }",
      SANDBOX, "a_sandbox_refusal_is_not_retried"),
     ("guest-output-scrub", H + "guest_output.rs", "text = crate::redact::scrub(&text, secrets);", "let _ = secrets;",
-     ["-p", "psa-conformance", "--test", "guest_output"], "printed_secrets_are_scrubbed_from_the_log"),
+     "guest_output", "printed_secrets_are_scrubbed_from_the_log"),
     ("guest-output-cap", H + "guest_output.rs", "let take = room.min(data.len());", "let take = data.len();",
-     ["-p", "psa-conformance", "--test", "guest_output"], "guest_output_is_capped_per_call"),
+     "guest_output", "guest_output_is_capped_per_call"),
     ("private-ca-roots", H + "outbound.rs", "for (i, cert) in extra_roots.iter().enumerate() {", "for (i, cert) in extra_roots.iter().enumerate().take(0) {",
-     ["-p", "psa-conformance", "--test", "private_ca"], "the_import_needs_the_private_ca_and_works_with_it"),
+     "private_ca", "the_import_needs_the_private_ca_and_works_with_it"),
     ("rate-limit-hold", H + "hooks.rs", "pacer.rate_limited(&origin, wait);", "let _ = wait;",
-     ["-p", "psa-conformance", "--test", "halo_resilience"], "a_429_holds_back_every_session_to_that_instance"),
+     "halo_resilience", "a_429_holds_back_every_session_to_that_instance"),
 ]
 
 
 def run_row(row):
-    rid, path, old, new, args, name = row
+    rid, path, old, new, module, name = row
+    name = f"{module}::{name}"
     # A row edits one place, or (path a list, old and new None) several.
     edits = path if isinstance(path, list) else [(path, old, new)]
     originals = {}
@@ -102,7 +106,7 @@ def run_row(row):
             open(p, "w").write(mutated)
         t = time.time()
         # A removed deadline can make its test hang: that counts as caught.
-        p = subprocess.Popen(["cargo", "test", *args, "--", "--exact", name], stdout=subprocess.PIPE,
+        p = subprocess.Popen(["cargo", "test", *INTEGRATION, "--", "--exact", name], stdout=subprocess.PIPE,
                              stderr=subprocess.STDOUT, text=True, start_new_session=True)
         try:
             out, _ = p.communicate(timeout=HANG_SECONDS)

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs Stoplight Prism (@stoplight/prism-cli, pinned to 5.14.2 in
 # tests/openapi/package.json + package-lock.json) into tests/openapi/node_modules.
-# Used by tests/conformance/tests/halo_openapi.rs through scripts/prism.sh.
+# Used by tests/conformance/tests/integration/halo_openapi.rs through scripts/prism.sh.
 #
 # Idempotent: runs `npm ci` only when node_modules is missing or stale, i.e.
 # when package-lock.json changed since the last install (a hash stamp is kept

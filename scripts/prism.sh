@@ -4,7 +4,7 @@
 # Starts Stoplight Prism 5.14.2 (installed by scripts/install-prism.sh) as a
 # MOCK server on 127.0.0.1:PORT over Halo's OpenAPI spec, so that requests the
 # HaloPSA connector makes can be checked against Halo's own schema
-# (tests/conformance/tests/halo_openapi.rs replays them here).
+# (tests/conformance/tests/integration/halo_openapi.rs replays them here).
 #
 # SPEC: the 2nd argument, else $HALO_OPENAPI_SPEC, else
 # ../shared/halopsa/openapi-subset-flat.json relative to the repo root.
