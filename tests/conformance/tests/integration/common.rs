@@ -88,6 +88,13 @@ pub fn tenant_ids(c: &Customer) -> BTreeSet<String> {
     c.m365_tenants.iter().map(|t| t.tenant_id.clone()).collect()
 }
 
+/// A loopback port nothing listens on: bound, then released (a connection
+/// to it is refused, and another process may take it for its own server).
+pub fn free_port() -> u16 {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind loopback");
+    listener.local_addr().expect("local address").port()
+}
+
 /// A loopback HTTP/1.1 server for tests that need answers no real server
 /// gives: for every connection it reads the request head (up to 64 KiB) and
 /// hands it, with the socket, to `answer`. Returns the listening address.

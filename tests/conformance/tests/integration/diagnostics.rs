@@ -208,10 +208,7 @@ async fn dns_failure() {
 
 #[tokio::test]
 async fn connection_refused() {
-    let port = {
-        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-        l.local_addr().unwrap().port()
-    };
+    let port = free_port();
     let sim = start(small()).await;
     let mut f = form(&sim);
     set(&mut f, "authorization_server_url", &format!("http://127.0.0.1:{port}/auth"));

@@ -17,7 +17,7 @@ use crate::common::*;
 use halo_sim::{sample_customers, Listener, LoggedRequest, SimOptions, TenantLinks};
 use psa_host::StepStatus;
 use std::fs::File;
-use std::net::{Ipv4Addr, TcpListener, TcpStream};
+use std::net::{Ipv4Addr, TcpStream};
 use std::path::PathBuf;
 use std::process::{Child, ChildStdin, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -44,7 +44,7 @@ impl Prism {
         let root = repo_root();
         let bin = root.join("tests/openapi/node_modules/.bin/prism");
         assert!(bin.exists(), "Prism is not installed ({} is missing): {NOT_INSTALLED}", bin.display());
-        let port = TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).unwrap().local_addr().unwrap().port();
+        let port = free_port();
         let dir = tempfile::tempdir().unwrap();
         let log = dir.path().join("prism.log");
         let out = File::create(&log).unwrap();
