@@ -21,6 +21,9 @@ HANG_SECONDS = 300
 # a row names the module that holds its test.
 INTEGRATION = ["-p", "psa-conformance", "--test", "integration"]
 SANDBOX = "sandbox"
+# Rows whose test is a unit test of the host library.
+LIB = "lib"
+LIB_TESTS = ["-p", "psa-host", "--lib"]
 SERVERS = "hostile_servers"
 
 # id, file, text to find (exactly once), replacement, test module, test name
@@ -86,14 +89,42 @@ ROWS = [
      "guest_output", "guest_output_is_capped_per_call"),
     ("private-ca-roots", H + "outbound.rs", "for (i, cert) in extra_roots.iter().enumerate() {", "for (i, cert) in extra_roots.iter().enumerate().take(0) {",
      "private_ca", "the_import_needs_the_private_ca_and_works_with_it"),
-    ("rate-limit-hold", H + "hooks.rs", "pacer.rate_limited(&origin, wait);", "let _ = wait;",
+    ("rate-limit-hold", H + "hooks.rs", "let held = pacer.rate_limited(&origin, asked.unwrap_or(hold));",
+     "let held = asked.unwrap_or(hold);",
      "halo_resilience", "a_429_holds_back_every_session_to_that_instance"),
+    # What a server or a connector can make the host hold, and for how long.
+    ("retry-after-clamp", H + "pacing.rs", "let hold = wait.min(self.max_hold);", "let hold = wait;",
+     "host_limits", "hostile_retry_after_values_are_clamped_and_never_crash_the_host"),
+    ("retry-after-no-overflow", [(H + "pacing.rs", "let hold = wait.min(self.max_hold);", "let hold = wait;"),
+                                 (H + "pacing.rs", "let until = now.checked_add(hold).unwrap_or(now);", "let until = now + hold;")],
+     None, None, "host_limits", "hostile_retry_after_values_are_clamped_and_never_crash_the_host"),
+    ("wait-too-long", H + "retry.rs", "Some(asked) if *asked > left => return Err(GiveUp::WaitTooLong { asked: *asked, left }),", "",
+     "host_limits", "a_retry_after_beyond_the_budget_ends_the_import_at_once_naming_the_wait"),
+    ("resource-table-cap", H + "ctx.rs", "table.set_max_capacity(limits.max_resource_handles);", "let _ = &mut table;",
+     "host_limits", "a_connector_hoarding_header_sets_is_stopped_and_the_host_stays_small"),
+    ("header-size-cap", H + "ctx.rs", "http.set_field_size_limit(limits.max_header_bytes);", "let _ = &mut http;",
+     "host_limits", "an_oversized_header_set_ends_the_session_with_a_typed_error"),
+    ("in-flight-cap", H + "hooks.rs", "let Some(slot) = self.in_flight.take(self.max_in_flight) else {",
+     "let Some(slot) = self.in_flight.take(usize::MAX) else {",
+     "host_limits", "requests_beyond_the_in_flight_limit_are_refused"),
+    ("import-bytes-cap", H + "import.rs", "if held > max_bytes {", "if false {",
+     "host_limits", "an_endless_import_stops_at_its_byte_limit"),
+    ("pacing-credit-blocked-only", H + "runtime.rs", "CallHook::ReturningFromHost | CallHook::CallingWasm => clock.set_in_host(false),",
+     "CallHook::ReturningFromHost | CallHook::CallingWasm => clock.set_in_host(true),",
+     "host_limits", "a_pacing_wait_the_guest_does_not_block_on_does_not_stretch_the_deadline"),
+    ("pacing-credit-in-host", H + "pacing.rs", "if st.accruing() {", "if st.waiting > 0 {",
+     LIB, "pacing::tests::credit_counts_overlapping_waits_once_only_while_the_guest_is_blocked_and_is_capped"),
+    ("pacing-credit-cap", H + "pacing.rs", "st.credited.saturating_add(ongoing).min(self.cap)", "st.credited.saturating_add(ongoing)",
+     LIB, "pacing::tests::credit_counts_overlapping_waits_once_only_while_the_guest_is_blocked_and_is_capped"),
+    ("memory-cap-all-memories", H + "ctx.rs", "if total > self.memory_cap {", "if false {",
+     LIB, "ctx::tests::the_memory_cap_holds_for_all_memories_together"),
 ]
 
 
 def run_row(row):
     rid, path, old, new, module, name = row
-    name = f"{module}::{name}"
+    target = LIB_TESTS if module == LIB else INTEGRATION
+    name = name if module == LIB else f"{module}::{name}"
     # A row edits one place, or (path a list, old and new None) several.
     edits = path if isinstance(path, list) else [(path, old, new)]
     originals = {}
@@ -108,14 +139,14 @@ def run_row(row):
         # Build first, without a time limit: a cold build takes longer than
         # HANG_SECONDS, and only the test's own run may count as a hang.
         t = time.time()
-        b = subprocess.run(["cargo", "test", *INTEGRATION, "--no-run"], stdout=subprocess.PIPE,
+        b = subprocess.run(["cargo", "test", *target, "--no-run"], stdout=subprocess.PIPE,
                            stderr=subprocess.STDOUT, text=True)
         if b.returncode != 0:
             err = next((l for l in b.stdout.splitlines() if l.startswith("error")), b.stdout[-300:])
             return "BUILD", f"the mutation does not compile ({time.time() - t:.0f} s): {err[:150]}"
         t = time.time()
         # A removed deadline can make its test hang: that counts as caught.
-        p = subprocess.Popen(["cargo", "test", *INTEGRATION, "--", "--exact", name], stdout=subprocess.PIPE,
+        p = subprocess.Popen(["cargo", "test", *target, "--", "--exact", name], stdout=subprocess.PIPE,
                              stderr=subprocess.STDOUT, text=True, start_new_session=True)
         try:
             out, _ = p.communicate(timeout=HANG_SECONDS)

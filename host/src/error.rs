@@ -38,6 +38,14 @@ pub enum HostError {
         call: String,
         limit_bytes: usize,
     },
+    /// The session reached a limit on what the host holds for it
+    /// (resource handles, an import's accumulated data).
+    #[error("connector {connector}: `{call}` {limit}")]
+    HostLimit {
+        connector: String,
+        call: String,
+        limit: crate::limits::HeldLimit,
+    },
     /// The call used up its fuel (instruction budget).
     #[error("connector {connector}: `{call}` used up its instruction budget of {fuel} and was stopped; the session is closed")]
     OutOfFuel { connector: String, call: String, fuel: u64 },
@@ -63,9 +71,19 @@ pub enum HostError {
         waited: Duration,
         last: Box<HostError>,
     },
-    /// The connector broke the contract (for example, a cursor that never ends).
+    /// The PSA asked for a wait (`Retry-After`) longer than what is left of
+    /// the import's rate-limit budget: the import ends at once.
+    #[error("{last}. The PSA asked to wait {} before the next request (Retry-After), longer than the {} left of this import's rate-limit budget, so the import stopped at once; run it again after that wait, or ask the PSA's administrator about the rate limit", human_duration(*asked), human_duration(*left))]
+    WaitTooLong {
+        connector: String,
+        asked: Duration,
+        left: Duration,
+        last: Box<HostError>,
+    },
+    /// Every session slot of the host is taken.
     #[error("connector {connector}: this host already runs {max} sessions at once (Limits::max_sessions); close finished sessions or raise the limit, then retry")]
     Busy { connector: String, max: u32 },
+    /// The connector broke the contract (for example, a cursor that never ends).
     #[error("connector {connector} broke the psa-connector contract: {message}")]
     Contract { connector: String, message: String },
 }
@@ -75,8 +93,22 @@ impl HostError {
     pub fn connector_error(&self) -> Option<&ConnectorError> {
         match self {
             HostError::Connector { error, .. } => Some(error),
-            HostError::GaveUp { last, .. } => last.connector_error(),
+            HostError::GaveUp { last, .. } | HostError::WaitTooLong { last, .. } => last.connector_error(),
             _ => None,
         }
+    }
+}
+
+/// `90 s`, `2 h 5 min`, `more than 100 years`: a wait as people read it.
+pub(crate) fn human_duration(d: Duration) -> String {
+    let s = d.as_secs();
+    if s >= 100 * 365 * 24 * 3600 {
+        "more than 100 years".to_string()
+    } else if s >= 2 * 24 * 3600 {
+        format!("{} days ({s} s)", s / 86_400)
+    } else if s >= 3600 {
+        format!("{} h {} min ({s} s)", s / 3600, (s % 3600) / 60)
+    } else {
+        format!("{s} s")
     }
 }

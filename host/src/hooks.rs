@@ -16,6 +16,7 @@ use crate::pacing::{Pacer, PacingClock};
 use std::future::Future;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
+use http_body_util::BodyExt;
 use wasmtime_wasi_http::{Error, RequestOptions, Result as HttpResult, WasiBody, WasiHttpHooks};
 
 /// Requests the policy refused during the current call, as sentences.
@@ -37,6 +38,58 @@ impl Denials {
     }
 }
 
+/// Requests of one session the host holds now: from the send hook until
+/// the response body is dropped (or the request fails).
+#[derive(Clone, Default)]
+pub struct InFlight(Arc<std::sync::atomic::AtomicUsize>);
+
+/// One request counted in [`InFlight`]; released on drop.
+struct InFlightSlot(Arc<std::sync::atomic::AtomicUsize>);
+
+impl InFlight {
+    /// A slot, or `None` when `max` requests are in flight already.
+    fn take(&self, max: usize) -> Option<InFlightSlot> {
+        use std::sync::atomic::Ordering;
+        self.0
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| (n < max).then_some(n + 1))
+            .ok()
+            .map(|_| InFlightSlot(self.0.clone()))
+    }
+}
+
+impl Drop for InFlightSlot {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, std::sync::atomic::Ordering::AcqRel);
+    }
+}
+
+/// A response body that keeps its request's [`InFlightSlot`] until the
+/// guest drops it.
+struct SlotBody {
+    inner: WasiBody,
+    _slot: InFlightSlot,
+}
+
+impl http_body::Body for SlotBody {
+    type Data = bytes::Bytes;
+    type Error = Error;
+
+    fn poll_frame(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Option<Result<http_body::Frame<bytes::Bytes>, Error>>> {
+        std::pin::Pin::new(&mut self.inner).poll_frame(cx)
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.inner.is_end_stream()
+    }
+
+    fn size_hint(&self) -> http_body::SizeHint {
+        self.inner.size_hint()
+    }
+}
+
 /// Policy state for one session.
 pub struct SandboxHooks {
     pub(crate) connector: String,
@@ -50,6 +103,9 @@ pub struct SandboxHooks {
     pub(crate) paced: Arc<PacingClock>,
     /// How long an origin that answered 429 without `Retry-After` is held back.
     pub(crate) rate_limit_hold: Duration,
+    /// This session's requests in flight, at most `max_in_flight`.
+    pub(crate) in_flight: InFlight,
+    pub(crate) max_in_flight: usize,
 }
 
 impl SandboxHooks {
@@ -134,6 +190,16 @@ impl WasiHttpHooks for SandboxHooks {
             self.denials.push(why);
             return Box::new(async { Err(Error::HttpRequestDenied) });
         }
+        let Some(slot) = self.in_flight.take(self.max_in_flight) else {
+            let why = format!(
+                "connector `{}` already has {} requests in flight (Limits::max_requests_in_flight); \
+                 it must read or drop earlier responses before sending more",
+                self.connector, self.max_in_flight
+            );
+            tracing::warn!(connector = %self.connector, "sandbox: {why}");
+            self.denials.push(why);
+            return Box::new(async { Err(Error::HttpRequestDenied) });
+        };
         tracing::debug!(connector = %self.connector, method = %request.method(), host = request.uri().host().unwrap_or(""), path = request.uri().path(), "outbound request");
         let transport = self.transport.clone();
         let pacer = self.pacer.clone();
@@ -155,6 +221,7 @@ impl WasiHttpHooks for SandboxHooks {
                      link-local or similar), which the sandbox never connects to; use the instance's public address"
                 ));
             }
+            let result = result.map(|(resp, io)| (resp.map(|inner| SlotBody { inner, _slot: slot }.boxed_unsync()), io));
             if let Ok((resp, _)) = &result {
                 if let Some(why) = cross_origin_redirect(resp, &request_scheme, &request_host, request_port) {
                     tracing::warn!(connector = %connector, "sandbox: {why}");
@@ -162,15 +229,17 @@ impl WasiHttpHooks for SandboxHooks {
                     return Err(Error::HttpRequestDenied);
                 }
                 if resp.status() == http::StatusCode::TOO_MANY_REQUESTS {
-                    let retry_after = resp
+                    // Hostile input: parsed without overflow, clamped by the pacer.
+                    let asked = resp
                         .headers()
                         .get(http::header::RETRY_AFTER)
                         .and_then(|v| v.to_str().ok())
-                        .and_then(|v| v.trim().parse::<u64>().ok())
-                        .map(Duration::from_secs);
-                    let wait = retry_after.unwrap_or(hold);
-                    tracing::warn!(%origin, wait_s = wait.as_secs(), "the PSA answered 429 (rate limit); holding every session's requests to it back");
-                    pacer.rate_limited(&origin, wait);
+                        .and_then(|v| crate::retry::parse_retry_after(v, std::time::SystemTime::now()));
+                    let held = pacer.rate_limited(&origin, asked.unwrap_or(hold));
+                    tracing::warn!(
+                        %origin, held_s = held.as_secs(), retry_after_s = asked.map(|d| d.as_secs()),
+                        "the PSA answered 429 (rate limit); holding every session's requests to it back"
+                    );
                 }
             }
             result

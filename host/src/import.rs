@@ -5,9 +5,10 @@
 //! once, and a cursor that moves on. An import either returns every
 //! customer or fails with [`ImportFailure`], which says how far it got.
 
-use crate::retry::{self, Attempts, Retryable};
+use crate::retry::{self, Attempts, GiveUp, Retryable};
 use crate::runtime::Session;
 use crate::types::{Customer, Warning};
+use crate::limits::HeldLimit;
 use crate::HostError;
 use std::collections::HashSet;
 use std::time::SystemTime;
@@ -73,6 +74,8 @@ impl Session {
         let policy = self.retry_policy();
         let mut attempts = Attempts::default();
         let mut retries = 0u32;
+        let max_bytes = self.limits().max_import_bytes;
+        let mut held = 0u64;
         loop {
             let fail = |error, customers: &Vec<Customer>, pages| ImportFailure { error, fetched: customers.len(), pages };
             let page = loop {
@@ -86,14 +89,26 @@ impl Session {
                         let Some(why) = why else {
                             return Err(fail(e, &customers, pages));
                         };
-                        let Some(wait) = attempts.next_wait(&policy, &why) else {
-                            let gave_up = HostError::GaveUp {
-                                connector: self.connector().to_string(),
-                                attempts: retries + 1,
-                                waited: attempts.rate_waited(),
-                                last: Box::new(e),
-                            };
-                            return Err(fail(gave_up, &customers, pages));
+                        let wait = match attempts.next_wait(&policy, &why) {
+                            Ok(wait) => wait,
+                            Err(GiveUp::WaitTooLong { asked, left }) => {
+                                let e = HostError::WaitTooLong {
+                                    connector: self.connector().to_string(),
+                                    asked,
+                                    left,
+                                    last: Box::new(e),
+                                };
+                                return Err(fail(e, &customers, pages));
+                            }
+                            Err(GiveUp::BudgetSpent | GiveUp::RetriesSpent) => {
+                                let gave_up = HostError::GaveUp {
+                                    connector: self.connector().to_string(),
+                                    attempts: retries + 1,
+                                    waited: attempts.rate_waited(),
+                                    last: Box::new(e),
+                                };
+                                return Err(fail(gave_up, &customers, pages));
+                            }
                         };
                         retries += 1;
                         let (rate_limit, reason) = match &why {
@@ -115,6 +130,17 @@ impl Session {
                 }
             };
             pages += 1;
+            let page_bytes = page.customers.iter().map(Customer::held_bytes).sum::<u64>()
+                + page.warnings.iter().map(Warning::held_bytes).sum::<u64>();
+            held = held.saturating_add(page_bytes);
+            if held > max_bytes {
+                let e = HostError::HostLimit {
+                    connector: self.connector().to_string(),
+                    call: "session.list-customers".to_string(),
+                    limit: HeldLimit::ImportBytes { max: max_bytes },
+                };
+                return Err(fail(e, &customers, pages));
+            }
             for c in page.customers {
                 if !seen.insert(c.id.clone()) {
                     let e = self.contract_error(format!("customer id {} was returned twice", c.id));

@@ -51,7 +51,7 @@ pub use config::{ConfigError, ConnectionConfig};
 pub use error::HostError;
 pub use import::{ImportFailure, ImportOutcome, Progress, Waiting};
 pub use egress::DnsOverrides;
-pub use limits::Limits;
+pub use limits::{HeldLimit, Limits};
 pub use pacing::RateBudget;
 pub use retry::RetryPolicy;
 pub use runtime::{sha256_hex_of, Connector, Host, HostOptions, Session};

@@ -3,7 +3,12 @@
 //! | limit | default | what happens when it is hit |
 //! |---|---|---|
 //! | `call_timeout` | 120 s | the call fails with [`HostError::DeadlineExceeded`]; the session is dead |
-//! | `memory_bytes` | 128 MiB per session | the guest's allocation fails; the call traps with [`HostError::MemoryExhausted`] |
+//! | `memory_bytes` | 128 MiB per session, all its linear memories together | the guest's allocation fails; the call traps with [`HostError::MemoryExhausted`] |
+//! | `max_resource_handles` | 1 000 per session | a `wasi` call that would hold one more handle (header set, request, response, stream, pollable) traps with [`HostError::HostLimit`] |
+//! | `max_header_bytes` | 32 KiB per header set | the `fields` call that would pass it traps with [`HostError::HostLimit`] (wasi-http traps there) |
+//! | `max_requests_in_flight` | 16 per session | the next request is refused (`http-request-denied`) until a response is read or dropped |
+//! | `max_import_bytes` | 256 MiB per import | [`Session::import_all`](crate::Session::import_all) stops with [`HostError::HostLimit`] |
+//! | `max_pacing_credit` | 10 min per call | the most a call's deadline is pushed back for time the guest spent blocked on requests held back by the pacer |
 //! | `max_instances` / `max_tables` / `max_memories` | 16 / 16 / 4 | instantiation fails |
 //! | `max_sessions` | 1 000 at once per host | opening one more fails with [`HostError::Busy`] until a session closes (the pooling allocator's slots) |
 //! | `max_table_elements` | 100 000 | instantiation or `table.grow` fails |
@@ -18,6 +23,13 @@
 //! | `max_page_customers` | 10 000 | a larger page is refused as a contract violation |
 //! | `fuel` | off | with `Some(n)`, each call may execute about `n` wasm instructions (deterministic, for tests) |
 //!
+//! Together these bound what one session can make the host hold: its linear
+//! memories (`memory_bytes`), the handles and header bytes behind them
+//! (`max_resource_handles` × `max_header_bytes` at most), the requests in
+//! flight with their capped heads and bodies, its output (`guest_output_bytes`
+//! per call) and refusals (a fixed number kept per call), and an import's
+//! customers (`max_import_bytes`).
+//!
 //! A connector may ask for shorter HTTP timeouts through `wasi:http`'s
 //! request options; it can never get longer ones than these (wasmtime's own
 //! default is 600 s each).
@@ -25,6 +37,7 @@
 //! [`HostError::DeadlineExceeded`]: crate::HostError::DeadlineExceeded
 //! [`HostError::MemoryExhausted`]: crate::HostError::MemoryExhausted
 //! [`HostError::Busy`]: crate::HostError::Busy
+//! [`HostError::HostLimit`]: crate::HostError::HostLimit
 
 use std::time::Duration;
 
@@ -35,7 +48,8 @@ pub struct Limits {
     /// Wall-clock deadline of one call into a connector: guest CPU (epoch
     /// interruption) and host I/O (an outer timeout) alike.
     pub call_timeout: Duration,
-    /// Linear memory a session's instance may grow to.
+    /// Linear memory a session's instance may grow to, all its memories
+    /// together.
     pub memory_bytes: usize,
     /// Core instances per session.
     pub max_instances: usize,
@@ -68,6 +82,19 @@ pub struct Limits {
     pub max_page_customers: usize,
     /// Instruction budget per call; `None` disables fuel metering.
     pub fuel: Option<u64>,
+    /// Resource handles (`wasi` header sets, requests, responses, bodies,
+    /// streams, pollables) one session may hold at once.
+    pub max_resource_handles: usize,
+    /// Bytes of one header set (`fields`) a connector builds, roughly as
+    /// held in memory.
+    pub max_header_bytes: usize,
+    /// Requests of one session in flight at once: sent and not yet answered,
+    /// or answered and their body not yet dropped.
+    pub max_requests_in_flight: usize,
+    /// Bytes of customer and warning text one import may accumulate.
+    pub max_import_bytes: u64,
+    /// Most a call's deadline is pushed back for pacing waits.
+    pub max_pacing_credit: Duration,
 }
 
 impl Default for Limits {
@@ -90,6 +117,11 @@ impl Default for Limits {
             epoch_tick: Duration::from_millis(1),
             max_page_customers: 10_000,
             fuel: None,
+            max_resource_handles: 1_000,
+            max_header_bytes: 32 << 10,
+            max_requests_in_flight: 16,
+            max_import_bytes: 256 << 20,
+            max_pacing_credit: Duration::from_secs(600),
         }
     }
 }
@@ -98,5 +130,51 @@ impl Limits {
     /// The guest's requested timeout, capped by ours.
     pub(crate) fn cap(requested: Option<Duration>, ours: Duration) -> Duration {
         requested.map_or(ours, |r| r.min(ours))
+    }
+}
+
+/// Which of the limits on what the host holds for a session was reached.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum HeldLimit {
+    /// [`Limits::max_resource_handles`].
+    ResourceHandles {
+        /// The limit.
+        max: usize,
+    },
+    /// [`Limits::max_header_bytes`].
+    HeaderBytes {
+        /// The limit.
+        max: usize,
+    },
+    /// [`Limits::max_import_bytes`].
+    ImportBytes {
+        /// The limit.
+        max: u64,
+    },
+}
+
+impl std::fmt::Display for HeldLimit {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            HeldLimit::ResourceHandles { max } => write!(
+                f,
+                "tried to make the host hold more than {max} handles at once (header sets, requests, responses, \
+                 streams; Limits::max_resource_handles) and was stopped; the session is closed. The connector keeps \
+                 handles it no longer needs: a bug in the connector"
+            ),
+            HeldLimit::HeaderBytes { max } => write!(
+                f,
+                "built a header set larger than {} KiB (Limits::max_header_bytes) and was stopped; the session is \
+                 closed. No PSA needs headers that large: a bug in the connector",
+                max >> 10
+            ),
+            HeldLimit::ImportBytes { max } => write!(
+                f,
+                "the import gathered more than {} MiB of customer data (Limits::max_import_bytes) and was stopped; \
+                 nothing was imported. If the PSA really holds that much, raise the limit",
+                max >> 20
+            ),
+        }
     }
 }

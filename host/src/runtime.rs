@@ -24,6 +24,7 @@ use crate::{HostError, Limits};
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
+use std::time::Duration;
 use wasmtime::component::{Component, Linker, ResourceAny};
 use wasmtime::{Engine, Store, Trap};
 
@@ -191,7 +192,7 @@ impl Host {
                 cache,
                 engine,
                 linker,
-                pacer: Arc::new(Pacer::new(options.rate_budget)),
+                pacer: Arc::new(Pacer::new(options.rate_budget, options.retry.rate_limit_max_wait)),
                 dns: Arc::new(options.dns_overrides.clone()),
                 options,
                 tls,
@@ -415,7 +416,7 @@ impl Connector {
         let host = &self.inner.host.inner;
         let id = host.next_session.fetch_add(1, Ordering::Relaxed);
         let denials = Denials::default();
-        let paced = Arc::new(PacingClock::default());
+        let paced = Arc::new(PacingClock::new(host.options.limits.max_pacing_credit));
         let hooks = SandboxHooks {
             connector: self.inner.name.clone(),
             allowed,
@@ -429,24 +430,41 @@ impl Connector {
             pacer: host.pacer.clone(),
             paced: paced.clone(),
             rate_limit_hold: host.options.retry.rate_limit_first_wait,
+            in_flight: Default::default(),
+            max_in_flight: host.options.limits.max_requests_in_flight,
         };
         let mut store = Store::new(&host.engine, SessionState::new(hooks, &host.options.limits));
         store.limiter(|s| &mut s.limits);
         // Every epoch tick the guest yields to the executor (so a guest that
         // spins cannot hold a worker thread) and is interrupted once the
-        // call's wall-clock deadline, pushed back by pacing waits, has passed.
+        // call's wall-clock deadline, pushed back by its pacing credit, has
+        // passed. A tick runs only while the guest runs its own code, so it
+        // also tells the pacing clock that the guest is not blocked.
         let clock = paced.clone();
         store.epoch_deadline_callback(move |ctx| {
-            let state = ctx.data();
-            let Some(deadline) = state.call_deadline else {
+            clock.set_in_host(false);
+            let Some(deadline) = ctx.data().call_deadline else {
                 return Ok(wasmtime::UpdateDeadline::Interrupt);
             };
-            let credit = clock.total().saturating_sub(state.paced_at_start);
-            if std::time::Instant::now() < deadline + credit {
+            let deadline = deadline.checked_add(clock.credit()).unwrap_or(deadline);
+            if std::time::Instant::now() < deadline {
                 Ok(wasmtime::UpdateDeadline::Yield(1))
             } else {
                 Ok(wasmtime::UpdateDeadline::Interrupt)
             }
+        });
+        // Pacing credit accrues only while the guest is inside a host call
+        // (for a connector, blocked on I/O): wasm calling the host and
+        // returning to it, and the host calling into wasm (such as
+        // `cabi_realloc` while lowering a result) and returning.
+        let clock = paced.clone();
+        store.call_hook(move |_, hook| {
+            use wasmtime::CallHook;
+            match hook {
+                CallHook::CallingHost | CallHook::ReturningFromWasm => clock.set_in_host(true),
+                CallHook::ReturningFromHost | CallHook::CallingWasm => clock.set_in_host(false),
+            }
+            Ok(())
         });
         store.set_epoch_deadline(1);
         let mut inst = Instance {
@@ -548,29 +566,30 @@ impl Instance {
         }
         let limits = self.connector.inner.host.inner.options.limits.clone();
         let paced = self.paced.clone();
-        let mut credited = paced.total();
+        paced.start_call();
+        let start = std::time::Instant::now();
         let state = self.store.data_mut();
-        state.call_deadline = Some(std::time::Instant::now() + limits.call_timeout);
-        state.paced_at_start = credited;
+        state.call_deadline = Some(start.checked_add(limits.call_timeout).unwrap_or(start));
         self.store.set_epoch_deadline(1);
         if let Some(fuel) = limits.fuel {
             let _ = self.store.set_fuel(fuel);
         }
         // The epoch deadline stops guest code; this stops waiting on I/O.
-        // Both are pushed back by the time requests waited for the PSA's
-        // rate limit (see `pacing`).
-        let grace = limits.epoch_tick * 10;
+        // Both are pushed back by the call's pacing credit (see `pacing`).
+        let grace = limits.epoch_tick.saturating_mul(10);
+        let timeout = limits.call_timeout.saturating_add(grace);
         let outcome = {
             let mut fut = std::pin::pin!(f(&mut self.store));
-            let mut deadline = tokio::time::Instant::now() + limits.call_timeout + grace;
+            let start = tokio::time::Instant::now();
+            let far = |d: Duration| start.checked_add(d).unwrap_or(start + Duration::from_secs(86_400 * 365));
+            let mut deadline = far(timeout);
             loop {
                 tokio::select! {
                     r = &mut fut => break Some(r),
                     _ = tokio::time::sleep_until(deadline) => {
-                        let total = paced.total();
-                        if total > credited {
-                            deadline += total - credited;
-                            credited = total;
+                        let extended = far(timeout.saturating_add(paced.credit()));
+                        if extended > deadline {
+                            deadline = extended;
                         } else {
                             break None;
                         }
@@ -592,6 +611,7 @@ impl Instance {
             HostError::DeadlineExceeded { .. } => format!("`{call}` ran past its deadline"),
             HostError::MemoryExhausted { .. } => format!("`{call}` ran out of memory"),
             HostError::OutOfFuel { .. } => format!("`{call}` used up its instruction budget"),
+            HostError::HostLimit { .. } => format!("`{call}` reached a limit on what the host holds for it"),
             _ => format!("`{call}` crashed"),
         });
         tracing::warn!(connector = %self.name(), session = self.id, "{err}");
@@ -623,6 +643,16 @@ impl Instance {
         }
         if let (Some(Trap::OutOfFuel), Some(fuel)) = (e.downcast_ref::<Trap>(), limits.fuel) {
             return HostError::OutOfFuel { connector, call, fuel };
+        }
+        if let Some(wasmtime_wasi_http::FieldMapError::TotalSizeTooBig | wasmtime_wasi_http::FieldMapError::TooManyFields) =
+            e.downcast_ref()
+        {
+            let limit = crate::limits::HeldLimit::HeaderBytes { max: limits.max_header_bytes };
+            return HostError::HostLimit { connector, call, limit };
+        }
+        if let Some(wasmtime::component::ResourceTableError::Full) = e.downcast_ref() {
+            let limit = crate::limits::HeldLimit::ResourceHandles { max: limits.max_resource_handles };
+            return HostError::HostLimit { connector, call, limit };
         }
         let text = format!("{e:?}");
         if text.contains("growing memory") || text.contains("memory minimum size") || matches!(e.downcast_ref::<Trap>(), Some(Trap::AllocationTooLarge)) {
@@ -678,6 +708,10 @@ impl Session {
     /// failure is policy, never worth a retry).
     pub(crate) fn refused_last_call(&self) -> bool {
         self.refused_last_call
+    }
+
+    pub(crate) fn limits(&self) -> &Limits {
+        &self.inst.connector.inner.host.inner.options.limits
     }
 
     pub(crate) fn retry_policy(&self) -> RetryPolicy {

@@ -84,12 +84,36 @@ pub struct Customer {
     pub m365_tenants: Vec<TenantLink>,
 }
 
+impl Customer {
+    /// Roughly the bytes this customer occupies in the host: its text plus
+    /// a fixed allowance per value.
+    pub fn held_bytes(&self) -> u64 {
+        let opt = |s: &Option<String>| s.as_ref().map_or(0, |s| s.len());
+        let text = self.id.len()
+            + self.name.len()
+            + opt(&self.parent_id)
+            + opt(&self.parent_name)
+            + opt(&self.website)
+            + self.domains.iter().map(|d| d.len() + 24).sum::<usize>()
+            + self.m365_tenants.iter().map(|t| t.tenant_id.len() + opt(&t.name) + opt(&t.domain) + 72).sum::<usize>();
+        (text + std::mem::size_of::<Customer>()) as u64
+    }
+}
+
 /// Something worth knowing about an import.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct Warning {
     pub code: String,
     pub message: String,
     pub customer_id: Option<String>,
+}
+
+impl Warning {
+    /// Roughly the bytes this warning occupies in the host.
+    pub fn held_bytes(&self) -> u64 {
+        let text = self.code.len() + self.message.len() + self.customer_id.as_ref().map_or(0, |s| s.len());
+        (text + std::mem::size_of::<Warning>()) as u64
+    }
 }
 
 /// One page of customers.

@@ -176,7 +176,20 @@ pub fn is_html(content_type: Option<&str>, body: &[u8]) -> bool {
 
 /// `Retry-After` in its integer form.
 pub fn retry_after(header: Option<&str>) -> Option<u32> {
-    header?.trim().parse::<u32>().ok()
+    retry_after_at(header?, std::time::SystemTime::now())
+}
+
+/// A `Retry-After` value in whole seconds from `now`: delta-seconds
+/// (saturating at `u32::MAX` instead of being dropped, so the host still
+/// sees a wait too long to make) or an HTTP-date; `None` for anything else.
+pub fn retry_after_at(value: &str, now: std::time::SystemTime) -> Option<u32> {
+    let v = value.trim();
+    if !v.is_empty() && v.bytes().all(|b| b.is_ascii_digit()) {
+        return Some(v.parse::<u32>().unwrap_or(u32::MAX));
+    }
+    let when = httpdate::parse_http_date(v).ok()?;
+    let secs = when.duration_since(now).map_or(0, |d| d.as_secs());
+    Some(u32::try_from(secs).unwrap_or(u32::MAX))
 }
 
 /// A short description of a body Halo's own message could not be read from.
@@ -259,6 +272,20 @@ mod tests {
     }
 
     #[test]
+    fn retry_after_values() {
+        let now = std::time::UNIX_EPOCH + std::time::Duration::from_secs(1_700_000_000);
+        let r = |v| retry_after_at(v, now);
+        assert_eq!(r("120"), Some(120));
+        assert_eq!(r("10000000000"), Some(u32::MAX));
+        assert_eq!(r("18446744073709551615"), Some(u32::MAX));
+        assert_eq!(r("Tue, 14 Nov 2023 22:14:50 GMT"), Some(90));
+        assert_eq!(r("Sun, 06 Nov 1994 08:49:37 GMT"), Some(0));
+        for garbage in ["-5", "1.5", "", "later"] {
+            assert_eq!(r(garbage), None, "{garbage:?}");
+        }
+    }
+
+    #[test]
     fn halo_error_shapes() {
         assert_eq!(m(r#"{"Message":"An error has occurred."}"#).as_deref(), Some("An error has occurred."));
         assert_eq!(m(r#"{"message":"nope"}"#).as_deref(), Some("nope"));
@@ -323,7 +350,7 @@ mod tests {
         ));
         assert!(matches!(
             status_error(429, None, Some("Wed, 21 Oct 2015 07:28:00 GMT"), b"", "/api/Client", PERM_CUSTOMERS),
-            Error::RateLimited { retry_after: None, .. }
+            Error::RateLimited { retry_after: Some(0), .. }
         ));
         match status_error(500, Some("text/html"), None, b"<html>secret page</html>", "/api/Client", PERM_CUSTOMERS) {
             Error::Upstream { status, message, .. } => {

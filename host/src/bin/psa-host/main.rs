@@ -244,7 +244,7 @@ async fn prepare(args: &ConnectArgs) -> Result<(Connector, ConnectionConfig), Ex
 fn fail(e: &HostError) -> ExitCode {
     eprintln!("error: {e}");
     ExitCode::from(match e {
-        HostError::Connector { .. } | HostError::GaveUp { .. } => 1,
+        HostError::Connector { .. } | HostError::GaveUp { .. } | HostError::WaitTooLong { .. } => 1,
         HostError::Load { .. } | HostError::UnsupportedContract { .. } => 4,
         _ => 3,
     })
@@ -332,7 +332,7 @@ async fn import(connector: &Connector, config: &ConnectionConfig, format: Format
 
 fn fail_code(e: &HostError) -> ExitCode {
     ExitCode::from(match e {
-        HostError::Connector { .. } | HostError::GaveUp { .. } => 1,
+        HostError::Connector { .. } | HostError::GaveUp { .. } | HostError::WaitTooLong { .. } => 1,
         _ => 3,
     })
 }

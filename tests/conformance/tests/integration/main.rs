@@ -17,6 +17,7 @@ mod halo_errors;
 mod halo_import;
 mod halo_openapi;
 mod halo_resilience;
+mod host_limits;
 mod hostile_payloads;
 mod hostile_servers;
 mod private_ca;

@@ -17,6 +17,11 @@
 //! | `huge-string` | build a 100 MB customer name | stop it at the memory cap |
 //! | `forbidden-headers` | set `Host`, `Connection`, `Transfer-Encoding`, ... then GET `target_url` | refuse each header |
 //! | `big-upload` | POST 16 MiB to `target_url` without a length | cut the upload at the request-body cap |
+//! | `hoard-fields` | keep 16 000 header sets of 120 KiB | stop it at the header-size limit |
+//! | `hoard-small-fields` | keep 16 000 header sets of 30 KiB (under the header-size limit) | stop it at the handle limit, stay small |
+//! | `flood` | send 64 GETs to `target_url` at once without reading any answer | refuse those beyond the in-flight limit |
+//! | `pace-then-spin` | GET `target_url`, send a second GET without waiting for it, then spin | stop it at the deadline: a wait it does not block on earns no credit |
+//! | `endless-pages` | return pages of 1 000 customers with 1 KiB names and a new cursor, forever | stop the import at its byte limit |
 
 wit_bindgen::generate!({
     path: "../../../wit/0.1.0",
@@ -75,7 +80,7 @@ impl GuestSession for State {
         Ok(Session::new(State { mode: get("mode"), target: get("target_url"), secret: get("secret") }))
     }
 
-    fn list_customers(&self, _cursor: Option<String>) -> Result<CustomerPage, ConnectorError> {
+    fn list_customers(&self, cursor: Option<String>) -> Result<CustomerPage, ConnectorError> {
         let name = match self.mode.as_str() {
             "fetch" => get(&self.target)?,
             "outside" => get("https://example.com/")?,
@@ -115,6 +120,33 @@ impl GuestSession for State {
             "huge-string" => "x".repeat(100 << 20),
             "forbidden-headers" => forbidden_headers(&self.target)?,
             "big-upload" => upload(&self.target, 16 << 20)?,
+            "hoard-fields" => hoard_fields(120 << 10),
+            "hoard-small-fields" => hoard_fields(30 << 10),
+            "flood" => flood(&self.target)?,
+            "pace-then-spin" => {
+                get(&self.target)?;
+                let fut = outgoing_handler::handle(request(&self.target, http::Fields::new())?, None)
+                    .map_err(|e| fail(&self.target, format!("{e:?}")))?;
+                std::mem::forget(fut);
+                let counter = RefCell::new(0u64);
+                loop {
+                    *counter.borrow_mut() += 1;
+                    std::hint::black_box(&counter);
+                }
+            }
+            "endless-pages" => {
+                let page: u64 = cursor.as_deref().and_then(|c| c.parse().ok()).unwrap_or(0);
+                let customers = (0..1000u64)
+                    .map(|i| customer(format!("{}", page * 1000 + i), format!("{:x<1024}", page * 1000 + i)))
+                    .collect();
+                return Ok(CustomerPage {
+                    customers,
+                    warnings: vec![],
+                    next_cursor: Some(format!("{}", page + 1)),
+                    fetched: (page + 1) * 1000,
+                    total: None,
+                });
+            }
             other => return Err(ConnectorError::Internal(format!("unknown mode {other}"))),
         };
         Ok(CustomerPage {
@@ -175,6 +207,45 @@ fn answer(url: &str, fut: http::FutureIncomingResponse) -> Result<String, Connec
 fn get(url: &str) -> Result<String, ConnectorError> {
     let fut = outgoing_handler::handle(request(url, http::Fields::new())?, None).map_err(|e| fail(url, format!("{e:?}")))?;
     answer(url, fut)
+}
+
+/// Keeps 16 000 header sets of `size` bytes each (if the host lets it get
+/// that far); returns how many it kept.
+fn hoard_fields(size: usize) -> String {
+    let mut kept = Vec::new();
+    while kept.len() < 16_000 {
+        match http::Fields::from_list(&[("x-hoard".to_string(), vec![b'a'; size])]) {
+            Ok(f) => kept.push(f),
+            Err(e) => return format!("refused after {}: {e:?}", kept.len()),
+        }
+    }
+    let n = kept.len();
+    std::mem::forget(kept);
+    format!("kept {n} header sets of {size} bytes")
+}
+
+/// Sends 64 GETs to `url` at once, reading none of the answers; returns
+/// `answered:<n> refused:<m>`.
+fn flood(url: &str) -> Result<String, ConnectorError> {
+    let mut futures = Vec::new();
+    for _ in 0..64 {
+        let fut = outgoing_handler::handle(request(url, http::Fields::new())?, None).map_err(|e| fail(url, format!("{e:?}")))?;
+        futures.push(fut);
+    }
+    let (mut answered, mut refused) = (0, 0);
+    let mut responses = Vec::new();
+    for fut in &futures {
+        fut.subscribe().block();
+        match fut.get() {
+            Some(Ok(Ok(resp))) => {
+                answered += 1;
+                responses.push(resp);
+            }
+            Some(Ok(Err(http::ErrorCode::HttpRequestDenied))) => refused += 1,
+            other => return Err(fail(url, format!("{other:?}"))),
+        }
+    }
+    Ok(format!("answered:{answered} refused:{refused}"))
 }
 
 /// Tries to set each hop-by-hop or routing header three ways, then GETs
