@@ -372,8 +372,8 @@ mod tests {
         }
         for s in REFUSED_AS_SENT {
             let m = status_error(s, Some("text/html"), None, b"<html></html>", "/api/Tickets", PERM_TICKETS).message();
-            assert!(m.contains("in front of Halo refused the request as sent"), "{s}: {m}");
-            assert!(!m.contains("refused. "), "{s} has no reason phrase: {m}");
+            assert!(m.contains("in front of Halo, not from Halo's own service: it refused the request as sent"), "{s}: {m}");
+            assert!(!m.contains(": Refused."), "{s} has no reason phrase: {m}");
         }
     }
 
