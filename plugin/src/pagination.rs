@@ -11,9 +11,11 @@
 //! | a page is re-read when the host retries its cursor | what it returned before is not returned again |
 //!
 //! Where the next page starts when the size changes: at row `r` (the page's
-//! first row plus the rows it brought), page `r / s + 1` at a size `s` that
-//! divides `r` and is at most what Halo served (the greatest common divisor;
-//! with a cap of 100, 250 or 500 that is the cap itself).
+//! first row plus the rows it brought), page `r / s + 1` at the largest size
+//! `s` that divides `r` and is not above what Halo served. With a cap of 100,
+//! 250 or 500 that is the cap itself; for the end of the data that only looks
+//! like a cap (customers added during the import), it is the largest page
+//! that starts exactly there.
 
 use std::collections::{BTreeSet, HashMap, HashSet};
 
@@ -75,8 +77,26 @@ pub fn list_query(at: PageAt, include_inactive: bool) -> String {
     )
 }
 
-fn gcd(a: u64, b: u64) -> u64 {
-    if b == 0 { a } else { gcd(b, a % b) }
+/// The largest divisor of `row` not above `max` (`max` when `row` is 0;
+/// at least 1). At most √row steps, only after a short page.
+pub fn page_size_for(row: u64, max: u64) -> u64 {
+    let max = max.max(1);
+    if row == 0 {
+        return max;
+    }
+    let mut best = 1;
+    let mut i = 1u64;
+    while i.saturating_mul(i) <= row {
+        if row % i == 0 {
+            for d in [i, row / i] {
+                if d <= max && d > best {
+                    best = d;
+                }
+            }
+        }
+        i += 1;
+    }
+    best
 }
 
 /// What one import has returned so far.
@@ -179,7 +199,7 @@ impl ImportState {
             // one this page brought (from its own first row when it brought
             // none), numbered at that size.
             let row = at.start() + if own == 0 { 0 } else { served };
-            let size = gcd(row, served);
+            let size = page_size_for(row, served);
             let page = u32::try_from(row / size + 1).ok().filter(|p| *p <= MAX_PAGE);
             let size = u32::try_from(size).ok();
             match (page, size) {
@@ -269,7 +289,23 @@ mod tests {
         let mut s = ImportState::default();
         s.accept("/api/Client", at(1, 1000), 5000, &ids(0..1000)).unwrap();
         let p = s.accept("/api/Client", at(2, 1000), 5000, &ids(1000..1300)).unwrap();
-        assert_eq!(p.next, Some(at(14, 100)), "row 1,300 is page 14 at 100");
+        assert_eq!(p.next, Some(at(6, 260)), "row 1,300 is page 6 at 260");
+    }
+
+    #[test]
+    fn page_sizes_that_start_at_a_row() {
+        assert_eq!(page_size_for(100, 100), 100);
+        assert_eq!(page_size_for(1300, 300), 260);
+        assert_eq!(page_size_for(2345, 345), 335);
+        assert_eq!(page_size_for(1999, 999), 1, "a prime");
+        assert_eq!(page_size_for(0, 50), 50);
+        assert_eq!(page_size_for(7, 0), 1);
+        assert_eq!(page_size_for(10_000_000_000, 1000), 1000);
+        for (row, max) in [(12345u64, 77u64), (1_000_000_007, 1000), (9_999_999_000, 999)] {
+            let s = page_size_for(row, max);
+            assert!(row % s == 0 && s <= max, "{row} {max} -> {s}");
+            assert!((s + 1..=max).all(|d| row % d != 0), "{row} {max} -> {s} is not the largest");
+        }
     }
 
     #[test]
