@@ -87,7 +87,7 @@ pub fn page_size_for(row: u64, max: u64) -> u64 {
     let mut best = 1;
     let mut i = 1u64;
     while i.saturating_mul(i) <= row {
-        if row % i == 0 {
+        if row.is_multiple_of(i) {
             for d in [i, row / i] {
                 if d <= max && d > best {
                     best = d;
