@@ -1,6 +1,7 @@
-//! A HaloPSA API simulator, faithful to what is known of Halo's real API (notes gathered from
-//! public sources; `tests/openapi/SOURCE.md` says where): an OAuth client-credentials token
-//! server on one listener and the `/api` resource server on another, with sample customers,
+//! A HaloPSA API simulator, faithful to what is known of Halo's real API from public sources
+//! (Halo's OpenAPI spec, a subset of which is in `tests/openapi/`, and clients that run against
+//! real instances): an OAuth client-credentials token server on one listener and the `/api`
+//! resource server on another, with sample customers,
 //! Microsoft 365 tenant links, tickets, paging caps (page offsets from the served or from the
 //! asked size), permission checks, a rolling-window rate limit, a strict proxy's 411 for a body
 //! without a length, optional HTTPS and injectable faults (429, 502, 503, 504, connection reset,
