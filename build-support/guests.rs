@@ -73,6 +73,15 @@ fn build_guests(workspace: &Path, packages: &[&str]) -> Vec<PathBuf> {
 /// Adds the `wasm32-wasip2` target to the active toolchain when it is
 /// missing. `rust-toolchain.toml` lists it, but with `RUSTUP_AUTO_INSTALL=0`
 /// rustup does not install it by itself.
+///
+/// Cargo replays a build script's `cargo:warning`s on every later build
+/// that does not rerun the script, so the "installing" notice of the build
+/// that installed the target came back on every build after it. The script
+/// therefore also watches the target's directory in the sysroot: after an
+/// install the directory is newer than that run, so the next build reruns
+/// the script once, finds the target and replaces the replayed output with
+/// one that has no notice. A removed target reruns it too, and installs
+/// the target again.
 fn ensure_guest_target() {
     let rustc = std::env::var("RUSTC").unwrap_or_else(|_| "rustc".into());
     let sysroot = Command::new(&rustc)
@@ -82,11 +91,13 @@ fn ensure_guest_target() {
         .filter(|o| o.status.success())
         .map(|o| PathBuf::from(String::from_utf8_lossy(&o.stdout).trim()));
     if let Some(sysroot) = &sysroot {
-        if sysroot.join("lib/rustlib").join(GUEST_TARGET).exists() {
+        let installed = sysroot.join("lib/rustlib").join(GUEST_TARGET);
+        println!("cargo:rerun-if-changed={}", installed.display());
+        if installed.exists() {
             return;
         }
     }
-    println!("cargo:warning=installing the {GUEST_TARGET} target with rustup (first build on this machine)");
+    println!("cargo:warning=installing the {GUEST_TARGET} target with rustup (missing from {})", sysroot.as_deref().map_or("the toolchain".to_string(), |s| s.display().to_string()));
     let status = Command::new("rustup")
         .args(["target", "add", GUEST_TARGET])
         .status()

@@ -6,12 +6,16 @@
 # HaloPSA connector makes can be checked against Halo's own schema
 # (tests/conformance/tests/integration/halo_openapi.rs replays them here).
 #
-# SPEC: the 2nd argument, else $HALO_OPENAPI_SPEC, else
-# ../shared/halopsa/openapi-subset-flat.json relative to the repo root.
+# SPEC: the 2nd argument, else $HALO_OPENAPI_SPEC, else the copy of Halo's
+# spec in this repository, tests/openapi/openapi-subset-flat.json (where it
+# comes from: tests/openapi/SOURCE.md).
 #
 # What was learned about the spec and about Prism 5.14.2 (tried with curl):
 # - The spec is OpenAPI 3.0.1, `servers: [{url: "/"}]`, paths /api/Client,
-#   /api/Client/{id}, /api/Tickets, /api/Tickets/{id}; global security
+#   /api/Client/{id}, /api/Tickets, /api/Tickets/{id} (and, since the copy
+#   of 2026-11-30, /api/Actions, /api/TicketType, /api/Priority,
+#   /api/Outcome, /api/Status, /api/Category, /api/SLA,
+#   /api/AzureADConnection and their {id} paths); global security
 #   `Bearer` (type http, scheme bearer). GET /api/Client has ~50 optional
 #   query parameters, typed boolean / integer / string (integration_tenantids
 #   is an array of integers), responses 200 (Area_View), 400, 401, 429.
@@ -53,7 +57,7 @@ die() { echo "prism.sh: $*" >&2; exit 1; }
 [ $# -ge 1 ] && [ $# -le 2 ] || die "usage: scripts/prism.sh PORT [SPEC]"
 port="$1"
 [[ "$port" =~ ^[0-9]+$ ]] || die "PORT must be a number, got '$port'"
-spec="${2:-${HALO_OPENAPI_SPEC:-$root/../shared/halopsa/openapi-subset-flat.json}}"
+spec="${2:-${HALO_OPENAPI_SPEC:-$root/tests/openapi/openapi-subset-flat.json}}"
 [ -f "$spec" ] || die "OpenAPI spec not found: $spec (pass it as 2nd argument or set HALO_OPENAPI_SPEC)"
 
 prism="$root/tests/openapi/node_modules/.bin/prism"

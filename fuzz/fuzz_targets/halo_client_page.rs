@@ -5,7 +5,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use halopsa_connector::pagination::ImportState;
+use halopsa_connector::pagination::{ImportState, PageAt, PAGE_SIZE};
 use halopsa_connector::{api, customers, tenants};
 use libfuzzer_sys::fuzz_target;
 
@@ -83,7 +83,7 @@ fuzz_target!(|data: &[u8]| {
     let built: Vec<_> = built.into_iter().flatten().collect();
     let ids: Vec<(String, String)> = built.iter().map(|c| (c.id.clone(), c.name.clone())).collect();
     let mut state = ImportState::default();
-    let plan = match state.accept(ENDPOINT, 1, page.record_count, &ids) {
+    let plan = match state.accept(ENDPOINT, PageAt::FIRST, page.record_count, &ids) {
         Ok(plan) => plan,
         Err(e) => {
             assert_protocol(&e, ENDPOINT);
@@ -99,7 +99,9 @@ fuzz_target!(|data: &[u8]| {
     assert_eq!(kept, all, "every distinct id of a first page is returned once");
     assert_eq!(plan.fetched, kept.len() as u64);
     assert_eq!(plan.total, page.record_count);
-    assert_eq!(plan.next_page, (plan.fetched < page.record_count && !ids.is_empty()).then_some(2));
+    // Page 2 follows at the size Halo served when it served fewer than asked.
+    let size = (ids.len() as u32).min(PAGE_SIZE);
+    assert_eq!(plan.next, (plan.fetched < page.record_count && !ids.is_empty()).then_some(PageAt { page: 2, size }));
 
     // Links for the kept rows, then the per-page conflict resolution.
     let mut slots: Vec<_> = built.into_iter().map(Some).collect();

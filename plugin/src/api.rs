@@ -124,6 +124,21 @@ pub fn forbidden_error(endpoint: &str, permission: &str, granted: Option<&[Strin
     Error::Forbidden { permission: permission.to_string(), message }
 }
 
+/// Statuses that refuse a request for its form, not its content: they come
+/// from a reverse proxy, load balancer or WAF in front of Halo (Halo's own
+/// API and login service answer with 400, 401, 403, 404 or 429). 411 Length
+/// Required, 413 Content Too Large, 414 URI Too Long, 415 Unsupported Media
+/// Type, 417 Expectation Failed, 431 Request Header Fields Too Large, and 406
+/// Not Acceptable (Halo always answers JSON, which the connector accepts).
+/// Not 405: a POST to a page that is not Halo's token endpoint (IIS, nginx
+/// serving a web page) answers 405, so on the token endpoint it means a wrong
+/// URL (`auth::interpret`).
+pub const REFUSED_AS_SENT: [u16; 7] = [406, 411, 413, 414, 415, 417, 431];
+
+pub fn refused_as_sent(status: u16) -> bool {
+    REFUSED_AS_SENT.contains(&status)
+}
+
 /// The error for a non-2xx answer other than the 401 handled by the retry.
 pub fn status_error(
     status: u16,
@@ -140,6 +155,11 @@ pub fn status_error(
             let ra = retry_after(retry_after_header);
             Error::RateLimited { retry_after: ra, message: msg::rate_limited(ra) }
         }
+        s if refused_as_sent(s) => Error::Upstream {
+            status,
+            endpoint: endpoint.to_string(),
+            message: msg::refused_as_sent(status, endpoint, Some("application/json")),
+        },
         _ => Error::Upstream {
             status,
             endpoint: endpoint.to_string(),
@@ -367,6 +387,21 @@ mod tests {
             other => panic!("{other:?}"),
         }
         assert!(matches!(status_error(502, None, None, b"", "/x", "p"), Error::Upstream { message, .. } if message == "an empty answer (HTTP 502)"));
+        // A proxy's refusal (an nginx page) says what it is, not "an HTML page".
+        let nginx = b"<html><head><title>411 Length Required</title></head></html>";
+        match status_error(411, Some("text/html"), None, nginx, "/api/Tickets", PERM_TICKETS) {
+            e @ Error::Upstream { status: 411, .. } => {
+                let m = e.message();
+                assert!(m.starts_with("Halo answered HTTP 411 on /api/Tickets: Length Required."), "{m}");
+                assert!(m.contains("reverse proxy") && m.contains("Content-Length"), "{m}");
+            }
+            other => panic!("{other:?}"),
+        }
+        for s in REFUSED_AS_SENT {
+            let m = status_error(s, Some("text/html"), None, b"<html></html>", "/api/Tickets", PERM_TICKETS).message();
+            assert!(m.contains("in front of Halo, not from Halo's own service: it refused the request as sent"), "{s}: {m}");
+            assert!(!m.contains(": Refused."), "{s} has no reason phrase: {m}");
+        }
     }
 
     #[test]

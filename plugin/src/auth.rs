@@ -119,8 +119,10 @@ pub fn fetch(cfg: &Config, net: &mut dyn Transport) -> Result<Issued, Error> {
             let ra = retry_after(resp.header("retry-after"));
             Err(Error::RateLimited { retry_after: ra, message: msg::rate_limited(ra) })
         }
-        // 404 or a web page: the URL or (hosted) the tenant is wrong.
-        Err(e @ Error::Protocol { .. }) if resp.status == 404 || is_html(resp.content_type(), &resp.body) => {
+        // 404, 405 or a web page: the URL or (hosted) the tenant is wrong.
+        Err(e @ Error::Protocol { .. })
+            if matches!(resp.status, 404 | 405) || is_html(resp.content_type(), &resp.body) =>
+        {
             let Some(info) = discover::ask(cfg, net, Base::Resource) else { return Err(e) };
             let e = if info.auth_differs(cfg) {
                 // Halo names another authorization server: that explains the
@@ -149,7 +151,13 @@ pub fn fetch(cfg: &Config, net: &mut dyn Transport) -> Result<Issued, Error> {
 pub fn interpret(cfg: &Config, status: u16, content_type: Option<&str>, body: &[u8]) -> Result<Issued, Error> {
     let endpoint = cfg.token_endpoint();
     let html = is_html(content_type, body);
-    if status == 404 || html {
+    // Before the web-page test: a proxy's refusal usually comes as an HTML
+    // page, and is not a sign of a wrong URL.
+    if crate::api::refused_as_sent(status) {
+        let message = msg::refused_as_sent(status, &endpoint, Some("application/x-www-form-urlencoded"));
+        return Err(Error::Upstream { status, endpoint, message });
+    }
+    if status == 404 || status == 405 || html {
         return Err(Error::protocol(&endpoint, msg::auth_not_halo(&cfg.token_url(), &answered(status, html), cfg.tenant.as_deref(), true)));
     }
     let json: Option<serde_json::Value> = serde_json::from_slice(body).ok();
@@ -189,7 +197,12 @@ pub fn interpret(cfg: &Config, status: u16, content_type: Option<&str>, body: &[
 
 /// How the token endpoint answered, for `auth_not_halo`.
 fn answered(status: u16, html: bool) -> String {
-    if html { format!("with an HTML page (HTTP {status})") } else { "HTTP 404 (not found)".to_string() }
+    match (status, html) {
+        (_, true) => format!("with an HTML page (HTTP {status})"),
+        // A web server's answer to a POST to a page: not Halo's token endpoint.
+        (405, false) => "HTTP 405 (method not allowed: it takes no POST)".to_string(),
+        _ => "HTTP 404 (not found)".to_string(),
+    }
 }
 
 /// `scope` as Halo sends it (space-separated), or as an array of names.
@@ -297,9 +310,46 @@ mod tests {
             other => panic!("{other:?}"),
         }
         assert!(matches!(interpret(&c, 200, Some("text/html"), b"<html>"), Err(Error::Protocol { .. })));
+        match interpret(&c, 405, None, b"") {
+            Err(Error::Protocol { message, .. }) => {
+                assert!(message.contains("answered HTTP 405 (method not allowed: it takes no POST)"), "{message}")
+            }
+            other => panic!("{other:?}"),
+        }
         assert!(matches!(interpret(&c, 503, None, b""), Err(Error::Upstream { status: 503, .. })));
         match interpret(&c, 500, None, br#"{"Message":"bad p&ss=word"}"#) {
             Err(Error::Upstream { message, .. }) => assert!(!message.contains("p&ss=word")),
+            other => panic!("{other:?}"),
+        }
+    }
+
+    /// A proxy's 411 (nginx's HTML page) is not the wrong-URL message, and
+    /// asks nobody about the URL (no authinfo request).
+    #[test]
+    fn refused_as_sent_is_not_a_wrong_url() {
+        let c = cfg(None);
+        let nginx = b"<html>\r\n<head><title>411 Length Required</title></head>\r\n<body>\r\n<center><h1>411 Length Required</h1></center>\r\n<hr><center>nginx</center>\r\n</body>\r\n</html>\r\n";
+        let mut net = Fake::new();
+        net.answers.push_back(Ok(crate::http::Response {
+            status: 411,
+            headers: vec![("content-type".into(), "text/html".into())],
+            body: nginx.to_vec(),
+        }));
+        let e = fetch(&c, &mut net).unwrap_err();
+        assert_eq!(net.sent.len(), 1, "no authinfo request");
+        match &e {
+            Error::Upstream { status: 411, endpoint, message } => {
+                assert_eq!(endpoint, "/auth/token");
+                assert!(message.starts_with("Length Required."), "{message}");
+                assert!(message.contains("Content-Length"), "{message}");
+            }
+            other => panic!("{other:?}"),
+        }
+        assert!(!e.message().contains("does not look like Halo's"), "{}", e.message());
+        match interpret(&c, 415, Some("text/html"), b"<html>") {
+            Err(Error::Upstream { status: 415, message, .. }) => {
+                assert!(message.contains("application/x-www-form-urlencoded"), "{message}")
+            }
             other => panic!("{other:?}"),
         }
     }

@@ -52,7 +52,10 @@ fn diagnose(entries: &[(String, String)], net: &mut dyn Transport, out: &mut Vec
             pass(out, msg::auth_reachable(&cfg.token_url()));
             pass(out, msg::credentials_ok());
         }
+        // Unreachable, not the token endpoint, or refused by a proxy in front
+        // of Halo before the login service saw it.
         Err(e @ (Error::Unreachable { .. } | Error::Protocol { .. })) => return fail(out, e.message()),
+        Err(e @ Error::Upstream { status, .. }) if crate::api::refused_as_sent(status) => return fail(out, e.message()),
         Err(e) => {
             pass(out, msg::auth_reachable(&cfg.token_url()));
             return fail(out, e.message());
@@ -149,6 +152,16 @@ mod tests {
         assert_eq!(statuses(&steps), vec!["passed", "failed", "skipped", "skipped", "skipped"]);
         let steps = run(&[], &mut Fake::new());
         assert_eq!(statuses(&steps), vec!["failed", "skipped", "skipped", "skipped", "skipped"]);
+    }
+
+    #[test]
+    fn a_proxy_refusing_the_token_request_fails_the_reachable_step() {
+        let mut net = Fake::new();
+        net.json(411, "");
+        let steps = run(&form("s"), &mut net);
+        assert_eq!(statuses(&steps), vec!["passed", "failed", "skipped", "skipped", "skipped"]);
+        assert!(steps[1].message.starts_with("Halo answered HTTP 411 on /auth/token: Length Required."), "{}", steps[1].message);
+        assert!(steps[1].message.contains("web application firewall"), "{}", steps[1].message);
     }
 
     #[test]

@@ -51,6 +51,28 @@ pub trait Transport {
     fn send(&mut self, req: &Request) -> Result<Response, Error>;
 }
 
+/// The request's header fields as `wasi:http` takes them.
+///
+/// A request with a body carries `content-length`: written through
+/// `outgoing-body` without it, the body goes out chunked
+/// (`Transfer-Encoding: chunked`), and a strict reverse proxy or web
+/// application firewall in front of Halo answers that with 411 Length
+/// Required. Every mainstream client (curl, PowerShell, the HaloAPI module)
+/// sends the length of a body it already holds; so does this one. wasi:http
+/// then checks that exactly that many bytes are written.
+pub fn header_entries(req: &Request) -> Vec<(String, Vec<u8>)> {
+    let mut entries: Vec<(String, Vec<u8>)> = req
+        .headers
+        .iter()
+        .filter(|(k, _)| !k.eq_ignore_ascii_case("content-length"))
+        .map(|(k, v)| (k.clone(), v.as_bytes().to_vec()))
+        .collect();
+    if let Some(body) = &req.body {
+        entries.push(("content-length".to_string(), body.len().to_string().into_bytes()));
+    }
+    entries
+}
+
 /// The real network, through `wasi:http/outgoing-handler`.
 pub struct WasiHttp;
 
@@ -72,9 +94,7 @@ impl Transport for WasiHttp {
             path.push('?');
             path.push_str(q);
         }
-        let entries: Vec<(String, Vec<u8>)> =
-            req.headers.iter().map(|(k, v)| (k.clone(), v.as_bytes().to_vec())).collect();
-        let fields = Fields::from_list(&entries).map_err(|_| Error::Internal(msg::request_not_built("headers")))?;
+        let fields = Fields::from_list(&header_entries(req)).map_err(|_| Error::Internal(msg::request_not_built("headers")))?;
         let request = OutgoingRequest::new(fields);
         let method = match req.method {
             Method::Get => WasiMethod::Get,
@@ -287,6 +307,31 @@ pub mod fake {
 mod tests {
     use super::*;
     use crate::wasi::http::types::DnsErrorPayload;
+
+    #[test]
+    fn a_body_goes_out_with_its_length() {
+        let req = |body: Option<&[u8]>, headers: &[(&str, &str)]| Request {
+            method: if body.is_some() { Method::Post } else { Method::Get },
+            url: "https://acme.halopsa.com/auth/token".into(),
+            headers: headers.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect(),
+            body: body.map(<[u8]>::to_vec),
+            endpoint: "/auth/token".into(),
+        };
+        let length = |e: &[(String, Vec<u8>)]| -> Vec<String> {
+            e.iter()
+                .filter(|(k, _)| k.eq_ignore_ascii_case("content-length"))
+                .map(|(_, v)| String::from_utf8_lossy(v).into_owned())
+                .collect()
+        };
+        let post = header_entries(&req(Some(b"grant_type=client_credentials"), &[("Accept", "application/json")]));
+        assert_eq!(length(&post), vec!["29"]);
+        assert!(post.iter().any(|(k, _)| k == "Accept"));
+        // An empty body still says so; a GET carries no length at all.
+        assert_eq!(length(&header_entries(&req(Some(b""), &[]))), vec!["0"]);
+        assert!(length(&header_entries(&req(None, &[("Accept", "application/json")]))).is_empty());
+        // A length set by a caller never contradicts the body.
+        assert_eq!(length(&header_entries(&req(Some(b"abc"), &[("Content-Length", "99")]))), vec!["3"]);
+    }
 
     #[test]
     fn error_codes_map_to_stages() {

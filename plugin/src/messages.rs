@@ -140,6 +140,36 @@ pub fn auth_not_halo(token_url: &str, answered: &str, tenant: Option<&str>, tena
     m
 }
 
+/// A status with which something in front of Halo refused the request for
+/// its form (see `api::refused_as_sent`). `content_type`: what the request
+/// carried (`application/x-www-form-urlencoded` for the token, JSON for a
+/// ticket); `None` for a request without a body.
+pub fn refused_as_sent(status: u16, endpoint: &str, content_type: Option<&str>) -> String {
+    let (reason, wants) = match status {
+        406 => ("Not Acceptable", "It will not answer with JSON, which the connector asks for (Accept: application/json) and Halo's API always sends.".to_string()),
+        411 => (
+            "Length Required",
+            "It wants the length of the request body declared in a Content-Length header; the connector sends that header, so something on the way may be removing it.".to_string(),
+        ),
+        413 => ("Content Too Large", "It accepts only smaller request bodies than this one (a few hundred bytes for a login, a few kilobytes for a ticket).".to_string()),
+        414 => ("URI Too Long", "It accepts only shorter URLs than this request's (the Tenant is part of the token URL).".to_string()),
+        415 => (
+            "Unsupported Media Type",
+            match content_type {
+                Some(t) => format!("It does not accept the request's content type, {t}, which Halo itself expects here."),
+                None => "It does not accept the request's content type.".to_string(),
+            },
+        ),
+        417 => ("Expectation Failed", "It refused an Expect header; the connector sends none, so something on the way adds it.".to_string()),
+        431 => ("Request Header Fields Too Large", "It accepts fewer or smaller headers than the request carries.".to_string()),
+        _ => ("Refused", String::new()),
+    };
+    let wants = if wants.is_empty() { String::new() } else { format!(" {wants}") };
+    format!(
+        "{reason}. This answer comes from a reverse proxy, load balancer or web application firewall in front of Halo, not from Halo's own service: it refused the request as sent, before Halo saw it.{wants} Ask whoever runs it to pass requests to {endpoint} on to Halo unchanged, as standard clients such as curl or PowerShell send them. The answer says nothing about the URLs, the Client ID or the Client Secret."
+    )
+}
+
 pub fn token_missing(what: &str) -> String {
     format!("The token endpoint answered without a usable access token ({what}).")
 }

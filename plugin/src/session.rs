@@ -7,7 +7,7 @@ use crate::config::Config;
 use crate::customers;
 use crate::error::Error;
 use crate::http::Transport;
-use crate::pagination::{decode_cursor, encode_cursor, list_query, ImportState};
+use crate::pagination::{decode_cursor, encode_cursor, list_query, ImportState, PageAt};
 use crate::tenants::{self, CspLinks};
 use crate::types::{CustomerPage, NewTicket, Warning};
 
@@ -38,16 +38,17 @@ impl State {
     }
 
     pub fn list_customers(&mut self, net: &mut dyn Transport, cursor: Option<&str>) -> Result<CustomerPage, Error> {
-        let page_no = match cursor {
-            None => 1,
+        let at = match cursor {
+            None => PageAt::FIRST,
             Some(c) => decode_cursor(c)?,
         };
+        let page_no = at.page;
         if cursor.is_none() {
             self.import = ImportState::default();
         }
         let endpoint = self.cfg.endpoint("/Client");
         let mut api = Api { cfg: &self.cfg, tokens: &mut self.tokens, net };
-        let body = api.get("/Client", &list_query(page_no, self.cfg.include_inactive), PERM_CUSTOMERS)?;
+        let body = api.get("/Client", &list_query(at, self.cfg.include_inactive), PERM_CUSTOMERS)?;
         let page = customers::parse_page(&endpoint, page_no, &body)?;
         let mut built = Vec::with_capacity(page.rows.len());
         for (i, row) in page.rows.iter().enumerate() {
@@ -75,7 +76,7 @@ impl State {
         }
 
         let ids: Vec<(String, String)> = built.iter().map(|c| (c.id.clone(), c.name.clone())).collect();
-        let plan = self.import.accept(&endpoint, page_no, page.record_count, &ids)?;
+        let plan = self.import.accept(&endpoint, at, page.record_count, &ids)?;
 
         let mut warnings = plan.warnings;
         if !self.import.source_warnings_sent && !page.rows.is_empty() {
@@ -115,7 +116,7 @@ impl State {
         Ok(CustomerPage {
             customers: out,
             warnings,
-            next_cursor: plan.next_page.map(encode_cursor),
+            next_cursor: plan.next.map(encode_cursor),
             fetched: plan.fetched,
             total: Some(plan.total),
         })
@@ -186,11 +187,13 @@ mod tests {
         let p1 = s.list_customers(&mut net, None).unwrap();
         assert_eq!(p1.customers.len(), 2);
         assert_eq!(p1.customers[0].m365_tenants.len(), 1);
-        assert_eq!(p1.next_cursor.as_deref(), Some("halopsa:p=2"));
+        // Halo gave 2 of the 1,000 asked for: its cap is 2.
+        assert_eq!(p1.next_cursor.as_deref(), Some("halopsa:p=2,s=2"));
         let p2 = s.list_customers(&mut net, p1.next_cursor.as_deref()).unwrap();
         assert_eq!((p2.customers.len(), p2.fetched, p2.total, p2.next_cursor), (1, 3, Some(3), None));
         let urls = net.urls();
-        assert_eq!(urls[1], "https://acme.halopsa.com/api/Client?pageinate=true&page_size=100&page_no=1&includeactive=true&includeinactive=true&includeazuretenants=true");
+        assert_eq!(urls[1], "https://acme.halopsa.com/api/Client?pageinate=true&page_size=1000&page_no=1&includeactive=true&includeinactive=true&includeazuretenants=true");
+        assert_eq!(urls[2], "https://acme.halopsa.com/api/Client?pageinate=true&page_size=2&page_no=2&includeactive=true&includeinactive=true&includeazuretenants=true");
         assert_eq!(urls.len(), 3);
     }
 

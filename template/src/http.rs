@@ -1,10 +1,12 @@
-//! A minimal synchronous HTTP GET over `wasi:http/outgoing-handler`, the
-//! connector's only way out of the sandbox. Copy it as is; add POST (with a
-//! body) when your connector writes to the PSA.
+//! A minimal synchronous HTTP client over `wasi:http/outgoing-handler`, the
+//! connector's only way out of the sandbox: `get`, and `post_json` for a
+//! connector that writes to the PSA. Copy it as is.
 
 use crate::types::{ConnectorError, NetworkStage, ProtocolError, UnreachableError};
 use crate::wasi::http::outgoing_handler;
-use crate::wasi::http::types::{http_error_code, ErrorCode, Fields, IncomingBody, OutgoingRequest, RequestOptions, Scheme};
+use crate::wasi::http::types::{
+    http_error_code, ErrorCode, Fields, IncomingBody, Method, OutgoingBody, OutgoingRequest, RequestOptions, Scheme,
+};
 use crate::wasi::io::streams::StreamError;
 
 /// Largest body the connector reads into memory (the host caps bodies too).
@@ -21,6 +23,17 @@ pub struct Response {
 /// GET `url` (an absolute `http(s)://` URL) with `Authorization: Bearer <token>`.
 /// Network failures come back as `unreachable`, never as a panic.
 pub fn get(url: &str, token: &str) -> Result<Response, ConnectorError> {
+    send(url, token, None)
+}
+
+/// POST the JSON `body` to `url`, like `get` otherwise. The template's
+/// connector only reads; keep this for a connector that writes.
+#[allow(dead_code)]
+pub fn post_json(url: &str, token: &str, body: &[u8]) -> Result<Response, ConnectorError> {
+    send(url, token, Some(body))
+}
+
+fn send(url: &str, token: &str, body: Option<&[u8]>) -> Result<Response, ConnectorError> {
     let internal = |what: &str| ConnectorError::Internal(format!("The connector could not build its request ({what}). This is a bug in the connector; please report it."));
     let (scheme, rest) = url.split_once("://").ok_or_else(|| internal("URL without scheme"))?;
     let (authority, path) = match rest.find('/') {
@@ -30,12 +43,24 @@ pub fn get(url: &str, token: &str) -> Result<Response, ConnectorError> {
     let endpoint = path.split('?').next().unwrap_or(path);
     // Header values must not contain line breaks; `open` rejects such keys, and
     // the message here never repeats the key.
-    let headers = Fields::from_list(&[
+    let mut entries = vec![
         ("authorization".to_string(), format!("Bearer {token}").into_bytes()),
         ("accept".to_string(), b"application/json".to_vec()),
-    ])
-    .map_err(|_| internal("headers; copy the API key again, without spaces or line breaks"))?;
+    ];
+    // GOTCHA: a body goes out with its length. Without `content-length`
+    // wasi:http sends it chunked, and strict proxies and firewalls in front
+    // of a PSA answer 411 Length Required. wasi:http then checks that exactly
+    // that many bytes are written.
+    if let Some(body) = body {
+        entries.push(("content-type".to_string(), b"application/json".to_vec()));
+        entries.push(("content-length".to_string(), body.len().to_string().into_bytes()));
+    }
+    let headers = Fields::from_list(&entries)
+        .map_err(|_| internal("headers; copy the API key again, without spaces or line breaks"))?;
     let request = OutgoingRequest::new(headers); // the method defaults to GET
+    if body.is_some() && request.set_method(&Method::Post).is_err() {
+        return Err(internal("method"));
+    }
     let scheme = if scheme == "http" { Scheme::Http } else { Scheme::Https };
     if request.set_scheme(Some(&scheme)).is_err()
         || request.set_authority(Some(authority)).is_err()
@@ -51,7 +76,22 @@ pub fn get(url: &str, token: &str) -> Result<Response, ConnectorError> {
     let _ = options.set_first_byte_timeout(Some(30 * SECOND_NS));
     let _ = options.set_between_bytes_timeout(Some(30 * SECOND_NS));
 
+    let out_body = match body {
+        Some(_) => Some(request.body().map_err(|_| internal("body"))?),
+        None => None,
+    };
     let future = outgoing_handler::handle(request, Some(options)).map_err(|e| network_error(authority, endpoint, &e))?;
+    if let (Some(out), Some(bytes)) = (out_body, body) {
+        // A write the host refuses shows up in the response below.
+        if let Ok(stream) = out.write() {
+            for chunk in bytes.chunks(4096) {
+                if stream.blocking_write_and_flush(chunk).is_err() {
+                    break;
+                }
+            }
+        } // the stream must be dropped before its body is finished
+        let _ = OutgoingBody::finish(out, None);
+    }
     let response = loop {
         match future.get() {
             Some(Ok(Ok(r))) => break r,

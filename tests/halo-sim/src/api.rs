@@ -1,7 +1,9 @@
 //! The resource server listener (`/api/...`): `authinfo`, `Client`, `Client/{id}`,
 //! `AzureADConnection`, `AzureADConnection/{id}`, `Tickets` (GET, POST) and `Tickets/{id}`.
 //!
-//! Per request, in order: the rate-limit window (429 "rate-limit"); latency; for `/api` paths the
+//! Per request, in order: the strict proxy's 411 when `require_content_length` is on and the
+//! body has no declared length ("length-required", not counted by the window or the fault
+//! schedule); the rate-limit window (429 "rate-limit"); latency; for `/api` paths the
 //! injected faults (schedule, login page, 429, 502, 503, 504, reset; a hang waits and goes on);
 //! paths outside `/api` → 404 HTML; `authinfo` (no auth; 404 when switched off); bearer token
 //! (401); agent login (403); routing and the route's permission (403); the route itself. Paths
@@ -11,9 +13,9 @@
 #![allow(clippy::result_large_err)]
 
 use crate::data::SimCustomer;
-use crate::options::{CspListShape, FaultKind, Listener, SimOptions, TenantLinks};
+use crate::options::{CspListShape, FaultKind, Listener, PageOffsets, SimOptions, TenantLinks};
 use crate::respond::{
-    empty, form, html, json, rate_limited, reset, BAD_GATEWAY_HTML, GATEWAY_TIMEOUT_HTML, LOGIN_HTML, NOT_FOUND_HTML,
+    empty, form, html, json, rate_limited, reset, Framing, BAD_GATEWAY_HTML, GATEWAY_TIMEOUT_HTML, LOGIN_HTML, NOT_FOUND_HTML,
     UNAVAILABLE_HTML,
 };
 use crate::state::{Inner, Shared};
@@ -30,8 +32,12 @@ type Paging = Option<(i64, usize)>;
 /// The single handler of the resource listener: rate-limit window, latency, faults, dispatch,
 /// logging.
 pub async fn handle(State(shared): State<Shared>, req: Request) -> Response {
-    let window = shared.window_refusal();
     let method = req.method().to_string();
+    let framing = Framing::of(req.headers());
+    if shared.refuses_framing(&method, &framing) {
+        return crate::auth::length_required(&shared, Listener::Resource, req, framing).await;
+    }
+    let window = shared.window_refusal();
     let path = req.uri().path().to_string();
     let query = req.uri().query().unwrap_or("").to_string();
     let authorization = req
@@ -73,7 +79,7 @@ pub async fn handle(State(shared): State<Shared>, req: Request) -> Response {
             }
         }
     };
-    shared.log(Listener::Resource, &method, &path, &query, resp.status().as_u16(), fault_name);
+    shared.log(Listener::Resource, &method, &path, &query, resp.status().as_u16(), fault_name, &framing);
     resp
 }
 
@@ -175,14 +181,20 @@ fn qint(q: &Query, key: &str) -> Result<Option<i64>, Response> {
     }
 }
 
-/// Applies Halo's paging rules: only with `pageinate=true`; size capped at `page_cap`.
-/// Returns the rows to send plus `(page_no, page_size)` when paging was on.
-fn page<T: Clone>(rows: &[T], q: &Query, cap: usize) -> Result<(Vec<T>, Paging), Response> {
+/// Applies Halo's paging rules: only with `pageinate=true`; size capped at `page_cap`; the page
+/// starts where `offsets` says. Returns the rows to send plus `(page_no, page_size)` when paging
+/// was on (`page_size` as served).
+fn page<T: Clone>(rows: &[T], q: &Query, cap: usize, offsets: PageOffsets) -> Result<(Vec<T>, Paging), Response> {
     if qbool(q, "pageinate")?.unwrap_or(false) {
-        let asked = qint(q, "page_size")?.filter(|n| *n > 0).unwrap_or(50) as usize;
+        let asked = usize::try_from(qint(q, "page_size")?.filter(|n| *n > 0).unwrap_or(50)).unwrap_or(usize::MAX);
         let size = asked.min(cap.max(1));
         let page_no = qint(q, "page_no")?.filter(|n| *n > 0).unwrap_or(1);
-        let start = (page_no as usize - 1).saturating_mul(size).min(rows.len());
+        let step = match offsets {
+            PageOffsets::FromServedSize => size,
+            PageOffsets::FromAskedSize => asked,
+        };
+        let before = usize::try_from(page_no - 1).unwrap_or(usize::MAX);
+        let start = before.saturating_mul(step).min(rows.len());
         let end = start.saturating_add(size).min(rows.len());
         Ok((rows[start..end].to_vec(), Some((page_no, size))))
     } else {
@@ -305,7 +317,7 @@ fn list_clients(opts: &SimOptions, q: &Query) -> Result<Response, Response> {
         .collect();
     rows.sort_by_cached_key(|c| (c.name.to_lowercase(), c.id));
     let total = rows.len();
-    let (rows, paging) = page(&rows, q, opts.page_cap)?;
+    let (rows, paging) = page(&rows, q, opts.page_cap, opts.page_offsets)?;
     // Built once per request, not once per row.
     let links = with_tenants.then(|| mappings(opts));
     let rows = rows.into_iter().map(|c| client_row(c, links.as_deref(), false)).collect();
@@ -481,7 +493,7 @@ fn list_tickets(st: &Inner, q: &Query) -> Result<Response, Response> {
         .cloned()
         .collect();
     let total = rows.len();
-    let (rows, paging) = page(&rows, q, st.opts.page_cap)?;
+    let (rows, paging) = page(&rows, q, st.opts.page_cap, st.opts.page_offsets)?;
     Ok(json(200, paged_body(total, "tickets", rows, paging)))
 }
 

@@ -1,8 +1,9 @@
 //! The authorization server listener: `POST /auth/token[?tenant=T]` (OAuth 2.0 client
-//! credentials, OpenIddict-style error bodies). Everything else on it answers 404 HTML.
+//! credentials, OpenIddict-style error bodies). Everything else on it answers 404 HTML. With
+//! `require_content_length`, a body without a declared length gets nginx's 411 first.
 
 use crate::options::{Listener, TenantFailure};
-use crate::respond::{form, html, json, rate_limited, NOT_FOUND_HTML};
+use crate::respond::{form, html, json, rate_limited, Framing, LENGTH_REQUIRED_HTML, NOT_FOUND_HTML};
 use crate::state::{closure, Shared, KNOWN_SCOPES};
 use axum::extract::{Request, State};
 use axum::http::{header, HeaderValue};
@@ -12,8 +13,12 @@ use std::collections::BTreeSet;
 
 /// The single handler of the auth listener: rate-limit window, latency, dispatch, logging.
 pub async fn handle(State(shared): State<Shared>, req: Request) -> Response {
-    let window = shared.window_refusal();
     let method = req.method().to_string();
+    let framing = Framing::of(req.headers());
+    if shared.refuses_framing(&method, &framing) {
+        return length_required(&shared, Listener::Auth, req, framing).await;
+    }
+    let window = shared.window_refusal();
     let path = req.uri().path().to_string();
     let query = req.uri().query().unwrap_or("").to_string();
     let content_type = req
@@ -35,7 +40,19 @@ pub async fn handle(State(shared): State<Shared>, req: Request) -> Response {
     } else {
         (html(404, NOT_FOUND_HTML), None)
     };
-    shared.log(Listener::Auth, &method, &path, &query, resp.status().as_u16(), fault);
+    shared.log(Listener::Auth, &method, &path, &query, resp.status().as_u16(), fault, &framing);
+    resp
+}
+
+/// The strict proxy's 411 (see [`crate::SimOptions::require_content_length`]): the body is
+/// read first, so the client sees the answer and not a connection closed mid-upload.
+pub async fn length_required(shared: &Shared, listener: Listener, req: Request, framing: Framing) -> Response {
+    let method = req.method().to_string();
+    let path = req.uri().path().to_string();
+    let query = req.uri().query().unwrap_or("").to_string();
+    let _ = axum::body::to_bytes(req.into_body(), 16 << 20).await;
+    let resp = html(411, LENGTH_REQUIRED_HTML);
+    shared.log(listener, &method, &path, &query, 411, Some("length-required"), &framing);
     resp
 }
 

@@ -1,9 +1,11 @@
-//! A HaloPSA API simulator, faithful to what is known of Halo's real API
-//! (`shared/halopsa/API.md`): an OAuth client-credentials token server on one listener and the
-//! `/api` resource server on another, with sample customers, Microsoft 365 tenant links, tickets,
-//! paging caps, permission checks, a rolling-window rate limit, optional HTTPS and injectable
-//! faults (429, 502, 503, 504, connection reset, hang, HTML login page, latency; by count or by
-//! request index).
+//! A HaloPSA API simulator, faithful to what is known of Halo's real API from public sources
+//! (Halo's OpenAPI spec, a subset of which is in `tests/openapi/`, and clients that run against
+//! real instances): an OAuth client-credentials token server on one listener and the `/api`
+//! resource server on another, with sample customers,
+//! Microsoft 365 tenant links, tickets, paging caps (page offsets from the served or from the
+//! asked size), permission checks, a rolling-window rate limit, a strict proxy's 411 for a body
+//! without a length, optional HTTPS and injectable faults (429, 502, 503, 504, connection reset,
+//! hang, HTML login page, latency; by count or by request index).
 //!
 //! ```no_run
 //! # async fn demo() -> std::io::Result<()> {
@@ -27,8 +29,8 @@ mod tls;
 
 pub use data::{sample_customers, SimCustomer, SimTenant};
 pub use options::{
-    CspListShape, FaultKind, Faults, Listener, LoggedRequest, RateLimit, ScheduledFault, SimOptions, SimTls,
-    TenantFailure, TenantLinks,
+    CspListShape, FaultKind, Faults, Listener, LoggedRequest, PageOffsets, RateLimit, ScheduledFault, SimOptions,
+    SimTls, TenantFailure, TenantLinks,
 };
 pub use sim::HaloSim;
 pub use state::KNOWN_SCOPES;

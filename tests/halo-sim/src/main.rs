@@ -2,7 +2,7 @@
 //! an admin would copy from Halo and a ready-to-use `psa-host` config.
 
 use clap::{Parser, ValueEnum};
-use halo_sim::{sample_customers, HaloSim, RateLimit, SimOptions, TenantLinks};
+use halo_sim::{sample_customers, HaloSim, PageOffsets, RateLimit, SimOptions, TenantLinks};
 
 #[derive(Clone, Copy, Debug, ValueEnum)]
 enum Links {
@@ -10,6 +10,12 @@ enum Links {
     CspOnly,
     Both,
     None,
+}
+
+#[derive(Clone, Copy, Debug, ValueEnum)]
+enum Offsets {
+    Served,
+    Asked,
 }
 
 /// A HaloPSA API simulator (token server + /api resource server) for connector development.
@@ -22,9 +28,16 @@ struct Args {
     /// Seed of the sample data.
     #[arg(long, default_value_t = 7)]
     seed: u64,
-    /// Most rows per page, whatever page_size asks.
+    /// Most rows per page, whatever page_size asks (0: no cap).
     #[arg(long, default_value_t = 100)]
     page_cap: usize,
+    /// Where a capped page starts: at the served size (served) or at the size asked for
+    /// (asked: page_no=2&page_size=1000 under a cap of 100 gives rows 1000..1100).
+    #[arg(long, value_enum, default_value_t = Offsets::Served)]
+    page_offsets: Offsets,
+    /// Answer 411 Length Required to a body without Content-Length, like a strict proxy.
+    #[arg(long)]
+    require_content_length: bool,
     /// Require ?tenant=T at the token endpoint (hosted Halo).
     #[arg(long)]
     tenant: Option<String>,
@@ -63,7 +76,12 @@ async fn main() -> std::io::Result<()> {
     let args = Args::parse();
     let opts = SimOptions {
         customers: sample_customers(args.customers, args.seed),
-        page_cap: args.page_cap,
+        page_cap: if args.page_cap == 0 { usize::MAX } else { args.page_cap },
+        page_offsets: match args.page_offsets {
+            Offsets::Served => PageOffsets::FromServedSize,
+            Offsets::Asked => PageOffsets::FromAskedSize,
+        },
+        require_content_length: args.require_content_length,
         tenant: args.tenant.clone(),
         tenant_links: match args.tenant_links {
             Links::OnRows => TenantLinks::OnRows,

@@ -21,8 +21,15 @@ pub struct SimOptions {
     pub app_permissions: Vec<String>,
     /// The application logs in as an Agent. `false`: every authenticated /api call answers 403.
     pub agent_login: bool,
-    /// Most rows one page holds, whatever `page_size` asks for.
+    /// Most rows one page holds, whatever `page_size` asks for (`usize::MAX`: no cap).
     pub page_cap: usize,
+    /// Where a page starts when `page_size` asks for more than `page_cap`.
+    pub page_offsets: PageOffsets,
+    /// A strict reverse proxy in front of Halo: a request whose body has no
+    /// declared length (`Transfer-Encoding: chunked`), or a POST without
+    /// `Content-Length`, is answered `411 Length Required` (nginx's HTML page)
+    /// on both listeners, before anything else looks at it.
+    pub require_content_length: bool,
     /// Where the customer ↔ Microsoft 365 tenant links can be read.
     pub tenant_links: TenantLinks,
     /// Shape of the `GET /api/AzureADConnection?type=2` body.
@@ -105,6 +112,8 @@ impl Default for SimOptions {
                 .collect(),
             agent_login: true,
             page_cap: 100,
+            page_offsets: PageOffsets::FromServedSize,
+            require_content_length: false,
             tenant_links: TenantLinks::OnRows,
             csp_list_shape: CspListShape::BareArray,
             token_ttl_secs: 3600,
@@ -114,6 +123,20 @@ impl Default for SimOptions {
             tls: None,
         }
     }
+}
+
+/// Where page `page_no` starts when the page size asked for is above the cap. Halo's own
+/// behaviour is not known; clients that computed offsets from the size they asked for have lost
+/// rows, so both are simulated.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum PageOffsets {
+    /// At `(page_no - 1) * min(page_size, page_cap)`: pages follow each other at the capped
+    /// size (the default).
+    FromServedSize,
+    /// At `(page_no - 1) * page_size`, then `min(page_size, page_cap)` rows:
+    /// `page_no=2&page_size=1000` under a cap of 100 gives rows 1000..1100, and a client that
+    /// keeps asking for 1000 silently skips rows 100..1000.
+    FromAskedSize,
 }
 
 /// How the token endpoint answers a missing or wrong `?tenant=` (sources disagree, so all three
@@ -246,6 +269,11 @@ pub struct LoggedRequest {
     pub query: String,
     pub status: u16,
     /// The injected fault that answered it ([`FaultKind::name`]), or `"rate-limit"` when the
-    /// [`SimOptions::rate_limit`] window refused it; `None` for normal answers.
+    /// [`SimOptions::rate_limit`] window refused it, or `"length-required"` when
+    /// [`SimOptions::require_content_length`] did; `None` for normal answers.
     pub fault: Option<String>,
+    /// The request's `Content-Length` header, as sent.
+    pub content_length: Option<String>,
+    /// Whether the request's body came chunked (`Transfer-Encoding: chunked`).
+    pub chunked: bool,
 }

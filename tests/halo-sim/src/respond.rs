@@ -1,9 +1,39 @@
 //! Small helpers to build responses and read form / query strings.
 
 use axum::body::Bytes;
-use axum::http::{header, HeaderValue, StatusCode};
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use std::collections::HashMap;
+
+/// How a request declared its body: the `Content-Length` header as sent, and whether it came
+/// chunked.
+#[derive(Clone, Debug, Default)]
+pub struct Framing {
+    pub content_length: Option<String>,
+    pub chunked: bool,
+}
+
+impl Framing {
+    pub fn of(headers: &HeaderMap) -> Framing {
+        let content_length = headers
+            .get(header::CONTENT_LENGTH)
+            .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned());
+        let chunked = headers
+            .get_all(header::TRANSFER_ENCODING)
+            .iter()
+            .any(|v| String::from_utf8_lossy(v.as_bytes()).to_ascii_lowercase().contains("chunked"));
+        Framing { content_length, chunked }
+    }
+
+    /// What a strict proxy refuses with 411: a body without a declared length (chunked), or a
+    /// POST, PUT or PATCH without `Content-Length`.
+    pub fn length_missing(&self, method: &str) -> bool {
+        self.chunked || (self.content_length.is_none() && matches!(method, "POST" | "PUT" | "PATCH"))
+    }
+}
+
+/// nginx's answer to a request it wants a length for.
+pub const LENGTH_REQUIRED_HTML: &str = "<html>\r\n<head><title>411 Length Required</title></head>\r\n<body>\r\n<center><h1>411 Length Required</h1></center>\r\n<hr><center>nginx</center>\r\n</body>\r\n</html>\r\n";
 
 pub fn json(status: u16, body: serde_json::Value) -> Response {
     let mut r = (code(status), body.to_string()).into_response();

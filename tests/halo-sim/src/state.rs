@@ -3,6 +3,7 @@
 
 use crate::data::Rng;
 use crate::options::{FaultKind, Faults, Listener, LoggedRequest, SimOptions};
+use crate::respond::Framing;
 use std::collections::{BTreeSet, HashMap, VecDeque};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
@@ -99,7 +100,17 @@ impl Shared {
         Duration::from_millis(self.lock().faults.latency_ms)
     }
 
-    pub fn log(&self, listener: Listener, method: &str, path: &str, query: &str, status: u16, fault: Option<&str>) {
+    #[allow(clippy::too_many_arguments)]
+    pub fn log(
+        &self,
+        listener: Listener,
+        method: &str,
+        path: &str,
+        query: &str,
+        status: u16,
+        fault: Option<&str>,
+        framing: &Framing,
+    ) {
         self.lock().log.push(LoggedRequest {
             listener,
             method: method.to_string(),
@@ -107,7 +118,14 @@ impl Shared {
             query: query.to_string(),
             status,
             fault: fault.map(str::to_string),
+            content_length: framing.content_length.clone(),
+            chunked: framing.chunked,
         });
+    }
+
+    /// Whether [`SimOptions::require_content_length`] refuses a request so framed.
+    pub fn refuses_framing(&self, method: &str, framing: &Framing) -> bool {
+        self.lock().opts.require_content_length && framing.length_missing(method)
     }
 
     /// Counts a request arriving now against the rolling window. `Some((message, retry_after))`:

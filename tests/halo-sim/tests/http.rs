@@ -746,3 +746,104 @@ async fn tls_listeners() {
         assert!(fresh.get(url).send().await.is_err(), "{name}: dropped sim still answers");
     }
 }
+
+/// The ids of `/Client` page `page_no` at `page_size` (active and inactive).
+async fn page_ids(sim: &HaloSim, t: &str, page_no: usize, page_size: usize) -> Vec<i64> {
+    let q = format!("/Client?pageinate=true&page_size={page_size}&page_no={page_no}&includeactive=true&includeinactive=true");
+    let v = get_json(sim, t, &q).await;
+    v["clients"].as_array().unwrap().iter().map(|r| r["id"].as_i64().unwrap()).collect()
+}
+
+#[tokio::test]
+async fn three_paging_servers() {
+    let customers = sample_customers(2345, 4);
+    // The order the simulator lists customers in: by name, then id.
+    let mut order: Vec<&SimCustomer> = customers.iter().collect();
+    order.sort_by_cached_key(|c| (c.name.to_lowercase(), c.id));
+    let ids = |range: std::ops::Range<usize>| order[range].iter().map(|c| c.id).collect::<Vec<_>>();
+
+    // No cap: what is asked for.
+    let sim = start(SimOptions { customers: customers.clone(), page_cap: usize::MAX, ..Default::default() }).await;
+    let t = token(&sim).await;
+    assert_eq!(page_ids(&sim, &t, 3, 1000).await, ids(2000..2345));
+
+    // A cap of 100, offsets from the served size: page 2 at 1000 is rows 100..200.
+    let sim = start(SimOptions { customers: customers.clone(), page_cap: 100, ..Default::default() }).await;
+    let t = token(&sim).await;
+    assert_eq!(page_ids(&sim, &t, 2, 1000).await, ids(100..200));
+    assert_eq!(page_ids(&sim, &t, 24, 100).await, ids(2300..2345));
+
+    // A cap of 100, offsets from the asked size: page 2 at 1000 is rows 1000..1100.
+    let sim = start(SimOptions {
+        customers: customers.clone(),
+        page_cap: 100,
+        page_offsets: PageOffsets::FromAskedSize,
+        ..Default::default()
+    })
+    .await;
+    let t = token(&sim).await;
+    let v = get_json(&sim, &t, "/Client?pageinate=true&page_size=1000&page_no=2&includeinactive=true").await;
+    assert_eq!(v["page_size"], 100, "the size served");
+    assert_eq!(page_ids(&sim, &t, 2, 1000).await, ids(1000..1100));
+    assert_eq!(page_ids(&sim, &t, 2, 100).await, ids(100..200));
+    assert!(page_ids(&sim, &t, 4, 1000).await.is_empty());
+    // Huge or odd numbers do not overflow.
+    assert!(page_ids(&sim, &t, usize::MAX >> 1, 1000).await.is_empty());
+}
+
+/// A request written by hand: `chunked` sends the body with `Transfer-Encoding: chunked`,
+/// `length` with `Content-Length`. Returns the status and the whole answer.
+async fn raw_post(addr: &str, path: &str, body: &str, chunked: bool, length: bool) -> (u16, String) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut s = tokio::net::TcpStream::connect(addr).await.unwrap();
+    let mut req = format!("POST {path} HTTP/1.1\r\nHost: {addr}\r\nContent-Type: application/x-www-form-urlencoded\r\nConnection: close\r\n");
+    if length {
+        req.push_str(&format!("Content-Length: {}\r\n", body.len()));
+    }
+    if chunked {
+        req.push_str(&format!("Transfer-Encoding: chunked\r\n\r\n{:x}\r\n{body}\r\n0\r\n\r\n", body.len()));
+    } else {
+        req.push_str("\r\n");
+        req.push_str(body);
+    }
+    s.write_all(req.as_bytes()).await.unwrap();
+    let mut out = Vec::new();
+    s.read_to_end(&mut out).await.unwrap();
+    let text = String::from_utf8_lossy(&out).into_owned();
+    let status = text.split(' ').nth(1).and_then(|c| c.parse().ok()).unwrap_or(0);
+    (status, text)
+}
+
+#[tokio::test]
+async fn strict_mode_wants_a_length() {
+    for strict in [false, true] {
+        let sim = start(SimOptions { require_content_length: strict, ..small(5) }).await;
+        let o = sim.options();
+        let form = format!("grant_type=client_credentials&client_id={}&client_secret={}&scope=all", o.client_id, o.client_secret);
+        let auth = sim.auth_url().trim_start_matches("http://").trim_end_matches("/auth").to_string();
+        let api = sim.instance_url().trim_start_matches("http://").to_string();
+
+        let (status, text) = raw_post(&auth, "/auth/token", &form, true, false).await;
+        assert_eq!(status, if strict { 411 } else { 200 }, "chunked token request, strict {strict}: {text}");
+        if strict {
+            assert!(text.contains("<title>411 Length Required</title>"), "{text}");
+        }
+        let (status, _) = raw_post(&auth, "/auth/token", &form, false, true).await;
+        assert_eq!(status, 200, "a token request with Content-Length");
+        let (status, _) = raw_post(&api, "/api/Tickets", "[]", true, false).await;
+        assert_eq!(status, if strict { 411 } else { 401 }, "chunked ticket, strict {strict}");
+        // GETs without a body pass.
+        let t = token(&sim).await;
+        assert_eq!(get(&sim, &t, "/Client?count=1").await.0, 200);
+
+        let log = sim.requests();
+        assert!(log[0].chunked && log[0].content_length.is_none(), "{:?}", log[0]);
+        assert_eq!(log[0].fault.as_deref(), strict.then_some("length-required"));
+        assert!(!log[1].chunked);
+        assert_eq!(log[1].content_length.as_deref(), Some(form.len().to_string().as_str()));
+        assert_eq!((log[2].listener, log[2].chunked), (Listener::Resource, true));
+        // reqwest sends a form with its length.
+        assert_eq!(log[3].content_length.as_deref().map(|l| l != "0"), Some(true));
+        assert!(!log[4].chunked && log[4].content_length.is_none(), "a GET: {:?}", log[4]);
+    }
+}

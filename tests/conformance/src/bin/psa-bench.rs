@@ -1,7 +1,8 @@
 //! `psa-bench`: what the sandbox costs, against a native client as the floor.
 //!
 //! In one process, interleaved run by run:
-//! - **sandboxed**: a full import of `--customers` customers (100-row pages)
+//! - **sandboxed**: a full import of `--customers` customers (1,000-row
+//!   pages, or `--page-cap` rows when the simulator caps them)
 //!   through the bundled HaloPSA connector in the host's sandbox;
 //! - **native**: the same connector code (`halopsa_connector::session`,
 //!   the same requests and JSON parsing) compiled natively into this
@@ -55,6 +56,10 @@ struct Args {
     /// connector's functions.
     #[arg(long)]
     perf_map: bool,
+    /// Most rows the simulator serves a page (0: no cap; the connector asks
+    /// for 1,000).
+    #[arg(long, default_value_t = 0)]
+    page_cap: usize,
     /// Internal: serve a simulator with this many customers on stdin/stdout.
     #[arg(long, hide = true)]
     serve_sim: Option<usize>,
@@ -70,7 +75,7 @@ struct Args {
 fn main() {
     let args = Args::parse();
     if let Some(n) = args.serve_sim {
-        serve_sim(n);
+        serve_sim(n, args.page_cap);
         return;
     }
     let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("tokio runtime");
@@ -138,10 +143,11 @@ fn fresh_process_rss(variant: &str, form: &[(String, String)], cache: &std::path
 /// The child: starts a simulator, prints its connection form as one JSON
 /// line, then answers `count` with the number of requests since the last
 /// `count`, until stdin closes.
-fn serve_sim(customers: usize) {
+fn serve_sim(customers: usize, page_cap: usize) {
     let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("tokio runtime");
     let sim = rt.block_on(async {
-        HaloSim::start(SimOptions { customers: sample_customers(customers, 7), page_cap: 100, ..SimOptions::default() })
+        let page_cap = if page_cap == 0 { usize::MAX } else { page_cap };
+        HaloSim::start(SimOptions { customers: sample_customers(customers, 7), page_cap, ..SimOptions::default() })
             .await
             .expect("simulator starts")
     });
@@ -164,9 +170,9 @@ struct SimProcess {
 }
 
 impl SimProcess {
-    fn start(customers: usize) -> SimProcess {
+    fn start(customers: usize, page_cap: usize) -> SimProcess {
         let mut child = Command::new(std::env::current_exe().expect("own path"))
-            .args(["--serve-sim", &customers.to_string()])
+            .args(["--serve-sim", &customers.to_string(), "--page-cap", &page_cap.to_string()])
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .spawn()
@@ -331,12 +337,18 @@ fn host_options(cache: &std::path::Path, perf_map: bool) -> HostOptions {
     HostOptions::default().allow_loopback(true).rate_budget(None).limits(limits).cache_dir(Some(cache.to_path_buf())).perf_map(perf_map)
 }
 
+/// Rows a page holds: what the connector asks for, or the simulator's cap.
+fn page_rows(args: &Args) -> usize {
+    let asked = halopsa_connector::pagination::PAGE_SIZE as usize;
+    if args.page_cap == 0 { asked } else { args.page_cap.min(asked) }
+}
+
 async fn bench(args: Args) {
     let cache = tempfile::tempdir().expect("temporary cache directory");
     let wasm = component(&args);
     let wasm = wasm.as_slice();
     let which = args.plugin.as_ref().map_or("halopsa_connector.wasm, bundled".to_string(), |p| p.display().to_string());
-    println!("psa-bench: {} customers, 100-row pages, {} interleaved runs", args.customers, args.runs);
+    println!("psa-bench: {} customers, {}-row pages, {} interleaved runs", args.customers, page_rows(&args), args.runs);
     println!("machine: {} CPUs; {}", std::thread::available_parallelism().map_or(0, |n| n.get()), cpu_model());
     println!("component: {} bytes ({which})", wasm.len());
 
@@ -346,7 +358,7 @@ async fn bench(args: Args) {
     let connector = host.load("halopsa", wasm).await.expect("the connector loads");
     println!("first load, compiling into the cache: {}", ms(t.elapsed()));
 
-    let mut sim = SimProcess::start(args.customers);
+    let mut sim = SimProcess::start(args.customers, args.page_cap);
 
     // Cold start from the cache: a new host each time.
     let (mut host_new, mut load, mut open, mut first) = (vec![], vec![], vec![], vec![]);
@@ -373,7 +385,7 @@ async fn bench(args: Args) {
     println!("  Host::new (engine, pool, linker)      {}", ms(median(&mut host_new)));
     println!("  load from cache (map + info() call)   {}", ms(median(&mut load)));
     println!("  first session open                    {}", us(median(&mut open)));
-    println!("  first page (token + 100 customers)    {}", ms(median(&mut first)));
+    println!("  first page (token + {} customers)   {}", page_rows(&args).min(args.customers), ms(median(&mut first)));
 
     // Warm session open.
     let cfg = ConnectionConfig::from_pairs(sim.form.clone(), connector.info());
@@ -449,8 +461,8 @@ async fn bench(args: Args) {
     );
     println!(
         "  minimum requests: 1 token + {} pages = {}",
-        args.customers.div_ceil(100),
-        1 + args.customers.div_ceil(100)
+        args.customers.div_ceil(page_rows(&args)),
+        1 + args.customers.div_ceil(page_rows(&args))
     );
     // This process also holds the first compile's heap, the simulator
     // client and the earlier phases: a fresh process shows the import alone.
@@ -463,7 +475,7 @@ async fn bench(args: Args) {
     drop(sim);
 
     if args.concurrent > 0 {
-        let mut small = SimProcess::start(args.concurrent_customers);
+        let mut small = SimProcess::start(args.concurrent_customers, args.page_cap);
         let form = small.form.clone();
         let mut single = vec![];
         for _ in 0..3 {

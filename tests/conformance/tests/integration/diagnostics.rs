@@ -299,3 +299,39 @@ async fn scope_rejected() {
     assert!(sim.requests().iter().all(|r| !r.path.eq_ignore_ascii_case("/api/authinfo")));
     insta::assert_snapshot!(Ports::of(&sim).scrub(&out));
 }
+
+/// A strict proxy in front of Halo's token endpoint answers 411 Length
+/// Required (nginx's page): not the wrong-URL message.
+#[tokio::test]
+async fn token_endpoint_behind_a_strict_proxy() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let page = "<html>\r\n<head><title>411 Length Required</title></head>\r\n<body>\r\n<center><h1>411 Length Required</h1></center>\r\n<hr><center>nginx</center>\r\n</body>\r\n</html>\r\n";
+    let proxy = raw_server(move |head, mut sock| async move {
+        // The body first (by its length), so the answer is not a reset.
+        let length: usize = head
+            .to_ascii_lowercase()
+            .lines()
+            .find_map(|l| l.strip_prefix("content-length:").and_then(|v| v.trim().parse().ok()))
+            .unwrap_or(0);
+        let mut have = head.split_once("\r\n\r\n").map_or(0, |(_, b)| b.len());
+        let mut buf = [0u8; 1024];
+        while have < length {
+            match sock.read(&mut buf).await {
+                Ok(0) | Err(_) => break,
+                Ok(n) => have += n,
+            }
+        }
+        let answer = format!(
+            "HTTP/1.1 411 Length Required\r\nContent-Type: text/html\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{page}",
+            page.len()
+        );
+        let _ = sock.write_all(answer.as_bytes()).await;
+        let _ = sock.shutdown().await;
+    })
+    .await;
+    let sim = start(small()).await;
+    let mut f = form(&sim);
+    set(&mut f, "authorization_server_url", &format!("http://{proxy}/auth"));
+    let out = diagnose(f, SECRET).await;
+    insta::assert_snapshot!(Ports::of(&sim).with(proxy.port(), "<PROXY-PORT>").scrub(&out));
+}

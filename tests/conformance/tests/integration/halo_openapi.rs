@@ -1,8 +1,11 @@
 //! Halo's own OpenAPI spec as a judge: every request the HaloPSA connector
 //! sends to `/api/Client` (import and connection test, with tenant links on
 //! the rows and through CSP connections only) is replayed against Stoplight
-//! Prism mocking `../shared/halopsa/openapi-subset-flat.json`, and must pass
-//! Prism's request validation.
+//! Prism mocking Halo's spec as copied into the repository
+//! (`tests/openapi/openapi-subset-flat.json`, see `tests/openapi/SOURCE.md`),
+//! and must pass Prism's request validation. The import asks for 1,000 rows a
+//! page and, under the simulator's cap of 100, continues at 100: both sizes
+//! are judged.
 //!
 //! Needs Prism: `scripts/install-prism.sh` (node + npm). Prism is started by
 //! `scripts/prism.sh PORT` (spec override: `HALO_OPENAPI_SPEC`).
@@ -191,8 +194,12 @@ async fn connector_requests_to_api_client_pass_halo_openapi_schema() {
 
     let mut failures = Vec::new();
     let mut judged = 0;
+    let mut sizes = std::collections::BTreeSet::new();
     for links in [TenantLinks::CspOnly, TenantLinks::OnRows] {
         for (from, r) in client_requests(links).await {
+            if let Some(size) = r.query.split('&').find_map(|p| p.strip_prefix("page_size=")) {
+                sizes.insert(size.to_string());
+            }
             let v = judge(&http, &prism, &r.method, &r.path, &r.query).await;
             println!("[{links:?}] {from}: {} {}?{} (sim {}) -> {v}", r.method, r.path, r.query, r.status);
             judged += 1;
@@ -202,6 +209,11 @@ async fn connector_requests_to_api_client_pass_halo_openapi_schema() {
         }
     }
     println!("judged {judged} requests in {:.1} s (including Prism startup)", t0.elapsed().as_secs_f64());
+    // The import's first page asks for 1,000 rows; the simulator serves 100,
+    // and the pages after it ask for 100.
+    for size in ["1000", "100"] {
+        assert!(sizes.contains(size), "no /api/Client request with page_size={size} was judged: {sizes:?}");
+    }
     assert!(
         failures.is_empty(),
         "{} of {judged} /api/Client requests violate Halo's OpenAPI spec:\n{}",
