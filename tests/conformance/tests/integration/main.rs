@@ -11,6 +11,7 @@
 
 mod common;
 
+mod cache_integrity;
 mod diagnostics;
 mod guest_output;
 mod halo_errors;
@@ -20,5 +21,7 @@ mod halo_resilience;
 mod hostile_payloads;
 mod hostile_servers;
 mod private_ca;
+mod refusals;
 mod sandbox;
+mod sandbox_network;
 mod template;
