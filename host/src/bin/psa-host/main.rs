@@ -61,8 +61,9 @@ struct ConnectArgs {
     config: PathBuf,
     #[command(flatten)]
     plugin: PluginArgs,
-    /// Permit loopback addresses (127.0.0.1, ::1) over http or https, for
-    /// local simulators and tests. Internal networks stay refused.
+    /// Permit the loopback addresses 127.0.0.1 and ::1 (no other address of
+    /// 127.0.0.0/8) over http or https, for local simulators and tests.
+    /// Internal networks stay refused.
     #[arg(long)]
     allow_loopback: bool,
     /// Also trust the root certificate(s) in this PEM file, for a
