@@ -216,11 +216,17 @@ fn from_hex(text: &str) -> Option<Vec<u8>> {
     (0..text.len()).step_by(2).map(|i| u8::from_str_radix(&text[i..i + 2], 16).ok()).collect()
 }
 
+/// `p` with symbolic links resolved (its parent's, when `p` does not exist
+/// yet), so a link cannot hide the key file inside the cache directory.
 fn absolute(p: &Path) -> PathBuf {
     let p = std::path::absolute(p).unwrap_or_else(|_| p.to_path_buf());
-    // Resolve symbolic links where the path exists, so a link cannot hide
-    // the key inside the directory.
-    std::fs::canonicalize(&p).unwrap_or(p)
+    if let Ok(real) = std::fs::canonicalize(&p) {
+        return real;
+    }
+    match (p.parent(), p.file_name()) {
+        (Some(parent), Some(name)) => std::fs::canonicalize(parent).map(|real| real.join(name)).unwrap_or(p),
+        _ => p,
+    }
 }
 
 /// The user id this process runs as.

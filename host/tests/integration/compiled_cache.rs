@@ -192,4 +192,9 @@ async fn a_key_file_others_can_read_or_that_lies_in_the_cache_is_refused() {
     assert_eq!(load_from(&dir).await, CompiledFrom::Cache);
     let e = setup_error(&dir, Some(dir.join("inside.key")));
     assert!(e.contains("lies inside the cache directory"), "{e}");
+    // Also when a link leads there.
+    let link = tmp.path().join("link");
+    std::os::unix::fs::symlink(&dir, &link).unwrap();
+    let e = setup_error(&dir, Some(link.join("via-link.key")));
+    assert!(e.contains("lies inside the cache directory"), "{e}");
 }
