@@ -21,10 +21,22 @@ HANG_SECONDS = 300
 # a row names the module that holds its test.
 INTEGRATION = ["-p", "psa-conformance", "--test", "integration"]
 SANDBOX = "sandbox"
-# Rows whose test is a unit test of the host library.
-LIB = "lib"
-LIB_TESTS = ["-p", "psa-host", "--lib"]
 SERVERS = "hostile_servers"
+# A module `psa-host:<module>` is in the psa-host crate's own integration
+# binary (host/tests/integration: `cli`, `compiled_cache`); `psa-host:lib`
+# names a unit test of the library by its full path.
+HOST_LIB = "psa-host:lib"
+HOST_CLI = "psa-host:cli"
+HOST_CACHE = "psa-host:compiled_cache"
+
+
+def target(module):
+    """The cargo arguments that build a row's test, and its name's prefix."""
+    if module == HOST_LIB:
+        return ["-p", "psa-host", "--lib"], ""
+    if module.startswith("psa-host:"):
+        return ["-p", "psa-host", "--test", "integration"], module.split(":", 1)[1] + "::"
+    return INTEGRATION, module + "::"
 
 # id, file, text to find (exactly once), replacement, test module, test name
 ROWS = [
@@ -116,11 +128,11 @@ ROWS = [
      "CallHook::ReturningFromHost | CallHook::CallingWasm => clock.set_in_host(true),",
      "host_limits", "a_pacing_wait_the_guest_does_not_block_on_does_not_stretch_the_deadline"),
     ("pacing-credit-in-host", H + "pacing.rs", "if st.accruing() {", "if st.waiting > 0 {",
-     LIB, "pacing::tests::credit_counts_overlapping_waits_once_only_while_the_guest_is_blocked_and_is_capped"),
+     HOST_LIB, "pacing::tests::credit_counts_overlapping_waits_once_only_while_the_guest_is_blocked_and_is_capped"),
     ("pacing-credit-cap", H + "pacing.rs", "st.credited.saturating_add(ongoing).min(self.cap)", "st.credited.saturating_add(ongoing)",
-     LIB, "pacing::tests::credit_counts_overlapping_waits_once_only_while_the_guest_is_blocked_and_is_capped"),
+     HOST_LIB, "pacing::tests::credit_counts_overlapping_waits_once_only_while_the_guest_is_blocked_and_is_capped"),
     ("memory-cap-all-memories", H + "ctx.rs", "if total > self.memory_cap {", "if false {",
-     LIB, "ctx::tests::the_memory_cap_holds_for_all_memories_together"),
+     HOST_LIB, "ctx::tests::the_memory_cap_holds_for_all_memories_together"),
     # The connector's own guards (plugin/src; the bundled component is
     # rebuilt by the host's build script).
     ("content-length", "plugin/src/http.rs",
@@ -130,13 +142,68 @@ ROWS = [
      "strict_server", "a_411_on_the_token_endpoint_names_the_proxy_not_a_wrong_url"),
     ("adaptive-page-size", "plugin/src/pagination.rs", "} else if capped {", "} else if false {",
      "halo_paging", "every_customer_once_when_halo_counts_offsets_from_the_asked_size"),
+    # Issue 10, 4.3: the compiled-connector cache.
+    ("cache-mac-covers-component", H + "cache.rs", "m.update(sha256.as_bytes());", "let _ = sha256;",
+     "cache_integrity", "another_components_entry_renamed_to_the_pinned_key_does_not_run"),
+    ("cache-mac-verified", H + "cache.rs", "self.mac(sha256, &data).verify_slice(&expected).map_err(",
+     "self.mac(sha256, &data).verify_slice(&expected).or(Ok::<(), hmac::digest::MacError>(())).map_err(",
+     HOST_CACHE, "a_corrupt_entry_is_rebuilt_not_trusted"),
+    ("cache-dir-private", H + "cache.rs", "check_private(&dir, false)?;", "let _ = check_private(&dir, false);",
+     HOST_CACHE, "a_cache_directory_others_can_write_is_refused"),
+    ("cache-dir-owner", H + "cache.rs", "if owner != euid {", "if false {",
+     HOST_LIB, "cache::tests::a_directory_or_key_of_another_user_or_open_to_others_is_refused"),
+    ("cache-key-private", H + "cache.rs", "check_private(path, true)?;", "let _ = check_private(path, true);",
+     HOST_CACHE, "a_key_file_others_can_read_or_that_lies_in_the_cache_is_refused"),
+    ("cache-key-outside", H + "cache.rs", "if abs_key.starts_with(&abs_dir) {", "if false {",
+     HOST_CACHE, "a_key_file_others_can_read_or_that_lies_in_the_cache_is_refused"),
+    ("cache-no-shared-fallback", H + "cache.rs", "compiled connectors are not cached (every load compiles)\");\n    None",
+     "compiled connectors are not cached (every load compiles)\");\n    Some(std::env::temp_dir().join(\"psa-host-cache\"))",
+     HOST_CLI, "a_cache_directory_others_can_write_stops_the_cli_with_the_fix"),
+    # 4.5: output that others open.
+    ("csv-formula", H + "bin/psa-host/output.rs", ".map(|cell| csv_cell(cell).into_owned()),", ".map(|cell| cell.to_string()),",
+     HOST_CLI, "csv_cells_are_not_formulas_and_printed_text_has_no_control_characters"),
+    ("escape-control", H + "escape.rs", "if !text.chars().any(is_unsafe) {", "if true {",
+     HOST_CLI, "csv_cells_are_not_formulas_and_printed_text_has_no_control_characters"),
+    ("escape-warnings", H + "bin/psa-host/main.rs", 'eprintln!("warning [{}]: {}", t(&w.code), t(&w.message));',
+     'eprintln!("warning [{}]: {}", w.code, w.message);',
+     HOST_CLI, "csv_cells_are_not_formulas_and_printed_text_has_no_control_characters"),
+    ("escape-guest-output", H + "guest_output.rs", "let mut text = crate::escape::for_terminal(&text).into_owned();", "let mut text = text;",
+     "guest_output", "control_characters_in_guest_output_are_escaped_in_the_log"),
+    # 4.6: refusal texts and split secrets.
+    ("refusal-scrub", H + "hooks.rs", "crate::escape::for_terminal(&crate::redact::scrub(why, &self.secrets)).into_owned();",
+     "crate::escape::for_terminal(why).into_owned();",
+     "refusals", "a_secret_in_a_refused_host_name_is_scrubbed_from_check_errors_and_log"),
+    ("connector-error-fields-scrub", H + "types.rs", "ConnectorError::Unreachable { host: s(host), stage, message: s(message) }",
+     "ConnectorError::Unreachable { host, stage, message: s(message) }",
+     "refusals", "a_secret_in_a_refused_host_name_is_scrubbed_from_check_errors_and_log"),
+    ("refusal-log-cap", H + "hooks.rs", "if self.logged.fetch_add(1, Ordering::Relaxed) < LOGGED_REFUSALS_PER_CALL {", "if true {",
+     "refusals", "refusal_log_lines_are_capped_per_call"),
+    ("split-secret-across-calls", H + "guest_output.rs", "let tail = crate::redact::unfinished_secret(&text, secrets);", "let tail = 0;",
+     "guest_output", "a_secret_split_across_two_calls_is_scrubbed"),
+    ("split-secret-at-cap", H + "guest_output.rs", "let tail = crate::redact::unfinished_secret(&text, secrets);", "let tail = 0;",
+     "guest_output", "a_secret_cut_by_the_output_cap_shows_no_part_of_it"),
+    # 4.7: smaller gaps.
+    ("wildcard-public-suffix", H + "allowed_hosts.rs", "if is_public_suffix(&origin.host) {", "if false {",
+     HOST_LIB, "allowed_hosts::tests::declared_entries_as_the_table_says"),
+    ("egress-6to4", H + "egress.rs", "if seg[0] == 0x2002 {", "if false {",
+     "sandbox_network", "a_6to4_address_embedding_an_internal_ipv4_is_refused"),
+    ("egress-teredo", H + "egress.rs", "if seg[0] == 0x2001 && seg[1] == 0 {", "if false {",
+     "sandbox_network", "a_teredo_address_embedding_an_internal_ipv4_is_refused"),
+    ("loopback-127.0.0.1-only", H + "egress.rs", "&& matches!(ip.to_canonical(),", "&& true || matches!(ip.to_canonical(),",
+     "sandbox_network", "allow_loopback_admits_127_0_0_1_only"),
+    ("tls-ipv6-name", H + "outbound.rs", "let bare = host.strip_prefix('[').and_then(|h| h.strip_suffix(']')).unwrap_or(&host);",
+     "let bare: &str = &host;",
+     "sandbox_network", "https_to_an_ipv6_literal_works"),
+    ("declared-hosts-frozen-shown", H + "runtime.rs", "info.allowed_hosts = declared.iter().map(|o| o.to_string()).collect();",
+     "let _ = &mut info;",
+     "sandbox_network", "declared_hosts_are_read_once_at_load_and_frozen"),
 ]
 
 
 def run_row(row):
     rid, path, old, new, module, name = row
-    target = LIB_TESTS if module == LIB else INTEGRATION
-    name = name if module == LIB else f"{module}::{name}"
+    cargo_args, prefix = target(module)
+    name = prefix + name
     # A row edits one place, or (path a list, old and new None) several.
     edits = path if isinstance(path, list) else [(path, old, new)]
     originals = {}
@@ -151,14 +218,14 @@ def run_row(row):
         # Build first, without a time limit: a cold build takes longer than
         # HANG_SECONDS, and only the test's own run may count as a hang.
         t = time.time()
-        b = subprocess.run(["cargo", "test", *target, "--no-run"], stdout=subprocess.PIPE,
+        b = subprocess.run(["cargo", "test", *cargo_args, "--no-run"], stdout=subprocess.PIPE,
                            stderr=subprocess.STDOUT, text=True)
         if b.returncode != 0:
             err = next((l for l in b.stdout.splitlines() if l.startswith("error")), b.stdout[-300:])
             return "BUILD", f"the mutation does not compile ({time.time() - t:.0f} s): {err[:150]}"
         t = time.time()
         # A removed deadline can make its test hang: that counts as caught.
-        p = subprocess.Popen(["cargo", "test", *target, "--", "--exact", name], stdout=subprocess.PIPE,
+        p = subprocess.Popen(["cargo", "test", *cargo_args, "--", "--exact", name], stdout=subprocess.PIPE,
                              stderr=subprocess.STDOUT, text=True, start_new_session=True)
         try:
             out, _ = p.communicate(timeout=HANG_SECONDS)

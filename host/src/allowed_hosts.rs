@@ -25,6 +25,7 @@
 //! | `https://x.example/path` | refused at load | a path: write `https://x.example` |
 //! | `ftp://x.example` | refused at load | only `http` and `https` |
 //! | `https://*`, `https://*.com` | refused at load | a wildcard needs at least two labels after `*.` |
+//! | `https://*.co.uk`, `https://*.github.io` | refused at load | a wildcard must not cover a public suffix (the [Public Suffix List](https://publicsuffix.org/), ICANN and private sections, from the `psl` crate): names under it belong to unrelated owners |
 //! | `https://api.*.com`, `https://*api.example.com` | refused at load | `*.` only as the first label |
 //! | `https://user@x.example`, `https://x.example?q` | refused at load | no user info, query or fragment |
 //!
@@ -140,6 +141,12 @@ impl Origin {
             if labels < 2 || origin.host.parse::<std::net::IpAddr>().is_ok() {
                 return Err(bad("a wildcard needs at least two labels after `*.`"));
             }
+            if is_public_suffix(&origin.host) {
+                return Err(bad(&format!(
+                    "`{}` is a public suffix, under which names belong to unrelated owners; name your own domain below it",
+                    origin.host
+                )));
+            }
         }
         origin.wildcard = wildcard;
         Ok(origin)
@@ -157,6 +164,14 @@ impl Origin {
             self.host == host
         }
     }
+}
+
+/// Whether `host` (lower case, no trailing dot) is itself a public suffix:
+/// a name under which anyone can register (`co.uk`, `github.io`). A name
+/// the list does not know counts as one when it is a single label (`*`
+/// rule); `psl` then answers that label.
+fn is_public_suffix(host: &str) -> bool {
+    psl::suffix_str(host).is_none_or(|suffix| suffix == host)
 }
 
 impl fmt::Display for Origin {
@@ -252,6 +267,8 @@ mod tests {
             ("https://api.example-psa.com", "https://api.example-psa.com:443"),
             ("https://api.example-psa.com:8443", "https://api.example-psa.com:8443"),
             ("https://*.example-psa.com", "https://*.example-psa.com:443"),
+            ("https://*.acme.co.uk", "https://*.acme.co.uk:443"),
+            ("https://*.acme.github.io", "https://*.acme.github.io:443"),
         ];
         for (input, want) in ok {
             assert_eq!(Origin::from_declared(input).unwrap().to_string(), want, "{input}");
@@ -262,6 +279,10 @@ mod tests {
             ("ftp://x.example", "only http and https"),
             ("https://*", "at least two labels"),
             ("https://*.com", "at least two labels"),
+            ("https://*.co.uk", "public suffix"),
+            ("https://*.github.io", "public suffix"),
+            ("https://*.CO.UK.", "public suffix"),
+            ("https://*.s3.amazonaws.com", "public suffix"),
             ("https://api.*.com", "only as the first label"),
             ("https://*api.example.com", "only as the first label"),
             ("https://user@x.example", "user info"),

@@ -1,24 +1,38 @@
 //! Compiled connectors cached on disk, so a connector is compiled once per
 //! machine and wasmtime version, not once per process.
 //!
+//! A compiled artifact is native code that wasmtime runs without checking
+//! it, so an entry is trusted only when it is authenticated: an HMAC-SHA256
+//! under a key that only this user can read, over the component's SHA-256
+//! (the key the entry is filed under), the engine's compatibility hash and
+//! the artifact's bytes. An entry copied or renamed to another component's
+//! name, written by another key, or changed in any byte does not verify
+//! and is compiled again from the `.wasm`.
+//!
 //! | what | how |
 //! |---|---|
 //! | key | SHA-256 of the component's bytes, plus a hash of the engine's compatibility (wasmtime version, target, every codegen setting) |
-//! | entry | `<dir>/<sha256>-<compat>.cwasm` (wasmtime's precompiled artifact) and `<dir>/<sha256>-<compat>.sum` (SHA-256 of the artifact) |
-//! | hit | the `.sum` matches the artifact, then wasmtime maps the file (`Component::deserialize_file`) and checks its header against the engine |
-//! | corrupt or stale entry | checksum mismatch, unreadable file, or wasmtime refusing the artifact: logged, recompiled from the `.wasm`, entry rewritten |
+//! | entry | `<dir>/<sha256>-<compat>.cwasm` (wasmtime's precompiled artifact) and `<dir>/<sha256>-<compat>.sum` (its MAC, hex) |
+//! | MAC key | 32 random bytes in a key file of mode `0600` outside the directory: `HostOptions::cache_key_file`, by default `<dir>.key` beside it (`~/.cache/psa-host.key`); made on first use |
+//! | hit | the MAC verifies over the bytes read, then wasmtime loads those very bytes (`Component::deserialize`, which also checks the header against the engine) |
+//! | corrupt, stale, foreign or tampered entry | MAC missing or not verifying, unreadable file, or wasmtime refusing the artifact: logged, never loaded, recompiled from the `.wasm` (`CompiledFrom::Recompiled`), entry rewritten |
+//! | directory | created `0700`; `Host::new` refuses one that another user owns or that group or others may write, naming the fix (`chmod 700`, `chown`, another `--cache-dir`, or `--no-cache`) |
+//! | key file | `Host::new` refuses one that another user owns, that group or others may read or write (`chmod 600`), that is not 32 bytes, or that lies inside the directory |
+//! | no `XDG_CACHE_HOME` and no `HOME` | no cache (logged): never a shared temporary directory |
 //! | write | to a temporary file in the same directory, then renamed, so a crash or a concurrent writer never leaves a half-written entry |
-//! | directory | created `0700`; anyone who can write it can run native code in the host, so it must belong to the platform's user only |
 //! | failure to write | logged; the compiled component is used all the same |
 //! | eviction | a hit marks its entry used (the `.sum` file's modification time); after each write the least recently used entries beyond [`MAX_ENTRIES`] or [`MAX_BYTES`] are deleted, the new one never, and temporary files older than an hour (a crashed writer's) with them |
 //!
-//! The checksum guards against corruption (a truncated copy, a bad disk), not
-//! against an attacker who can write the directory: such an attacker could
-//! rewrite the checksum too.
+//! Someone who can write the key file or run code as this user can still
+//! forge an entry; the checks keep out everyone else, and entries that are
+//! merely in the wrong place.
 
+use hmac::Mac;
 use std::path::{Path, PathBuf};
 use wasmtime::component::Component;
 use wasmtime::Engine;
+
+type HmacSha256 = hmac::Hmac<sha2::Sha256>;
 
 /// Where a connector's machine code came from.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -28,23 +42,33 @@ pub enum CompiledFrom {
     Compiled,
     /// Compiled now, and written to the cache.
     CompiledAndCached,
-    /// Compiled now because the cache entry was corrupt or stale; the entry
-    /// was rewritten.
+    /// Compiled now because the cache entry was corrupt, stale or did not
+    /// authenticate; the entry was rewritten.
     Recompiled,
-    /// Mapped from the cache.
+    /// Loaded from the cache.
     Cache,
 }
 
 /// The default cache directory: `$XDG_CACHE_HOME/psa-host`, else
-/// `~/.cache/psa-host`, else `psa-host-cache` in the temporary directory.
-pub fn default_dir() -> PathBuf {
-    if let Some(x) = std::env::var_os("XDG_CACHE_HOME").filter(|x| !x.is_empty()) {
-        return PathBuf::from(x).join("psa-host");
+/// `~/.cache/psa-host`; `None` (no cache, logged) when neither variable is
+/// set to an absolute path.
+pub fn default_dir() -> Option<PathBuf> {
+    let absolute = |v: std::ffi::OsString| Some(PathBuf::from(v)).filter(|p| p.is_absolute());
+    if let Some(x) = std::env::var_os("XDG_CACHE_HOME").and_then(absolute) {
+        return Some(x.join("psa-host"));
     }
-    if let Some(h) = std::env::var_os("HOME").filter(|h| !h.is_empty()) {
-        return PathBuf::from(h).join(".cache").join("psa-host");
+    if let Some(h) = std::env::var_os("HOME").and_then(absolute) {
+        return Some(h.join(".cache").join("psa-host"));
     }
-    std::env::temp_dir().join("psa-host-cache")
+    tracing::info!("neither XDG_CACHE_HOME nor HOME is set: compiled connectors are not cached (every load compiles)");
+    None
+}
+
+/// The default key file of a cache directory: `<dir>.key`, beside it.
+pub fn default_key_file(dir: &Path) -> PathBuf {
+    let mut name = dir.file_name().map(|n| n.to_os_string()).unwrap_or_else(|| "psa-host-cache".into());
+    name.push(".key");
+    dir.with_file_name(name)
 }
 
 /// Entries kept (each a connector build for one engine configuration).
@@ -56,19 +80,54 @@ pub const MAX_BYTES: u64 = 1 << 30;
 pub(crate) struct CompiledCache {
     dir: PathBuf,
     compat: String,
+    key: [u8; 32],
 }
 
 impl CompiledCache {
-    pub(crate) fn new(engine: &Engine, dir: PathBuf) -> CompiledCache {
+    /// Opens (and creates) the cache in `dir`, with its MAC key in
+    /// `key_file` (default [`default_key_file`]). Fails, with the fix, when
+    /// the directory or the key file could let another user in.
+    pub(crate) fn open(engine: &Engine, dir: PathBuf, key_file: Option<PathBuf>) -> Result<CompiledCache, String> {
         use std::hash::{Hash, Hasher};
         let mut h = std::collections::hash_map::DefaultHasher::new();
         engine.precompile_compatibility_hash().hash(&mut h);
-        CompiledCache { dir, compat: format!("{:016x}", h.finish()) }
+        create_private_dir(&dir).map_err(|e| {
+            format!(
+                "cannot create the compiled-connector cache directory {}: {e}. Give another directory (--cache-dir) or run without a cache (--no-cache)",
+                dir.display()
+            )
+        })?;
+        check_private(&dir, false)?;
+        let key_file = key_file.unwrap_or_else(|| default_key_file(&dir));
+        let (abs_dir, abs_key) = (absolute(&dir), absolute(&key_file));
+        if abs_key.starts_with(&abs_dir) {
+            return Err(format!(
+                "the cache key file {} lies inside the cache directory {}; it must be kept outside it (by default it is {})",
+                key_file.display(),
+                dir.display(),
+                default_key_file(&dir).display()
+            ));
+        }
+        let key = load_or_create_key(&key_file)?;
+        Ok(CompiledCache { dir, compat: format!("{:016x}", h.finish()), key })
     }
 
     fn paths(&self, sha256: &str) -> (PathBuf, PathBuf) {
         let stem = format!("{sha256}-{}", self.compat);
         (self.dir.join(format!("{stem}.cwasm")), self.dir.join(format!("{stem}.sum")))
+    }
+
+    /// The MAC of an entry: the component's SHA-256, the engine's
+    /// compatibility hash and the artifact.
+    fn mac(&self, sha256: &str, artifact: &[u8]) -> HmacSha256 {
+        let mut m = <HmacSha256 as Mac>::new_from_slice(&self.key).expect("HMAC takes a key of any length");
+        m.update(b"psa-host compiled connector v1\0");
+        m.update(sha256.as_bytes());
+        m.update(b"\0");
+        m.update(self.compat.as_bytes());
+        m.update(b"\0");
+        m.update(artifact);
+        m
     }
 
     /// The component for `bytes` (whose SHA-256 is `sha256`), from the cache
@@ -81,7 +140,7 @@ impl CompiledCache {
     ) -> wasmtime::Result<(Component, CompiledFrom)> {
         let (artifact, sum) = self.paths(sha256);
         let mut from = CompiledFrom::CompiledAndCached;
-        match self.read(engine, &artifact, &sum) {
+        match self.read(engine, sha256, &artifact, &sum) {
             Ok(Some(c)) => {
                 mark_used(&sum);
                 return Ok((c, CompiledFrom::Cache));
@@ -93,7 +152,7 @@ impl CompiledCache {
             }
         }
         let component = compile()?;
-        if let Err(e) = self.write(&component, &artifact, &sum) {
+        if let Err(e) = self.write(sha256, &component, &artifact, &sum) {
             tracing::warn!(dir = %self.dir.display(), "could not write the compiled-connector cache: {e}");
             from = CompiledFrom::Compiled;
         } else {
@@ -107,40 +166,173 @@ impl CompiledCache {
 
     /// `Ok(None)` when there is no entry; `Err` when there is one that must
     /// not be trusted.
-    fn read(&self, engine: &Engine, artifact: &Path, sum: &Path) -> Result<Option<Component>, String> {
+    fn read(&self, engine: &Engine, sha256: &str, artifact: &Path, sum: &Path) -> Result<Option<Component>, String> {
         let expected = match std::fs::read_to_string(sum) {
             Ok(s) => s.trim().to_string(),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-                return if artifact.exists() { Err("its checksum file is missing".into()) } else { Ok(None) };
+                return if artifact.exists() { Err("its MAC file is missing".into()) } else { Ok(None) };
             }
-            Err(e) => return Err(format!("cannot read its checksum: {e}")),
+            Err(e) => return Err(format!("cannot read its MAC: {e}")),
         };
+        let expected = from_hex(&expected).ok_or("its MAC file does not hold a MAC (an entry from an older psa-host?)")?;
         let data = std::fs::read(artifact).map_err(|e| format!("cannot read it: {e}"))?;
-        if crate::sha256_hex_of(&data) != expected {
-            return Err("its checksum does not match (corrupt or truncated)".into());
-        }
-        drop(data);
-        // SAFETY: the artifact was written by this cache for an engine with the
-        // same compatibility hash and its checksum matches what was written;
-        // wasmtime checks the header against the engine again.
-        unsafe { Component::deserialize_file(engine, artifact) }
+        self.mac(sha256, &data).verify_slice(&expected).map_err(|_| {
+            "its MAC does not verify (corrupt or truncated, filed under another component's name, written with another key, or tampered with)".to_string()
+        })?;
+        // SAFETY: these bytes are exactly the ones the MAC authenticates: an
+        // artifact this cache wrote, with this key, for this component and
+        // an engine with the same compatibility hash. They are loaded from
+        // memory, not mapped again from the file, so a later change to the
+        // file cannot slip in; wasmtime checks the header against the engine.
+        unsafe { Component::deserialize(engine, &data) }
             .map(Some)
             .map_err(|e| format!("wasmtime refused it ({e:#})"))
     }
 
-    fn write(&self, component: &Component, artifact: &Path, sum: &Path) -> std::io::Result<()> {
+    fn write(&self, sha256: &str, component: &Component, artifact: &Path, sum: &Path) -> std::io::Result<()> {
         create_private_dir(&self.dir)?;
         let data = component.serialize().map_err(std::io::Error::other)?;
+        let mac = to_hex(&self.mac(sha256, &data).finalize().into_bytes());
         let tmp_suffix = format!("tmp-{}-{:x}", std::process::id(), rand_u64());
         let tmp_artifact = artifact.with_extension(format!("cwasm.{tmp_suffix}"));
         let tmp_sum = sum.with_extension(format!("sum.{tmp_suffix}"));
         std::fs::write(&tmp_artifact, &data)?;
-        std::fs::write(&tmp_sum, crate::sha256_hex_of(&data))?;
-        // Artifact first: a reader that sees the new sum sees the new artifact.
+        std::fs::write(&tmp_sum, mac)?;
+        // Artifact first: a reader that sees the new MAC sees the new artifact.
         std::fs::rename(&tmp_artifact, artifact)?;
         std::fs::rename(&tmp_sum, sum)?;
         Ok(())
     }
+}
+
+fn to_hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+fn from_hex(text: &str) -> Option<Vec<u8>> {
+    if text.len() % 2 != 0 || !text.is_ascii() {
+        return None;
+    }
+    (0..text.len()).step_by(2).map(|i| u8::from_str_radix(&text[i..i + 2], 16).ok()).collect()
+}
+
+/// `p` with symbolic links resolved (its parent's, when `p` does not exist
+/// yet), so a link cannot hide the key file inside the cache directory.
+fn absolute(p: &Path) -> PathBuf {
+    let p = std::path::absolute(p).unwrap_or_else(|_| p.to_path_buf());
+    if let Ok(real) = std::fs::canonicalize(&p) {
+        return real;
+    }
+    match (p.parent(), p.file_name()) {
+        (Some(parent), Some(name)) => std::fs::canonicalize(parent).map(|real| real.join(name)).unwrap_or(p),
+        _ => p,
+    }
+}
+
+/// The user id this process runs as.
+#[cfg(unix)]
+fn effective_uid() -> u32 {
+    // SAFETY: geteuid has no preconditions and cannot fail.
+    unsafe { libc::geteuid() }
+}
+
+/// Why a directory (`file` false) or key file (`file` true) with this owner
+/// and mode must not be used by a process running as `euid`; `None` when
+/// it may. A directory must not be writable by group or others; a key file
+/// not readable or writable by them.
+fn loose(path: &Path, file: bool, owner: u32, mode: u32, euid: u32) -> Option<String> {
+    let what = if file { "the compiled-connector cache key file" } else { "the compiled-connector cache directory" };
+    let alternatives = "or give another --cache-dir, or run without a cache (--no-cache)";
+    if owner != euid {
+        return Some(format!(
+            "{what} {} belongs to user id {owner}, not to this process's user (id {euid}); whoever owns it could make the host run native code of their choosing. Fix: `chown {euid} {}` (as root), {alternatives}",
+            path.display(),
+            path.display()
+        ));
+    }
+    let (bits, chmod, who) = if file { (0o077, "600", "readable or writable") } else { (0o022, "700", "writable") };
+    if mode & bits != 0 {
+        return Some(format!(
+            "{what} {} is {who} by group or others (mode {:04o}); anyone who can write it could make the host run native code of their choosing. Fix: `chmod {chmod} {}`, {alternatives}",
+            path.display(),
+            mode & 0o7777,
+            path.display()
+        ));
+    }
+    None
+}
+
+/// Refuses a directory or key file another user could write.
+fn check_private(path: &Path, file: bool) -> Result<(), String> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::MetadataExt;
+        let meta = std::fs::metadata(path).map_err(|e| format!("cannot inspect {}: {e}", path.display()))?;
+        if let Some(why) = loose(path, file, meta.uid(), meta.mode(), effective_uid()) {
+            return Err(why);
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = (path, file, loose);
+    Ok(())
+}
+
+/// The MAC key in `path`, made (32 random bytes, mode `0600`) when there is
+/// none.
+fn load_or_create_key(path: &Path) -> Result<[u8; 32], String> {
+    if let Some(key) = read_key(path)? {
+        return Ok(key);
+    }
+    let mut key = [0u8; 32];
+    getrandom::getrandom(&mut key).map_err(|e| format!("cannot draw a random cache key: {e}"))?;
+    let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    let tmp = path.with_file_name(format!("{name}.tmp-{}-{:x}", std::process::id(), rand_u64()));
+    let written = (|| {
+        use std::io::Write;
+        let mut options = std::fs::File::options();
+        options.write(true).create_new(true);
+        #[cfg(unix)]
+        std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+        let mut f = options.open(&tmp)?;
+        f.write_all(&key)?;
+        f.sync_all()?;
+        // A link, unlike a rename, never replaces a key another process
+        // made in the meantime; that one is then used.
+        match std::fs::hard_link(&tmp, path) {
+            Err(e) if e.kind() != std::io::ErrorKind::AlreadyExists => std::fs::rename(&tmp, path),
+            _ => Ok(()),
+        }
+    })();
+    let _ = std::fs::remove_file(&tmp);
+    written.map_err(|e| {
+        format!(
+            "cannot write the compiled-connector cache key file {}: {e}. Give another key file (HostOptions::cache_key_file) or cache directory (--cache-dir), or run without a cache (--no-cache)",
+            path.display()
+        )
+    })?;
+    read_key(path)?.ok_or_else(|| format!("the cache key file {} vanished while it was made; retry", path.display()))
+}
+
+/// The key in `path`; `None` when there is no such file.
+fn read_key(path: &Path) -> Result<Option<[u8; 32]>, String> {
+    match std::fs::metadata(path) {
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(format!("cannot inspect the cache key file {}: {e}", path.display())),
+        Ok(m) if !m.is_file() => {
+            return Err(format!("the cache key file {} is not a regular file; remove it (a new key is made)", path.display()))
+        }
+        Ok(_) => {}
+    }
+    check_private(path, true)?;
+    let bytes = std::fs::read(path).map_err(|e| format!("cannot read the cache key file {}: {e}", path.display()))?;
+    let key: [u8; 32] = bytes.try_into().map_err(|b: Vec<u8>| {
+        format!(
+            "the cache key file {} holds {} bytes, not a 32-byte key; delete it (a new key is made and cached connectors are compiled again)",
+            path.display(),
+            b.len()
+        )
+    })?;
+    Ok(Some(key))
 }
 
 /// Records a hit: the entry's `.sum` gets the current time as its
@@ -260,6 +452,37 @@ mod tests {
         // Even alone and over the byte cap, the new entry stays.
         assert_eq!(sweep(d, &new, 0, 0), 1);
         assert_eq!(stems(d), ["new.cwasm", "new.sum"]);
+    }
+
+    #[test]
+    fn a_directory_or_key_of_another_user_or_open_to_others_is_refused() {
+        let p = Path::new("/c");
+        let why = loose(p, false, 1001, 0o40700, 1000).expect("another owner");
+        assert!(why.contains("belongs to user id 1001") && why.contains("chown 1000 /c") && why.contains("--no-cache"), "{why}");
+        let why = loose(p, false, 1000, 0o40775, 1000).expect("group-writable");
+        assert!(why.contains("writable by group or others (mode 0775)") && why.contains("chmod 700 /c"), "{why}");
+        assert!(loose(p, false, 1000, 0o40757, 1000).is_some(), "world-writable");
+        assert_eq!(loose(p, false, 1000, 0o40755, 1000), None, "readable by others is fine for the directory");
+        let why = loose(p, true, 1000, 0o100644, 1000).expect("a readable key");
+        assert!(why.contains("readable or writable by group or others (mode 0644)") && why.contains("chmod 600 /c"), "{why}");
+        assert!(loose(p, true, 0, 0o100600, 1000).is_some(), "a key of another user");
+        assert_eq!(loose(p, true, 1000, 0o100600, 1000), None);
+    }
+
+    #[test]
+    fn the_key_file_is_made_private_and_kept() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("cache.key");
+        let key = load_or_create_key(&path).unwrap();
+        assert_eq!(load_or_create_key(&path).unwrap(), key, "the same key on the next run");
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            assert_eq!(std::fs::metadata(&path).unwrap().permissions().mode() & 0o777, 0o600);
+        }
+        std::fs::write(&path, b"short").unwrap();
+        assert!(load_or_create_key(&path).unwrap_err().contains("holds 5 bytes"));
+        assert_eq!(default_key_file(Path::new("/home/u/.cache/psa-host")), Path::new("/home/u/.cache/psa-host.key"));
     }
 
     #[test]

@@ -4,13 +4,14 @@
 //! attacker controls can resolve to the platform's own network (DNS
 //! rebinding), and users type these URLs, so every address a name resolves
 //! to is classified here and only public unicast addresses are dialled.
-//! With `allow_loopback` (tests, local simulators), loopback addresses are
-//! permitted as well; nothing else is.
+//! With `allow_loopback` (tests, local simulators), `127.0.0.1` and `::1`
+//! are permitted as well; nothing else is (not the rest of `127.0.0.0/8`).
 //!
 //! | address | class | permitted |
 //! |---|---|---|
 //! | `93.184.215.14`, `2606:4700::1` | public | yes |
-//! | `127.0.0.0/8`, `::1` | loopback | only with `allow_loopback` |
+//! | `127.0.0.1`, `::1` (also as `::ffff:127.0.0.1`) | loopback | only with `allow_loopback` |
+//! | the rest of `127.0.0.0/8` (`127.0.0.2`...) | loopback | no |
 //! | `10/8`, `172.16/12`, `192.168/16` | private | no |
 //! | `100.64/10` | shared (CGNAT) | no |
 //! | `169.254/16` (cloud metadata), `fe80::/10` | link-local | no |
@@ -20,6 +21,8 @@
 //! | `192.0.2/24`, `198.51.100/24`, `203.0.113/24`, `2001:db8::/32` | documentation | no |
 //! | `240/4`, `192.0.0/24`, `198.18/15` | reserved | no |
 //! | `::ffff:a.b.c.d`, `::a.b.c.d`, `64:ff9b::a.b.c.d` | as the embedded IPv4 | as that address |
+//! | `2002:AABB:CCDD::/48` (6to4) | as the IPv4 in bits 16–48 (`a.b.c.d` = `AABB:CCDD`) | as that address |
+//! | `2001:0:SSSS:SSSS::CCCC:CCCC` (Teredo) | the server IPv4 (bits 32–64) and the client IPv4 (the last 32 bits XOR `0xffffffff`) | only when both are public |
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::time::Duration;
@@ -97,6 +100,18 @@ fn classify_v6(ip: Ipv6Addr) -> AddressClass {
         return classify_v4(v4);
     }
     let seg = ip.segments();
+    let v4 = |hi: u16, lo: u16| Ipv4Addr::from((u32::from(hi) << 16) | u32::from(lo));
+    if seg[0] == 0x2002 {
+        // 6to4: the relay delivers to the IPv4 address in bits 16-48.
+        return classify_v4(v4(seg[1], seg[2]));
+    }
+    if seg[0] == 0x2001 && seg[1] == 0 {
+        // Teredo: a server address, and the client's address obfuscated
+        // (inverted) in the last 32 bits; either could reach inside.
+        let client = classify_v4(v4(!seg[6], !seg[7]));
+        let server = classify_v4(v4(seg[2], seg[3]));
+        return if client != AddressClass::Public { client } else { server };
+    }
     if ip.is_loopback() {
         AddressClass::Loopback
     } else if ip.is_unspecified() {
@@ -139,11 +154,17 @@ fn embedded_v4(ip: Ipv6Addr) -> Option<Ipv4Addr> {
     None
 }
 
-/// Whether the sandbox may dial this address.
+/// Whether the sandbox may dial this address. `allow_loopback` admits
+/// `127.0.0.1` and `::1` (also IPv4-mapped), no other loopback address.
 pub fn permitted(ip: IpAddr, allow_loopback: bool) -> Result<(), AddressClass> {
     match classify(ip) {
         AddressClass::Public => Ok(()),
-        AddressClass::Loopback if allow_loopback => Ok(()),
+        AddressClass::Loopback
+            if allow_loopback
+                && matches!(ip.to_canonical(), IpAddr::V4(Ipv4Addr::LOCALHOST) | IpAddr::V6(Ipv6Addr::LOCALHOST)) =>
+        {
+            Ok(())
+        }
         class => Err(class),
     }
 }
@@ -297,6 +318,20 @@ mod tests {
         assert_eq!(c("::10.0.0.1"), AddressClass::Private);
         assert_eq!(c("64:ff9b::a9fe:a9fe"), AddressClass::LinkLocal);
         assert_eq!(c("::ffff:8.8.8.8"), AddressClass::Public);
+        // 6to4: 2002:AABB:CCDD:: carries a.b.c.d.
+        assert_eq!(c("2002:a9fe:a9fe::1"), AddressClass::LinkLocal);
+        assert_eq!(c("2002:7f00:1::"), AddressClass::Loopback);
+        assert_eq!(c("2002:0a00:0001:1::1"), AddressClass::Private);
+        assert_eq!(c("2002:0808:0808::1"), AddressClass::Public);
+        // Teredo: server 65.54.227.120 (public); the client is the last 32
+        // bits inverted (f5ff:fffe is 10.0.0.1).
+        assert_eq!(c("2001:0:4136:e378:8000:63bf:f5ff:fffe"), AddressClass::Private);
+        // Client 127.0.0.1 (80ff:fffe), and 169.254.169.254 (5601:5601).
+        assert_eq!(c("2001:0:4136:e378::80ff:fffe"), AddressClass::Loopback);
+        assert_eq!(c("2001:0:4136:e378::5601:5601"), AddressClass::LinkLocal);
+        // A private server with a public client (8.8.8.8 = f7f7:f7f7).
+        assert_eq!(c("2001:0:0a00:0001::f7f7:f7f7"), AddressClass::Private);
+        assert_eq!(c("2001:0:4136:e378::f7f7:f7f7"), AddressClass::Public);
     }
 
     #[test]
@@ -304,6 +339,13 @@ mod tests {
         let lo: IpAddr = "127.0.0.1".parse().unwrap();
         assert_eq!(permitted(lo, false), Err(AddressClass::Loopback));
         assert_eq!(permitted(lo, true), Ok(()));
+        let lo6: IpAddr = "::1".parse().unwrap();
+        assert_eq!(permitted(lo6, true), Ok(()));
+        assert_eq!(permitted("::ffff:127.0.0.1".parse().unwrap(), true), Ok(()));
+        // Only 127.0.0.1 of 127.0.0.0/8, as documented.
+        for other in ["127.0.0.2", "127.1.2.3", "::ffff:127.0.0.2"] {
+            assert_eq!(permitted(other.parse().unwrap(), true), Err(AddressClass::Loopback), "{other}");
+        }
         let meta: IpAddr = "169.254.169.254".parse().unwrap();
         assert_eq!(permitted(meta, true), Err(AddressClass::LinkLocal));
         let private: IpAddr = "10.0.0.1".parse().unwrap();

@@ -14,6 +14,10 @@ pub enum HostError {
         connector: String,
         error: ConnectorError,
     },
+    /// The host itself could not be set up (`Host::new`): the engine, the
+    /// TLS roots, the compiled-connector cache or its key.
+    #[error("could not set up the connector host: {message}")]
+    Setup { message: String },
     /// The component could not be read, compiled or linked.
     #[error("could not load connector {connector}: {message}")]
     Load { connector: String, message: String },

@@ -1,7 +1,15 @@
 //! Where a connector's stdout and stderr go: a capped in-memory buffer that
 //! the host drains after each call into its `tracing` log, with the
-//! session's secret values replaced by `[redacted]`. Writes beyond the cap
-//! succeed (so a chatty guest does not trap) but are dropped and counted.
+//! session's secret values replaced by `[redacted]` and control characters
+//! escaped ([`crate::escape::for_terminal`]), one log line per call. Writes
+//! beyond the cap succeed (so a chatty guest does not trap) but are dropped
+//! and counted.
+//!
+//! A secret split across calls (half printed in one, half in the next) is
+//! still scrubbed: a drain holds back a tail that could begin a secret
+//! until the next drain joins it to what follows. Where the text ends for
+//! good (output cut at the cap, or the session's end), such a tail is
+//! dropped and counted, never shown.
 
 use std::io;
 use std::pin::Pin;
@@ -14,6 +22,8 @@ use wasmtime_wasi::p2::{OutputStream, Pollable, StreamError};
 struct Buf {
     data: Vec<u8>,
     dropped: u64,
+    /// Scrubbed text held back by the last drain: it could begin a secret.
+    held: String,
 }
 
 /// A capped sink shared by the guest's stdout and stderr.
@@ -29,19 +39,46 @@ impl GuestOutput {
     }
 
     /// Takes what the guest wrote since the last call, with `secrets`
-    /// replaced; `None` when it wrote nothing.
+    /// replaced; `None` when it wrote nothing. A tail that could begin a
+    /// secret is held back for the next drain.
     pub fn drain(&self, secrets: &[String]) -> Option<String> {
-        let (data, dropped) = {
-            let mut b = self.buf.lock().ok()?;
-            (std::mem::take(&mut b.data), std::mem::take(&mut b.dropped))
-        };
-        if data.is_empty() && dropped == 0 {
+        self.take(secrets, false)
+    }
+
+    /// Like [`GuestOutput::drain`], at the session's end: nothing is held
+    /// back, and a tail that could begin a secret is dropped.
+    pub fn finish(&self, secrets: &[String]) -> Option<String> {
+        self.take(secrets, true)
+    }
+
+    fn take(&self, secrets: &[String], last: bool) -> Option<String> {
+        let mut b = self.buf.lock().ok()?;
+        let data = std::mem::take(&mut b.data);
+        let mut dropped = std::mem::take(&mut b.dropped);
+        let mut text = std::mem::take(&mut b.held);
+        if data.is_empty() && dropped == 0 && (text.is_empty() || !last) {
+            b.held = text;
             return None;
         }
-        let mut text = String::from_utf8_lossy(&data).into_owned();
+        text.push_str(&String::from_utf8_lossy(&data));
         text = crate::redact::scrub(&text, secrets);
+        let tail = crate::redact::unfinished_secret(&text, secrets);
+        if tail > 0 {
+            let rest = text.split_off(text.len() - tail);
+            if last || dropped > 0 {
+                // Nothing follows that could complete it: never shown.
+                dropped = dropped.saturating_add(rest.len() as u64);
+            } else {
+                b.held = rest;
+            }
+        }
+        drop(b);
+        if text.is_empty() && dropped == 0 {
+            return None;
+        }
+        let mut text = crate::escape::for_terminal(&text).into_owned();
         if dropped > 0 {
-            text.push_str(&format!("\n[{dropped} more bytes of guest output dropped]"));
+            text.push_str(&format!(" [{dropped} more bytes of guest output dropped]"));
         }
         Some(text)
     }

@@ -6,7 +6,11 @@
 //! [`AllowedHosts`](crate::allowed_hosts::AllowedHosts). A refusal is logged
 //! with the connector's name, the refused origin and how to allow it, kept in
 //! [`Denials`] for the caller's error message, and reported to the guest as
-//! `http-request-denied`. Accepted requests go to
+//! `http-request-denied`. Refusal texts carry what the connector asked for
+//! (a host name may hold a secret), so they are scrubbed of the session's
+//! secrets and escaped before they are logged or kept, and at most
+//! [`LOGGED_REFUSALS_PER_CALL`] are logged per call, then one line says how
+//! many more were not. Accepted requests go to
 //! [`Transport`](crate::outbound::Transport), which checks addresses after
 //! DNS.
 
@@ -14,27 +18,62 @@ use crate::allowed_hosts::{AllowedHosts, Scheme};
 use crate::outbound::Transport;
 use crate::pacing::{Pacer, PacingClock};
 use std::future::Future;
+use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use http_body_util::BodyExt;
 use wasmtime_wasi_http::{Error, RequestOptions, Result as HttpResult, WasiBody, WasiHttpHooks};
 
-/// Requests the policy refused during the current call, as sentences.
+/// Refusals logged per call; the rest are counted, and one line after the
+/// call says how many were not logged.
+pub const LOGGED_REFUSALS_PER_CALL: u32 = 16;
+
+/// Requests the policy refused during the current call, as sentences with
+/// the session's secrets scrubbed and control characters escaped.
 #[derive(Clone, Default)]
-pub struct Denials(Arc<Mutex<Vec<String>>>);
+pub struct Denials {
+    list: Arc<Mutex<Vec<String>>>,
+    secrets: Arc<[String]>,
+    logged: Arc<AtomicU32>,
+    unlogged: Arc<AtomicU32>,
+}
 
 impl Denials {
-    pub(crate) fn push(&self, s: String) {
-        if let Ok(mut v) = self.0.lock() {
+    /// Refusals of a session whose secret values are `secrets`.
+    pub(crate) fn new(secrets: Vec<String>) -> Self {
+        Denials { secrets: secrets.into(), ..Default::default() }
+    }
+
+    /// Records a refusal and logs it (the first
+    /// [`LOGGED_REFUSALS_PER_CALL`] of a call), scrubbed and escaped.
+    pub(crate) fn refuse(&self, connector: &str, why: &str) {
+        let why = crate::escape::for_terminal(&crate::redact::scrub(why, &self.secrets)).into_owned();
+        if self.logged.fetch_add(1, Ordering::Relaxed) < LOGGED_REFUSALS_PER_CALL {
+            tracing::warn!(connector = %crate::escape::for_terminal(connector), "sandbox: {why}");
+        } else {
+            self.unlogged.fetch_add(1, Ordering::Relaxed);
+        }
+        if let Ok(mut v) = self.list.lock() {
             if v.len() < 16 {
-                v.push(s);
+                v.push(why);
             }
         }
     }
 
+    /// Starts a call's count of logged refusals.
+    pub(crate) fn start_call(&self) {
+        self.logged.store(0, Ordering::Relaxed);
+        self.unlogged.store(0, Ordering::Relaxed);
+    }
+
+    /// Ends a call's count: how many of its refusals were not logged.
+    pub(crate) fn end_call(&self) -> u32 {
+        self.unlogged.swap(0, Ordering::Relaxed)
+    }
+
     /// Takes and clears the refusals recorded so far.
     pub fn take(&self) -> Vec<String> {
-        self.0.lock().map(|mut v| std::mem::take(&mut *v)).unwrap_or_default()
+        self.list.lock().map(|mut v| std::mem::take(&mut *v)).unwrap_or_default()
     }
 }
 
@@ -186,8 +225,7 @@ impl WasiHttpHooks for SandboxHooks {
     > {
         drop(fut);
         if let Err(why) = self.decide(request.uri()) {
-            tracing::warn!(connector = %self.connector, "sandbox: {why}");
-            self.denials.push(why);
+            self.denials.refuse(&self.connector, &why);
             return Box::new(async { Err(Error::HttpRequestDenied) });
         }
         let Some(slot) = self.in_flight.take(self.max_in_flight) else {
@@ -196,8 +234,7 @@ impl WasiHttpHooks for SandboxHooks {
                  it must read or drop earlier responses before sending more",
                 self.connector, self.max_in_flight
             );
-            tracing::warn!(connector = %self.connector, "sandbox: {why}");
-            self.denials.push(why);
+            self.denials.refuse(&self.connector, &why);
             return Box::new(async { Err(Error::HttpRequestDenied) });
         };
         tracing::debug!(connector = %self.connector, method = %request.method(), host = request.uri().host().unwrap_or(""), path = request.uri().path(), "outbound request");
@@ -216,7 +253,7 @@ impl WasiHttpHooks for SandboxHooks {
             let request_port = request.uri().port_u16();
             let result = transport.send(request, options).await;
             if let Err(Error::DestinationIpProhibited) = &result {
-                denials.push(format!(
+                denials.refuse(&connector, &format!(
                     "connector `{connector}`: {request_host} resolves only to internal addresses (loopback, private, \
                      link-local or similar), which the sandbox never connects to; use the instance's public address"
                 ));
@@ -224,8 +261,7 @@ impl WasiHttpHooks for SandboxHooks {
             let result = result.map(|(resp, io)| (resp.map(|inner| SlotBody { inner, _slot: slot }.boxed_unsync()), io));
             if let Ok((resp, _)) = &result {
                 if let Some(why) = cross_origin_redirect(resp, &request_scheme, &request_host, request_port) {
-                    tracing::warn!(connector = %connector, "sandbox: {why}");
-                    denials.push(why);
+                    denials.refuse(&connector, &why);
                     return Err(Error::HttpRequestDenied);
                 }
                 if resp.status() == http::StatusCode::TOO_MANY_REQUESTS {

@@ -117,7 +117,7 @@ impl Session {
                         };
                         tracing::warn!(
                             connector = %self.connector(), session = self.id(), page = pages + 1, retry = retries,
-                            wait_s = wait.as_secs_f64(), "retrying a page after {reason}"
+                            wait_s = wait.as_secs_f64(), "retrying a page after {}", crate::escape::for_terminal(&reason)
                         );
                         progress(&Progress {
                             pages,

@@ -21,7 +21,8 @@
 //! - [`pacing`]: requests per PSA instance kept below its rate limit;
 //! - [`retry`]: which failed calls are retried, and after how long;
 //! - [`ctx`]: a session's store state (no files, no env, no sockets);
-//! - [`guest_output`] and [`redact`]: guest output to the log, secrets scrubbed.
+//! - [`guest_output`] and [`redact`]: guest output to the log, secrets scrubbed;
+//! - [`escape`]: PSA and connector text made safe for terminals, logs and CSV.
 //!
 //! [`runtime`] loads connectors and runs sessions; [`import`] drives a whole
 //! import; [`config`] reads connection forms; [`bindings`] holds one module
@@ -35,6 +36,7 @@ pub mod config;
 pub mod ctx;
 pub mod egress;
 mod error;
+pub mod escape;
 pub mod guest_output;
 pub mod hooks;
 pub mod import;

@@ -137,7 +137,10 @@ impl Transport {
         let _ = tcp.set_nodelay(true);
 
         let io: Box<dyn Io> = if https {
-            let name = rustls::pki_types::ServerName::try_from(host.clone())
+            // An IPv6 literal comes bracketed (`[::1]`) from the URI; the
+            // certificate names the bare address.
+            let bare = host.strip_prefix('[').and_then(|h| h.strip_suffix(']')).unwrap_or(&host);
+            let name = rustls::pki_types::ServerName::try_from(bare.to_string())
                 .map_err(|_| Error::HttpRequestUriInvalid)?;
             let connector = tokio_rustls::TlsConnector::from(self.tls.clone());
             match tokio::time::timeout_at(deadline, connector.connect(name, tcp)).await {

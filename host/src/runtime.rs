@@ -34,9 +34,9 @@ use wasmtime::{Engine, Store, Trap};
 pub struct HostOptions {
     /// Sandbox limits.
     pub limits: Limits,
-    /// Permit loopback destinations (over http or https) for tests and local
-    /// simulators. Private, link-local and other internal addresses stay
-    /// refused.
+    /// Permit the loopback addresses `127.0.0.1` and `::1` (over http or
+    /// https) for tests and local simulators; the rest of `127.0.0.0/8`,
+    /// private, link-local and other internal addresses stay refused.
     pub allow_loopback: bool,
     /// Extra trusted root certificates (DER), for PSAs behind a private CA.
     pub extra_roots: Vec<Vec<u8>>,
@@ -50,7 +50,12 @@ pub struct HostOptions {
     pub dns_overrides: DnsOverrides,
     /// Where compiled connectors are cached ([`crate::cache`]); `None`
     /// compiles on every load. Defaults to [`crate::cache::default_dir`].
+    /// [`Host::new`] refuses a directory that another user owns or may write.
     pub cache_dir: Option<std::path::PathBuf>,
+    /// The key file that authenticates the cache's entries (32 random bytes,
+    /// mode `0600`, made on first use, outside the cache directory); `None`:
+    /// [`crate::cache::default_key_file`], `<cache_dir>.key` beside it.
+    pub cache_key_file: Option<std::path::PathBuf>,
     /// Preallocate instance slots (wasmtime's pooling allocator, sized by
     /// [`Limits`]) so opening a session costs microseconds. On by default.
     /// A slot keeps what its sessions touched of their first 2 MiB of
@@ -74,7 +79,8 @@ impl Default for HostOptions {
             rate_budget: Some(RateBudget::default()),
             retry: RetryPolicy::default(),
             dns_overrides: DnsOverrides::default(),
-            cache_dir: Some(crate::cache::default_dir()),
+            cache_dir: crate::cache::default_dir(),
+            cache_key_file: None,
             pooling: true,
             perf_map: false,
         }
@@ -107,6 +113,10 @@ impl HostOptions {
     }
     pub fn cache_dir(mut self, dir: Option<std::path::PathBuf>) -> Self {
         self.cache_dir = dir;
+        self
+    }
+    pub fn cache_key_file(mut self, path: Option<std::path::PathBuf>) -> Self {
+        self.cache_key_file = path;
         self
     }
     pub fn pooling(mut self, yes: bool) -> Self {
@@ -144,9 +154,10 @@ pub struct Host {
 }
 
 impl Host {
-    /// Creates the engine and linker and starts the epoch ticker.
+    /// Creates the engine and linker, opens the compiled-connector cache
+    /// and starts the epoch ticker. Fails with [`HostError::Setup`].
     pub fn new(options: HostOptions) -> Result<Host, HostError> {
-        let load_err = |e: wasmtime::Error| HostError::Load { connector: "(host)".into(), message: e.to_string() };
+        let load_err = |e: wasmtime::Error| HostError::Setup { message: format!("{e:#}") };
         let mut config = wasmtime::Config::new();
         config.wasm_component_model(true);
         config.epoch_interruption(true);
@@ -170,7 +181,14 @@ impl Host {
             .iter()
             .map(|der| rustls::pki_types::CertificateDer::from(der.clone()))
             .collect();
-        let tls = tls_config(&roots).map_err(|message| HostError::Load { connector: "(host)".into(), message })?;
+        let tls = tls_config(&roots).map_err(|message| HostError::Setup { message })?;
+        let cache = match options.cache_dir.clone() {
+            Some(dir) => Some(
+                CompiledCache::open(&engine, dir, options.cache_key_file.clone())
+                    .map_err(|message| HostError::Setup { message })?,
+            ),
+            None => None,
+        };
         let stop = Arc::new(AtomicBool::new(false));
         {
             let engine = engine.clone();
@@ -184,9 +202,8 @@ impl Host {
                         engine.increment_epoch();
                     }
                 })
-                .map_err(|e| HostError::Load { connector: "(host)".into(), message: format!("could not start the epoch thread: {e}") })?;
+                .map_err(|e| HostError::Setup { message: format!("could not start the epoch thread: {e}") })?;
         }
-        let cache = options.cache_dir.clone().map(|dir| CompiledCache::new(&engine, dir));
         Ok(Host {
             inner: Arc::new(HostInner {
                 cache,
@@ -319,8 +336,14 @@ impl Host {
             .map(|h| Origin::from_declared(h))
             .collect::<Result<Vec<_>, _>>()
             .map_err(|m| load_err(format!("its allowed-hosts list is invalid: {m}")))?;
+        // The declared hosts are read this once and frozen: every session's
+        // allow-list is built from `declared`, and `info()` shows exactly
+        // these entries, so no later answer of the connector can change them.
+        let mut info = info;
+        info.allowed_hosts = declared.iter().map(|o| o.to_string()).collect();
         let inner = Arc::get_mut(&mut connector.inner).expect("not shared yet");
-        inner.name = info.id.clone();
+        // The id names the connector in every message and log line.
+        inner.name = crate::escape::for_terminal(&info.id).into_owned();
         inner.info = info;
         inner.declared = declared;
         Ok(connector)
@@ -407,6 +430,12 @@ impl Connector {
         self.inner.compiled_from
     }
 
+    /// The hosts the connector declared in its self-description, read once
+    /// at load and frozen (also in [`Connector::info`]'s `allowed_hosts`).
+    pub fn declared_hosts(&self) -> &[Origin] {
+        &self.inner.declared
+    }
+
     /// The origins a session with this configuration may reach.
     pub fn allowed_hosts(&self, config: &ConnectionConfig) -> AllowedHosts {
         AllowedHosts::new(config.url_values(&self.inner.info), &self.inner.declared)
@@ -415,7 +444,7 @@ impl Connector {
     async fn instantiate(&self, allowed: AllowedHosts, secrets: Vec<String>) -> Result<Instance, HostError> {
         let host = &self.inner.host.inner;
         let id = host.next_session.fetch_add(1, Ordering::Relaxed);
-        let denials = Denials::default();
+        let denials = Denials::new(secrets.clone());
         let paced = Arc::new(PacingClock::new(host.options.limits.max_pacing_credit));
         let hooks = SandboxHooks {
             connector: self.inner.name.clone(),
@@ -544,6 +573,16 @@ struct Instance {
     paced: Arc<PacingClock>,
 }
 
+impl Drop for Instance {
+    /// What the guest printed and a drain held back (it could have begun a
+    /// secret) is logged, counted, at the session's end.
+    fn drop(&mut self) {
+        if let Some(text) = self.store.data().output.finish(&self.secrets) {
+            tracing::info!(target: "psa_host::guest", connector = %self.name(), session = self.id, call = "(session end)", "{text}");
+        }
+    }
+}
+
 impl Instance {
     fn name(&self) -> &str {
         &self.connector.inner.name
@@ -567,6 +606,7 @@ impl Instance {
         let limits = self.connector.inner.host.inner.options.limits.clone();
         let paced = self.paced.clone();
         paced.start_call();
+        self.denials.start_call();
         let start = std::time::Instant::now();
         let state = self.store.data_mut();
         state.call_deadline = Some(start.checked_add(limits.call_timeout).unwrap_or(start));
@@ -598,6 +638,10 @@ impl Instance {
             }
         };
         self.flush_output(call);
+        let unlogged = self.denials.end_call();
+        if unlogged > 0 {
+            tracing::warn!(connector = %self.name(), session = self.id, call, "sandbox: {unlogged} more refusal(s) during this call were not logged");
+        }
         let err = match outcome {
             Some(Ok(r)) => return Ok(r),
             Some(Err(e)) => self.classify(call, e, &limits),
@@ -614,7 +658,7 @@ impl Instance {
             HostError::HostLimit { .. } => format!("`{call}` reached a limit on what the host holds for it"),
             _ => format!("`{call}` crashed"),
         });
-        tracing::warn!(connector = %self.name(), session = self.id, "{err}");
+        tracing::warn!(connector = %self.name(), session = self.id, "{}", crate::escape::for_terminal(&err.to_string()));
         Err(err)
     }
 

@@ -175,16 +175,24 @@ impl ConnectorError {
         }
     }
 
+    /// Every text field scrubbed: a connector may put a secret in any of
+    /// them (a host name built from a secret, say), not only the message.
     fn scrub(self, secrets: &[String]) -> Self {
         let s = |m: String| crate::redact::scrub(&m, secrets);
         match self {
-            ConnectorError::InvalidConfig { field, message } => ConnectorError::InvalidConfig { field, message: s(message) },
-            ConnectorError::Unreachable { host, stage, message } => ConnectorError::Unreachable { host, stage, message: s(message) },
+            ConnectorError::InvalidConfig { field, message } => ConnectorError::InvalidConfig { field: s(field), message: s(message) },
+            ConnectorError::Unreachable { host, stage, message } => {
+                ConnectorError::Unreachable { host: s(host), stage, message: s(message) }
+            }
             ConnectorError::Unauthorized { message } => ConnectorError::Unauthorized { message: s(message) },
-            ConnectorError::Forbidden { permission, message } => ConnectorError::Forbidden { permission, message: s(message) },
+            ConnectorError::Forbidden { permission, message } => {
+                ConnectorError::Forbidden { permission: s(permission), message: s(message) }
+            }
             ConnectorError::RateLimited { retry_after_seconds, message } => ConnectorError::RateLimited { retry_after_seconds, message: s(message) },
-            ConnectorError::Upstream { status, endpoint, message } => ConnectorError::Upstream { status, endpoint, message: s(message) },
-            ConnectorError::Protocol { endpoint, message } => ConnectorError::Protocol { endpoint, message: s(message) },
+            ConnectorError::Upstream { status, endpoint, message } => {
+                ConnectorError::Upstream { status, endpoint: s(endpoint), message: s(message) }
+            }
+            ConnectorError::Protocol { endpoint, message } => ConnectorError::Protocol { endpoint: s(endpoint), message: s(message) },
             ConnectorError::Internal { message } => ConnectorError::Internal { message: s(message) },
         }
     }
@@ -266,8 +274,8 @@ impl From<wit::ConnectorInfo> for ConnectorInfo {
 
 pub(crate) fn check_step(s: wit::CheckStep, secrets: &[String]) -> CheckStep {
     CheckStep {
-        id: s.id,
-        label: s.label,
+        id: crate::redact::scrub(&s.id, secrets),
+        label: crate::redact::scrub(&s.label, secrets),
         status: match s.status {
             wit::StepStatus::Passed => StepStatus::Passed,
             wit::StepStatus::Failed => StepStatus::Failed,

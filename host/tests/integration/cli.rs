@@ -231,3 +231,89 @@ async fn plugin_sha256_refuses_a_different_component() {
     let out = psa_host(s(&["info", "--plugin-sha256", &right]), vec![]).await;
     assert!(out.status.success(), "{}", all_output(&out));
 }
+
+/// Customer names that attack whoever opens the output: a spreadsheet
+/// formula, and control characters that forge lines or drive a terminal.
+const FORMULA: &str = "=HYPERLINK(\"http://evil.example\",\"x\")";
+const CONTROL: &str = "Evil\nName\r\x1b[31mred\u{202e}";
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn csv_cells_are_not_formulas_and_printed_text_has_no_control_characters() {
+    let mut customers = sample_customers(5, 3);
+    customers[0].name = FORMULA.to_string();
+    customers[1].name = CONTROL.to_string();
+    customers[1].website = Some("-cmd|' /C calc'!A0".to_string());
+    // A tenant link that is not a GUID: its warning quotes the name and the id.
+    customers[1].tenants = vec![halo_sim::SimTenant { id: "not-a-guid\x1b[2J".to_string(), name: None, domain: None }];
+    let (formula_id, control_id) = (customers[0].id.to_string(), customers[1].id.to_string());
+    let sim = HaloSim::start(SimOptions { customers, ..Default::default() }).await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = write_config(dir.path(), &sim, Some(&sim.options().client_secret));
+    let csv_path = dir.path().join("out.csv");
+    let out = psa_host(
+        s(&["import", "--allow-loopback", "--format", "csv", "--output", csv_path.to_str().unwrap(), "--config", cfg.to_str().unwrap()]),
+        vec![],
+    )
+    .await;
+    assert!(out.status.success(), "{}", all_output(&out));
+
+    // CSV: the formula starts with a quote; the data is otherwise intact.
+    let mut r = csv::Reader::from_path(&csv_path).unwrap();
+    let rows: Vec<csv::StringRecord> = r.records().map(|r| r.unwrap()).collect();
+    let row = |id: &str| rows.iter().find(|r| &r[0] == id).unwrap_or_else(|| panic!("no row {id}")).clone();
+    assert_eq!(&row(&formula_id)[1], format!("'{FORMULA}"));
+    assert_eq!(&row(&control_id)[1], CONTROL, "CSV quoting keeps the name as it is");
+    assert!(row(&control_id)[5].starts_with("'-cmd"), "{:?}", row(&control_id));
+    for r in &rows {
+        for cell in r.iter() {
+            assert!(!cell.starts_with(['=', '+', '-', '@', '\t', '\r']), "a formula-like cell: {cell:?}");
+        }
+    }
+
+    // Human output (stderr: progress, summary, warnings): escaped.
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("Evil\\nName\\r\\u{1b}[31mred\\u{202e}"), "the name is not shown escaped:\n{stderr}");
+    assert!(stderr.contains("not-a-guid\\u{1b}[2J"), "the tenant id is not shown escaped:\n{stderr}");
+    for bad in ['\x1b', '\r', '\u{202e}'] {
+        assert!(!stderr.contains(bad), "a raw {bad:?} reached stderr:\n{stderr}");
+    }
+    assert!(!stderr.contains("\nName"), "a PSA-made line break reached stderr:\n{stderr}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn info_shows_the_declared_hosts_fixed_at_load() {
+    let out = psa_host(s(&["info"]), vec![]).await;
+    assert!(out.status.success(), "{}", all_output(&out));
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("declared hosts (fixed at load, besides the URL fields): none"), "{text}");
+    let out = psa_host(s(&["info", "--json"]), vec![]).await;
+    let doc: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(doc["allowed_hosts"], serde_json::json!([]));
+}
+
+#[cfg(unix)]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_cache_directory_others_can_write_stops_the_cli_with_the_fix() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().unwrap();
+    let cache = dir.path().join("cache");
+    std::fs::create_dir(&cache).unwrap();
+    std::fs::set_permissions(&cache, std::fs::Permissions::from_mode(0o777)).unwrap();
+    let out = psa_host(s(&["info", "--cache-dir", cache.to_str().unwrap()]), vec![]).await;
+    let text = all_output(&out);
+    assert_eq!(out.status.code(), Some(2), "{text}");
+    assert!(text.contains(&format!("chmod 700 {}", cache.display())) && text.contains("--no-cache"), "{text}");
+    // No HOME and no XDG_CACHE_HOME: no cache at all, never a shared one
+    // in the temporary directory.
+    let tmp = dir.path().join("tmp");
+    std::fs::create_dir(&tmp).unwrap();
+    let t = tmp.clone();
+    let out = tokio::task::spawn_blocking(move || {
+        Command::new(BIN).args(["--log", "info", "info"]).env_clear().env("TMPDIR", &t).output().unwrap()
+    })
+    .await
+    .unwrap();
+    assert!(out.status.success(), "{}", all_output(&out));
+    assert!(all_output(&out).contains("compiled connectors are not cached"), "{}", all_output(&out));
+    assert_eq!(std::fs::read_dir(&tmp).unwrap().count(), 0, "something was cached in the temporary directory");
+}

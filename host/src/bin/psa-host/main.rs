@@ -5,7 +5,7 @@
 //! |---|---|
 //! | 0 | success; for `check`, every step passed or was skipped for a reason that is not a failure |
 //! | 1 | the connection does not work: a `check` step failed, or the import failed (the connector's error is printed) |
-//! | 2 | usage or configuration error (bad flag, unreadable or invalid config file) |
+//! | 2 | usage or configuration error (bad flag, unreadable or invalid config file, a cache directory or key file other users could write) |
 //! | 3 | the connector misbehaved: crashed, ran past its deadline or memory, or broke the contract |
 //! | 4 | the connector could not be loaded (not a component, wrong contract version) |
 
@@ -13,6 +13,7 @@ mod log_writer;
 mod output;
 
 use clap::{Parser, Subcommand, ValueEnum};
+use psa_host::escape::for_terminal as t;
 use psa_host::{ConnectionConfig, Connector, Host, HostError, HostOptions, StepStatus};
 use std::io::Write;
 use std::path::PathBuf;
@@ -40,7 +41,10 @@ struct PluginArgs {
     #[arg(long, value_name = "HEX")]
     plugin_sha256: Option<String>,
     /// Directory of compiled connectors (default: $XDG_CACHE_HOME/psa-host
-    /// or ~/.cache/psa-host). A connector is compiled once and then mapped.
+    /// or ~/.cache/psa-host; none without either variable). A connector is
+    /// compiled once, then loaded from here. It must belong to you and not
+    /// be writable by others (chmod 700); its entries are authenticated
+    /// with the key in DIR.key beside it.
     #[arg(long, value_name = "DIR", conflicts_with = "no_cache")]
     cache_dir: Option<PathBuf>,
     /// Compile the connector on every run; read and write no cache.
@@ -57,8 +61,9 @@ struct ConnectArgs {
     config: PathBuf,
     #[command(flatten)]
     plugin: PluginArgs,
-    /// Permit loopback addresses (127.0.0.1, ::1) over http or https, for
-    /// local simulators and tests. Internal networks stay refused.
+    /// Permit the loopback addresses 127.0.0.1 and ::1 (no other address of
+    /// 127.0.0.0/8) over http or https, for local simulators and tests.
+    /// Internal networks stay refused.
     #[arg(long)]
     allow_loopback: bool,
     /// Also trust the root certificate(s) in this PEM file, for a
@@ -240,11 +245,13 @@ async fn prepare(args: &ConnectArgs) -> Result<(Connector, ConnectionConfig), Ex
     Ok((connector, config))
 }
 
-/// Prints an error and picks the exit code for it.
+/// Prints an error (escaped: it may quote the PSA or the connector) and
+/// picks the exit code for it.
 fn fail(e: &HostError) -> ExitCode {
-    eprintln!("error: {e}");
+    eprintln!("error: {}", t(&e.to_string()));
     ExitCode::from(match e {
         HostError::Connector { .. } | HostError::GaveUp { .. } | HostError::WaitTooLong { .. } => 1,
+        HostError::Setup { .. } => 2,
         HostError::Load { .. } | HostError::UnsupportedContract { .. } => 4,
         _ => 3,
     })
@@ -262,7 +269,7 @@ async fn check(connector: &Connector, config: &ConnectionConfig) -> ExitCode {
             StepStatus::Failed => "FAIL",
             StepStatus::Skipped => "SKIP",
         };
-        let _ = writeln!(out, "{mark}  {:<42} {}", s.label, s.message);
+        let _ = writeln!(out, "{mark}  {:<42} {}", t(&s.label), t(&s.message));
     }
     if steps.iter().any(|s| s.status == StepStatus::Failed) {
         ExitCode::from(1)
@@ -288,7 +295,9 @@ async fn import(connector: &Connector, config: &ConnectionConfig, format: Format
         Err(f) => {
             eprintln!(
                 "error: the import failed after {} page(s) and {} customer(s); no output was written.\n{}",
-                f.pages, f.fetched, f.error
+                f.pages,
+                f.fetched,
+                t(&f.error.to_string())
             );
             return fail_code(&f.error);
         }
@@ -325,7 +334,7 @@ async fn import(connector: &Connector, config: &ConnectionConfig, format: Format
         outcome.warnings.len()
     );
     for w in &outcome.warnings {
-        eprintln!("warning [{}]: {}", w.code, w.message);
+        eprintln!("warning [{}]: {}", t(&w.code), t(&w.message));
     }
     ExitCode::SUCCESS
 }
@@ -395,7 +404,7 @@ async fn demo(customers: usize) -> ExitCode {
         Ok(o) => o,
         Err(f) => {
             eprintln!();
-            eprintln!("error: {f}");
+            eprintln!("error: {}", t(&f.to_string()));
             return fail_code(&f.error);
         }
     };
@@ -410,7 +419,7 @@ async fn demo(customers: usize) -> ExitCode {
         outcome.warnings.len()
     );
     for w in &outcome.warnings {
-        println!("  warning [{}]: {}", w.code, w.message);
+        println!("  warning [{}]: {}", t(&w.code), t(&w.message));
     }
     ExitCode::SUCCESS
 }

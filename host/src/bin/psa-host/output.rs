@@ -1,5 +1,10 @@
 //! How the CLI prints connectors' answers: JSON, NDJSON, CSV and text.
+//!
+//! Everything here comes from a connector or the PSA behind it: text output
+//! goes through [`t`] (control and bidi characters escaped), CSV cells
+//! through `escape::csv_cell` (no formulas); JSON is escaped by serde.
 
+use psa_host::escape::{csv_cell, for_terminal as t};
 use psa_host::{ConnectorInfo, Customer, ImportOutcome, Progress};
 use serde_json::json;
 use std::io::{self, Write};
@@ -9,18 +14,19 @@ pub fn print_info(info: &ConnectorInfo, as_json: bool) {
         println!("{}", serde_json::to_string_pretty(info).unwrap_or_default());
         return;
     }
-    println!("{} ({}) version {}", info.display_name, info.id, info.version);
-    println!("contract: optimize365:psa-connector@{}", info.contract_version);
-    println!("capabilities: {}", info.capabilities.join(", "));
-    if !info.allowed_hosts.is_empty() {
-        println!("fixed hosts: {}", info.allowed_hosts.join(", "));
-    }
+    println!("{} ({}) version {}", t(&info.display_name), t(&info.id), t(&info.version));
+    println!("contract: optimize365:psa-connector@{}", t(&info.contract_version));
+    println!("capabilities: {}", t(&info.capabilities.join(", ")));
+    // Read once at load and frozen: what every session may reach besides
+    // the connection's URL fields.
+    let fixed = if info.allowed_hosts.is_empty() { "none".to_string() } else { info.allowed_hosts.join(", ") };
+    println!("declared hosts (fixed at load, besides the URL fields): {}", t(&fixed));
     println!("fields:");
     for f in &info.fields {
         let req = if f.required { "required" } else { "optional" };
-        let default = f.default_value.as_ref().map(|d| format!(", default {d}")).unwrap_or_default();
-        println!("  {:<26} {:?} ({req}{default}) {}", f.id, f.kind, f.label);
-        println!("  {:<26} {}", "", f.help);
+        let default = f.default_value.as_ref().map(|d| format!(", default {}", t(d))).unwrap_or_default();
+        println!("  {:<26} {:?} ({req}{default}) {}", t(&f.id), f.kind, t(&f.label));
+        println!("  {:<26} {}", "", t(&f.help));
     }
 }
 
@@ -41,7 +47,8 @@ fn customer_json(c: &Customer) -> serde_json::Value {
 
 /// Writes the import as `json` (`{"customers": [...], "warnings": [...]}`),
 /// `ndjson` (one customer per line) or `csv` (one row per customer; lists
-/// joined with `;`, tenants as `id|name|domain`).
+/// joined with `;`, tenants as `id|name|domain`; a cell that a spreadsheet
+/// would take for a formula starts with `'`).
 pub fn write_customers(w: &mut dyn Write, outcome: &ImportOutcome, format: &str) -> io::Result<()> {
     match format {
         "json" => {
@@ -69,16 +76,20 @@ pub fn write_customers(w: &mut dyn Write, outcome: &ImportOutcome, format: &str)
                     .map(|t| format!("{}|{}|{}", t.tenant_id, t.name.as_deref().unwrap_or(""), t.domain.as_deref().unwrap_or("")))
                     .collect::<Vec<_>>()
                     .join(";");
-                csv.write_record([
-                    c.id.as_str(),
-                    c.name.as_str(),
-                    if c.active { "true" } else { "false" },
-                    c.parent_id.as_deref().unwrap_or(""),
-                    c.parent_name.as_deref().unwrap_or(""),
-                    c.website.as_deref().unwrap_or(""),
-                    &c.domains.join(";"),
-                    &tenants,
-                ])?;
+                let domains = c.domains.join(";");
+                csv.write_record(
+                    [
+                        c.id.as_str(),
+                        c.name.as_str(),
+                        if c.active { "true" } else { "false" },
+                        c.parent_id.as_deref().unwrap_or(""),
+                        c.parent_name.as_deref().unwrap_or(""),
+                        c.website.as_deref().unwrap_or(""),
+                        &domains,
+                        &tenants,
+                    ]
+                    .map(|cell| csv_cell(cell).into_owned()),
+                )?;
             }
             csv.flush()
         }
@@ -89,14 +100,14 @@ pub fn write_customers(w: &mut dyn Write, outcome: &ImportOutcome, format: &str)
 pub fn print_table(outcome: &ImportOutcome, rows: usize) {
     println!("{:<8} {:<36} {:<7} {}", "id", "name", "active", "Microsoft 365 tenants");
     for c in outcome.customers.iter().filter(|c| !c.m365_tenants.is_empty()).take(rows) {
-        let name: String = c.name.chars().take(35).collect();
+        let name: String = t(&c.name).chars().take(35).collect();
         let tenants = c
             .m365_tenants
             .iter()
-            .map(|t| format!("{} ({})", t.tenant_id, t.domain.as_deref().unwrap_or("-")))
+            .map(|m| format!("{} ({})", m.tenant_id, m.domain.as_deref().unwrap_or("-")))
             .collect::<Vec<_>>()
             .join(", ");
-        println!("{:<8} {:<36} {:<7} {}", c.id, name, c.active, tenants);
+        println!("{:<8} {:<36} {:<7} {}", t(&c.id), name, c.active, t(&tenants));
     }
     if outcome.customers.len() > rows {
         println!("… and {} more (use `psa-host import` for all)", outcome.customers.len().saturating_sub(rows));
@@ -112,7 +123,7 @@ pub fn progress_line(p: &Progress) {
         None => eprint!("{start}importing: page {}, {} customers{total}{end}", p.pages, p.fetched),
         Some(w) => {
             let secs = w.until.duration_since(std::time::SystemTime::now()).unwrap_or_default().as_secs();
-            let what = if w.rate_limit { "waiting for the PSA's rate limit".to_string() } else { format!("retrying after {}", w.reason) };
+            let what = if w.rate_limit { "waiting for the PSA's rate limit".to_string() } else { format!("retrying after {}", t(&w.reason)) };
             eprint!(
                 "{start}importing: {} customers so far; {what} until {} UTC (in {secs} s, retry {}){end}",
                 p.fetched,

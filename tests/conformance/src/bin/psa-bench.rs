@@ -344,7 +344,10 @@ fn page_rows(args: &Args) -> usize {
 }
 
 async fn bench(args: Args) {
-    let cache = tempfile::tempdir().expect("temporary cache directory");
+    let cache_tmp = tempfile::tempdir().expect("temporary cache directory");
+    // Inside the temporary directory, so the cache's key file (`<dir>.key`,
+    // beside it) goes with it.
+    let cache = cache_tmp.path().join("compiled");
     let wasm = component(&args);
     let wasm = wasm.as_slice();
     let which = args.plugin.as_ref().map_or("halopsa_connector.wasm, bundled".to_string(), |p| p.display().to_string());
@@ -354,7 +357,7 @@ async fn bench(args: Args) {
 
     // Compile once (fills the cache).
     let t = Instant::now();
-    let host = Host::new(host_options(cache.path(), args.perf_map)).expect("host");
+    let host = Host::new(host_options(&cache, args.perf_map)).expect("host");
     let connector = host.load("halopsa", wasm).await.expect("the connector loads");
     println!("first load, compiling into the cache: {}", ms(t.elapsed()));
 
@@ -364,7 +367,7 @@ async fn bench(args: Args) {
     let (mut host_new, mut load, mut open, mut first) = (vec![], vec![], vec![], vec![]);
     for _ in 0..10 {
         let t = Instant::now();
-        let h = Host::new(host_options(cache.path(), args.perf_map)).expect("host");
+        let h = Host::new(host_options(&cache, args.perf_map)).expect("host");
         host_new.push(t.elapsed());
         let t = Instant::now();
         let c = h.load("halopsa", wasm).await.expect("loads from the cache");
@@ -383,7 +386,7 @@ async fn bench(args: Args) {
     println!();
     println!("cold start (median of 10, each on a new host):");
     println!("  Host::new (engine, pool, linker)      {}", ms(median(&mut host_new)));
-    println!("  load from cache (map + info() call)   {}", ms(median(&mut load)));
+    println!("  load from cache (MAC + info() call)   {}", ms(median(&mut load)));
     println!("  first session open                    {}", us(median(&mut open)));
     println!("  first page (token + {} customers)   {}", page_rows(&args).min(args.customers), ms(median(&mut first)));
 
@@ -466,8 +469,8 @@ async fn bench(args: Args) {
     );
     // This process also holds the first compile's heap, the simulator
     // client and the earlier phases: a fresh process shows the import alone.
-    let (sn, srss) = fresh_process_rss("sandboxed", &sim.form, cache.path(), args.plugin.as_deref());
-    let (nn, nrss) = fresh_process_rss("native", &sim.form, cache.path(), None);
+    let (sn, srss) = fresh_process_rss("sandboxed", &sim.form, &cache, args.plugin.as_deref());
+    let (nn, nrss) = fresh_process_rss("native", &sim.form, &cache, None);
     assert_eq!((sn, nn), (args.customers, args.customers));
     sim.requests();
     println!("  peak RSS of a fresh process that loads the connector from the cache and imports them once:");

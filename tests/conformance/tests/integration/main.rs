@@ -11,6 +11,7 @@
 
 mod common;
 
+mod cache_integrity;
 mod diagnostics;
 mod guest_output;
 mod halo_errors;
@@ -22,6 +23,8 @@ mod host_limits;
 mod hostile_payloads;
 mod hostile_servers;
 mod private_ca;
+mod refusals;
 mod sandbox;
 mod strict_server;
+mod sandbox_network;
 mod template;

@@ -22,6 +22,14 @@
 //! | `flood` | send 64 GETs to `target_url` at once without reading any answer | refuse those beyond the in-flight limit |
 //! | `pace-then-spin` | GET `target_url`, send a second GET without waiting for it, then spin | stop it at the deadline: a wait it does not block on earns no credit |
 //! | `endless-pages` | return pages of 1 000 customers with 1 KiB names and a new cursor, forever | stop the import at its byte limit |
+//! | `secret-host` | GET `https://<secret>.example/` (also in `test-connection`, as a failed step) | refuse it, and keep the secret out of the refusal text and the log |
+//! | `many-refusals` | GET `https://example.com/` 40 times | refuse each, log only the first 16 and a count |
+//! | `split-secret` | print half the secret in `session.open`, the rest in `list-customers` | scrub it all the same |
+//! | `secret-at-cap` | print the secret across the guest-output cap (16 KiB) | show no part of it |
+//! | `control-chars` | print, and name its customer, with `\n`, `\r`, ESC and U+202E | escape them in the log |
+//!
+//! Its self-description declares one host, `https://*.r<random>.invalid`,
+//! drawn anew in every instance: the host must read it once, at load.
 
 wit_bindgen::generate!({
     path: "../../../wit/0.1.0",
@@ -65,18 +73,31 @@ impl Guest for Hostile {
                 field("mode", FieldKind::Text),
                 field("secret", FieldKind::Secret),
             ],
-            allowed_hosts: vec![],
+            allowed_hosts: vec![format!("https://*.r{:016x}.invalid", random_u64())],
         }
     }
 
-    fn test_connection(_config: Vec<ConfigEntry>) -> Vec<CheckStep> {
-        Vec::new()
+    fn test_connection(config: Vec<ConfigEntry>) -> Vec<CheckStep> {
+        let get_value = |id: &str| config.iter().find(|e| e.id == id).map(|e| e.value.clone()).unwrap_or_default();
+        if get_value("mode") != "secret-host" {
+            return Vec::new();
+        }
+        let message = match get(&format!("https://{}.example/", get_value("secret"))) {
+            Ok(status) => status,
+            Err(e) => format!("the request failed: {e:?}"),
+        };
+        vec![CheckStep { id: "reach".into(), label: "Reach the PSA".into(), status: StepStatus::Failed, message }]
     }
 }
 
 impl GuestSession for State {
     fn open(config: Vec<ConfigEntry>) -> Result<Session, ConnectorError> {
         let get = |id: &str| config.iter().find(|e| e.id == id).map(|e| e.value.clone()).unwrap_or_default();
+        if get("mode") == "split-secret" {
+            let secret = get("secret");
+            print!("the secret starts {}", &secret[..secret.len() / 2]);
+            let _ = std::io::Write::flush(&mut std::io::stdout());
+        }
         Ok(Session::new(State { mode: get("mode"), target: get("target_url"), secret: get("secret") }))
     }
 
@@ -146,6 +167,24 @@ impl GuestSession for State {
                     fetched: (page + 1) * 1000,
                     total: None,
                 });
+            "secret-host" => get(&format!("https://{}.example/", self.secret))?,
+            "many-refusals" => {
+                let refused = (0..40).filter(|_| get("https://example.com/").is_err()).count();
+                format!("refused {refused}")
+            }
+            "split-secret" => {
+                println!("{} and ends", &self.secret[self.secret.len() / 2..]);
+                "printed".to_string()
+            }
+            "secret-at-cap" => {
+                // The cap (Limits::guest_output_bytes, 16 KiB) falls 6 bytes into the secret.
+                print!("{}{}", "x".repeat((16 << 10) - 6), self.secret);
+                let _ = std::io::Write::flush(&mut std::io::stdout());
+                "printed".to_string()
+            }
+            "control-chars" => {
+                println!("line one\nFAKE LOG LINE\r\x1b[31mred\x1b[0m \u{202e}txt.exe");
+                "Evil\nName\r\x1b[31m\u{202e}".to_string()
             }
             other => return Err(ConnectorError::Internal(format!("unknown mode {other}"))),
         };
@@ -161,6 +200,15 @@ impl GuestSession for State {
     fn create_ticket(&self, _t: NewTicket) -> Result<TicketRef, ConnectorError> {
         Err(ConnectorError::Internal("not supported".into()))
     }
+}
+
+/// A random number, different in every instance (std seeds `RandomState`
+/// from `wasi:random`).
+fn random_u64() -> u64 {
+    use std::hash::{BuildHasher, Hasher};
+    let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+    h.write_u8(0);
+    h.finish()
 }
 
 /// Recursion that lives on the wasm call stack (no address-taken locals, so
