@@ -167,6 +167,7 @@ impl GuestSession for State {
                     fetched: (page + 1) * 1000,
                     total: None,
                 });
+            }
             "secret-host" => get(&format!("https://{}.example/", self.secret))?,
             "many-refusals" => {
                 let refused = (0..40).filter(|_| get("https://example.com/").is_err()).count();
