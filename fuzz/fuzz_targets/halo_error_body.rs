@@ -25,8 +25,15 @@ fuzz_target!(|data: &[u8]| {
     }
     // Retry-After from the body's first line, as a header value would be.
     let header = std::str::from_utf8(data).ok().and_then(|s| s.lines().next());
+    // Digits are seconds, saturating at u32::MAX (a wait too long to make
+    // is still one); anything else that is read is an HTTP-date.
     if let Some(ra) = api::retry_after(header) {
-        assert_eq!(header.map(str::trim).and_then(|h| h.parse::<u32>().ok()), Some(ra));
+        let h = header.map(str::trim).unwrap_or_default();
+        if !h.is_empty() && h.bytes().all(|b| b.is_ascii_digit()) {
+            assert_eq!(h.parse::<u32>().unwrap_or(u32::MAX), ra);
+        } else {
+            assert!(httpdate::parse_http_date(h).is_ok(), "{h:?} read as {ra}");
+        }
     }
 
     for ct in CONTENT_TYPES {

@@ -44,7 +44,12 @@ fuzz_target!(|data: &[u8]| {
         }
         Err(e) => {
             assert_error_sane(&e, Some(secret));
-            if status == 404 || html {
+            // A proxy's refusal of the request as sent (411 and the like) is
+            // named as such, HTML page or not; other HTML and 404s are a
+            // wrong URL.
+            if halopsa_connector::api::refused_as_sent(status) {
+                assert!(matches!(e, Error::Upstream { .. }), "{e:?}");
+            } else if status == 404 || html {
                 assert!(matches!(e, Error::Protocol { .. }), "{e:?}");
             }
             if let Error::Upstream { status: s, .. } = e {

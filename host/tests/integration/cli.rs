@@ -37,6 +37,12 @@ async fn psa_host(args: Vec<String>, env: Vec<(&'static str, String)>) -> Output
     .unwrap()
 }
 
+/// `psa-host import --format csv --output CSV --config CFG` on loopback.
+async fn import_csv(cfg: &Path, csv: &Path) -> Output {
+    let args = ["import", "--allow-loopback", "--format", "csv", "--output", csv.to_str().unwrap(), "--config", cfg.to_str().unwrap()];
+    psa_host(s(&args), vec![]).await
+}
+
 fn s(v: &[&str]) -> Vec<String> {
     v.iter().map(|x| x.to_string()).collect()
 }
@@ -93,11 +99,7 @@ async fn ndjson_and_csv() {
         serde_json::from_str::<serde_json::Value>(l).expect("each line is JSON");
     }
     let csv_path = dir.path().join("out.csv");
-    let out = psa_host(
-        s(&["import", "--allow-loopback", "--format", "csv", "--output", csv_path.to_str().unwrap(), "--config", cfg.to_str().unwrap()]),
-        vec![],
-    )
-    .await;
+    let out = import_csv(&cfg, &csv_path).await;
     assert!(out.status.success(), "{}", all_output(&out));
     let mut r = csv::Reader::from_path(&csv_path).unwrap();
     assert_eq!(r.headers().unwrap().iter().collect::<Vec<_>>(), ["id", "name", "active", "parent_id", "parent_name", "website", "domains", "m365_tenants"]);
@@ -250,11 +252,7 @@ async fn csv_cells_are_not_formulas_and_printed_text_has_no_control_characters()
     let dir = tempfile::tempdir().unwrap();
     let cfg = write_config(dir.path(), &sim, Some(&sim.options().client_secret));
     let csv_path = dir.path().join("out.csv");
-    let out = psa_host(
-        s(&["import", "--allow-loopback", "--format", "csv", "--output", csv_path.to_str().unwrap(), "--config", cfg.to_str().unwrap()]),
-        vec![],
-    )
-    .await;
+    let out = import_csv(&cfg, &csv_path).await;
     assert!(out.status.success(), "{}", all_output(&out));
 
     // CSV: the formula starts with a quote; the data is otherwise intact.
