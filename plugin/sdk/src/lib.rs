@@ -1,0 +1,426 @@
+//! # psa-connector-sdk: write an Optimize365 PSA connector
+//!
+//! A PSA connector is a WebAssembly component (`wasm32-wasip2`) that
+//! implements the contract in `wit/0.1.0/psa-connector.wit`: it describes
+//! its connection form, diagnoses a connection, pages through a PSA's
+//! customers and (optionally) opens tickets. The platform runs it in a
+//! sandbox that lets it reach only the hosts of its form's URL fields.
+//!
+//! This crate is the only one a connector depends on (besides `serde` and
+//! the like, if it wants them). It holds:
+//!
+//! - the contract's data types ([`ConnectorInfo`], [`Customer`],
+//!   [`CustomerPage`], ...), re-exported from bindings it generates itself;
+//! - the [`Connector`] and [`Session`] traits, and [`export_connector!`],
+//!   which exports a type implementing them as the component's `connector`
+//!   interface: a connector never writes `wit_bindgen::generate!` or
+//!   `#[cfg]` export glue;
+//! - [`Error`], the connector's error, with constructors; it becomes the
+//!   contract's `connector-error`;
+//! - [`http`]: one `wasi:http` client (GET and POST, `Content-Length`,
+//!   timeouts, a body cap, typed failures with host and phase) behind a
+//!   [`Transport`](http::Transport) trait, so connector code runs natively in
+//!   tests with scripted answers;
+//! - [`form`]: the connection form (field definitions, values, required
+//!   fields, flags, URL and GUID normalisation);
+//! - [`cursor`]: page-number and next-link paging, and a `fetched` count
+//!   that survives retries.
+//!
+//! Failures come back typed (an [`http::HttpError`], a [`form::FormProblem`],
+//! a [`cursor::CursorError`]): the connector words every message a support
+//! engineer reads, naming its own PSA, fields and menus.
+//!
+//! ## A complete connector
+//!
+//! A connector for a fictional PSA whose API answers
+//! `GET {base_url}/customers?page=N` (with `Authorization: Bearer <key>`) with
+//! `{"customers": [{"id": 1, "name": "Acme", "tenant_id": "<guid>"}], "next_page": 2}`.
+//! `Cargo.toml`: `crate-type = ["cdylib", "rlib"]`, a dependency on this
+//! crate and on `serde_json`; build it with
+//! `cargo build --target wasm32-wasip2 --release`.
+//!
+//! ```
+//! use psa_connector_sdk::{
+//!     cursor, export_connector, form, http, Capability, CheckStep, ConfigEntry, Connector, ConnectorInfo,
+//!     Customer, CustomerPage, Error, FieldKind, StepStatus, TenantLink,
+//! };
+//! use psa_connector_sdk::form::{FieldSpec, Form, FormProblem, UrlProblem};
+//! use psa_connector_sdk::http::{ErrorKind, HttpError, Request, Transport, WasiHttp};
+//!
+//! const FIELDS: [FieldSpec; 2] = [
+//!     FieldSpec::new("base_url", "Example PSA URL", "Your Example PSA address, e.g. https://psa.example.com", FieldKind::Url).required(),
+//!     FieldSpec::new("api_key", "API key", "Settings > API in Example PSA.", FieldKind::Secret).required(),
+//! ];
+//!
+//! struct Example;
+//!
+//! impl Connector for Example {
+//!     type Session = ExampleSession;
+//!
+//!     fn info() -> ConnectorInfo {
+//!         ConnectorInfo {
+//!             id: "example-psa".into(),
+//!             display_name: "Example PSA".into(),
+//!             version: "0.1.0".into(),
+//!             contract_version: psa_connector_sdk::CONTRACT_VERSION.into(),
+//!             capabilities: vec![Capability::TestConnection, Capability::ListCustomers, Capability::M365TenantLinks],
+//!             fields: form::fields(&FIELDS),
+//!             allowed_hosts: Vec::new(),
+//!         }
+//!     }
+//!     // `test_connection` has a default: the form, then the first page.
+//! }
+//!
+//! struct ExampleSession {
+//!     base_url: String,
+//!     api_key: String,
+//!     progress: cursor::Progress,
+//! }
+//!
+//! impl psa_connector_sdk::Session for ExampleSession {
+//!     fn open(config: Vec<ConfigEntry>) -> Result<Self, Error> {
+//!         let form = Form::from_config(config);
+//!         form.check(&FIELDS).map_err(|p| match p {
+//!             FormProblem::Missing { field, label } => Error::config(field, format!("{label} is empty; fill it in.")),
+//!             FormProblem::Unknown { field } => Error::config(&field, format!("`{field}` is not a field of this connector.")),
+//!             FormProblem::NotAFlag { field, .. } => Error::config(&field, "Use true or false."),
+//!         })?;
+//!         let base_url = form::normalise_url(form.value("base_url").unwrap_or_default()).map_err(|p| {
+//!             let why = match p {
+//!                 UrlProblem::Scheme(s) => format!("it starts with {s}:// where https:// belongs"),
+//!                 _ => "it is not a web address".to_string(),
+//!             };
+//!             Error::config("base_url", format!("The Example PSA URL is not usable: {why}. Enter e.g. https://psa.example.com."))
+//!         })?;
+//!         let api_key = form.value("api_key").unwrap_or_default().to_string();
+//!         Ok(ExampleSession { base_url: base_url.url, api_key, progress: cursor::Progress::default() })
+//!     }
+//!
+//!     fn list_customers(&mut self, cursor: Option<String>) -> Result<CustomerPage, Error> {
+//!         let page = cursor::page_number(cursor.as_deref())
+//!             .map_err(|_| Error::internal("The cursor was not issued by this connector; start the import again."))?;
+//!         let url = http::url(&self.base_url, "/customers", &[("page", &page.to_string())]);
+//!         let request = Request::get(url).bearer(&self.api_key).header("Accept", "application/json");
+//!         let response = WasiHttp::new().send(&request).map_err(network_error)?;
+//!         if !response.is_success() {
+//!             return Err(Error::upstream(response.status, &request.endpoint, "Example PSA refused the request."));
+//!         }
+//!         let answer: serde_json::Value = serde_json::from_slice(&response.body)
+//!             .map_err(|_| Error::protocol(&request.endpoint, "The answer is not JSON; check the Example PSA URL."))?;
+//!         let mut customers = Vec::new();
+//!         for c in answer["customers"].as_array().into_iter().flatten() {
+//!             let tenant = c["tenant_id"].as_str().and_then(form::normalise_guid);
+//!             customers.push(Customer {
+//!                 id: c["id"].to_string(),
+//!                 name: c["name"].as_str().unwrap_or_default().to_string(),
+//!                 active: true,
+//!                 parent_id: None,
+//!                 parent_name: None,
+//!                 website: None,
+//!                 domains: Vec::new(),
+//!                 m365_tenants: tenant.map(|tenant_id| TenantLink { tenant_id, name: None, domain: None }).into_iter().collect(),
+//!             });
+//!         }
+//!         let next = answer["next_page"].as_u64().and_then(|n| u32::try_from(n).ok());
+//!         let next_cursor = cursor::next_page(page, next)
+//!             .map_err(|_| Error::protocol(&request.endpoint, "Example PSA named a next page that is not after this one."))?;
+//!         let fetched = self.progress.page(cursor.as_deref(), customers.len(), next_cursor.as_deref());
+//!         Ok(CustomerPage { customers, warnings: Vec::new(), next_cursor, fetched, total: None })
+//!     }
+//!     // `create_ticket` has a default: "not offered" (no `CreateTicket` capability).
+//! }
+//!
+//! /// The connector's own words for a network failure.
+//! fn network_error(e: HttpError) -> Error {
+//!     let message = match (&e.kind, e.phase) {
+//!         (ErrorKind::Dns, _) => format!("The name {} could not be resolved; check the Example PSA URL.", e.host),
+//!         (ErrorKind::Timeout, http::Phase::Body) => format!("{} stopped sending its answer; try again.", e.host),
+//!         (ErrorKind::TooLarge, _) => return Error::protocol(&e.endpoint, "The answer is larger than the connector accepts."),
+//!         _ => format!("Could not reach {}; check the Example PSA URL and that it is up.", e.host),
+//!     };
+//!     Error::unreachable(&e.host, e.kind.network_stage(), message)
+//! }
+//!
+//! export_connector!(Example);
+//! # fn main() {
+//! #     let info = Example::info();
+//! #     assert_eq!(info.fields.len(), 2);
+//! #     let steps = Example::test_connection(Vec::new());
+//! #     assert_eq!((steps[0].status, steps[1].status), (StepStatus::Failed, StepStatus::Skipped));
+//! #     assert_eq!(steps[0].message, "Example PSA URL is empty; fill it in.");
+//! # }
+//! ```
+//!
+//! ## Testing natively
+//!
+//! `cargo test` builds the connector for the machine it runs on; the
+//! exports are left out there, and the `wasi:http` functions cannot be
+//! called. Write the connector's logic against
+//! [`&mut dyn Transport`](http::Transport) and test it with a transport
+//! that returns scripted [`http::Response`]s.
+
+#![deny(missing_docs)]
+
+pub mod cursor;
+mod error;
+pub mod form;
+pub mod http;
+
+pub use error::Error;
+
+/// The contract version this SDK implements (the folder `wit/0.1.0`); put
+/// it in [`ConnectorInfo::contract_version`].
+pub const CONTRACT_VERSION: &str = "0.1.0";
+
+/// The generated bindings: the contract's types, the `connector` interface
+/// and `wasi:http`. Private: connectors use the re-exports below.
+#[allow(missing_docs)]
+mod bindings {
+    wit_bindgen::generate!({
+        path: "../../wit/0.1.0",
+        world: "psa-connector",
+        generate_all,
+        pub_export_macro: true,
+        export_macro_name: "__export_psa_connector",
+    });
+}
+
+// The contract's data types, hand-picked.
+pub use bindings::optimize365::psa_connector::types::{
+    Capability, CheckStep, ConfigEntry, ConfigError, ConfigField, ConnectorError, ConnectorInfo, Customer,
+    CustomerPage, FieldKind, ForbiddenError, NetworkStage, NewTicket, ProtocolError, RateLimitError, StepStatus,
+    TenantLink, TicketRef, UnreachableError, UpstreamError, Warning,
+};
+
+/// A connector: its self-description and its connection test. The
+/// [`Session`] does the work on an open connection.
+///
+/// Export it with [`export_connector!`]. The functions take no `self`: a
+/// component holds no state between calls outside its sessions.
+pub trait Connector: 'static {
+    /// One open connection.
+    type Session: Session;
+
+    /// The self-description. Pure: no network, the same answer on every call.
+    fn info() -> ConnectorInfo;
+
+    /// Diagnose a connection from a filled-in form, step by step: the form
+    /// (`form-valid`), then each network step in order; a step after a
+    /// failed one is `skipped`. Never fails as a whole.
+    ///
+    /// The default: `form-valid` by [`Session::open`], then
+    /// `customers-readable` by reading the first page. Override it to name
+    /// each step a person can fix (reachable, credentials, permissions).
+    fn test_connection(config: Vec<ConfigEntry>) -> Vec<CheckStep> {
+        let step = |id: &str, label: &str, status, message: String| CheckStep {
+            id: id.into(),
+            label: label.into(),
+            status,
+            message,
+        };
+        let (form_label, read_label) = ("Connection form filled in correctly", "Customers readable");
+        let mut session = match Self::Session::open(config) {
+            Ok(s) => s,
+            Err(e) => {
+                return vec![
+                    step("form-valid", form_label, StepStatus::Failed, e.message().to_string()),
+                    step("customers-readable", read_label, StepStatus::Skipped, "Skipped because an earlier step failed.".into()),
+                ]
+            }
+        };
+        let form = step("form-valid", form_label, StepStatus::Passed, "The connection form is complete.".into());
+        let read = match session.list_customers(None) {
+            Ok(page) => step(
+                "customers-readable",
+                read_label,
+                StepStatus::Passed,
+                format!("The first page lists {} customers.", page.customers.len()),
+            ),
+            Err(e) => step("customers-readable", read_label, StepStatus::Failed, e.message().to_string()),
+        };
+        vec![form, read]
+    }
+}
+
+/// An open connection to one PSA instance (the contract's `session`
+/// resource). The platform never overlaps calls on one session, so the
+/// methods take `&mut self`.
+pub trait Session: Sized + 'static {
+    /// Check the form and open a session. No network I/O: the first call that
+    /// needs the PSA authenticates. Fails only with [`Error::InvalidConfig`].
+    fn open(config: Vec<ConfigEntry>) -> Result<Self, Error>;
+
+    /// One page of customers: `None` starts an import, the returned
+    /// `next_cursor` continues it until it is `None`. The same cursor reads
+    /// the same page again (the host retries failed calls); see [`cursor`].
+    fn list_customers(&mut self, cursor: Option<String>) -> Result<CustomerPage, Error>;
+
+    /// Open a ticket. The default answers [`Error::not_offered`]: declare
+    /// [`Capability::CreateTicket`] only when overriding it.
+    fn create_ticket(&mut self, ticket: NewTicket) -> Result<TicketRef, Error> {
+        let _ = ticket;
+        Err(Error::not_offered("create-ticket"))
+    }
+}
+
+/// Exports a type implementing [`Connector`] as the component's
+/// `connector` interface: the one line of glue a connector writes.
+///
+/// ```
+/// # use psa_connector_sdk::{ConfigEntry, ConnectorInfo, CustomerPage, Error};
+/// struct MyConnector;
+/// # struct MySession;
+/// impl psa_connector_sdk::Connector for MyConnector {
+///     type Session = MySession;
+///     // ...
+/// #   fn info() -> ConnectorInfo { unimplemented!() }
+/// }
+/// # impl psa_connector_sdk::Session for MySession {
+/// #   fn open(_: Vec<ConfigEntry>) -> Result<Self, Error> { Ok(MySession) }
+/// #   fn list_customers(&mut self, _: Option<String>) -> Result<CustomerPage, Error> { unimplemented!() }
+/// # }
+/// psa_connector_sdk::export_connector!(MyConnector);
+/// ```
+///
+/// Outside `wasm32` (native tests and tools) it expands to nothing: the
+/// export names are not valid symbols in a native library.
+#[macro_export]
+macro_rules! export_connector {
+    ($connector:ty) => {
+        #[cfg(target_arch = "wasm32")]
+        const _: () = {
+            type __PsaConnectorSdkExport = $crate::__private::Component<$connector>;
+            $crate::__private::export!(__PsaConnectorSdkExport with_types_in $crate::__private::bindings);
+        };
+        // Natively the connector is still type-checked as exported, and
+        // counts as used (no dead-code warnings in native builds and tests).
+        #[cfg(not(target_arch = "wasm32"))]
+        const _: () = $crate::__private::exportable::<$connector>();
+    };
+}
+
+/// What [`export_connector!`] expands to needs; not an API.
+#[doc(hidden)]
+pub mod __private {
+    use std::cell::RefCell;
+    use std::marker::PhantomData;
+
+    use crate::bindings::exports::optimize365::psa_connector::connector::{self, Guest, GuestSession};
+    use crate::{CheckStep, ConfigEntry, ConnectorError, ConnectorInfo, CustomerPage, NewTicket, TicketRef};
+
+    pub use crate::bindings::__export_psa_connector as export;
+
+    /// The paths the generated export glue names.
+    pub mod bindings {
+        pub use crate::bindings::exports;
+    }
+
+    /// What `export_connector!` checks natively: that the type is a connector.
+    pub const fn exportable<C: crate::Connector>() {}
+
+    /// The component: the contract's `Guest` over a [`Connector`](crate::Connector).
+    pub struct Component<C>(PhantomData<C>);
+
+    impl<C: crate::Connector> Guest for Component<C> {
+        type Session = SessionOf<C::Session>;
+
+        fn info() -> ConnectorInfo {
+            C::info()
+        }
+
+        fn test_connection(config: Vec<ConfigEntry>) -> Vec<CheckStep> {
+            C::test_connection(config)
+        }
+    }
+
+    /// A [`Session`](crate::Session) as the contract's resource. The
+    /// `RefCell` gives the `&self` resource methods `&mut` access; calls on
+    /// one session never overlap, so it is never busy in practice.
+    pub struct SessionOf<S>(pub(crate) RefCell<S>);
+
+    fn busy() -> ConnectorError {
+        ConnectorError::Internal("The session is already busy with another call.".into())
+    }
+
+    impl<S: crate::Session> GuestSession for SessionOf<S> {
+        fn open(config: Vec<ConfigEntry>) -> Result<connector::Session, ConnectorError> {
+            let session = S::open(config)?;
+            Ok(connector::Session::new(SessionOf(RefCell::new(session))))
+        }
+
+        fn list_customers(&self, cursor: Option<String>) -> Result<CustomerPage, ConnectorError> {
+            let mut s = self.0.try_borrow_mut().map_err(|_| busy())?;
+            Ok(s.list_customers(cursor)?)
+        }
+
+        fn create_ticket(&self, ticket: NewTicket) -> Result<TicketRef, ConnectorError> {
+            let mut s = self.0.try_borrow_mut().map_err(|_| busy())?;
+            Ok(s.create_ticket(ticket)?)
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    struct Fixed;
+    struct FixedSession(u32);
+
+    impl Connector for Fixed {
+        type Session = FixedSession;
+        fn info() -> ConnectorInfo {
+            ConnectorInfo {
+                id: "fixed".into(),
+                display_name: "Fixed".into(),
+                version: "0".into(),
+                contract_version: CONTRACT_VERSION.into(),
+                capabilities: vec![Capability::ListCustomers],
+                fields: Vec::new(),
+                allowed_hosts: Vec::new(),
+            }
+        }
+    }
+
+    impl Session for FixedSession {
+        fn open(config: Vec<ConfigEntry>) -> Result<Self, Error> {
+            match config.first() {
+                Some(e) if e.id == "fail" => Err(Error::upstream(500, "/c", "down")),
+                Some(_) => Ok(FixedSession(500)),
+                None => Ok(FixedSession(0)),
+            }
+        }
+        fn list_customers(&mut self, _cursor: Option<String>) -> Result<CustomerPage, Error> {
+            if self.0 == 500 {
+                return Err(Error::upstream(500, "/c", "The PSA is down."));
+            }
+            Ok(CustomerPage { customers: Vec::new(), warnings: Vec::new(), next_cursor: None, fetched: 0, total: Some(0) })
+        }
+    }
+
+    fn entry(id: &str) -> Vec<ConfigEntry> {
+        vec![ConfigEntry { id: id.into(), value: "v".into() }]
+    }
+
+    #[test]
+    fn default_connection_test_and_ticket() {
+        let s = Fixed::test_connection(Vec::new());
+        assert_eq!((s[0].status, s[1].status), (StepStatus::Passed, StepStatus::Passed));
+        assert_eq!(s[1].message, "The first page lists 0 customers.");
+        let s = Fixed::test_connection(entry("x"));
+        assert_eq!((s[1].status, s[1].message.as_str()), (StepStatus::Failed, "The PSA is down."));
+        let s = Fixed::test_connection(entry("fail"));
+        assert_eq!((s[0].status, s[1].status), (StepStatus::Failed, StepStatus::Skipped));
+        let ticket = NewTicket { customer_id: "1".into(), summary: "s".into(), details_html: String::new(), ticket_type_id: None, priority_id: None };
+        assert!(matches!(FixedSession(0).create_ticket(ticket), Err(Error::Internal(m)) if m.contains("create-ticket")));
+    }
+
+    #[test]
+    fn the_adapter_converts_errors() {
+        use crate::bindings::exports::optimize365::psa_connector::connector::GuestSession;
+        let s = __private::SessionOf(std::cell::RefCell::new(FixedSession(500)));
+        assert!(matches!(s.list_customers(None), Err(ConnectorError::Upstream(u)) if u.status == 500));
+        let _held = s.0.borrow_mut();
+        assert!(matches!(s.list_customers(None), Err(ConnectorError::Internal(m)) if m.contains("busy")));
+    }
+}
