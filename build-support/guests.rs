@@ -4,7 +4,7 @@
 // profile. The nested cargo gets a target directory of its own,
 // `<target>/guests`: it cannot share the outer build's directory, whose lock
 // the outer cargo holds while build scripts run. Only the small guest
-// dependencies (wit-bindgen, serde) are built there; wasmtime is built once,
+// dependencies (wit-bindgen, serde, url) are built there; wasmtime is built once,
 // by the outer cargo.
 
 use std::path::{Path, PathBuf};

@@ -133,14 +133,14 @@ ROWS = [
      HOST_LIB, "pacing::tests::credit_counts_overlapping_waits_once_only_while_the_guest_is_blocked_and_is_capped"),
     ("memory-cap-all-memories", H + "ctx.rs", "if total > self.memory_cap {", "if false {",
      HOST_LIB, "ctx::tests::the_memory_cap_holds_for_all_memories_together"),
-    # The connector's own guards (plugin/src; the bundled component is
-    # rebuilt by the host's build script).
-    ("content-length", "plugin/src/http.rs",
+    # The connector's own guards (plugin/halopsa/src, and the SDK's client in
+    # plugin/sdk/src; the bundled component is rebuilt by the host's build script).
+    ("content-length", "plugin/sdk/src/http.rs",
      'entries.push(("content-length".to_string(), body.len().to_string().into_bytes()));', "let _ = body;",
      "strict_server", "token_exchange_and_ticket_against_a_strict_server"),
-    ("refused-as-sent-message", "plugin/src/auth.rs", "if crate::api::refused_as_sent(status) {", "if false {",
+    ("refused-as-sent-message", "plugin/halopsa/src/auth.rs", "if refused_as_sent(status) {", "if false {",
      "strict_server", "a_411_on_the_token_endpoint_names_the_proxy_not_a_wrong_url"),
-    ("adaptive-page-size", "plugin/src/pagination.rs", "} else if capped {", "} else if false {",
+    ("adaptive-page-size", "plugin/halopsa/src/pagination.rs", "} else if capped {", "} else if false {",
      "halo_paging", "every_customer_once_when_halo_counts_offsets_from_the_asked_size"),
     # Issue 10, 4.3: the compiled-connector cache.
     ("cache-mac-covers-component", H + "cache.rs", "m.update(sha256.as_bytes());", "let _ = sha256;",

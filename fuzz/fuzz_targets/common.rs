@@ -2,7 +2,7 @@
 #![allow(dead_code)]
 
 use halopsa_connector::config::{self, Config};
-use halopsa_connector::error::Error;
+use halopsa_connector::error::{Describe, Error};
 
 /// Client secrets the targets configure; none overlaps the connector's own
 /// message text or the `<redacted>` marker, so finding one in a message is a leak.
@@ -42,7 +42,7 @@ pub fn assert_guid(t: &str) {
 
 /// Every error carries a message a person can act on; texts never contain `secret`.
 pub fn assert_error_sane(e: &Error, secret: Option<&str>) {
-    let message = e.message();
+    let message = e.describe();
     assert!(!message.trim().is_empty(), "empty message in {e:?}");
     let texts: Vec<&str> = match e {
         Error::InvalidConfig { field, message } => vec![field, message],

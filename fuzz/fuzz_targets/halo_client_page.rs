@@ -6,7 +6,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use halopsa_connector::pagination::{ImportState, PageAt, PAGE_SIZE};
-use halopsa_connector::{api, customers, tenants};
+use halopsa_connector::{answer, customers, tenants};
 use libfuzzer_sys::fuzz_target;
 
 mod common;
@@ -15,7 +15,7 @@ use common::{assert_canonical_id, assert_guid, assert_protocol};
 const ENDPOINT: &str = "/api/Client";
 
 fuzz_target!(|data: &[u8]| {
-    if let Err(e) = api::check_json_body(ENDPOINT, Some("application/json"), data) {
+    if let Err(e) = answer::check_json_body(ENDPOINT, Some("application/json"), data) {
         assert_protocol(&e, ENDPOINT);
         return;
     }

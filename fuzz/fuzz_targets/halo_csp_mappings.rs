@@ -8,7 +8,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use halopsa_connector::{api, tenants};
+use halopsa_connector::{answer, tenants};
 use libfuzzer_sys::fuzz_target;
 
 mod common;
@@ -25,7 +25,7 @@ fuzz_target!(|data: &[u8]| {
         details.push(list);
     }
 
-    match api::parse_value(LIST, list) {
+    match answer::parse_value(LIST, list) {
         Ok(v) => match tenants::connection_ids(&v) {
             Ok(ids) => {
                 assert!(ids.len() <= tenants::MAX_CSP_CONNECTIONS, "{} connections", ids.len());
@@ -43,7 +43,7 @@ fuzz_target!(|data: &[u8]| {
 
     let mut all = Vec::new();
     for d in details {
-        match api::parse_value(DETAIL, d) {
+        match answer::parse_value(DETAIL, d) {
             Ok(v) => {
                 let found = match tenants::mappings(&v) {
                     Ok(found) => found,

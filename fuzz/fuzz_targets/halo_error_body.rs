@@ -2,7 +2,7 @@
 //! when no message can be read, and the status → error mapping.
 #![no_main]
 
-use halopsa_connector::api;
+use halopsa_connector::{answer, api};
 use halopsa_connector::error::Error;
 use libfuzzer_sys::fuzz_target;
 
@@ -16,7 +16,7 @@ const STATUSES: [u16; 9] = [400, 401, 403, 404, 409, 422, 429, 500, 503];
 
 fuzz_target!(|data: &[u8]| {
     let sniffed = data.iter().find(|b| !b.is_ascii_whitespace()) == Some(&b'<');
-    let extracted = api::extract_halo_message(data);
+    let extracted = answer::extract_halo_message(data);
     if let Some(m) = &extracted {
         assert!(!m.is_empty());
         assert!(!m.starts_with(char::is_whitespace), "untrimmed {m:?}");
@@ -27,7 +27,7 @@ fuzz_target!(|data: &[u8]| {
     let header = std::str::from_utf8(data).ok().and_then(|s| s.lines().next());
     // Digits are seconds, saturating at u32::MAX (a wait too long to make
     // is still one); anything else that is read is an HTTP-date.
-    if let Some(ra) = api::retry_after(header) {
+    if let Some(ra) = answer::retry_after(header) {
         let h = header.map(str::trim).unwrap_or_default();
         if !h.is_empty() && h.bytes().all(|b| b.is_ascii_digit()) {
             assert_eq!(h.parse::<u32>().unwrap_or(u32::MAX), ra);
@@ -37,15 +37,15 @@ fuzz_target!(|data: &[u8]| {
     }
 
     for ct in CONTENT_TYPES {
-        let html = api::is_html(ct, data);
+        let html = answer::is_html(ct, data);
         assert_eq!(html, sniffed || ct.is_some_and(|c| c.to_ascii_lowercase().contains("text/html")));
 
-        let summary = api::summary(500, ct, data);
+        let summary = answer::summary(500, ct, data);
         assert!(!summary.trim().is_empty());
         assert!(summary.chars().count() <= 201, "summary not clipped");
         assert!(!summary.contains(char::is_control), "control character in summary {summary:?}");
 
-        match api::check_json_body(ENDPOINT, ct, data) {
+        match answer::check_json_body(ENDPOINT, ct, data) {
             Ok(()) => assert!(!html && !data.iter().all(u8::is_ascii_whitespace)),
             Err(e) => {
                 assert!(html || data.iter().all(u8::is_ascii_whitespace));

@@ -27,7 +27,7 @@ fuzz_target!(|data: &[u8]| {
     let secret = SECRETS[usize::from(b1 >> 3) % SECRETS.len()];
     let cfg = common::config(secret, tenant);
 
-    let html = halopsa_connector::api::is_html(content_type, body);
+    let html = halopsa_connector::answer::is_html(content_type, body);
     match auth::interpret(&cfg, status, content_type, body) {
         Ok((token, lifetime, scopes)) => {
             assert!((200..300).contains(&status), "a token from HTTP {status}");
@@ -47,7 +47,7 @@ fuzz_target!(|data: &[u8]| {
             // A proxy's refusal of the request as sent (411 and the like) is
             // named as such, HTML page or not; other HTML and 404s are a
             // wrong URL.
-            if halopsa_connector::api::refused_as_sent(status) {
+            if halopsa_connector::answer::refused_as_sent(status) {
                 assert!(matches!(e, Error::Upstream { .. }), "{e:?}");
             } else if status == 404 || html {
                 assert!(matches!(e, Error::Protocol { .. }), "{e:?}");

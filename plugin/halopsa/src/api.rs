@@ -1,11 +1,10 @@
 //! Authenticated calls to Halo's resource server, and what Halo's answers mean.
 
-use serde_json::Value;
-
+use crate::answer::{check_json_body, extract_halo_message, is_html, refused_as_sent, retry_after, summary};
 use crate::auth::{scrub, TokenCache};
 use crate::config::Config;
 use crate::error::Error;
-use crate::http::{Method, Request, Response, Transport};
+use crate::http::{self, Method, Request, Response, Transport};
 use crate::messages as msg;
 
 /// Halo permission names, per endpoint.
@@ -82,12 +81,14 @@ impl Api<'_> {
     /// Send with the session's token; on 401, one fresh token and one retry.
     fn send(&mut self, method: Method, rel: &str, query: &str, body: Option<Vec<u8>>) -> Result<Response, Error> {
         let token = self.tokens.get(self.cfg, self.net)?;
-        let first = self.net.send(&self.request(method, rel, query, body.clone(), &token))?;
+        let req = self.request(method, rel, query, body.clone(), &token);
+        let first = http::send(self.net, &req)?;
         if first.status != 401 {
             return Ok(first);
         }
         let token = self.tokens.renew(self.cfg, self.net)?;
-        let second = self.net.send(&self.request(method, rel, query, body, &token))?;
+        let req = self.request(method, rel, query, body, &token);
+        let second = http::send(self.net, &req)?;
         if second.status == 401 {
             self.tokens.clear();
             return Err(Error::Unauthorized(msg::token_refused_by_api()));
@@ -124,21 +125,6 @@ pub fn forbidden_error(endpoint: &str, permission: &str, granted: Option<&[Strin
     Error::Forbidden { permission: permission.to_string(), message }
 }
 
-/// Statuses that refuse a request for its form, not its content: they come
-/// from a reverse proxy, load balancer or WAF in front of Halo (Halo's own
-/// API and login service answer with 400, 401, 403, 404 or 429). 411 Length
-/// Required, 413 Content Too Large, 414 URI Too Long, 415 Unsupported Media
-/// Type, 417 Expectation Failed, 431 Request Header Fields Too Large, and 406
-/// Not Acceptable (Halo always answers JSON, which the connector accepts).
-/// Not 405: a POST to a page that is not Halo's token endpoint (IIS, nginx
-/// serving a web page) answers 405, so on the token endpoint it means a wrong
-/// URL (`auth::interpret`).
-pub const REFUSED_AS_SENT: [u16; 7] = [406, 411, 413, 414, 415, 417, 431];
-
-pub fn refused_as_sent(status: u16) -> bool {
-    REFUSED_AS_SENT.contains(&status)
-}
-
 /// The error for a non-2xx answer other than the 401 handled by the retry.
 pub fn status_error(
     status: u16,
@@ -172,185 +158,22 @@ pub fn status_error(
     }
 }
 
-/// A 2xx body must be JSON: not empty, not HTML.
-pub fn check_json_body(endpoint: &str, content_type: Option<&str>, body: &[u8]) -> Result<(), Error> {
-    if is_html(content_type, body) {
-        return Err(Error::protocol(endpoint, msg::html_not_json(endpoint)));
-    }
-    if body.iter().all(|b| b.is_ascii_whitespace()) {
-        return Err(Error::protocol(endpoint, msg::empty_body(endpoint)));
-    }
-    Ok(())
-}
-
-/// Parse a checked body as JSON.
-pub fn parse_value(endpoint: &str, body: &[u8]) -> Result<Value, Error> {
-    serde_json::from_slice(body).map_err(|_| Error::protocol(endpoint, msg::not_json(endpoint)))
-}
-
-/// An HTML page: `text/html`, or a body that starts with `<`.
-pub fn is_html(content_type: Option<&str>, body: &[u8]) -> bool {
-    content_type.is_some_and(|c| c.to_ascii_lowercase().contains("text/html"))
-        || body.iter().find(|b| !b.is_ascii_whitespace()) == Some(&b'<')
-}
-
-/// `Retry-After` in its integer form.
-pub fn retry_after(header: Option<&str>) -> Option<u32> {
-    retry_after_at(header?, std::time::SystemTime::now())
-}
-
-/// A `Retry-After` value in whole seconds from `now`: delta-seconds
-/// (saturating at `u32::MAX` instead of being dropped, so the host still
-/// sees a wait too long to make) or an HTTP-date; `None` for anything else.
-pub fn retry_after_at(value: &str, now: std::time::SystemTime) -> Option<u32> {
-    let v = value.trim();
-    if !v.is_empty() && v.bytes().all(|b| b.is_ascii_digit()) {
-        return Some(v.parse::<u32>().unwrap_or(u32::MAX));
-    }
-    let when = httpdate::parse_http_date(v).ok()?;
-    let secs = when.duration_since(now).map_or(0, |d| d.as_secs());
-    Some(u32::try_from(secs).unwrap_or(u32::MAX))
-}
-
-/// A short description of a body Halo's own message could not be read from.
-pub fn summary(status: u16, content_type: Option<&str>, body: &[u8]) -> String {
-    if is_html(content_type, body) {
-        return msg::body_summary_html(status);
-    }
-    let text = String::from_utf8_lossy(body);
-    // Control characters become spaces before trimming: a body of only
-    // control characters is as empty as a blank one.
-    let one_line: String = text.chars().map(|c| if c.is_control() { ' ' } else { c }).collect();
-    let one_line = one_line.trim();
-    if one_line.is_empty() {
-        return msg::body_summary_empty(status);
-    }
-    msg::clip(one_line, 200)
-}
-
-/// Halo's own error message from the JSON shapes it uses.
-pub fn extract_halo_message(body: &[u8]) -> Option<String> {
-    let v: Value = serde_json::from_slice(body).ok()?;
-    let found = message_of(&v)?;
-    let found = found.trim();
-    (!found.is_empty()).then(|| msg::clip(found, 300))
-}
-
-fn message_of(v: &Value) -> Option<String> {
-    match v {
-        Value::String(s) => Some(s.clone()),
-        Value::Array(items) => {
-            let parts: Vec<String> = items.iter().filter_map(message_of).collect();
-            (!parts.is_empty()).then(|| parts.join("; "))
-        }
-        Value::Object(map) => {
-            let text = |k: &str| map.get(k).and_then(Value::as_str).map(str::trim).filter(|s| !s.is_empty());
-            if let Some(m) = text("Message").or_else(|| text("message")).or_else(|| text("errorMessage")) {
-                return Some(m.to_string());
-            }
-            if let Some(d) = text("error_description") {
-                return Some(match text("error") {
-                    Some(code) => format!("{d} ({code})"),
-                    None => d.to_string(),
-                });
-            }
-            if let Some(e) = text("error").or_else(|| text("title")).or_else(|| text("detail")) {
-                return Some(e.to_string());
-            }
-            // `{"errors": {...}}` (ASP.NET) or field-path keys: `{"[0].client_id": "..."}`.
-            if let Some(inner @ (Value::Object(_) | Value::Array(_))) = map.get("errors") {
-                return message_of(inner);
-            }
-            let parts: Vec<String> = map
-                .iter()
-                .filter_map(|(k, v)| {
-                    let m = match v {
-                        Value::String(s) => s.trim().to_string(),
-                        Value::Array(a) => a.iter().filter_map(Value::as_str).collect::<Vec<_>>().join(" "),
-                        _ => return None,
-                    };
-                    (!m.is_empty()).then(|| format!("{k}: {m}"))
-                })
-                .collect();
-            (!parts.is_empty()).then(|| parts.join("; "))
-        }
-        _ => None,
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::error::Describe;
     use crate::http::fake::Fake;
 
     fn cfg() -> Config {
         crate::config::test_config(&[])
     }
 
-    fn m(body: &str) -> Option<String> {
-        extract_halo_message(body.as_bytes())
-    }
-
-    #[test]
-    fn retry_after_values() {
-        let now = std::time::UNIX_EPOCH + std::time::Duration::from_secs(1_700_000_000);
-        let r = |v| retry_after_at(v, now);
-        assert_eq!(r("120"), Some(120));
-        assert_eq!(r("10000000000"), Some(u32::MAX));
-        assert_eq!(r("18446744073709551615"), Some(u32::MAX));
-        assert_eq!(r("Tue, 14 Nov 2023 22:14:50 GMT"), Some(90));
-        assert_eq!(r("Sun, 06 Nov 1994 08:49:37 GMT"), Some(0));
-        for garbage in ["-5", "1.5", "", "later"] {
-            assert_eq!(r(garbage), None, "{garbage:?}");
-        }
-    }
-
-    #[test]
-    fn halo_error_shapes() {
-        assert_eq!(m(r#"{"Message":"An error has occurred."}"#).as_deref(), Some("An error has occurred."));
-        assert_eq!(m(r#"{"message":"nope"}"#).as_deref(), Some("nope"));
-        assert_eq!(m(r#"{"ClassName":"System.Exception","Message":"Boom"}"#).as_deref(), Some("Boom"));
-        assert_eq!(m(r#"{"resultCode":1,"errorMessage":"Bad client"}"#).as_deref(), Some("Bad client"));
-        assert_eq!(
-            m(r#"{"error":"invalid_request","error_description":"Missing scope"}"#).as_deref(),
-            Some("Missing scope (invalid_request)")
-        );
-        assert_eq!(m(r#"{"error":"invalid_client"}"#).as_deref(), Some("invalid_client"));
-        assert_eq!(
-            m(r#"{"[0].client_id": "Client not found"}"#).as_deref(),
-            Some("[0].client_id: Client not found")
-        );
-        assert_eq!(m(r#"{"errors":{"summary":["Required"]}}"#).as_deref(), Some("summary: Required"));
-        assert_eq!(m(r#""plain""#).as_deref(), Some("plain"));
-        assert_eq!(m(r#"{"Message":"  "}"#), None);
-        assert_eq!(m("<html>"), None);
-        assert_eq!(m("{}"), None);
-    }
-
     /// Found by fuzzing (fuzz target `halo_error_body`, minimised input `[0x01]`):
     /// a body of control characters gave a blank message.
     #[test]
-    fn control_character_body_is_summarised_as_empty() {
-        assert_eq!(summary(500, None, b"\x01"), msg::body_summary_empty(500));
-        assert_eq!(summary(502, None, b"   \r\n\x01\0\0\0\0\0\0\x06"), msg::body_summary_empty(502));
-        assert_eq!(summary(500, None, b"\x01oops\tthere\x7f"), "oops there");
+    fn a_control_character_body_still_gives_a_message() {
         match status_error(500, None, None, b"\x01", "/api/Client", PERM_CUSTOMERS) {
             Error::Upstream { message, .. } => assert!(!message.trim().is_empty()),
-            other => panic!("{other:?}"),
-        }
-    }
-
-    #[test]
-    fn html_detection() {
-        assert!(is_html(None, b"  \n<!DOCTYPE html>"));
-        assert!(is_html(Some("text/html; charset=utf-8"), b"{}"));
-        assert!(!is_html(Some("application/json"), b"{\"a\":1}"));
-        assert!(!is_html(None, b""));
-        match check_json_body("/api/Client", None, b"<html></html>") {
-            Err(Error::Protocol { endpoint, message }) => {
-                assert_eq!(endpoint, "/api/Client");
-                assert!(message.contains("HTML page where JSON belongs"));
-            }
             other => panic!("{other:?}"),
         }
     }
@@ -391,14 +214,14 @@ mod tests {
         let nginx = b"<html><head><title>411 Length Required</title></head></html>";
         match status_error(411, Some("text/html"), None, nginx, "/api/Tickets", PERM_TICKETS) {
             e @ Error::Upstream { status: 411, .. } => {
-                let m = e.message();
+                let m = e.describe();
                 assert!(m.starts_with("Halo answered HTTP 411 on /api/Tickets: Length Required."), "{m}");
                 assert!(m.contains("reverse proxy") && m.contains("Content-Length"), "{m}");
             }
             other => panic!("{other:?}"),
         }
-        for s in REFUSED_AS_SENT {
-            let m = status_error(s, Some("text/html"), None, b"<html></html>", "/api/Tickets", PERM_TICKETS).message();
+        for s in crate::answer::REFUSED_AS_SENT {
+            let m = status_error(s, Some("text/html"), None, b"<html></html>", "/api/Tickets", PERM_TICKETS).describe();
             assert!(m.contains("in front of Halo, not from Halo's own service: it refused the request as sent"), "{s}: {m}");
             assert!(!m.contains(": Refused."), "{s} has no reason phrase: {m}");
         }
@@ -468,8 +291,8 @@ mod tests {
         net.json(200, r#"{"auth_url":"https://acme.halopsa.com/auth","tenant_id":"acme"}"#);
         let e = Api { cfg: &c, tokens: &mut tokens, net: &mut net }.get("/Client", "", PERM_CUSTOMERS).map(|_| ()).unwrap_err();
         assert!(matches!(e, Error::Upstream { status: 404, .. }), "{e:?}");
-        assert!(e.message().contains("Resource Server URL is probably wrong"), "{}", e.message());
-        assert!(e.message().ends_with("tenant as \"acme\" (the Tenant field is empty). Correct the form to match, then test again."), "{}", e.message());
+        assert!(e.describe().contains("Resource Server URL is probably wrong"), "{}", e.describe());
+        assert!(e.describe().ends_with("tenant as \"acme\" (the Tenant field is empty). Correct the form to match, then test again."), "{}", e.describe());
         assert_eq!(net.urls()[2], "https://acme.halopsa.com/api/authinfo");
         assert_eq!(net.sent.len(), 3);
     }

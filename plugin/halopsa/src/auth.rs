@@ -2,7 +2,7 @@
 
 use std::time::{Duration, Instant};
 
-use crate::api::{extract_halo_message, is_html, retry_after};
+use crate::answer::{extract_halo_message, is_html, refused_as_sent, retry_after, summary};
 use crate::config::{Config, Secret};
 use crate::discover::{self, Base};
 use crate::error::Error;
@@ -113,7 +113,7 @@ pub fn fetch(cfg: &Config, net: &mut dyn Transport) -> Result<Issued, Error> {
         body: Some(token_request_body(cfg).into_bytes()),
         endpoint: cfg.token_endpoint(),
     };
-    let resp = net.send(&req)?;
+    let resp = crate::http::send(net, &req)?;
     match interpret(cfg, resp.status, resp.content_type(), &resp.body) {
         Err(Error::RateLimited { .. }) => {
             let ra = retry_after(resp.header("retry-after"));
@@ -153,7 +153,7 @@ pub fn interpret(cfg: &Config, status: u16, content_type: Option<&str>, body: &[
     let html = is_html(content_type, body);
     // Before the web-page test: a proxy's refusal usually comes as an HTML
     // page, and is not a sign of a wrong URL.
-    if crate::api::refused_as_sent(status) {
+    if refused_as_sent(status) {
         let message = msg::refused_as_sent(status, &endpoint, Some("application/x-www-form-urlencoded"));
         return Err(Error::Upstream { status, endpoint, message });
     }
@@ -189,7 +189,7 @@ pub fn interpret(cfg: &Config, status: u16, content_type: Option<&str>, body: &[
         }
         (429, _) => Err(Error::RateLimited { retry_after: None, message: msg::rate_limited(None) }),
         _ => {
-            let message = extract_halo_message(body).unwrap_or_else(|| crate::api::summary(status, content_type, body));
+            let message = extract_halo_message(body).unwrap_or_else(|| summary(status, content_type, body));
             Err(Error::Upstream { status, endpoint, message: scrub(message, cfg) })
         }
     }
@@ -243,6 +243,7 @@ pub fn scrub(text: String, cfg: &Config) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::error::Describe;
     use crate::http::fake::Fake;
 
     fn cfg(tenant: Option<&str>) -> Config {
@@ -345,7 +346,7 @@ mod tests {
             }
             other => panic!("{other:?}"),
         }
-        assert!(!e.message().contains("does not look like Halo's"), "{}", e.message());
+        assert!(!e.describe().contains("does not look like Halo's"), "{}", e.describe());
         match interpret(&c, 415, Some("text/html"), b"<html>") {
             Err(Error::Upstream { status: 415, message, .. }) => {
                 assert!(message.contains("application/x-www-form-urlencoded"), "{message}")
@@ -379,10 +380,10 @@ mod tests {
         net.json(200, r#"{"auth_url":"https://eu.halopsa.com/auth","tenant_id":"acme"}"#);
         let e = fetch(&c, &mut net).unwrap_err();
         assert!(matches!(e, Error::Protocol { .. }));
-        assert!(e.message().ends_with(
+        assert!(e.describe().ends_with(
             "Halo reports its authorization server as https://eu.halopsa.com/auth (you entered https://acme.halopsa.com/auth) and tenant as \"acme\" (the Tenant field is empty). Correct the form to match, then test again."
-        ), "{}", e.message());
-        assert!(!e.message().contains("Tenant field is probably missing"), "{}", e.message());
+        ), "{}", e.describe());
+        assert!(!e.describe().contains("Tenant field is probably missing"), "{}", e.describe());
         assert_eq!(net.urls()[1], "https://acme.halopsa.com/api/authinfo");
 
         let mut net = Fake::new();
@@ -394,7 +395,7 @@ mod tests {
         let mut net = Fake::new();
         net.json(401, r#"{"error":"invalid_client"}"#).json(200, r#"{"auth_url":"https://acme.halopsa.com/auth","tenant_id":""}"#);
         let e = fetch(&c, &mut net).unwrap_err();
-        assert!(!e.message().contains("Halo reports"));
+        assert!(!e.describe().contains("Halo reports"));
         assert_eq!(net.sent.len(), 2);
     }
 

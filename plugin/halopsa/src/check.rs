@@ -4,7 +4,7 @@ use crate::api::{Api, PERM_CUSTOMERS};
 use crate::auth::TokenCache;
 use crate::config;
 use crate::customers;
-use crate::error::Error;
+use crate::error::{Describe, Error};
 use crate::http::Transport;
 use crate::messages as msg;
 use crate::session::{read_csp, CspOutcome};
@@ -42,7 +42,7 @@ fn diagnose(entries: &[(String, String)], net: &mut dyn Transport, out: &mut Vec
 
     let cfg = match config::parse(entries) {
         Ok(c) => c,
-        Err(e) => return fail(out, e.message()),
+        Err(e) => return fail(out, e.describe()),
     };
     pass(out, msg::form_valid(cfg.api_assumed, &cfg.resource.url));
 
@@ -54,11 +54,11 @@ fn diagnose(entries: &[(String, String)], net: &mut dyn Transport, out: &mut Vec
         }
         // Unreachable, not the token endpoint, or refused by a proxy in front
         // of Halo before the login service saw it.
-        Err(e @ (Error::Unreachable { .. } | Error::Protocol { .. })) => return fail(out, e.message()),
-        Err(e @ Error::Upstream { status, .. }) if crate::api::refused_as_sent(status) => return fail(out, e.message()),
+        Err(e @ (Error::Unreachable { .. } | Error::Protocol { .. })) => return fail(out, e.describe()),
+        Err(e @ Error::Upstream { status, .. }) if crate::answer::refused_as_sent(status) => return fail(out, e.describe()),
         Err(e) => {
             pass(out, msg::auth_reachable(&cfg.token_url()));
-            return fail(out, e.message());
+            return fail(out, e.describe());
         }
     }
 
@@ -66,11 +66,11 @@ fn diagnose(entries: &[(String, String)], net: &mut dyn Transport, out: &mut Vec
     let endpoint = cfg.endpoint("/Client");
     let body = match api.get("/Client", PROBE_QUERY, PERM_CUSTOMERS) {
         Ok(b) => b,
-        Err(e) => return fail(out, e.message()),
+        Err(e) => return fail(out, e.describe()),
     };
     let page = match customers::parse_page(&endpoint, 1, &body) {
         Ok(p) => p,
-        Err(e) => return fail(out, e.message()),
+        Err(e) => return fail(out, e.describe()),
     };
     pass(out, msg::customers_visible(page.record_count));
 
@@ -80,9 +80,9 @@ fn diagnose(entries: &[(String, String)], net: &mut dyn Transport, out: &mut Vec
     match read_csp(&mut api) {
         Ok(CspOutcome::Read { connections: 0, .. }) => pass(out, msg::links_none_configured()),
         Ok(CspOutcome::Read { links, connections }) => pass(out, msg::links_from_csp(connections, links.links)),
-        Ok(CspOutcome::Forbidden { error, .. }) => fail(out, msg::links_check_failed(&error.message())),
+        Ok(CspOutcome::Forbidden { error, .. }) => fail(out, msg::links_check_failed(&error.describe())),
         Ok(CspOutcome::Unavailable { endpoint }) => fail(out, msg::links_unavailable_check(&endpoint)),
-        Err(e) => fail(out, e.message()),
+        Err(e) => fail(out, e.describe()),
     }
 }
 
@@ -143,10 +143,11 @@ mod tests {
     #[test]
     fn unreachable_or_html_fails_auth_step() {
         let mut net = Fake::new();
-        net.answers.push_back(Err(Error::Unreachable {
+        net.answers.push_back(Err(crate::http::HttpError {
             host: "acme.halopsa.com".into(),
-            stage: crate::error::Stage::Dns,
-            message: msg::unreachable_dns("acme.halopsa.com"),
+            endpoint: "/auth/token".into(),
+            phase: crate::http::Phase::Request,
+            kind: crate::http::ErrorKind::Dns,
         }));
         let steps = run(&form("s"), &mut net);
         assert_eq!(statuses(&steps), vec!["passed", "failed", "skipped", "skipped", "skipped"]);

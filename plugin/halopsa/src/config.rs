@@ -1,7 +1,13 @@
-//! The connection form: field definitions, normalisation and validation.
+//! The connection form: field definitions, normalisation and validation,
+//! over the SDK's form helpers; the messages are Halo's.
+
+use psa_connector_sdk::form::{self, FieldSpec, Form, FormProblem, UrlProblem};
+use psa_connector_sdk::FieldKind;
 
 use crate::error::Error;
 use crate::messages as msg;
+
+pub use psa_connector_sdk::form::{parse_flag, NormUrl};
 
 pub const RESOURCE: &str = "resource_server_url";
 pub const AUTH: &str = "authorization_server_url";
@@ -11,30 +17,13 @@ pub const TENANT: &str = "tenant";
 pub const SCOPE: &str = "scope";
 pub const INCLUDE_INACTIVE: &str = "include_inactive";
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Kind {
-    Url,
-    Text,
-    Secret,
-    Flag,
-}
-
-pub struct FieldSpec {
-    pub id: &'static str,
-    pub label: &'static str,
-    pub help: &'static str,
-    pub kind: Kind,
-    pub required: bool,
-    pub default: Option<&'static str>,
-}
-
 /// The connection form, in display order.
 pub const FIELDS: [FieldSpec; 7] = [
     FieldSpec {
         id: RESOURCE,
         label: "Resource Server URL",
         help: "In Halo: Configuration > Integrations > HaloPSA API > API Details, \"Resource Server\" (usually https://<instance>/api).",
-        kind: Kind::Url,
+        kind: FieldKind::Url,
         required: true,
         default: None,
     },
@@ -42,7 +31,7 @@ pub const FIELDS: [FieldSpec; 7] = [
         id: AUTH,
         label: "Authorization Server URL",
         help: "In Halo: Configuration > Integrations > HaloPSA API > API Details, \"Authorisation Server\" (usually https://<instance>/auth).",
-        kind: Kind::Url,
+        kind: FieldKind::Url,
         required: true,
         default: None,
     },
@@ -50,7 +39,7 @@ pub const FIELDS: [FieldSpec; 7] = [
         id: CLIENT_ID,
         label: "Client ID",
         help: "In Halo: Configuration > Integrations > HaloPSA API > View Applications, open the application (authentication method Client ID and Secret (Services), login type Agent) and copy its Client ID after saving it.",
-        kind: Kind::Text,
+        kind: FieldKind::Text,
         required: true,
         default: None,
     },
@@ -58,7 +47,7 @@ pub const FIELDS: [FieldSpec; 7] = [
         id: CLIENT_SECRET,
         label: "Client Secret",
         help: "Shown on the same application in Configuration > Integrations > HaloPSA API > View Applications; Halo shows it only once, so generate a new one if it is lost.",
-        kind: Kind::Secret,
+        kind: FieldKind::Secret,
         required: true,
         default: None,
     },
@@ -66,7 +55,7 @@ pub const FIELDS: [FieldSpec; 7] = [
         id: TENANT,
         label: "Tenant",
         help: "Only for Halo-hosted instances, shown on the API Details page (Configuration > Integrations > HaloPSA API > API Details). Leave empty for a self-hosted Halo.",
-        kind: Kind::Text,
+        kind: FieldKind::Text,
         required: false,
         default: None,
     },
@@ -74,7 +63,7 @@ pub const FIELDS: [FieldSpec; 7] = [
         id: SCOPE,
         label: "Scope",
         help: "The permissions to request, separated by spaces. Leave it at \"all\" to get every permission the application has in Configuration > Integrations > HaloPSA API > View Applications > Permissions.",
-        kind: Kind::Text,
+        kind: FieldKind::Text,
         required: false,
         default: Some("all"),
     },
@@ -82,7 +71,7 @@ pub const FIELDS: [FieldSpec; 7] = [
         id: INCLUDE_INACTIVE,
         label: "Include inactive customers",
         help: "When on, customers marked inactive in Halo are imported too, with active set to false.",
-        kind: Kind::Flag,
+        kind: FieldKind::Flag,
         required: false,
         default: Some("true"),
     },
@@ -105,17 +94,6 @@ impl std::fmt::Debug for Secret {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str("Secret(<redacted>)")
     }
-}
-
-/// A URL after normalisation.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct NormUrl {
-    /// `scheme://host[:port]/path` without a trailing slash, query or fragment.
-    pub url: String,
-    /// The host alone (`acme.halopsa.com`).
-    pub host: String,
-    /// The path alone, without a trailing slash (`/api`, or empty).
-    pub path: String,
 }
 
 /// The checked connection settings.
@@ -151,30 +129,17 @@ impl Config {
     }
 }
 
-fn spec(id: &str) -> Option<&'static FieldSpec> {
-    FIELDS.iter().find(|f| f.id == id)
-}
-
 /// Check and normalise the filled-in form.
 pub fn parse(entries: &[(String, String)]) -> Result<Config, Error> {
-    for (id, _) in entries {
-        if spec(id).is_none() {
-            return Err(Error::config(id, msg::unknown_field(id)));
-        }
-    }
-    // The last entry for an id wins; values are trimmed.
-    let value = |id: &str| -> Option<&str> {
-        entries.iter().rev().find(|(k, _)| k == id).map(|(_, v)| v.trim()).filter(|v| !v.is_empty())
-    };
-    let required = |id: &'static str| -> Result<&str, Error> {
-        let label = spec(id).map(|s| s.label).unwrap_or(id);
-        value(id).ok_or_else(|| Error::config(id, msg::missing_field(label)))
-    };
+    let form = Form::new(entries.iter().cloned());
+    // Unknown ids first, then the required fields in display order.
+    form.check(&FIELDS).map_err(form_error)?;
+    let required = |id: &str| form.value(id).unwrap_or_default();
 
-    let resource_raw = required(RESOURCE)?;
-    let auth_raw = required(AUTH)?;
-    let client_id = required(CLIENT_ID)?.to_string();
-    let client_secret = Secret::new(required(CLIENT_SECRET)?);
+    let resource_raw = required(RESOURCE);
+    let auth_raw = required(AUTH);
+    let client_id = required(CLIENT_ID).to_string();
+    let client_secret = Secret::new(required(CLIENT_SECRET));
 
     let mut resource = normalise_url(RESOURCE, "Resource Server URL", resource_raw)?;
     let mut api_assumed = false;
@@ -185,64 +150,42 @@ pub fn parse(entries: &[(String, String)]) -> Result<Config, Error> {
     }
     let auth = normalise_url(AUTH, "Authorization Server URL", auth_raw)?;
 
-    let tenant = value(TENANT).map(str::to_string);
-    let scope = value(SCOPE).unwrap_or("all").to_string();
-    let include_inactive = match value(INCLUDE_INACTIVE) {
-        None => true,
-        Some(v) => parse_flag(v).ok_or_else(|| Error::config(INCLUDE_INACTIVE, msg::bad_flag(v)))?,
-    };
+    let tenant = form.value(TENANT).map(str::to_string);
+    let scope = form.value(SCOPE).unwrap_or("all").to_string();
+    let include_inactive = form.flag(INCLUDE_INACTIVE, true).map_err(form_error)?;
 
     Ok(Config { resource, api_assumed, auth, client_id, client_secret, tenant, scope, include_inactive })
 }
 
-/// `true`/`false`, `yes`/`no`, `1`/`0`, any case.
-pub fn parse_flag(raw: &str) -> Option<bool> {
-    match raw.trim().to_ascii_lowercase().as_str() {
-        "true" | "yes" | "1" | "on" => Some(true),
-        "false" | "no" | "0" | "off" => Some(false),
-        _ => None,
+/// A form problem in Halo's words.
+fn form_error(p: FormProblem) -> Error {
+    match p {
+        FormProblem::Unknown { field } => Error::config(&field, msg::unknown_field(&field)),
+        FormProblem::Missing { field, label } => Error::config(field, msg::missing_field(label)),
+        FormProblem::NotAFlag { field, value } => Error::config(&field, msg::bad_flag(&value)),
     }
 }
 
 /// Trim, add `https://` when no scheme was typed, drop trailing slashes;
-/// refuse schemes other than http(s), user info, queries and fragments.
+/// refuse schemes other than http(s), user info, queries and fragments
+/// ([`form::normalise_url`]); the refusal names `field` and its `label`.
 pub fn normalise_url(field: &str, label: &str, raw: &str) -> Result<NormUrl, Error> {
-    let raw = raw.trim();
-    let with_scheme = if has_scheme(raw) { raw.to_string() } else { format!("https://{raw}") };
-    let bad = |why: &str| Error::config(field, msg::bad_url(label, raw, why));
-    let url = url::Url::parse(&with_scheme).map_err(|e| match e {
-        url::ParseError::IdnaError if !with_scheme.is_ascii() => bad(msg::NON_ASCII_HOST),
-        _ => bad("it is not a valid URL"),
-    })?;
-    match url.scheme() {
-        "https" | "http" => {}
-        other => return Err(bad(&format!("it starts with {other}:// where https:// belongs"))),
-    }
-    if !url.username().is_empty() || url.password().is_some() {
-        return Err(bad("it contains a user name or password; credentials go in their own fields"));
-    }
-    if url.query().is_some_and(|q| !q.is_empty()) {
-        return Err(bad("it contains a query string (the part after ?)"));
-    }
-    if url.fragment().is_some_and(|f| !f.is_empty()) {
-        return Err(bad("it contains a fragment (the part after #)"));
-    }
-    let host = match url.host_str() {
-        Some(h) if !h.is_empty() => h.to_string(),
-        _ => return Err(bad("it has no host name")),
-    };
-    let path = url.path().trim_end_matches('/').to_string();
-    let origin = url.origin().ascii_serialization();
-    Ok(NormUrl { url: format!("{origin}{path}"), host, path })
-}
-
-fn has_scheme(raw: &str) -> bool {
-    match raw.find("://") {
-        Some(i) => raw.get(..i).is_some_and(|s| {
-            !s.is_empty() && s.chars().all(|c| c.is_ascii_alphanumeric() || c == '+' || c == '-' || c == '.')
-        }),
-        None => false,
-    }
+    form::normalise_url(raw).map_err(|problem| {
+        let scheme;
+        let why = match &problem {
+            UrlProblem::Empty | UrlProblem::NotAUrl => "it is not a valid URL",
+            UrlProblem::NonAsciiHost => msg::NON_ASCII_HOST,
+            UrlProblem::Scheme(other) => {
+                scheme = format!("it starts with {other}:// where https:// belongs");
+                scheme.as_str()
+            }
+            UrlProblem::UserInfo => "it contains a user name or password; credentials go in their own fields",
+            UrlProblem::Query => "it contains a query string (the part after ?)",
+            UrlProblem::Fragment => "it contains a fragment (the part after #)",
+            UrlProblem::NoHost => "it has no host name",
+        };
+        Error::config(field, msg::bad_url(label, raw.trim(), why))
+    })
 }
 
 /// A parsed configuration for unit tests: the standard form with `overrides`

@@ -4,7 +4,7 @@ use serde::Deserialize;
 use serde_json::Value;
 
 use crate::error::Error;
-use crate::field::{int_of_number, int_of_text, Field};
+use crate::field::{parse_count, Field};
 use crate::messages as msg;
 use crate::tenants::RawLink;
 use crate::types::Customer;
@@ -184,25 +184,6 @@ fn diagnose(body: &[u8], e: &serde_json::Error) -> String {
     }
 }
 
-/// A non-negative whole number: `1234`, `"1234"`, `1234.0`.
-pub fn parse_count(v: &Value) -> Option<u64> {
-    parse_int(v).and_then(|n| u64::try_from(n).ok())
-}
-
-/// A whole number as Halo may send it: integer, integral float, numeric string.
-pub fn parse_int(v: &Value) -> Option<i64> {
-    match v {
-        Value::Number(n) => int_of_number(n),
-        Value::String(s) => int_of_text(s),
-        _ => None,
-    }
-}
-
-/// Halo's id in canonical form (`"95"`).
-pub fn parse_id(v: &Value) -> Option<String> {
-    parse_int(v).map(|n| n.to_string())
-}
-
 /// A row as a customer, without tenant links. `position` is 1-based.
 pub fn to_customer(endpoint: &str, page_no: u32, position: usize, row: &RawRow) -> Result<Customer, Error> {
     let bad = |problem: &str| Error::protocol(endpoint, msg::row_problem(position, page_no, problem));
@@ -226,7 +207,7 @@ pub fn to_customer(endpoint: &str, page_no: u32, position: usize, row: &RawRow) 
         v => match v.as_int() {
             Some(0) => false,
             Some(1) => true,
-            _ => match v.as_str().and_then(crate::config::parse_flag) {
+            _ => match v.as_str().and_then(psa_connector_sdk::form::parse_flag) {
                 Some(b) => b,
                 None => return Err(bad("has an \"inactive\" that is neither true nor false")),
             },
@@ -347,23 +328,6 @@ pub fn looks_like_domain(d: &str) -> bool {
 mod tests {
     use super::*;
     use serde_json::json;
-
-    #[test]
-    fn ids() {
-        assert_eq!(parse_id(&json!(95)).as_deref(), Some("95"));
-        assert_eq!(parse_id(&json!("95")).as_deref(), Some("95"));
-        assert_eq!(parse_id(&json!(" 0095 ")).as_deref(), Some("95"));
-        assert_eq!(parse_id(&json!(95.0)).as_deref(), Some("95"));
-        assert_eq!(parse_id(&json!("95.0")).as_deref(), Some("95"));
-        assert_eq!(parse_id(&json!(95.5)), None);
-        assert_eq!(parse_id(&json!("abc")), None);
-        assert_eq!(parse_id(&json!(null)), None);
-        assert_eq!(parse_id(&json!(true)), None);
-        assert_eq!(parse_count(&json!(1234.0)), Some(1234));
-        assert_eq!(parse_count(&json!("1234")), Some(1234));
-        assert_eq!(parse_count(&json!(-1)), None);
-        assert_eq!(parse_count(&json!(1e300)), None);
-    }
 
     fn row(v: serde_json::Value) -> RawRow<'static> {
         serde_json::from_str(String::leak(v.to_string())).unwrap()

@@ -55,7 +55,7 @@ pub fn ask(cfg: &Config, net: &mut dyn Transport, base: Base) -> Option<AuthInfo
         endpoint: "/api/authinfo".into(),
     };
     let resp = net.send(&req).ok()?;
-    if !(200..300).contains(&resp.status) || crate::api::is_html(resp.content_type(), &resp.body) {
+    if !(200..300).contains(&resp.status) || resp.is_html() {
         return None;
     }
     parse(&resp.body)
@@ -137,6 +137,7 @@ pub fn annotate(e: Error, cfg: &Config, net: &mut dyn Transport, base: Base, alw
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::error::Describe;
     use crate::http::fake::Fake;
 
     fn cfg(resource: &str, tenant: Option<&str>) -> Config {
@@ -193,7 +194,7 @@ mod tests {
         net.json(200, r#"{"auth_url":"https://acme.halopsa.com/auth","tenant_id":""}"#);
         let out = annotate(e.clone(), &c, &mut net, Base::Origin, true);
         assert_eq!(
-            out.message(),
+            out.describe(),
             "Base. Halo reports its authorization server as https://acme.halopsa.com/auth. Halo's /api/authinfo answered at https://acme.halopsa.com/api, so the Resource Server URL is probably https://acme.halopsa.com/api."
         );
         assert_eq!(net.urls(), ["https://acme.halopsa.com/api/authinfo"]);

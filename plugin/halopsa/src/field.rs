@@ -6,14 +6,15 @@
 //! (their content is not kept, but their nesting is still bounded by
 //! serde_json's depth limit). Whole numbers are read as Halo may send them:
 //! `95`, `95.0` or `"95"` ([`int_of_number`], [`int_of_text`]), the same
-//! rules `customers::parse_int` applies to a `Value`.
+//! rules [`parse_int`] applies to a `Value` (ids and counts in the answers
+//! that are read as `Value`s: CSP mappings, tickets, `record_count`).
 
 use std::borrow::Cow;
 use std::fmt;
 use std::marker::PhantomData;
 
 use serde::de::{self, Deserialize, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
-use serde_json::Number;
+use serde_json::{Number, Value};
 
 /// A JSON value as a row field; [`Field::Null`] when absent or `null`.
 #[derive(Clone, Debug, Default, PartialEq)]
@@ -59,6 +60,25 @@ pub fn int_of_number(n: &Number) -> Option<i64> {
 pub fn int_of_text(s: &str) -> Option<i64> {
     let s = s.trim();
     s.parse::<i64>().ok().or_else(|| s.parse::<f64>().ok().and_then(integral))
+}
+
+/// A non-negative whole number: `1234`, `"1234"`, `1234.0`.
+pub fn parse_count(v: &Value) -> Option<u64> {
+    parse_int(v).and_then(|n| u64::try_from(n).ok())
+}
+
+/// A whole number as Halo may send it: integer, integral float, numeric string.
+pub fn parse_int(v: &Value) -> Option<i64> {
+    match v {
+        Value::Number(n) => int_of_number(n),
+        Value::String(s) => int_of_text(s),
+        _ => None,
+    }
+}
+
+/// Halo's id in canonical form (`"95"`).
+pub fn parse_id(v: &Value) -> Option<String> {
+    parse_int(v).map(|n| n.to_string())
 }
 
 fn integral(f: f64) -> Option<i64> {
@@ -126,6 +146,25 @@ impl<'de: 'a, 'a> Visitor<'de> for FieldVisitor<'a> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn ids() {
+        assert_eq!(parse_id(&json!(95)).as_deref(), Some("95"));
+        assert_eq!(parse_id(&json!("95")).as_deref(), Some("95"));
+        assert_eq!(parse_id(&json!(" 0095 ")).as_deref(), Some("95"));
+        assert_eq!(parse_id(&json!(95.0)).as_deref(), Some("95"));
+        assert_eq!(parse_id(&json!("95.0")).as_deref(), Some("95"));
+        assert_eq!(parse_id(&json!(95.5)), None);
+        assert_eq!(parse_id(&json!("abc")), None);
+        assert_eq!(parse_id(&json!(null)), None);
+        assert_eq!(parse_id(&json!(true)), None);
+        assert_eq!(parse_count(&json!(1234.0)), Some(1234));
+        assert_eq!(parse_count(&json!("1234")), Some(1234));
+        assert_eq!(parse_count(&json!(-1)), None);
+        assert_eq!(parse_count(&json!(1e300)), None);
+    }
+
 
     fn field(json: &str) -> Field<'_> {
         serde_json::from_str(json).unwrap()

@@ -1,15 +1,17 @@
-//! HaloPSA connector: wit-bindgen glue and the exported functions.
+//! HaloPSA connector: the contract's functions over the modules that decide.
 //!
 //! Everything that decides something lives in the other modules, which are
-//! plain Rust and unit-tested natively; this file only converts between the
-//! contract's generated types and the connector's own ones.
+//! plain Rust over the SDK's [`Transport`](http::Transport) and unit-tested
+//! natively with scripted answers; this file only connects them to the SDK's
+//! [`Connector`] and [`Session`](psa_connector_sdk::Session) traits.
+//!
+//! Modules, leaves first: `messages` (every sentence), `field` (reading one
+//! JSON field, Halo's ids), `answer` (reading Halo's answers: HTML, errors,
+//! `Retry-After`), `config`, `http` (network failures in Halo's words),
+//! `discover` (authinfo) < `auth` (tokens) < `api` (authenticated calls),
+//! `tenants` < `customers`, `pagination`, `session`, `check`, `tickets`.
 
-wit_bindgen::generate!({
-    path: "../wit/0.1.0",
-    world: "psa-connector",
-    generate_all,
-});
-
+pub mod answer;
 pub mod api;
 pub mod auth;
 mod check;
@@ -25,23 +27,21 @@ pub mod session;
 pub mod tenants;
 mod tickets;
 
-use std::cell::RefCell;
-
-use exports::optimize365::psa_connector::connector::{Guest, GuestSession, Session};
-pub(crate) use optimize365::psa_connector::types;
-use types::{
-    Capability, CheckStep, ConfigEntry, ConfigError, ConfigField, ConnectorError, ConnectorInfo,
-    CustomerPage, FieldKind, ForbiddenError, NetworkStage, NewTicket, ProtocolError,
-    RateLimitError, TicketRef, UnreachableError, UpstreamError,
+use psa_connector_sdk::{
+    export_connector, form, Capability, CheckStep, ConfigEntry, Connector, ConnectorInfo, CustomerPage, NewTicket,
+    TicketRef,
 };
+// The contract's data types, as the modules name them (`crate::types::Customer`).
+pub(crate) use psa_connector_sdk as types;
 
-/// The contract version this connector implements (the folder `wit/0.1.0`).
-pub const CONTRACT_VERSION: &str = "0.1.0";
+pub use psa_connector_sdk::CONTRACT_VERSION;
 
-#[cfg_attr(not(target_arch = "wasm32"), allow(dead_code))]
-struct Component;
+use error::Error;
 
-impl Guest for Component {
+/// The connector.
+pub struct HaloPsa;
+
+impl Connector for HaloPsa {
     type Session = HaloSession;
 
     fn info() -> ConnectorInfo {
@@ -56,58 +56,33 @@ impl Guest for Component {
                 Capability::M365TenantLinks,
                 Capability::CreateTicket,
             ],
-            fields: config::FIELDS
-                .iter()
-                .map(|f| ConfigField {
-                    id: f.id.into(),
-                    label: f.label.into(),
-                    help: f.help.into(),
-                    kind: match f.kind {
-                        config::Kind::Url => FieldKind::Url,
-                        config::Kind::Text => FieldKind::Text,
-                        config::Kind::Secret => FieldKind::Secret,
-                        config::Kind::Flag => FieldKind::Flag,
-                    },
-                    required: f.required,
-                    default_value: f.default.map(Into::into),
-                })
-                .collect(),
+            fields: form::fields(&config::FIELDS),
             allowed_hosts: Vec::new(),
         }
     }
 
     fn test_connection(config: Vec<ConfigEntry>) -> Vec<CheckStep> {
-        check::run(&entries(config), &mut http::WasiHttp)
+        check::run(&entries(config), &mut http::client())
     }
 }
 
-/// One open connection; the contract's calls on a session never overlap, the
-/// `RefCell` only gives the `&self` methods mutable access.
-#[cfg_attr(not(target_arch = "wasm32"), allow(dead_code))]
-struct HaloSession {
-    state: RefCell<session::State>,
+/// One open connection.
+pub struct HaloSession {
+    state: session::State,
 }
 
-impl GuestSession for HaloSession {
-    fn open(config: Vec<ConfigEntry>) -> Result<Session, ConnectorError> {
-        let cfg = config::parse(&entries(config)).map_err(to_contract)?;
-        Ok(Session::new(HaloSession { state: RefCell::new(session::State::new(cfg)) }))
+impl psa_connector_sdk::Session for HaloSession {
+    fn open(config: Vec<ConfigEntry>) -> Result<HaloSession, Error> {
+        let cfg = config::parse(&entries(config))?;
+        Ok(HaloSession { state: session::State::new(cfg) })
     }
 
-    fn list_customers(&self, cursor: Option<String>) -> Result<CustomerPage, ConnectorError> {
-        let mut state = self
-            .state
-            .try_borrow_mut()
-            .map_err(|_| ConnectorError::Internal(messages::session_busy()))?;
-        state.list_customers(&mut http::WasiHttp, cursor.as_deref()).map_err(to_contract)
+    fn list_customers(&mut self, cursor: Option<String>) -> Result<CustomerPage, Error> {
+        self.state.list_customers(&mut http::client(), cursor.as_deref())
     }
 
-    fn create_ticket(&self, ticket: NewTicket) -> Result<TicketRef, ConnectorError> {
-        let mut state = self
-            .state
-            .try_borrow_mut()
-            .map_err(|_| ConnectorError::Internal(messages::session_busy()))?;
-        state.create_ticket(&mut http::WasiHttp, &ticket).map(|id| TicketRef { id }).map_err(to_contract)
+    fn create_ticket(&mut self, ticket: NewTicket) -> Result<TicketRef, Error> {
+        self.state.create_ticket(&mut http::client(), &ticket).map(|id| TicketRef { id })
     }
 }
 
@@ -115,35 +90,4 @@ fn entries(config: Vec<ConfigEntry>) -> Vec<(String, String)> {
     config.into_iter().map(|e| (e.id, e.value)).collect()
 }
 
-fn to_contract(e: error::Error) -> ConnectorError {
-    use error::{Error, Stage};
-    match e {
-        Error::InvalidConfig { field, message } => ConnectorError::InvalidConfig(ConfigError { field, message }),
-        Error::Unreachable { host, stage, message } => ConnectorError::Unreachable(UnreachableError {
-            host,
-            stage: match stage {
-                Stage::Dns => NetworkStage::Dns,
-                Stage::Connect => NetworkStage::Connect,
-                Stage::Tls => NetworkStage::Tls,
-                Stage::Timeout => NetworkStage::Timeout,
-            },
-            message,
-        }),
-        Error::Unauthorized(m) => ConnectorError::Unauthorized(m),
-        Error::Forbidden { permission, message } => ConnectorError::Forbidden(ForbiddenError { permission, message }),
-        Error::RateLimited { retry_after, message } => {
-            ConnectorError::RateLimited(RateLimitError { retry_after_seconds: retry_after, message })
-        }
-        Error::Upstream { status, endpoint, message } => {
-            ConnectorError::Upstream(UpstreamError { status, endpoint, message })
-        }
-        Error::Protocol { endpoint, message } => ConnectorError::Protocol(ProtocolError { endpoint, message }),
-        Error::Internal(m) => ConnectorError::Internal(m),
-    }
-}
-
-// Natively (unit tests, `cargo build --workspace` on the host) the exports are
-// left out: their names (`optimize365:psa-connector/connector@0.1.0#info`) are
-// not valid in a native shared library's symbol list.
-#[cfg(target_arch = "wasm32")]
-export!(Component);
+export_connector!(HaloPsa);

@@ -325,10 +325,6 @@ pub fn bad_cursor() -> String {
     "The cursor is not one this connector issued; start the import again without a cursor.".to_string()
 }
 
-pub fn session_busy() -> String {
-    "The session is already busy with another call.".to_string()
-}
-
 // ----- warnings ---------------------------------------------------------------
 
 pub fn warn_duplicate(name: &str, id: &str, first_page: u32, page: u32) -> String {
@@ -475,6 +471,7 @@ pub fn thousands(n: u64) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::error::Describe;
     use crate::error::Error;
 
     const SECRET: &str = "s3cr3t-value";
@@ -562,7 +559,7 @@ mod tests {
             Error::Unauthorized(token_refused_by_api()),
         ];
         for e in errors {
-            assert!(!e.message().contains(SECRET), "{e:?}");
+            assert!(!e.describe().contains(SECRET), "{e:?}");
             assert!(!format!("{e:?}").contains(SECRET));
         }
         let steps_text = format!("{:?}", cfg);

@@ -1,6 +1,7 @@
 //! A session's state (config, token, import progress, tenant-link source) and
 //! the `list-customers` / `create-ticket` flows over it.
 
+use crate::answer::parse_value;
 use crate::api::{self, Api, PERM_ADMIN, PERM_CUSTOMERS};
 use crate::auth::TokenCache;
 use crate::config::Config;
@@ -143,7 +144,7 @@ pub enum CspOutcome {
 pub fn read_csp(api: &mut Api) -> Result<CspOutcome, Error> {
     let list_endpoint = api.cfg.endpoint(CSP_REL);
     let ids = match api.get_with(CSP_REL, "?type=2", PERM_ADMIN, false) {
-        Ok(body) => tenants::connection_ids(&api::parse_value(&list_endpoint, &body)?)
+        Ok(body) => tenants::connection_ids(&parse_value(&list_endpoint, &body)?)
             .map_err(|problem| Error::protocol(&list_endpoint, problem))?,
         Err(error @ Error::Forbidden { .. }) => return Ok(CspOutcome::Forbidden { endpoint: list_endpoint, error }),
         Err(Error::Upstream { status: 404, .. }) => return Ok(CspOutcome::Unavailable { endpoint: list_endpoint }),
@@ -155,7 +156,7 @@ pub fn read_csp(api: &mut Api) -> Result<CspOutcome, Error> {
         let endpoint = api.cfg.endpoint(&rel);
         match api.get_with(&rel, "?type=2&includedetails=true&includetenants=true", PERM_ADMIN, false) {
             Ok(body) => all.extend(
-                tenants::mappings(&api::parse_value(&endpoint, &body)?).map_err(|problem| Error::protocol(&endpoint, problem))?,
+                tenants::mappings(&parse_value(&endpoint, &body)?).map_err(|problem| Error::protocol(&endpoint, problem))?,
             ),
             Err(error @ Error::Forbidden { .. }) => return Ok(CspOutcome::Forbidden { endpoint, error }),
             // A connection deleted between the two calls.
@@ -278,7 +279,7 @@ mod tests {
             let mut net = Fake::new();
             net.token().json(200, b).json(200, b).json(200, b);
             let _ = s.list_customers(&mut net, None);
-            let _ = crate::api::extract_halo_message(b.as_bytes());
+            let _ = crate::answer::extract_halo_message(b.as_bytes());
             let _ = crate::tenants::connection_ids(&serde_json::from_str(b).unwrap_or_default());
             let _ = crate::tickets::parse_created("/api/Tickets", b.as_bytes());
         }

@@ -8,8 +8,7 @@ use std::fmt;
 use serde::de::{self, Deserialize, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
 use serde_json::Value;
 
-use crate::customers::parse_id;
-use crate::field::Field;
+use crate::field::{parse_id, Field};
 use crate::messages as msg;
 use crate::types::{Customer, TenantLink, Warning};
 
@@ -27,14 +26,7 @@ pub struct RawLink {
 }
 
 /// A tenant id as a lower-case GUID (`8-4-4-4-12` hex, braces allowed).
-pub fn normalise_guid(raw: &str) -> Option<String> {
-    let t = raw.trim();
-    let t = t.strip_prefix('{').and_then(|s| s.strip_suffix('}')).unwrap_or(t);
-    let groups: Vec<&str> = t.split('-').collect();
-    let ok = groups.len() == 5
-        && groups.iter().zip([8usize, 4, 4, 4, 12]).all(|(g, n)| g.len() == n && g.bytes().all(|b| b.is_ascii_hexdigit()));
-    ok.then(|| t.to_ascii_lowercase())
-}
+pub use psa_connector_sdk::form::normalise_guid;
 
 /// Non-blank text, trimmed.
 fn text(value: Option<&str>) -> Option<String> {

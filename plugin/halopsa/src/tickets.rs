@@ -2,7 +2,7 @@
 
 use serde_json::{json, Value};
 
-use crate::customers::parse_id;
+use crate::field::parse_id;
 use crate::error::Error;
 use crate::messages as msg;
 use crate::types::NewTicket;
@@ -36,7 +36,7 @@ pub fn build_body(t: &NewTicket) -> Result<Vec<u8>, Error> {
 
 /// The new ticket's id from Halo's answer (the ticket, or an array of one).
 pub fn parse_created(endpoint: &str, body: &[u8]) -> Result<String, Error> {
-    let v: Value = crate::api::parse_value(endpoint, body)?;
+    let v: Value = crate::answer::parse_value(endpoint, body)?;
     let ticket = match &v {
         Value::Array(a) => a.first(),
         other => Some(other),

@@ -234,7 +234,7 @@ struct NativeNet {
 }
 
 impl guest_http::Transport for NativeNet {
-    fn send(&mut self, req: &guest_http::Request) -> Result<guest_http::Response, halopsa_connector::error::Error> {
+    fn send(&mut self, req: &guest_http::Request) -> Result<guest_http::Response, guest_http::HttpError> {
         use http_body_util::BodyExt;
         let method = match req.method {
             guest_http::Method::Get => http::Method::GET,
@@ -248,7 +248,7 @@ impl guest_http::Transport for NativeNet {
             .map_err(|e| match e {})
             .boxed_unsync();
         let request = b.body(body).expect("request builds");
-        let unreachable = |m: String| halopsa_connector::error::Error::Internal(m);
+        let unreachable = |m: String| guest_http::HttpError::new(req, guest_http::Phase::Request, guest_http::ErrorKind::Other(m));
         let transport = self.transport.clone();
         let (status, headers, body) = self
             .rt
