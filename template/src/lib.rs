@@ -5,58 +5,48 @@
 //! answering `{"customers":[{"id":1,"name":"Acme","active":true,
 //! "tenant_id":"<guid>"|null}], "next_page":2|null}`.
 //!
+//! Everything between the connector and the platform comes from the SDK
+//! (`psa_connector_sdk`): the contract's types, the `Connector` and
+//! `Session` traits, `export_connector!`, the `wasi:http` client and the
+//! form, cursor and error helpers. This file holds only what is about
+//! Example PSA: the form, the API's URLs and JSON, and the messages.
+//!
 //! Replace the API details (the URL, the JSON shapes, the error texts) with
 //! your PSA's; keep the structure. Comments marked "Contract:" point at a
 //! promise of `wit/0.1.0/psa-connector.wit` that the code next to them keeps.
 
-// Generates Rust types for the contract (the `types` and `connector`
-// interfaces) and raw bindings for every WASI interface (`wasi::http`, ...).
-// `path` is relative to this crate's Cargo.toml: adjust it if you copy the
-// `wit/0.1.0` folder somewhere else.
-wit_bindgen::generate!({
-    path: "../wit/0.1.0",
-    world: "psa-connector",
-    generate_all,
-});
+use psa_connector_sdk::cursor::{self, CursorError, Progress};
+use psa_connector_sdk::form::{self, FieldSpec, Form, FormProblem, UrlProblem};
+use psa_connector_sdk::http::{self, ErrorKind, HttpError, Phase, Request, Transport, WasiHttp};
+use psa_connector_sdk::{
+    export_connector, Capability, CheckStep, ConfigEntry, Connector, ConnectorInfo, Customer, CustomerPage, Error,
+    FieldKind, StepStatus, TenantLink, Warning,
+};
 
-mod http;
-
-use exports::optimize365::psa_connector::connector::{Guest, GuestSession, Session};
-pub(crate) use optimize365::psa_connector::types;
-use std::cell::RefCell;
-use std::collections::HashMap;
-use types::*;
+/// The connection form, in display order.
+const FIELDS: [FieldSpec; 3] = [
+    // A `url` field is what lets the sandbox reach that host.
+    FieldSpec::new("base_url", "Example PSA URL", "Your Example PSA address, e.g. https://psa.example.com", FieldKind::Url).required(),
+    // A `secret` is stored encrypted and scrubbed from the host's log.
+    FieldSpec::new("api_key", "API key", "Create an API key in Example PSA under Settings > API, with permission to read customers.", FieldKind::Secret).required(),
+    FieldSpec::new("include_inactive", "Include inactive customers", "Also import customers that Example PSA marks inactive.", FieldKind::Flag).default_value("true"),
+];
 
 /// The component: `info` and `test-connection` need no session.
-#[cfg_attr(not(target_arch = "wasm32"), allow(dead_code))]
-struct Component;
+struct Example;
 
-impl Guest for Component {
+impl Connector for Example {
     type Session = ExampleSession;
 
     /// Contract: pure, no network, the same answer on every call.
     fn info() -> ConnectorInfo {
-        let field = |id: &str, label: &str, help: &str, kind, required, default: Option<&str>| ConfigField {
-            id: id.into(),
-            label: label.into(),
-            help: help.into(),
-            kind,
-            required,
-            default_value: default.map(Into::into),
-        };
         ConnectorInfo {
             id: "example-psa".into(), // lower case; rename it for your connector
             display_name: "Example PSA".into(),
             version: env!("CARGO_PKG_VERSION").into(),
-            contract_version: "0.1.0".into(), // the wit folder this was built against
+            contract_version: psa_connector_sdk::CONTRACT_VERSION.into(), // the wit folder the SDK was built against
             capabilities: vec![Capability::TestConnection, Capability::ListCustomers, Capability::M365TenantLinks],
-            fields: vec![
-                // A `url` field is what lets the sandbox reach that host.
-                field("base_url", "Example PSA URL", "Your Example PSA address, e.g. https://psa.example.com", FieldKind::Url, true, None),
-                // A `secret` is stored encrypted and scrubbed from the host's log.
-                field("api_key", "API key", "Create an API key in Example PSA under Settings > API, with permission to read customers.", FieldKind::Secret, true, None),
-                field("include_inactive", "Include inactive customers", "Also import customers that Example PSA marks inactive.", FieldKind::Flag, false, Some("true")),
-            ],
+            fields: form::fields(&FIELDS),
             allowed_hosts: Vec::new(), // fixed API hosts besides the URL fields; usually none
         }
     }
@@ -65,19 +55,19 @@ impl Guest for Component {
     /// step in order; a step after a failed one is `skipped`.
     fn test_connection(config: Vec<ConfigEntry>) -> Vec<CheckStep> {
         let step = |id: &str, label: &str, status, message: String| CheckStep { id: id.into(), label: label.into(), status, message };
-        let cfg = match Config::parse(&config) {
+        let cfg = match Config::parse(Form::from_config(config)) {
             Ok(cfg) => cfg,
             Err(e) => {
                 return vec![
-                    step("form-valid", "Connection form complete", StepStatus::Failed, describe(&e)),
+                    step("form-valid", "Connection form complete", StepStatus::Failed, e.message().to_string()),
                     step("api-reachable", "Example PSA API answers", StepStatus::Skipped, "Skipped: fix the connection form first.".into()),
                 ]
             }
         };
         let form = step("form-valid", "Connection form complete", StepStatus::Passed, format!("Will connect to {}.", cfg.base_url));
-        let api = match fetch_page(&cfg, 1) {
+        let api = match fetch_page(&cfg, &mut WasiHttp::new(), 1) {
             Ok(page) => step("api-reachable", "Example PSA API answers", StepStatus::Passed, format!("The API key works; the first page lists {} customers.", page.customers.len())),
-            Err(e) => step("api-reachable", "Example PSA API answers", StepStatus::Failed, describe(&e)),
+            Err(e) => step("api-reachable", "Example PSA API answers", StepStatus::Failed, e.message().to_string()),
         };
         vec![form, api]
     }
@@ -93,100 +83,77 @@ struct Config {
 
 impl Config {
     /// Contract (`open`): only `invalid-config` errors, each naming its field.
-    fn parse(entries: &[ConfigEntry]) -> Result<Config, ConnectorError> {
-        let value = |id: &str| entries.iter().find(|e| e.id == id).map(|e| e.value.trim()).unwrap_or("");
-        let bad = |field: &str, message: String| ConnectorError::InvalidConfig(ConfigError { field: field.into(), message });
-
-        let base_url = normalize_url(value("base_url")).map_err(|m| bad("base_url", m))?;
-        let api_key = value("api_key").to_string();
-        if api_key.is_empty() {
-            return Err(bad("api_key", "The API key is missing. Create one in Example PSA under Settings > API and paste it here.".into()));
-        }
+    fn parse(form: Form) -> Result<Config, Error> {
+        form.check(&FIELDS).map_err(form_error)?;
+        let raw_url = form.value("base_url").unwrap_or_default();
+        let base_url = form::normalise_url(raw_url).map_err(|p| url_error(raw_url, p))?.url;
+        let api_key = form.value("api_key").unwrap_or_default().to_string();
         if api_key.chars().any(|c| c.is_control() || c.is_whitespace()) {
             // Never echo the key itself: say what is wrong with it.
-            return Err(bad("api_key", "The API key contains spaces or line breaks. Copy it again from Example PSA and paste it without them.".into()));
+            return Err(Error::config("api_key", "The API key contains spaces or line breaks. Copy it again from Example PSA and paste it without them."));
         }
-        let include_inactive = match value("include_inactive").to_ascii_lowercase().as_str() {
-            "" | "true" => true, // empty: the field's default
-            "false" => false,
-            other => return Err(bad("include_inactive", format!("`{other}` is not a yes/no value; use true or false."))),
-        };
+        let include_inactive = form.flag("include_inactive", true).map_err(form_error)?;
         Ok(Config { base_url, api_key, include_inactive })
     }
 }
 
-/// Trims, adds `https://` when no scheme is given, refuses other schemes, and
-/// strips trailing slashes. The error is a sentence for the admin.
-fn normalize_url(raw: &str) -> Result<String, String> {
-    let raw = raw.trim();
-    if raw.is_empty() {
-        return Err("The Example PSA URL is missing. Enter your Example PSA address, e.g. https://psa.example.com.".into());
+/// A form problem in Example PSA's words.
+fn form_error(p: FormProblem) -> Error {
+    match p {
+        FormProblem::Missing { field: "api_key", .. } => {
+            Error::config("api_key", "The API key is missing. Create one in Example PSA under Settings > API and paste it here.")
+        }
+        FormProblem::Missing { field, label } => Error::config(field, format!("{label} is missing; fill it in.")),
+        FormProblem::Unknown { field } => Error::config(&field, format!("`{field}` is not a field of the Example PSA connector; remove it.")),
+        FormProblem::NotAFlag { field, value } => Error::config(&field, format!("`{value}` is not a yes/no value; use true or false.")),
     }
-    let (scheme, rest) = raw.split_once("://").unwrap_or(("https", raw));
-    let (scheme, rest) = (scheme.to_ascii_lowercase(), rest.trim_end_matches('/'));
-    if scheme != "https" && scheme != "http" {
-        return Err(format!("The Example PSA URL must start with https:// (it starts with {scheme}://). Enter your Example PSA address, e.g. https://psa.example.com."));
-    }
-    let (authority, path) = rest.split_at(rest.find('/').unwrap_or(rest.len()));
-    let port_ok = match authority.rsplit_once(':') {
-        Some((host, port)) if !authority.ends_with(']') => !host.is_empty() && port.parse::<u16>().is_ok(),
-        _ => true,
-    };
-    if authority.is_empty() || !port_ok || rest.chars().any(|c| c.is_whitespace() || c.is_control() || "?#@\\".contains(c)) {
-        return Err(format!("`{raw}` is not a web address. Enter your Example PSA address, e.g. https://psa.example.com."));
-    }
-    Ok(format!("{scheme}://{}{path}", authority.to_ascii_lowercase()))
 }
 
-/// One open connection. Contract: calls on one session never overlap; the
-/// `RefCell` only gives `&self` methods somewhere to keep state.
-#[cfg_attr(not(target_arch = "wasm32"), allow(dead_code))]
+/// A URL problem in Example PSA's words.
+fn url_error(raw: &str, p: UrlProblem) -> Error {
+    let fix = "Enter your Example PSA address, e.g. https://psa.example.com.";
+    let message = match p {
+        UrlProblem::Empty => format!("The Example PSA URL is missing. {fix}"),
+        UrlProblem::Scheme(s) => format!("The Example PSA URL must start with https:// (it starts with {s}://). {fix}"),
+        UrlProblem::UserInfo => format!("The Example PSA URL contains a user name or password; the API key goes in its own field. {fix}"),
+        _ => format!("`{}` is not a web address. {fix}", raw.chars().take(200).collect::<String>()),
+    };
+    Error::config("base_url", message)
+}
+
+/// One open connection.
 struct ExampleSession {
     config: Config,
-    /// Customers returned before each page (page 1: 0), so that `fetched`
-    /// stays right when the host retries a page.
-    fetched_before: RefCell<HashMap<u32, u64>>,
+    /// Keeps `fetched` right when the host retries a page.
+    progress: Progress,
 }
 
-impl GuestSession for ExampleSession {
+impl psa_connector_sdk::Session for ExampleSession {
     /// Contract: checks the form, does no network I/O.
-    fn open(config: Vec<ConfigEntry>) -> Result<Session, ConnectorError> {
-        let config = Config::parse(&config)?;
-        Ok(Session::new(ExampleSession { config, fetched_before: RefCell::new(HashMap::new()) }))
+    fn open(config: Vec<ConfigEntry>) -> Result<Self, Error> {
+        Ok(ExampleSession { config: Config::parse(Form::from_config(config))?, progress: Progress::default() })
     }
 
     /// Contract: the cursor is opaque to the platform; here it is the next
     /// page number. The same cursor re-reads the same page, so a retry never
     /// duplicates customers; `None` as next cursor ends the import.
-    fn list_customers(&self, cursor: Option<String>) -> Result<CustomerPage, ConnectorError> {
-        let page = match cursor.as_deref() {
-            None => 1,
-            Some(c) => match c.parse::<u32>() {
-                Ok(n) if n >= 1 => n,
-                _ => return Err(ConnectorError::Internal(format!("The page cursor `{c}` was not issued by this connector; start the import again."))),
-            },
-        };
-        let mut result = fetch_page(&self.config, page)?;
-        let mut counts = self.fetched_before.try_borrow_mut().map_err(|_| ConnectorError::Internal("The session is already busy with another call.".into()))?;
-        let before = counts.get(&page).copied().unwrap_or(0);
-        let fetched = before + result.customers.len() as u64;
-        if let Some(next) = result.next_page {
-            counts.insert(next, fetched);
-        }
+    fn list_customers(&mut self, cursor: Option<String>) -> Result<CustomerPage, Error> {
+        let page = cursor::page_number(cursor.as_deref()).map_err(|_| {
+            Error::internal("The page cursor was not issued by this connector; start the import again.")
+        })?;
+        let result = fetch_page(&self.config, &mut WasiHttp::new(), page)?;
+        let fetched = self.progress.page(cursor.as_deref(), result.customers.len(), result.next_cursor.as_deref());
         Ok(CustomerPage {
-            customers: std::mem::take(&mut result.customers),
+            customers: result.customers,
             warnings: result.warnings,
-            next_cursor: result.next_page.map(|n| n.to_string()),
+            next_cursor: result.next_cursor,
             fetched,
             total: None, // Example PSA does not report a total
         })
     }
 
-    /// Not offered (no `create-ticket` capability), so the platform does not
-    /// call it; the contract allows `internal` here.
-    fn create_ticket(&self, _ticket: NewTicket) -> Result<TicketRef, ConnectorError> {
-        Err(ConnectorError::Internal("not supported by this connector".into()))
-    }
+    // `create_ticket`: not offered (no `create-ticket` capability); the SDK's
+    // default answers `internal`, as the contract allows.
 }
 
 /// What Example PSA sends. Unknown fields are ignored; a missing or mistyped
@@ -215,27 +182,23 @@ fn yes() -> bool {
 struct Page {
     customers: Vec<Customer>,
     warnings: Vec<Warning>,
-    next_page: Option<u32>,
+    next_cursor: Option<String>,
 }
 
 /// GET one page and turn it into contract types; every HTTP status has its
-/// error variant here.
-fn fetch_page(cfg: &Config, page: u32) -> Result<Page, ConnectorError> {
-    let url = format!("{}/customers?page={page}", cfg.base_url);
-    let endpoint = format!("{}/customers", url_path(&cfg.base_url));
-    let resp = http::get(&url, &cfg.api_key)?;
-    let protocol = |message: String| ConnectorError::Protocol(ProtocolError { endpoint: endpoint.clone(), message });
+/// error variant here. `net` is the SDK's `wasi:http` client in the
+/// component, a scripted one in native tests.
+fn fetch_page(cfg: &Config, net: &mut dyn Transport, page: u32) -> Result<Page, Error> {
+    let request = Request::get(http::url(&cfg.base_url, "/customers", &[("page", &page.to_string())]))
+        .bearer(&cfg.api_key)
+        .header("Accept", "application/json");
+    let endpoint = request.endpoint.clone();
+    let resp = net.send(&request).map_err(network_error)?;
     match resp.status {
         200..=299 => {}
-        401 => return Err(ConnectorError::Unauthorized("Example PSA rejected the API key (HTTP 401). Create a new key under Settings > API in Example PSA and paste it into the API key field.".into())),
-        403 => return Err(ConnectorError::Forbidden(ForbiddenError {
-            permission: "customers:read".into(),
-            message: "The API key is valid but may not read customers (HTTP 403). In Example PSA, open Settings > API and give the key the customers:read permission.".into(),
-        })),
-        429 => return Err(ConnectorError::RateLimited(RateLimitError {
-            retry_after_seconds: resp.retry_after.as_deref().and_then(|s| s.trim().parse().ok()),
-            message: "Example PSA asks to slow down (HTTP 429): too many requests with this API key. Wait the time it names, then try again.".into(),
-        })),
+        401 => return Err(Error::unauthorized("Example PSA rejected the API key (HTTP 401). Create a new key under Settings > API in Example PSA and paste it into the API key field.")),
+        403 => return Err(Error::forbidden("customers:read", "The API key is valid but may not read customers (HTTP 403). In Example PSA, open Settings > API and give the key the customers:read permission.")),
+        429 => return Err(Error::rate_limited(resp.retry_after(), "Example PSA asks to slow down (HTTP 429): too many requests with this API key. Wait the time it names, then try again.")),
         status => {
             // Prefer the PSA's own error text, but never let it echo the key.
             let theirs = serde_json::from_slice::<serde_json::Value>(&resp.body).ok().and_then(|v| v.get("error").and_then(|e| e.as_str()).map(str::to_owned));
@@ -243,22 +206,23 @@ fn fetch_page(cfg: &Config, page: u32) -> Result<Page, ConnectorError> {
                 Some(t) => format!("Example PSA answered HTTP {status}: {}", t.replace(&cfg.api_key, "[api key]").chars().take(300).collect::<String>()),
                 None => format!("Example PSA answered HTTP {status}. Check the Example PSA status page, or try again later."),
             };
-            return Err(ConnectorError::Upstream(UpstreamError { status, endpoint, message }));
+            return Err(Error::upstream(status, &endpoint, message));
         }
     }
-    if resp.body.iter().find(|b| !b.is_ascii_whitespace()) == Some(&b'<') {
-        return Err(protocol("The address answered with a web page, not the Example PSA API. Check that base_url is the API address, e.g. https://psa.example.com.".into()));
+    if resp.is_html() {
+        return Err(Error::protocol(&endpoint, "The address answered with a web page, not the Example PSA API. Check that base_url is the API address, e.g. https://psa.example.com."));
     }
-    let api: ApiPage = serde_json::from_slice(&resp.body).map_err(|e| protocol(format!("The answer is not the JSON Example PSA sends ({e}). Check that base_url is the Example PSA API address.")))?;
-    if api.next_page.is_some_and(|n| n <= page) {
-        return Err(protocol(format!("Example PSA named page {} as the one after page {page}; the import would never end.", api.next_page.unwrap_or(0))));
-    }
-    let mut out = Page { customers: Vec::new(), warnings: Vec::new(), next_page: api.next_page };
+    let api: ApiPage = serde_json::from_slice(&resp.body).map_err(|e| Error::protocol(&endpoint, format!("The answer is not the JSON Example PSA sends ({e}). Check that base_url is the Example PSA API address.")))?;
+    let next_cursor = cursor::next_page(page, api.next_page).map_err(|e| match e {
+        CursorError::NotForward(now, next) => Error::protocol(&endpoint, format!("Example PSA named page {next} as the one after page {now}; the import would never end.")),
+        _ => Error::protocol(&endpoint, "Example PSA named an unusable next page."),
+    })?;
+    let mut out = Page { customers: Vec::new(), warnings: Vec::new(), next_cursor };
     for c in api.customers {
         let id = match &c.id {
             serde_json::Value::Number(n) => n.to_string(),
             serde_json::Value::String(s) if !s.is_empty() => s.clone(),
-            _ => return Err(protocol(format!("A customer named `{}` has no usable id.", c.name))),
+            _ => return Err(Error::protocol(&endpoint, format!("A customer named `{}` has no usable id.", c.name))),
         };
         if !c.active && !cfg.include_inactive {
             continue;
@@ -266,7 +230,7 @@ fn fetch_page(cfg: &Config, page: u32) -> Result<Page, ConnectorError> {
         let mut tenants = Vec::new();
         if let Some(raw) = c.tenant_id.as_deref().filter(|t| !t.trim().is_empty()) {
             // Contract: tenant ids are lower-case GUIDs; drop others with a warning.
-            match canonical_guid(raw) {
+            match form::normalise_guid(raw) {
                 Some(tenant_id) => tenants.push(TenantLink { tenant_id, name: None, domain: None }),
                 None => out.warnings.push(Warning {
                     code: "invalid-tenant-id".into(),
@@ -289,52 +253,99 @@ fn fetch_page(cfg: &Config, page: u32) -> Result<Page, ConnectorError> {
     Ok(out)
 }
 
-/// The path part of a normalised base URL (`""` or `/api`).
-fn url_path(base_url: &str) -> &str {
-    let rest = base_url.split_once("://").map_or(base_url, |(_, r)| r);
-    rest.find('/').map_or("", |i| &rest[i..])
+/// A network failure in Example PSA's words: the SDK says what failed
+/// (`kind`), where (`phase`) and with which host; the message is ours.
+fn network_error(e: HttpError) -> Error {
+    let host = e.host.as_str();
+    let message = match &e.kind {
+        ErrorKind::Dns => format!("The name {host} could not be resolved. Check the spelling of the Example PSA address in base_url."),
+        // The sandbox refused the request: the host is not one of the
+        // connection's URL fields, or plain http was used outside tests.
+        ErrorKind::Denied => format!("The sandbox refused the request to {host}: a connector may reach only the address in its URL fields, over https. Check base_url."),
+        ErrorKind::Prohibited => format!("{host} resolves to an internal network address, which the platform does not connect to. Use the public address of Example PSA in base_url."),
+        ErrorKind::Timeout if e.phase == Phase::Body => format!("{host} stopped sending its answer part-way. Check that Example PSA is up, then try again."),
+        ErrorKind::Timeout => format!("{host} did not answer in time. Check that Example PSA is up and reachable from the internet, then try again."),
+        ErrorKind::TlsCertificate | ErrorKind::TlsProtocol => format!("The secure connection to {host} failed: its certificate is not trusted, expired or issued for another name. Check base_url, or fix the server's certificate."),
+        ErrorKind::TooLarge => return Error::protocol(&e.endpoint, format!("The answer of {} is larger than the connector accepts; check that base_url is the Example PSA API address.", e.endpoint)),
+        ErrorKind::InvalidRequest(what) => return Error::internal(format!("The connector could not build its request ({what}). This is a bug in the connector; please report it.")),
+        _ if e.phase == Phase::Body => format!("The connection to {host} broke off while the answer was being read. Try again; if it keeps happening, check what sits between the platform and Example PSA."),
+        _ => format!("Could not connect to {host}. Check that base_url is right and that Example PSA is up and reachable from the internet."),
+    };
+    Error::unreachable(host, e.kind.network_stage(), message)
 }
 
-/// `xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx` in lower case, braces allowed; else `None`.
-fn canonical_guid(s: &str) -> Option<String> {
-    let t = s.trim().trim_start_matches('{').trim_end_matches('}').to_ascii_lowercase();
-    let parts: Vec<&str> = t.split('-').collect();
-    let ok = parts.len() == 5
-        && parts.iter().zip([8, 4, 4, 4, 12]).all(|(p, n)| p.len() == n && p.chars().all(|c| c.is_ascii_hexdigit()));
-    ok.then_some(t)
-}
-
-/// An error as the sentence shown in a failed check step.
-fn describe(e: &ConnectorError) -> String {
-    match e {
-        ConnectorError::InvalidConfig(c) => c.message.clone(),
-        ConnectorError::Unreachable(u) => u.message.clone(),
-        ConnectorError::Unauthorized(m) | ConnectorError::Internal(m) => m.clone(),
-        ConnectorError::Forbidden(f) => f.message.clone(),
-        ConnectorError::RateLimited(r) => r.message.clone(),
-        ConnectorError::Upstream(u) => u.message.clone(),
-        ConnectorError::Protocol(p) => p.message.clone(),
-    }
-}
+export_connector!(Example);
 
 // Plain functions are unit-tested natively: `cargo test` (no wasm needed).
 #[cfg(test)]
 mod tests {
-    #[test]
-    fn urls_are_normalised_or_refused() {
-        let n = |s: &str| super::normalize_url(s);
-        assert_eq!(n(" PSA.example.com/ ").as_deref(), Ok("https://psa.example.com"));
-        assert_eq!(n("http://127.0.0.1:8080/api//").as_deref(), Ok("http://127.0.0.1:8080/api"));
-        for bad in ["", "ftp://files.example.com/x", "https://", "https://h:x", "https://u@h", "https://h/?q"] {
-            assert!(n(bad).is_err(), "{bad}");
+    use super::*;
+    use psa_connector_sdk::http::Response;
+    use psa_connector_sdk::NetworkStage;
+
+    /// Scripted answers instead of the network.
+    struct Scripted(Vec<Result<Response, HttpError>>);
+
+    impl Transport for Scripted {
+        fn send(&mut self, req: &Request) -> Result<Response, HttpError> {
+            assert!(req.url.starts_with("https://psa.example.com/customers?page="), "{}", req.url);
+            self.0.remove(0)
         }
-        assert_eq!(super::canonical_guid("{6F1C2A3B-0D4E-4F5A-8B9C-0D1E2F3A4B5C}").as_deref(), Some("6f1c2a3b-0d4e-4f5a-8b9c-0d1e2f3a4b5c"));
-        assert_eq!(super::canonical_guid("not-a-guid"), None);
+    }
+
+    fn cfg() -> Config {
+        let form = Form::new([("base_url", " PSA.example.com/ "), ("api_key", "k")].map(|(k, v)| (k.to_string(), v.to_string())));
+        Config::parse(form).unwrap()
+    }
+
+    fn json(status: u16, body: &str) -> Result<Response, HttpError> {
+        Ok(Response { status, headers: vec![("content-type".into(), "application/json".into())], body: body.as_bytes().to_vec() })
+    }
+
+    #[test]
+    fn forms_are_checked() {
+        assert_eq!(cfg().base_url, "https://psa.example.com");
+        let parse = |pairs: &[(&str, &str)]| Config::parse(Form::new(pairs.iter().map(|(k, v)| (k.to_string(), v.to_string()))));
+        for (pairs, field) in [
+            (&[("api_key", "k")][..], "base_url"),
+            (&[("base_url", "ftp://x.example"), ("api_key", "k")][..], "base_url"),
+            (&[("base_url", "https://u@h.example"), ("api_key", "k")][..], "base_url"),
+            (&[("base_url", "psa.example.com")][..], "api_key"),
+            (&[("base_url", "psa.example.com"), ("api_key", "a b")][..], "api_key"),
+            (&[("base_url", "psa.example.com"), ("api_key", "k"), ("include_inactive", "maybe")][..], "include_inactive"),
+        ] {
+            match parse(pairs) {
+                Err(Error::InvalidConfig { field: f, .. }) => assert_eq!(f, field, "{pairs:?}"),
+                _ => panic!("{pairs:?}"),
+            }
+        }
+    }
+
+    #[test]
+    fn pages_become_customers_and_warnings() {
+        let mut net = Scripted(vec![json(200, r#"{"customers":[{"id":1,"name":"A","tenant_id":"{6F1C2A3B-0D4E-4F5A-8B9C-0D1E2F3A4B5C}"},{"id":"c-2","name":"B","tenant_id":"x"}],"next_page":2}"#)]);
+        let page = fetch_page(&cfg(), &mut net, 1).unwrap();
+        assert_eq!(page.customers[0].m365_tenants[0].tenant_id, "6f1c2a3b-0d4e-4f5a-8b9c-0d1e2f3a4b5c");
+        assert_eq!((page.warnings.len(), page.next_cursor.as_deref()), (1, Some("2")));
+        let mut net = Scripted(vec![json(200, r#"{"customers":[],"next_page":1}"#)]);
+        assert!(matches!(fetch_page(&cfg(), &mut net, 1), Err(Error::Protocol { .. })));
+        let mut net = Scripted(vec![json(401, "{}")]);
+        assert!(matches!(fetch_page(&cfg(), &mut net, 1), Err(Error::Unauthorized(_))));
+    }
+
+    #[test]
+    fn a_timeout_inside_the_body_is_not_a_failure_to_connect() {
+        let req = Request::get("https://psa.example.com/customers?page=1");
+        let mut net = Scripted(vec![Err(HttpError::new(&req, Phase::Body, ErrorKind::Timeout))]);
+        match fetch_page(&cfg(), &mut net, 1) {
+            Err(Error::Unreachable { host, stage, message }) => {
+                assert_eq!((host.as_str(), stage), ("psa.example.com", NetworkStage::Timeout));
+                assert!(message.contains("stopped sending its answer"), "{message}");
+            }
+            _ => panic!("not unreachable"),
+        }
+        let mut net = Scripted(vec![Err(HttpError::new(&req, Phase::Body, ErrorKind::Broken))]);
+        let e = fetch_page(&cfg(), &mut net, 1).err().map(|e| e.message().to_string()).unwrap_or_default();
+        assert!(e.contains("broke off while the answer was being read") && !e.contains("Could not connect"), "{e}");
     }
 }
-
-// Natively (`cargo build`, `cargo test`) the exports are left out: their names
-// (`optimize365:psa-connector/connector@0.1.0#info`) are not valid symbols in
-// a native shared library, and the link would fail.
-#[cfg(target_arch = "wasm32")]
-export!(Component);
