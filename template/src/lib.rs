@@ -103,6 +103,9 @@ fn form_error(p: FormProblem) -> Error {
         FormProblem::Missing { field: "api_key", .. } => {
             Error::config("api_key", "The API key is missing. Create one in Example PSA under Settings > API and paste it here.")
         }
+        FormProblem::Missing { field: "base_url", .. } => {
+            Error::config("base_url", "The Example PSA URL is missing. Enter your Example PSA address, e.g. https://psa.example.com.")
+        }
         FormProblem::Missing { field, label } => Error::config(field, format!("{label} is missing; fill it in.")),
         FormProblem::Unknown { field } => Error::config(&field, format!("`{field}` is not a field of the Example PSA connector; remove it.")),
         FormProblem::NotAFlag { field, value } => Error::config(&field, format!("`{value}` is not a yes/no value; use true or false.")),
