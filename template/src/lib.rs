@@ -7,7 +7,7 @@
 //!
 //! Everything between the connector and the platform comes from the SDK
 //! (`psa_connector_sdk`): the contract's types, the `Connector` and
-//! `Session` traits, `export_connector!`, the `wasi:http` client and the
+//! `Session` traits, `export_connector!`, the sandbox's HTTP client and the
 //! form, cursor and error helpers. This file holds only what is about
 //! Example PSA: the form, the API's URLs and JSON, and the messages.
 //!
@@ -189,7 +189,7 @@ struct Page {
 }
 
 /// GET one page and turn it into contract types; every HTTP status has its
-/// error variant here. `net` is the SDK's `wasi:http` client in the
+/// error variant here. `net` is the SDK's HTTP client (`WasiHttp`) in the
 /// component, a scripted one in native tests.
 fn fetch_page(cfg: &Config, net: &mut dyn Transport, page: u32) -> Result<Page, Error> {
     let request = Request::get(http::url(&cfg.base_url, "/customers", &[("page", &page.to_string())]))
