@@ -47,6 +47,7 @@ pub mod fake {
     use super::*;
     use std::collections::VecDeque;
 
+    #[derive(Default)]
     pub struct Fake {
         pub answers: VecDeque<Result<Response, HttpError>>,
         /// (method, url, authorization header, body) of every request sent.
@@ -55,7 +56,7 @@ pub mod fake {
 
     impl Fake {
         pub fn new() -> Fake {
-            Fake { answers: VecDeque::new(), sent: Vec::new() }
+            Fake::default()
         }
         pub fn json(&mut self, status: u16, body: &str) -> &mut Fake {
             self.answers.push_back(Ok(Response {

@@ -468,6 +468,20 @@ pub fn thousands(n: u64) -> String {
     out
 }
 
+pub fn csp_list_not_a_list() -> String {
+    "the answer is not a list of connections (an array, one connection object, or an object holding an array).".to_string()
+}
+
+pub fn csp_connection_without_id(position: usize) -> String {
+    format!("connection {position} of the list has no usable id (a positive whole number), so its tenant mappings cannot be read.")
+}
+
+pub fn csp_too_many_connections(found: usize, max: usize) -> String {
+    format!(
+        "the answer lists {found} connections; this connector reads at most {max} (one request each) and will not import tenant links from part of them."
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -575,18 +589,4 @@ mod tests {
         assert_eq!(clip("héllo", 2), "hé…");
         assert_eq!(clip("abc", 5), "abc");
     }
-}
-
-pub fn csp_list_not_a_list() -> String {
-    "the answer is not a list of connections (an array, one connection object, or an object holding an array).".to_string()
-}
-
-pub fn csp_connection_without_id(position: usize) -> String {
-    format!("connection {position} of the list has no usable id (a positive whole number), so its tenant mappings cannot be read.")
-}
-
-pub fn csp_too_many_connections(found: usize, max: usize) -> String {
-    format!(
-        "the answer lists {found} connections; this connector reads at most {max} (one request each) and will not import tenant links from part of them."
-    )
 }
