@@ -440,3 +440,91 @@ fn cross_origin_redirect(
         Denial::CrossOriginRedirect { host: host.to_string(), status: resp.status().as_u16(), location: shown.to_string() }
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn denied_host(host: &str, port: u16) -> Denial {
+        Denial::HostNotAllowed {
+            connector: "c".into(),
+            scheme: "https".into(),
+            host: host.into(),
+            port,
+            allowed: "https://a.example:443".into(),
+        }
+    }
+
+    /// The sentences are the ones the host logged before refusals were typed.
+    #[test]
+    fn each_refusal_reads_as_before() {
+        let cases = [
+            (
+                Denial::Scheme { connector: "c".into(), scheme: "ftp".into() },
+                "connector `c` tried a request with scheme \"ftp\"; only https is allowed",
+            ),
+            (
+                Denial::PlainHttp { connector: "c".into(), host: "h.example".into(), port: 80 },
+                "connector `c` tried plain http to h.example:80; only https is allowed (use https in the URL fields, \
+                 or run the host with --allow-loopback for a local simulator)",
+            ),
+            (
+                denied_host("evil.example", 443),
+                "connector `c` tried to reach https://evil.example:443, which is not in this connection's allowed hosts \
+                 (https://a.example:443); to allow it, put that URL in one of the connection's URL fields",
+            ),
+            (
+                Denial::InternalAddress { connector: "c".into(), host: "meta.example".into() },
+                "connector `c`: meta.example resolves only to internal addresses (loopback, private, link-local or \
+                 similar), which the sandbox never connects to; use the instance's public address",
+            ),
+            (
+                Denial::CrossOriginRedirect { host: "a.example".into(), status: 302, location: "https://b.example/x".into() },
+                "a.example answered HTTP 302 redirecting to https://b.example/x, another origin; the sandbox does not \
+                 follow redirects. Use the final URL in the connection's URL fields",
+            ),
+            (
+                Denial::TooManyInFlight { connector: "c".into(), max: 16 },
+                "connector `c` already has 16 requests in flight (Limits::max_requests_in_flight); it must read or \
+                 drop earlier responses before sending more",
+            ),
+        ];
+        for (denial, want) in cases {
+            assert_eq!(denial.to_string(), want);
+        }
+    }
+
+    #[test]
+    fn a_secret_in_a_field_is_scrubbed_and_the_sentence_escaped() {
+        let secrets = vec!["hunter2-secret".to_string()];
+        let d = denied_host("hunter2-secret.example\n", 443).scrubbed(&secrets);
+        assert_eq!(d, denied_host("[redacted].example\n", 443), "fields are scrubbed, not escaped");
+        let text = d.to_string();
+        assert!(text.contains("https://[redacted].example\\n:443") && !text.contains('\n'), "{text}");
+    }
+
+    /// A secret that only shows across fields (host, `:` and port) is not in
+    /// any one field: every text field is then redacted.
+    #[test]
+    fn a_secret_spelled_across_fields_redacts_them_all() {
+        let secrets = vec!["leak.example:4431".to_string()];
+        let d = denied_host("leak.example", 4431).scrubbed(&secrets);
+        let text = d.to_string();
+        assert!(!text.contains("leak.example"), "{text}");
+        assert!(matches!(&d, Denial::HostNotAllowed { host, .. } if host == "[redacted]"), "{d:?}");
+        let plain = denied_host("fine.example", 4431).scrubbed(&secrets);
+        assert_eq!(plain, denied_host("fine.example", 4431), "nothing to redact");
+    }
+
+    #[test]
+    fn kept_refusals_are_typed_and_capped() {
+        let denials = Denials::new(vec!["hunter2-secret".to_string()].into());
+        for _ in 0..KEPT_DENIALS + 3 {
+            denials.refuse("c", denied_host("hunter2-secret.example", 443));
+        }
+        let kept = denials.take_denials();
+        assert_eq!(kept.len(), KEPT_DENIALS);
+        assert_eq!(kept[0], denied_host("[redacted].example", 443));
+        assert!(denials.take().is_empty(), "taken once");
+    }
+}
