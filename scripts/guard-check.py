@@ -40,7 +40,7 @@ def target(module):
 
 # id, file, text to find (exactly once), replacement, test module, test name
 ROWS = [
-    ("allow-list", H + "hooks.rs", "if !self.allowed.permits(scheme, host, port) {", "if false {",
+    ("allow-list", H + "hooks.rs", "if !self.allowed.permits(scheme, &host, port) {", "if false {",
      SANDBOX, "a_host_outside_the_allow_list_is_refused_and_named"),
     ("https-only", H + "hooks.rs", "if scheme == Scheme::Http && !self.transport.allow_loopback {", "if false {",
      SANDBOX, "loopback_is_refused_without_the_switch"),
@@ -170,9 +170,12 @@ ROWS = [
     ("escape-guest-output", H + "guest_output.rs", "let mut text = crate::escape::for_terminal(&text).into_owned();", "let mut text = text;",
      "guest_output", "control_characters_in_guest_output_are_escaped_in_the_log"),
     # 4.6: refusal texts and split secrets.
-    ("refusal-scrub", H + "hooks.rs", "crate::escape::for_terminal(&crate::redact::scrub(why, &self.secrets)).into_owned();",
-     "crate::escape::for_terminal(why).into_owned();",
+    ("refusal-scrub", H + "hooks.rs", "let denial = denial.scrubbed(&self.secrets);", "let denial = denial;",
      "refusals", "a_secret_in_a_refused_host_name_is_scrubbed_from_check_errors_and_log"),
+    # A secret spelled across a refusal's fields (host, `:`, port) is in no
+    # one field: the sentence is checked too.
+    ("refusal-scrub-across-fields", H + "hooks.rs", "if crate::redact::scrub(&sentence, secrets) != sentence {", "if false {",
+     HOST_LIB, "hooks::tests::a_secret_spelled_across_fields_redacts_them_all"),
     ("connector-error-fields-scrub", H + "types.rs", "ConnectorError::Unreachable { host: s(host), stage, message: s(message) }",
      "ConnectorError::Unreachable { host, stage, message: s(message) }",
      "refusals", "a_secret_in_a_refused_host_name_is_scrubbed_from_check_errors_and_log"),

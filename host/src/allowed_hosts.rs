@@ -39,7 +39,7 @@ use std::fmt;
 
 /// `http` or `https`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub enum Scheme {
+pub(crate) enum Scheme {
     Http,
     Https,
 }
@@ -54,14 +54,15 @@ impl Scheme {
     }
 
     /// The default port.
-    pub fn default_port(self) -> u16 {
+    pub(crate) fn default_port(self) -> u16 {
         match self {
             Scheme::Http => 80,
             Scheme::Https => 443,
         }
     }
 
-    pub fn as_str(self) -> &'static str {
+    /// `http` or `https`.
+    pub(crate) fn as_str(self) -> &'static str {
         match self {
             Scheme::Http => "http",
             Scheme::Https => "https",
@@ -69,16 +70,49 @@ impl Scheme {
     }
 }
 
-/// One allowed origin: scheme, host and port.
+/// One allowed origin: scheme, host and port, shown (`Display`) as
+/// `https://host:443`, `https://*.domain:443` or `https://[::1]:443`.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct Origin {
-    pub scheme: Scheme,
+    pub(crate) scheme: Scheme,
     /// Lower case, no trailing dot; an IPv6 literal without brackets. For a
     /// wildcard entry, the suffix after `*.`.
-    pub host: String,
-    pub port: u16,
+    pub(crate) host: String,
+    pub(crate) port: u16,
     /// `*.host`: any name below `host`, not `host` itself.
-    pub wildcard: bool,
+    pub(crate) wildcard: bool,
+}
+
+/// Why a declared allowed-host entry was refused: the entry, and what is
+/// wrong with it.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("`{entry}` is not an allowed-host entry ({problem}): write `https://host`, `https://host:port` or `https://*.domain.tld`")]
+pub(crate) struct OriginError {
+    /// The entry as the connector declared it.
+    pub(crate) entry: String,
+    /// What is wrong with it.
+    pub(crate) problem: EntryProblem,
+}
+
+/// What is wrong with a declared allowed-host entry.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub(crate) enum EntryProblem {
+    #[error("no scheme")]
+    NoScheme,
+    #[error("only http and https")]
+    Scheme,
+    #[error("no host")]
+    NoHost,
+    #[error("no path, query, fragment or user info")]
+    PathOrUserInfo,
+    #[error("a wildcard needs at least two labels after `*.`")]
+    WildcardTooWide,
+    #[error("`*.` only as the first label")]
+    WildcardNotFirst,
+    #[error("not a host")]
+    NotAHost,
+    #[error("`{0}` is a public suffix, under which names belong to unrelated owners; name your own domain below it")]
+    PublicSuffix(String),
 }
 
 impl Origin {
@@ -100,7 +134,7 @@ impl Origin {
 
     /// An origin as a user typed it in a form field: trimmed, `https://`
     /// assumed when no scheme is given.
-    pub fn from_form_value(value: &str) -> Option<Origin> {
+    pub(crate) fn from_form_value(value: &str) -> Option<Origin> {
         let v = value.trim();
         if v.is_empty() {
             return None;
@@ -113,39 +147,34 @@ impl Origin {
     }
 
     /// A declared entry: exactly `scheme://host[:port]` or `scheme://*.host[:port]`.
-    pub fn from_declared(entry: &str) -> Result<Origin, String> {
-        let bad = |why: &str| {
-            format!("`{entry}` is not an allowed-host entry ({why}): write `https://host`, `https://host:port` or `https://*.domain.tld`")
-        };
-        let (scheme, rest) = entry.split_once("://").ok_or_else(|| bad("no scheme"))?;
-        Scheme::parse(scheme).ok_or_else(|| bad("only http and https"))?;
+    pub(crate) fn from_declared(entry: &str) -> Result<Origin, OriginError> {
+        let bad = |problem: EntryProblem| OriginError { entry: entry.to_string(), problem };
+        let (scheme, rest) = entry.split_once("://").ok_or_else(|| bad(EntryProblem::NoScheme))?;
+        Scheme::parse(scheme).ok_or_else(|| bad(EntryProblem::Scheme))?;
         if rest.is_empty() {
-            return Err(bad("no host"));
+            return Err(bad(EntryProblem::NoHost));
         }
         if rest.contains(['/', '?', '#', '@']) {
-            return Err(bad("no path, query, fragment or user info"));
+            return Err(bad(EntryProblem::PathOrUserInfo));
         }
         let (wildcard, plain) = match rest.strip_prefix("*.") {
             Some(tail) => (true, tail),
             None => (false, rest),
         };
         if plain == "*" {
-            return Err(bad("a wildcard needs at least two labels after `*.`"));
+            return Err(bad(EntryProblem::WildcardTooWide));
         }
         if plain.contains('*') {
-            return Err(bad("`*.` only as the first label"));
+            return Err(bad(EntryProblem::WildcardNotFirst));
         }
-        let mut origin = Origin::from_url(&format!("{scheme}://{plain}")).ok_or_else(|| bad("not a host"))?;
+        let mut origin = Origin::from_url(&format!("{scheme}://{plain}")).ok_or_else(|| bad(EntryProblem::NotAHost))?;
         if wildcard {
             let labels = origin.host.split('.').filter(|l| !l.is_empty()).count();
             if labels < 2 || origin.host.parse::<std::net::IpAddr>().is_ok() {
-                return Err(bad("a wildcard needs at least two labels after `*.`"));
+                return Err(bad(EntryProblem::WildcardTooWide));
             }
             if is_public_suffix(&origin.host) {
-                return Err(bad(&format!(
-                    "`{}` is a public suffix, under which names belong to unrelated owners; name your own domain below it",
-                    origin.host
-                )));
+                return Err(bad(EntryProblem::PublicSuffix(origin.host)));
             }
         }
         origin.wildcard = wildcard;
@@ -185,7 +214,9 @@ impl fmt::Display for Origin {
     }
 }
 
-/// The set of origins one session may reach.
+/// The set of origins one session may reach ([`Connector::allowed_hosts`]).
+///
+/// [`Connector::allowed_hosts`]: crate::Connector::allowed_hosts
 #[derive(Clone, Debug, Default)]
 pub struct AllowedHosts {
     entries: Vec<Origin>,
@@ -194,7 +225,7 @@ pub struct AllowedHosts {
 impl AllowedHosts {
     /// Builds the list from the form's `url` field values and the
     /// connector's declared hosts (already validated at load).
-    pub fn new<'a>(url_values: impl IntoIterator<Item = &'a str>, declared: &[Origin]) -> Self {
+    pub(crate) fn new<'a>(url_values: impl IntoIterator<Item = &'a str>, declared: &[Origin]) -> Self {
         let mut entries: Vec<Origin> = url_values
             .into_iter()
             .filter_map(Origin::from_form_value)
@@ -211,7 +242,7 @@ impl AllowedHosts {
     }
 
     /// Whether a request to this scheme, host and port may be sent.
-    pub fn permits(&self, scheme: Scheme, host: &str, port: u16) -> bool {
+    pub(crate) fn permits(&self, scheme: Scheme, host: &str, port: u16) -> bool {
         let host = host
             .trim_start_matches('[')
             .trim_end_matches(']')
@@ -289,7 +320,7 @@ mod tests {
             ("https://x.example?q", "query"),
         ];
         for (input, why) in refused {
-            let err = Origin::from_declared(input).unwrap_err();
+            let err = Origin::from_declared(input).unwrap_err().to_string();
             assert!(err.contains(input) && err.contains(why), "{input}: {err}");
         }
     }

@@ -76,6 +76,89 @@ pub const MAX_ENTRIES: usize = 64;
 /// Bytes of compiled artifacts kept.
 pub const MAX_BYTES: u64 = 1 << 30;
 
+/// Why the cache could not be opened (`Host::new` then fails with this
+/// sentence): each names the path and the fix.
+#[derive(Debug, thiserror::Error)]
+pub(crate) enum CacheError {
+    #[error("cannot create the compiled-connector cache directory {}: {source}. Give another directory (--cache-dir) or run without a cache (--no-cache)", dir.display())]
+    CreateDir { dir: PathBuf, source: std::io::Error },
+    #[error("cannot inspect {}: {source}", path.display())]
+    Inspect { path: PathBuf, source: std::io::Error },
+    /// A directory or key file another user owns or may write.
+    #[error("{0}")]
+    Loose(Loose),
+    #[error("the cache key file {} lies inside the cache directory {}; it must be kept outside it (by default it is {})", key_file.display(), dir.display(), default_key_file(dir).display())]
+    KeyInsideDir { key_file: PathBuf, dir: PathBuf },
+    #[error("cannot draw a random cache key: {0}")]
+    RandomKey(getrandom::Error),
+    #[error("cannot write the compiled-connector cache key file {}: {source}. Give another key file (HostOptions::cache_key_file) or cache directory (--cache-dir), or run without a cache (--no-cache)", path.display())]
+    WriteKey { path: PathBuf, source: std::io::Error },
+    #[error("the cache key file {} vanished while it was made; retry", path.display())]
+    KeyVanished { path: PathBuf },
+    #[error("cannot inspect the cache key file {}: {source}", path.display())]
+    InspectKey { path: PathBuf, source: std::io::Error },
+    #[error("the cache key file {} is not a regular file; remove it (a new key is made)", path.display())]
+    KeyNotAFile { path: PathBuf },
+    #[error("cannot read the cache key file {}: {source}", path.display())]
+    ReadKey { path: PathBuf, source: std::io::Error },
+    #[error("the cache key file {} holds {len} bytes, not a 32-byte key; delete it (a new key is made and cached connectors are compiled again)", path.display())]
+    KeyLength { path: PathBuf, len: usize },
+}
+
+/// A cache directory (`file` false) or key file (`file` true) that another
+/// user owns, or that group or others may write (a key file: read or write).
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) struct Loose {
+    path: PathBuf,
+    file: bool,
+    problem: LooseProblem,
+}
+
+#[derive(Debug, PartialEq, Eq)]
+enum LooseProblem {
+    Owner { owner: u32, euid: u32 },
+    Mode { mode: u32 },
+}
+
+impl std::fmt::Display for Loose {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let what = if self.file { "the compiled-connector cache key file" } else { "the compiled-connector cache directory" };
+        let alternatives = "or give another --cache-dir, or run without a cache (--no-cache)";
+        let path = self.path.display();
+        match self.problem {
+            LooseProblem::Owner { owner, euid } => write!(
+                f,
+                "{what} {path} belongs to user id {owner}, not to this process's user (id {euid}); whoever owns it could make the host run native code of their choosing. Fix: `chown {euid} {path}` (as root), {alternatives}"
+            ),
+            LooseProblem::Mode { mode } => {
+                let (chmod, who) = if self.file { ("600", "readable or writable") } else { ("700", "writable") };
+                write!(
+                    f,
+                    "{what} {path} is {who} by group or others (mode {:04o}); anyone who can write it could make the host run native code of their choosing. Fix: `chmod {chmod} {path}`, {alternatives}",
+                    mode & 0o7777
+                )
+            }
+        }
+    }
+}
+
+/// Why a cache entry is not trusted (it is then compiled again).
+#[derive(Debug, thiserror::Error)]
+enum EntryError {
+    #[error("its MAC file is missing")]
+    MacMissing,
+    #[error("cannot read its MAC: {0}")]
+    ReadMac(std::io::Error),
+    #[error("its MAC file does not hold a MAC (an entry from an older psa-host?)")]
+    NotAMac,
+    #[error("cannot read it: {0}")]
+    Read(std::io::Error),
+    #[error("its MAC does not verify (corrupt or truncated, filed under another component's name, written with another key, or tampered with)")]
+    MacMismatch,
+    #[error("wasmtime refused it ({0:#})")]
+    Refused(wasmtime::Error),
+}
+
 /// The on-disk cache of one engine.
 pub(crate) struct CompiledCache {
     dir: PathBuf,
@@ -87,26 +170,16 @@ impl CompiledCache {
     /// Opens (and creates) the cache in `dir`, with its MAC key in
     /// `key_file` (default [`default_key_file`]). Fails, with the fix, when
     /// the directory or the key file could let another user in.
-    pub(crate) fn open(engine: &Engine, dir: PathBuf, key_file: Option<PathBuf>) -> Result<CompiledCache, String> {
+    pub(crate) fn open(engine: &Engine, dir: PathBuf, key_file: Option<PathBuf>) -> Result<CompiledCache, CacheError> {
         use std::hash::{Hash, Hasher};
         let mut h = std::collections::hash_map::DefaultHasher::new();
         engine.precompile_compatibility_hash().hash(&mut h);
-        create_private_dir(&dir).map_err(|e| {
-            format!(
-                "cannot create the compiled-connector cache directory {}: {e}. Give another directory (--cache-dir) or run without a cache (--no-cache)",
-                dir.display()
-            )
-        })?;
+        create_private_dir(&dir).map_err(|source| CacheError::CreateDir { dir: dir.clone(), source })?;
         check_private(&dir, false)?;
         let key_file = key_file.unwrap_or_else(|| default_key_file(&dir));
         let (abs_dir, abs_key) = (absolute(&dir), absolute(&key_file));
         if abs_key.starts_with(&abs_dir) {
-            return Err(format!(
-                "the cache key file {} lies inside the cache directory {}; it must be kept outside it (by default it is {})",
-                key_file.display(),
-                dir.display(),
-                default_key_file(&dir).display()
-            ));
+            return Err(CacheError::KeyInsideDir { key_file, dir });
         }
         let key = load_or_create_key(&key_file)?;
         Ok(CompiledCache { dir, compat: format!("{:016x}", h.finish()), key })
@@ -166,19 +239,17 @@ impl CompiledCache {
 
     /// `Ok(None)` when there is no entry; `Err` when there is one that must
     /// not be trusted.
-    fn read(&self, engine: &Engine, sha256: &str, artifact: &Path, sum: &Path) -> Result<Option<Component>, String> {
+    fn read(&self, engine: &Engine, sha256: &str, artifact: &Path, sum: &Path) -> Result<Option<Component>, EntryError> {
         let expected = match std::fs::read_to_string(sum) {
             Ok(s) => s.trim().to_string(),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-                return if artifact.exists() { Err("its MAC file is missing".into()) } else { Ok(None) };
+                return if artifact.exists() { Err(EntryError::MacMissing) } else { Ok(None) };
             }
-            Err(e) => return Err(format!("cannot read its MAC: {e}")),
+            Err(e) => return Err(EntryError::ReadMac(e)),
         };
-        let expected = from_hex(&expected).ok_or("its MAC file does not hold a MAC (an entry from an older psa-host?)")?;
-        let data = std::fs::read(artifact).map_err(|e| format!("cannot read it: {e}"))?;
-        self.mac(sha256, &data).verify_slice(&expected).map_err(|_| {
-            "its MAC does not verify (corrupt or truncated, filed under another component's name, written with another key, or tampered with)".to_string()
-        })?;
+        let expected = from_hex(&expected).ok_or(EntryError::NotAMac)?;
+        let data = std::fs::read(artifact).map_err(EntryError::Read)?;
+        self.mac(sha256, &data).verify_slice(&expected).map_err(|_| EntryError::MacMismatch)?;
         // SAFETY: these bytes are exactly the ones the MAC authenticates: an
         // artifact this cache wrote, with this key, for this component and
         // an engine with the same compatibility hash. They are loaded from
@@ -186,7 +257,7 @@ impl CompiledCache {
         // file cannot slip in; wasmtime checks the header against the engine.
         unsafe { Component::deserialize(engine, &data) }
             .map(Some)
-            .map_err(|e| format!("wasmtime refused it ({e:#})"))
+            .map_err(EntryError::Refused)
     }
 
     fn write(&self, sha256: &str, component: &Component, artifact: &Path, sum: &Path) -> std::io::Result<()> {
@@ -240,36 +311,26 @@ fn effective_uid() -> u32 {
 /// and mode must not be used by a process running as `euid`; `None` when
 /// it may. A directory must not be writable by group or others; a key file
 /// not readable or writable by them.
-fn loose(path: &Path, file: bool, owner: u32, mode: u32, euid: u32) -> Option<String> {
-    let what = if file { "the compiled-connector cache key file" } else { "the compiled-connector cache directory" };
-    let alternatives = "or give another --cache-dir, or run without a cache (--no-cache)";
+fn loose(path: &Path, file: bool, owner: u32, mode: u32, euid: u32) -> Option<Loose> {
+    let loose = |problem| Some(Loose { path: path.to_path_buf(), file, problem });
     if owner != euid {
-        return Some(format!(
-            "{what} {} belongs to user id {owner}, not to this process's user (id {euid}); whoever owns it could make the host run native code of their choosing. Fix: `chown {euid} {}` (as root), {alternatives}",
-            path.display(),
-            path.display()
-        ));
+        return loose(LooseProblem::Owner { owner, euid });
     }
-    let (bits, chmod, who) = if file { (0o077, "600", "readable or writable") } else { (0o022, "700", "writable") };
+    let bits = if file { 0o077 } else { 0o022 };
     if mode & bits != 0 {
-        return Some(format!(
-            "{what} {} is {who} by group or others (mode {:04o}); anyone who can write it could make the host run native code of their choosing. Fix: `chmod {chmod} {}`, {alternatives}",
-            path.display(),
-            mode & 0o7777,
-            path.display()
-        ));
+        return loose(LooseProblem::Mode { mode });
     }
     None
 }
 
 /// Refuses a directory or key file another user could write.
-fn check_private(path: &Path, file: bool) -> Result<(), String> {
+fn check_private(path: &Path, file: bool) -> Result<(), CacheError> {
     #[cfg(unix)]
     {
         use std::os::unix::fs::MetadataExt;
-        let meta = std::fs::metadata(path).map_err(|e| format!("cannot inspect {}: {e}", path.display()))?;
+        let meta = std::fs::metadata(path).map_err(|source| CacheError::Inspect { path: path.to_path_buf(), source })?;
         if let Some(why) = loose(path, file, meta.uid(), meta.mode(), effective_uid()) {
-            return Err(why);
+            return Err(CacheError::Loose(why));
         }
     }
     #[cfg(not(unix))]
@@ -279,12 +340,12 @@ fn check_private(path: &Path, file: bool) -> Result<(), String> {
 
 /// The MAC key in `path`, made (32 random bytes, mode `0600`) when there is
 /// none.
-fn load_or_create_key(path: &Path) -> Result<[u8; 32], String> {
+fn load_or_create_key(path: &Path) -> Result<[u8; 32], CacheError> {
     if let Some(key) = read_key(path)? {
         return Ok(key);
     }
     let mut key = [0u8; 32];
-    getrandom::getrandom(&mut key).map_err(|e| format!("cannot draw a random cache key: {e}"))?;
+    getrandom::getrandom(&mut key).map_err(CacheError::RandomKey)?;
     let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
     let tmp = path.with_file_name(format!("{name}.tmp-{}-{:x}", std::process::id(), rand_u64()));
     let written = (|| {
@@ -304,34 +365,23 @@ fn load_or_create_key(path: &Path) -> Result<[u8; 32], String> {
         }
     })();
     let _ = std::fs::remove_file(&tmp);
-    written.map_err(|e| {
-        format!(
-            "cannot write the compiled-connector cache key file {}: {e}. Give another key file (HostOptions::cache_key_file) or cache directory (--cache-dir), or run without a cache (--no-cache)",
-            path.display()
-        )
-    })?;
-    read_key(path)?.ok_or_else(|| format!("the cache key file {} vanished while it was made; retry", path.display()))
+    written.map_err(|source| CacheError::WriteKey { path: path.to_path_buf(), source })?;
+    read_key(path)?.ok_or_else(|| CacheError::KeyVanished { path: path.to_path_buf() })
 }
 
 /// The key in `path`; `None` when there is no such file.
-fn read_key(path: &Path) -> Result<Option<[u8; 32]>, String> {
+fn read_key(path: &Path) -> Result<Option<[u8; 32]>, CacheError> {
+    let path_buf = || path.to_path_buf();
     match std::fs::metadata(path) {
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
-        Err(e) => return Err(format!("cannot inspect the cache key file {}: {e}", path.display())),
-        Ok(m) if !m.is_file() => {
-            return Err(format!("the cache key file {} is not a regular file; remove it (a new key is made)", path.display()))
-        }
+        Err(source) => return Err(CacheError::InspectKey { path: path_buf(), source }),
+        Ok(m) if !m.is_file() => return Err(CacheError::KeyNotAFile { path: path_buf() }),
         Ok(_) => {}
     }
     check_private(path, true)?;
-    let bytes = std::fs::read(path).map_err(|e| format!("cannot read the cache key file {}: {e}", path.display()))?;
-    let key: [u8; 32] = bytes.try_into().map_err(|b: Vec<u8>| {
-        format!(
-            "the cache key file {} holds {} bytes, not a 32-byte key; delete it (a new key is made and cached connectors are compiled again)",
-            path.display(),
-            b.len()
-        )
-    })?;
+    let bytes = std::fs::read(path).map_err(|source| CacheError::ReadKey { path: path_buf(), source })?;
+    let key: [u8; 32] =
+        bytes.try_into().map_err(|b: Vec<u8>| CacheError::KeyLength { path: path_buf(), len: b.len() })?;
     Ok(Some(key))
 }
 
@@ -457,13 +507,13 @@ mod tests {
     #[test]
     fn a_directory_or_key_of_another_user_or_open_to_others_is_refused() {
         let p = Path::new("/c");
-        let why = loose(p, false, 1001, 0o40700, 1000).expect("another owner");
+        let why = loose(p, false, 1001, 0o40700, 1000).expect("another owner").to_string();
         assert!(why.contains("belongs to user id 1001") && why.contains("chown 1000 /c") && why.contains("--no-cache"), "{why}");
-        let why = loose(p, false, 1000, 0o40775, 1000).expect("group-writable");
+        let why = loose(p, false, 1000, 0o40775, 1000).expect("group-writable").to_string();
         assert!(why.contains("writable by group or others (mode 0775)") && why.contains("chmod 700 /c"), "{why}");
         assert!(loose(p, false, 1000, 0o40757, 1000).is_some(), "world-writable");
         assert_eq!(loose(p, false, 1000, 0o40755, 1000), None, "readable by others is fine for the directory");
-        let why = loose(p, true, 1000, 0o100644, 1000).expect("a readable key");
+        let why = loose(p, true, 1000, 0o100644, 1000).expect("a readable key").to_string();
         assert!(why.contains("readable or writable by group or others (mode 0644)") && why.contains("chmod 600 /c"), "{why}");
         assert!(loose(p, true, 0, 0o100600, 1000).is_some(), "a key of another user");
         assert_eq!(loose(p, true, 1000, 0o100600, 1000), None);
@@ -481,7 +531,7 @@ mod tests {
             assert_eq!(std::fs::metadata(&path).unwrap().permissions().mode() & 0o777, 0o600);
         }
         std::fs::write(&path, b"short").unwrap();
-        assert!(load_or_create_key(&path).unwrap_err().contains("holds 5 bytes"));
+        assert!(load_or_create_key(&path).unwrap_err().to_string().contains("holds 5 bytes"));
         assert_eq!(default_key_file(Path::new("/home/u/.cache/psa-host")), Path::new("/home/u/.cache/psa-host.key"));
     }
 

@@ -26,18 +26,73 @@ pub struct ConnectionConfig {
     secret_ids: Vec<String>,
 }
 
-/// Why a configuration could not be read.
+/// Why a configuration file could not be read; each message names the
+/// key or field and what to write instead.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("{message}")]
-pub struct ConfigError {
-    /// The field concerned, when one is.
-    pub field: Option<String>,
-    pub message: String,
+#[non_exhaustive]
+pub enum ConfigError {
+    /// The text is not TOML.
+    #[error("the config file is not valid TOML: {detail}")]
+    NotToml {
+        /// The TOML parser's description of the problem.
+        detail: String,
+    },
+    /// A key that is not one of the connector's field ids (nor one with `_env`).
+    #[error("unknown key `{key}` in the config file; {connector} accepts: {} (each may also be given as `<key>_env` naming an environment variable)", accepted.join(", "))]
+    UnknownKey {
+        /// The key as written.
+        key: String,
+        /// The connector's display name.
+        connector: String,
+        /// The field ids it accepts.
+        accepted: Vec<String>,
+    },
+    /// A field given both directly and through `<field>_env`.
+    #[error("`{field}` is given twice (directly and through `{field}_env`); keep one")]
+    GivenTwice {
+        /// The field id.
+        field: String,
+    },
+    /// A value that is neither a string, a boolean nor an integer.
+    #[error("`{key}` must be a string or a boolean, not {found}")]
+    WrongType {
+        /// The key as written.
+        key: String,
+        /// The TOML type it has (`array`, `table`, ...).
+        found: &'static str,
+    },
+    /// `<field>_env` names an environment variable that is not set.
+    #[error("`{key}` names the environment variable `{variable}`, which is not set")]
+    UnsetVariable {
+        /// The field id.
+        field: String,
+        /// The key as written (`<field>_env`).
+        key: String,
+        /// The variable's name.
+        variable: String,
+    },
+    /// A required field is missing or empty.
+    #[error("required field `{field}` ({label}) is missing from the config file; {help}")]
+    MissingRequired {
+        /// The field id.
+        field: String,
+        /// Its label on the form.
+        label: String,
+        /// Its help text.
+        help: String,
+    },
 }
 
 impl ConfigError {
-    fn field(field: &str, message: String) -> Self {
-        ConfigError { field: Some(field.to_string()), message }
+    /// The key or field concerned, when one is.
+    pub fn field(&self) -> Option<&str> {
+        match self {
+            ConfigError::NotToml { .. } => None,
+            ConfigError::UnknownKey { key, .. } | ConfigError::WrongType { key, .. } => Some(key),
+            ConfigError::GivenTwice { field }
+            | ConfigError::UnsetVariable { field, .. }
+            | ConfigError::MissingRequired { field, .. } => Some(field),
+        }
     }
 }
 
@@ -58,10 +113,8 @@ impl ConnectionConfig {
         info: &ConnectorInfo,
         env: impl Fn(&str) -> Option<String>,
     ) -> Result<Self, ConfigError> {
-        let table: toml::Table = text.parse().map_err(|e: toml::de::Error| ConfigError {
-            field: None,
-            message: format!("the config file is not valid TOML: {}", e.message()),
-        })?;
+        let table: toml::Table =
+            text.parse().map_err(|e: toml::de::Error| ConfigError::NotToml { detail: e.message().to_string() })?;
         let known: Vec<&str> = info.fields.iter().map(|f| f.id.as_str()).collect();
         let mut entries: Vec<(String, String)> = Vec::new();
         for (key, value) in &table {
@@ -70,38 +123,28 @@ impl ConnectionConfig {
                 _ => (key.as_str(), false),
             };
             if !known.contains(&field) {
-                return Err(ConfigError::field(
-                    key,
-                    format!(
-                        "unknown key `{key}` in the config file; {} accepts: {} (each may also be given as `<key>_env` naming an environment variable)",
-                        info.display_name,
-                        known.join(", ")
-                    ),
-                ));
+                return Err(ConfigError::UnknownKey {
+                    key: key.clone(),
+                    connector: info.display_name.clone(),
+                    accepted: known.iter().map(|k| k.to_string()).collect(),
+                });
             }
             if entries.iter().any(|(k, _)| k == field) {
-                return Err(ConfigError::field(
-                    field,
-                    format!("`{field}` is given twice (directly and through `{field}_env`); keep one"),
-                ));
+                return Err(ConfigError::GivenTwice { field: field.to_string() });
             }
             let text = match value {
                 toml::Value::String(s) => s.clone(),
                 toml::Value::Boolean(b) => b.to_string(),
                 toml::Value::Integer(i) => i.to_string(),
                 other => {
-                    return Err(ConfigError::field(
-                        key,
-                        format!("`{key}` must be a string or a boolean, not {}", other.type_str()),
-                    ))
+                    return Err(ConfigError::WrongType { key: key.clone(), found: other.type_str() })
                 }
             };
             let text = if from_env {
-                env(&text).ok_or_else(|| {
-                    ConfigError::field(
-                        field,
-                        format!("`{key}` names the environment variable `{text}`, which is not set"),
-                    )
+                env(&text).ok_or_else(|| ConfigError::UnsetVariable {
+                    field: field.to_string(),
+                    key: key.clone(),
+                    variable: text.clone(),
                 })?
             } else {
                 text
@@ -111,13 +154,11 @@ impl ConnectionConfig {
         for f in &info.fields {
             let given = entries.iter().any(|(k, v)| k == &f.id && !v.trim().is_empty());
             if f.required && !given {
-                return Err(ConfigError::field(
-                    &f.id,
-                    format!(
-                        "required field `{}` ({}) is missing from the config file; {}",
-                        f.id, f.label, f.help
-                    ),
-                ));
+                return Err(ConfigError::MissingRequired {
+                    field: f.id.clone(),
+                    label: f.label.clone(),
+                    help: f.help.clone(),
+                });
             }
         }
         Ok(ConnectionConfig { entries, secret_ids: secret_ids(info) })
@@ -216,16 +257,16 @@ mod tests {
     #[test]
     fn errors_name_the_field() {
         let e = ConnectionConfig::from_toml("url='x'\nsecret='y'\nbogus=1", &info(), |_| None).unwrap_err();
-        assert_eq!(e.field.as_deref(), Some("bogus"));
-        assert!(e.message.contains("unknown key `bogus`"), "{}", e.message);
+        assert_eq!(e.field(), Some("bogus"));
+        assert!(e.to_string().contains("unknown key `bogus`"), "{e}");
         let e = ConnectionConfig::from_toml("url='x'", &info(), |_| None).unwrap_err();
-        assert_eq!(e.field.as_deref(), Some("secret"));
-        assert!(e.message.contains("required field `secret`"), "{}", e.message);
+        assert_eq!(e.field(), Some("secret"));
+        assert!(e.to_string().contains("required field `secret`"), "{e}");
         let e = ConnectionConfig::from_toml("url='x'\nsecret_env='NOPE'", &info(), |_| None).unwrap_err();
-        assert!(e.message.contains("`NOPE`, which is not set"), "{}", e.message);
+        assert!(e.to_string().contains("`NOPE`, which is not set"), "{e}");
         let e = ConnectionConfig::from_toml("url='x'\nsecret='a'\nsecret_env='S'", &info(), |_| Some("b".into())).unwrap_err();
-        assert!(e.message.contains("given twice"), "{}", e.message);
+        assert!(e.to_string().contains("given twice"), "{e}");
         let e = ConnectionConfig::from_toml("url = [", &info(), |_| None).unwrap_err();
-        assert!(e.message.contains("not valid TOML"), "{}", e.message);
+        assert!(e.to_string().contains("not valid TOML"), "{e}");
     }
 }

@@ -10,7 +10,7 @@ use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
 use wasmtime_wasi_http::{WasiHttpCtx, WasiHttpCtxView, WasiHttpView};
 
 /// The `T` of a session's `Store<T>`.
-pub struct SessionState {
+pub(crate) struct SessionState {
     wasi: WasiCtx,
     http: WasiHttpCtx,
     table: ResourceTable,

@@ -1,6 +1,6 @@
 //! Where a request may physically go, decided after DNS resolution.
 //!
-//! The allow-list ([`crate::allowed_hosts`]) sees only names. A name that an
+//! The allow-list (`allowed_hosts`) sees only names. A name that an
 //! attacker controls can resolve to the platform's own network (DNS
 //! rebinding), and users type these URLs, so every address a name resolves
 //! to is classified here and only public unicast addresses are dialled.
@@ -237,14 +237,15 @@ impl DnsOverrides {
         self.0.get(&host.trim_end_matches('.').to_ascii_lowercase())
     }
 
-    /// Parses `HOST=ADDRESS[,ADDRESS...]`, the CLI's `--resolve` form.
-    pub fn parse_entry(&mut self, entry: &str) -> Result<(), String> {
+    /// Parses `HOST=ADDRESS[,ADDRESS...]`, the CLI's `--resolve` form, and
+    /// adds it.
+    pub fn parse_entry(&mut self, entry: &str) -> Result<(), DnsOverrideError> {
         let (host, addrs) = entry
             .split_once('=')
-            .ok_or_else(|| format!("`{entry}` is not HOST=ADDRESS (for example halo.example.com=203.0.113.7)"))?;
+            .ok_or_else(|| DnsOverrideError::NotHostEqualsAddress { entry: entry.to_string() })?;
         let host = host.trim();
         if host.is_empty() || host.parse::<IpAddr>().is_ok() {
-            return Err(format!("`{entry}`: the part before `=` must be a host name"));
+            return Err(DnsOverrideError::NotAHostName { entry: entry.to_string() });
         }
         let ips = addrs
             .split(',')
@@ -253,12 +254,39 @@ impl DnsOverrides {
                 a.trim_start_matches('[')
                     .trim_end_matches(']')
                     .parse::<IpAddr>()
-                    .map_err(|_| format!("`{entry}`: `{a}` is not an IP address"))
+                    .map_err(|_| DnsOverrideError::NotAnAddress { entry: entry.to_string(), address: a.to_string() })
             })
             .collect::<Result<Vec<_>, _>>()?;
         self.insert(host, ips);
         Ok(())
     }
+}
+
+/// Why a `HOST=ADDRESS` entry ([`DnsOverrides::parse_entry`]) was refused;
+/// each message quotes the entry.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum DnsOverrideError {
+    /// No `=` in the entry.
+    #[error("`{entry}` is not HOST=ADDRESS (for example halo.example.com=203.0.113.7)")]
+    NotHostEqualsAddress {
+        /// The entry as given.
+        entry: String,
+    },
+    /// The part before `=` is empty or an IP address.
+    #[error("`{entry}`: the part before `=` must be a host name")]
+    NotAHostName {
+        /// The entry as given.
+        entry: String,
+    },
+    /// One of the addresses after `=` is not an IP address.
+    #[error("`{entry}`: `{address}` is not an IP address")]
+    NotAnAddress {
+        /// The entry as given.
+        entry: String,
+        /// The part that is not an address.
+        address: String,
+    },
 }
 
 #[cfg(test)]
@@ -274,9 +302,9 @@ mod tests {
         let mut o = DnsOverrides::default();
         o.parse_entry("Halo.Example.com=203.0.113.7,[2001:db8::7]").unwrap();
         assert_eq!(o.get("halo.example.com.").unwrap().len(), 2);
-        assert!(o.parse_entry("halo.example.com").unwrap_err().contains("HOST=ADDRESS"));
-        assert!(o.parse_entry("halo.example.com=nope").unwrap_err().contains("`nope` is not an IP address"));
-        assert!(o.parse_entry("10.0.0.1=10.0.0.2").unwrap_err().contains("host name"));
+        assert!(o.parse_entry("halo.example.com").unwrap_err().to_string().contains("HOST=ADDRESS"));
+        assert!(o.parse_entry("halo.example.com=nope").unwrap_err().to_string().contains("`nope` is not an IP address"));
+        assert!(o.parse_entry("10.0.0.1=10.0.0.2").unwrap_err().to_string().contains("host name"));
     }
 
     #[tokio::test]

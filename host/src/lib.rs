@@ -1,6 +1,17 @@
 //! Runs PSA connectors, WebAssembly components implementing the
 //! `optimize365:psa-connector` contract (`wit/`), in a wasmtime sandbox.
 //!
+//! A [`Host`] owns the engine and the sandbox's settings ([`HostOptions`],
+//! [`Limits`]). [`Host::load`] compiles a component (once per machine: the
+//! compiled code is cached and authenticated on disk, see [`CompiledFrom`])
+//! and checks its self-description, giving a [`Connector`]. A connector
+//! runs its connection test ([`Connector::test_connection`]) and opens
+//! [`Session`]s, each in a store of its own, from a [`ConnectionConfig`]
+//! (the values of the connector's form). A session lists customers page by
+//! page ([`Session::list_customers`]), imports them all with retries and
+//! pacing ([`Session::import_all`]), and opens tickets. Every failure is a
+//! [`HostError`] whose message names the connector and what to do.
+//!
 //! ```no_run
 //! # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
 //! use psa_host::{Host, HostOptions, ConnectionConfig};
@@ -12,49 +23,94 @@
 //! # Ok(()) }
 //! ```
 //!
-//! The sandbox, module by module:
-//! - [`allowed_hosts`]: which origins a session may reach (its URL fields);
-//! - [`egress`]: which addresses, checked after DNS (no internal networks);
-//! - [`hooks`]: the policy applied in `wasi:http`'s send hook;
-//! - [`outbound`]: the vetted connection, with timeouts and size caps;
-//! - [`limits`]: every limit and its default;
-//! - [`pacing`]: requests per PSA instance kept below its rate limit;
-//! - [`retry`]: which failed calls are retried, and after how long;
-//! - [`ctx`]: a session's store state (no files, no env, no sockets);
-//! - [`guest_output`] and [`redact`]: guest output to the log, secrets scrubbed;
-//! - [`escape`]: PSA and connector text made safe for terminals, logs and CSV.
+//! # The sandbox
 //!
-//! [`runtime`] loads connectors and runs sessions; [`import`] drives a whole
-//! import; [`config`] reads connection forms; [`bindings`] holds one module
-//! of generated bindings per contract version.
+//! A connector is not trusted. What it may do is decided in these
+//! (private) modules of `host/src/`:
+//!
+//! - `allowed_hosts.rs`: which origins a session may reach: the scheme,
+//!   host and port of its URL fields, plus the hosts the connector declares
+//!   ([`Connector::declared_hosts`], [`Connector::allowed_hosts`]);
+//! - `egress.rs`: which addresses, checked after DNS, so a name that
+//!   resolves to loopback, a private network or a metadata address is never
+//!   dialled ([`DnsOverrides`] answer names without DNS and are checked
+//!   alike);
+//! - `hooks.rs`: the policy applied in `wasi:http`'s send hook; each
+//!   refusal is a [`Denial`], logged (at most [`LOGGED_REFUSALS_PER_CALL`]
+//!   per call), added to the failed call's error and kept for
+//!   [`Session::take_denials`]; headers a connector may not set are
+//!   [`FORBIDDEN_REQUEST_HEADERS`];
+//! - `outbound.rs`: the vetted connection (TLS, timeouts, size caps);
+//! - `limits.rs`: every limit and its default ([`Limits`], [`HeldLimit`]);
+//! - `pacing.rs`: requests per PSA instance kept below its rate limit
+//!   ([`RateBudget`]);
+//! - `retry.rs`: which failed calls an import retries, and after how long
+//!   ([`RetryPolicy`]);
+//! - `ctx.rs`: a session's store state (no files, no environment, no
+//!   sockets; memory, tables and handles bounded);
+//! - `guest_output.rs` and `redact.rs`: what a connector prints goes to the
+//!   log, capped, with secrets scrubbed ([`redact::scrub`]);
+//! - `cache.rs`: compiled connectors cached on disk, authenticated with an
+//!   HMAC before they run.
+//!
+//! Text from a PSA or a connector is escaped wherever it reaches a terminal,
+//! a log line or a CSV file: [`escape`].
+//!
+//! The rest: `runtime.rs` loads connectors and runs sessions, `import.rs`
+//! drives a whole import, `config.rs` reads connection forms, `types.rs`
+//! holds the host's own contract types, and `bindings/` one module of
+//! generated bindings per contract version.
 
-pub mod allowed_hosts;
-pub mod bindings;
+#![deny(missing_docs)]
+
+mod allowed_hosts;
+#[allow(missing_docs, unused_imports)] // documented on wt-contract; removed at merge
+mod bindings;
 pub mod bundled;
-pub mod cache;
-pub mod config;
-pub mod ctx;
-pub mod egress;
+mod cache;
+mod config;
+mod ctx;
+mod egress;
+#[allow(missing_docs)] // documented on wt-contract; removed at merge
 mod error;
 pub mod escape;
-pub mod guest_output;
-pub mod hooks;
-pub mod import;
-pub mod limits;
-pub mod outbound;
-pub mod pacing;
+mod guest_output;
+mod hooks;
+#[allow(missing_docs)] // documented on wt-contract; removed at merge
+mod import;
+mod limits;
+mod outbound;
+mod pacing;
 pub mod redact;
-pub mod retry;
-pub mod runtime;
-pub mod types;
+mod retry;
+#[allow(missing_docs)] // documented on wt-contract; removed at merge
+mod runtime;
+#[allow(missing_docs)] // documented on wt-contract; removed at merge
+mod types;
 
-pub use cache::CompiledFrom;
-pub use config::{ConfigError, ConnectionConfig};
+// Loading connectors and running sessions.
 pub use error::HostError;
-pub use import::{ImportFailure, ImportOutcome, Progress, Waiting};
-pub use egress::DnsOverrides;
+pub use runtime::{sha256_hex_of, Connector, Host, HostOptions, Session};
+
+// Settings of a host.
+pub use egress::{DnsOverrideError, DnsOverrides};
 pub use limits::{HeldLimit, Limits};
 pub use pacing::RateBudget;
 pub use retry::RetryPolicy;
-pub use runtime::{sha256_hex_of, Connector, Host, HostOptions, Session};
-pub use types::*;
+
+// Connection forms.
+pub use config::{ConfigError, ConnectionConfig};
+
+// The contract's data, in the host's own types.
+pub use types::{
+    CheckStep, ConfigField, ConnectorError, ConnectorInfo, Customer, CustomerPage, FieldKind, NetworkStage,
+    NewTicket, StepStatus, TenantLink, Warning,
+};
+
+// Whole imports.
+pub use import::{ImportFailure, ImportOutcome, Progress, Waiting};
+
+// What the sandbox allowed, refused, and where a connector's code came from.
+pub use allowed_hosts::{AllowedHosts, Origin};
+pub use cache::CompiledFrom;
+pub use hooks::{Denial, FORBIDDEN_REQUEST_HEADERS, LOGGED_REFUSALS_PER_CALL};

@@ -22,27 +22,27 @@ use wasmtime_wasi_http::{Error, RequestOptions, WasiBody};
 
 /// What the transport needs to know about the session.
 #[derive(Clone)]
-pub struct Transport {
-    pub limits: Limits,
-    pub allow_loopback: bool,
-    pub tls: Arc<rustls::ClientConfig>,
-    pub dns: Arc<DnsOverrides>,
+pub(crate) struct Transport {
+    pub(crate) limits: Limits,
+    pub(crate) allow_loopback: bool,
+    pub(crate) tls: Arc<rustls::ClientConfig>,
+    pub(crate) dns: Arc<DnsOverrides>,
 }
 
 /// A frame-by-frame view of the events worth logging.
-pub type Outcome = Result<(Response<WasiBody>, Box<dyn Future<Output = Result<(), Error>> + Send>), Error>;
+pub(crate) type Outcome = Result<(Response<WasiBody>, Box<dyn Future<Output = Result<(), Error>> + Send>), Error>;
 
 /// Builds the TLS client configuration: the Mozilla roots plus `extra_roots`
 /// (for PSAs behind a private CA). Fails naming the first extra certificate
 /// that cannot serve as a trust anchor.
-pub fn tls_config(extra_roots: &[rustls::pki_types::CertificateDer<'static>]) -> Result<Arc<rustls::ClientConfig>, String> {
+pub(crate) fn tls_config(extra_roots: &[rustls::pki_types::CertificateDer<'static>]) -> Result<Arc<rustls::ClientConfig>, TlsError> {
     let mut roots = rustls::RootCertStore {
         roots: webpki_roots::TLS_SERVER_ROOTS.into(),
     };
     for (i, cert) in extra_roots.iter().enumerate() {
         roots
             .add(cert.clone())
-            .map_err(|e| format!("extra CA certificate #{} cannot be used as a trusted root: {e}", i + 1))?;
+            .map_err(|source| TlsError::ExtraRoot { number: i + 1, source })?;
     }
     let provider = Arc::new(rustls::crypto::ring::default_provider());
     let config = rustls::ClientConfig::builder_with_provider(provider)
@@ -53,9 +53,17 @@ pub fn tls_config(extra_roots: &[rustls::pki_types::CertificateDer<'static>]) ->
     Ok(Arc::new(config))
 }
 
+/// Why the TLS client configuration could not be built.
+#[derive(Debug, thiserror::Error)]
+pub(crate) enum TlsError {
+    /// An extra root certificate (numbered from 1) is not a usable trust anchor.
+    #[error("extra CA certificate #{number} cannot be used as a trusted root: {source}")]
+    ExtraRoot { number: usize, source: rustls::Error },
+}
+
 impl Transport {
     /// Sends `req`, which the policy has already accepted.
-    pub async fn send(&self, mut req: Request<WasiBody>, options: Option<RequestOptions>) -> Outcome {
+    pub(crate) async fn send(&self, mut req: Request<WasiBody>, options: Option<RequestOptions>) -> Outcome {
         let uri = req.uri().clone();
         let https = uri.scheme_str() == Some("https");
         let host = uri.host().ok_or(Error::HttpRequestUriInvalid)?.to_string();

@@ -24,7 +24,7 @@ pub fn scrub(text: &str, secrets: &[String]) -> String {
 /// The length of the longest end of `text` that is the start (not the
 /// whole) of a secret's spelling: text that a later write could complete
 /// into a secret. 0 when there is none.
-pub fn unfinished_secret(text: &str, secrets: &[String]) -> usize {
+pub(crate) fn unfinished_secret(text: &str, secrets: &[String]) -> usize {
     let mut longest = 0;
     for s in secrets.iter().filter(|s| s.len() >= 4) {
         for variant in spellings(s) {

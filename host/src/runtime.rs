@@ -181,11 +181,11 @@ impl Host {
             .iter()
             .map(|der| rustls::pki_types::CertificateDer::from(der.clone()))
             .collect();
-        let tls = tls_config(&roots).map_err(|message| HostError::Setup { message })?;
+        let tls = tls_config(&roots).map_err(|e| HostError::Setup { message: e.to_string() })?;
         let cache = match options.cache_dir.clone() {
             Some(dir) => Some(
                 CompiledCache::open(&engine, dir, options.cache_key_file.clone())
-                    .map_err(|message| HostError::Setup { message })?,
+                    .map_err(|e| HostError::Setup { message: e.to_string() })?,
             ),
             None => None,
         };
@@ -444,6 +444,7 @@ impl Connector {
     async fn instantiate(&self, allowed: AllowedHosts, secrets: Vec<String>) -> Result<Instance, HostError> {
         let host = &self.inner.host.inner;
         let id = host.next_session.fetch_add(1, Ordering::Relaxed);
+        let secrets: Arc<[String]> = secrets.into();
         let denials = Denials::new(secrets.clone());
         let paced = Arc::new(PacingClock::new(host.options.limits.max_pacing_credit));
         let hooks = SandboxHooks {
@@ -568,7 +569,8 @@ struct Instance {
     store: Store<SessionState>,
     bindings: Option<Arc<PsaConnector>>,
     closed: Option<String>,
-    secrets: Vec<String>,
+    /// Shared with `denials`: one copy of the session's secret values.
+    secrets: Arc<[String]>,
     denials: Denials,
     paced: Arc<PacingClock>,
 }
@@ -763,8 +765,8 @@ impl Session {
     }
 
     /// Refusals of the sandbox policy since the last call to this method.
-    pub fn take_denials(&self) -> Vec<String> {
-        self.inst.denials.take()
+    pub fn take_denials(&self) -> Vec<crate::Denial> {
+        self.inst.denials.take_denials()
     }
 
     fn handle(&self) -> Result<ResourceAny, HostError> {

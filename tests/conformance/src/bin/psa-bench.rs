@@ -6,8 +6,8 @@
 //!   through the bundled HaloPSA connector in the host's sandbox;
 //! - **native**: the same connector code (`halopsa_connector::session`,
 //!   the same requests and JSON parsing) compiled natively into this
-//!   process, over the host's own HTTP stack (`psa_host::outbound`), with
-//!   no WebAssembly at all.
+//!   process, over a plain hyper HTTP/1.1 client (a connection per request,
+//!   as the host's transport makes), with no WebAssembly and no sandbox.
 //!
 //! The simulator runs in a child process (this binary, `--serve-sim`), so
 //! its memory is not counted. Then: cold start (host creation, load from the
@@ -101,7 +101,7 @@ async fn import_once(variant: &str, args: &Args) {
             assert_eq!(c.compiled_from(), psa_host::CompiledFrom::Cache, "the probe must load from the cache");
             sandboxed_import(&c, form).await
         }
-        "native" => native_import(&host, form, Arc::new(AtomicU64::new(0))).await,
+        "native" => native_import(form, Arc::new(AtomicU64::new(0))).await,
         other => panic!("unknown variant {other}"),
     };
     println!("{n} {:.1}", rss_mib().1);
@@ -225,64 +225,79 @@ fn rss_mib() -> (f64, f64) {
 
 // ---------------------------------------------------------------- native floor
 
-/// The connector's `Transport` over the host's HTTP stack, without the
-/// sandbox: the floor a hand-written native client would reach.
+/// The connector's `Transport` over a plain hyper HTTP/1.1 client, without
+/// the sandbox: the floor a hand-written native client would reach. Like
+/// the host's own transport, it opens a connection per request (with
+/// `TCP_NODELAY`) and speaks HTTP/1.1 through hyper; it leaves out what
+/// only the sandbox needs (allow-list, address checks, timeouts, caps).
+/// The simulator is plain http on loopback, so there is no TLS in either.
 struct NativeNet {
-    transport: psa_host::outbound::Transport,
     rt: tokio::runtime::Handle,
     bytes: Arc<AtomicU64>,
 }
 
+/// One request on a fresh connection: status, headers, body.
+async fn native_send(
+    method: http::Method,
+    url: &str,
+    headers: &[(String, String)],
+    body: Vec<u8>,
+) -> Result<(u16, Vec<(String, String)>, Vec<u8>), String> {
+    use http_body_util::BodyExt;
+    let uri: http::Uri = url.parse().map_err(|e| format!("{url}: {e}"))?;
+    if uri.scheme_str() != Some("http") {
+        return Err(format!("{url}: the native floor speaks plain http to the simulator only"));
+    }
+    let host = uri.host().ok_or_else(|| format!("{url}: no host"))?;
+    let port = uri.port_u16().unwrap_or(80);
+    let tcp = tokio::net::TcpStream::connect((host.trim_start_matches('[').trim_end_matches(']'), port))
+        .await
+        .map_err(|e| e.to_string())?;
+    let _ = tcp.set_nodelay(true);
+    let (mut sender, conn) =
+        hyper::client::conn::http1::handshake(hyper_util::rt::TokioIo::new(tcp)).await.map_err(|e| e.to_string())?;
+    tokio::spawn(conn);
+    let authority = uri.authority().map(|a| a.as_str().to_string()).unwrap_or_default();
+    let path = uri.path_and_query().map(|p| p.as_str()).unwrap_or("/");
+    let mut b = http::Request::builder().method(method).uri(path).header(http::header::HOST, authority);
+    for (k, v) in headers {
+        b = b.header(k, v);
+    }
+    let request = b.body(http_body_util::Full::new(bytes::Bytes::from(body))).map_err(|e| e.to_string())?;
+    let resp = sender.send_request(request).await.map_err(|e| e.to_string())?;
+    let status = resp.status().as_u16();
+    let headers: Vec<(String, String)> = resp
+        .headers()
+        .iter()
+        .map(|(k, v)| (k.as_str().to_string(), v.to_str().unwrap_or("").to_string()))
+        .collect();
+    let body = resp.into_body().collect().await.map_err(|e| e.to_string())?.to_bytes().to_vec();
+    Ok((status, headers, body))
+}
+
 impl guest_http::Transport for NativeNet {
     fn send(&mut self, req: &guest_http::Request) -> Result<guest_http::Response, guest_http::HttpError> {
-        use http_body_util::BodyExt;
         let method = match req.method {
             guest_http::Method::Get => http::Method::GET,
             guest_http::Method::Post => http::Method::POST,
         };
-        let mut b = http::Request::builder().method(method).uri(&req.url);
-        for (k, v) in &req.headers {
-            b = b.header(k, v);
-        }
-        let body = http_body_util::Full::new(bytes::Bytes::from(req.body.clone().unwrap_or_default()))
-            .map_err(|e| match e {})
-            .boxed_unsync();
-        let request = b.body(body).expect("request builds");
-        let unreachable = |m: String| guest_http::HttpError::new(req, guest_http::Phase::Request, guest_http::ErrorKind::Other(m));
-        let transport = self.transport.clone();
+        let (url, headers, body) = (req.url.clone(), req.headers.clone(), req.body.clone().unwrap_or_default());
         let (status, headers, body) = self
             .rt
-            .block_on(async move {
-                let (resp, _) = transport.send(request, None).await.map_err(|e| e.to_string())?;
-                let status = resp.status().as_u16();
-                let headers: Vec<(String, String)> = resp
-                    .headers()
-                    .iter()
-                    .map(|(k, v)| (k.as_str().to_string(), v.to_str().unwrap_or("").to_string()))
-                    .collect();
-                let body = resp.into_body().collect().await.map_err(|e| e.to_string())?.to_bytes().to_vec();
-                Ok::<_, String>((status, headers, body))
-            })
-            .map_err(unreachable)?;
+            .block_on(async move { native_send(method, &url, &headers, body).await })
+            .map_err(|m| guest_http::HttpError::new(req, guest_http::Phase::Request, guest_http::ErrorKind::Other(m)))?;
         self.bytes.fetch_add(body.len() as u64, Ordering::Relaxed);
         Ok(guest_http::Response { status, headers, body })
     }
 }
 
 /// A full import by the native client; returns customers imported.
-async fn native_import(host: &Host, form: Vec<(String, String)>, bytes: Arc<AtomicU64>) -> usize {
-    let o = host.options();
-    let transport = psa_host::outbound::Transport {
-        limits: o.limits.clone(),
-        allow_loopback: true,
-        tls: psa_host::outbound::tls_config(&[]).expect("TLS config"),
-        dns: Arc::new(psa_host::DnsOverrides::default()),
-    };
+async fn native_import(form: Vec<(String, String)>, bytes: Arc<AtomicU64>) -> usize {
     let rt = tokio::runtime::Handle::current();
     tokio::task::spawn_blocking(move || {
         let cfg = halopsa_connector::config::parse(&form).expect("the form is valid");
         let mut state = halopsa_connector::session::State::new(cfg);
-        let mut net = NativeNet { transport, rt, bytes };
+        let mut net = NativeNet { rt, bytes };
         let mut all = Vec::new();
         let mut cursor: Option<String> = None;
         loop {
@@ -428,7 +443,7 @@ async fn bench(args: Args) {
                 sandboxed_import(&connector, sim.form.clone()).await
             } else {
                 bytes.store(0, Ordering::Relaxed);
-                native_import(&host, sim.form.clone(), bytes.clone()).await
+                native_import(sim.form.clone(), bytes.clone()).await
             };
             let took = t.elapsed();
             let peak = rss_mib().1;

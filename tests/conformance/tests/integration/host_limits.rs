@@ -181,7 +181,12 @@ async fn requests_beyond_the_in_flight_limit_are_refused() {
     let mut s = c.open_session(&cfg(&c, "flood", &target)).await.unwrap();
     let page = s.list_customers(None).await.unwrap();
     assert_eq!(page.customers[0].name, "answered:16 refused:48");
-    let denied = s.take_denials().join("\n");
+    let denials = s.take_denials();
+    assert!(
+        denials.iter().all(|d| matches!(d, psa_host::Denial::TooManyInFlight { max: 16, .. })),
+        "{denials:?}"
+    );
+    let denied = denials.iter().map(|d| d.to_string()).collect::<Vec<_>>().join("\n");
     assert!(denied.contains("16 requests in flight") && denied.contains("max_requests_in_flight"), "{denied}");
 }
 

@@ -54,10 +54,10 @@ async fn refusal_log_lines_are_capped_per_call() {
     assert_eq!(s.list_customers(None).await.unwrap().customers[0].name, "refused 40");
     let text = log.text();
     let logged = text.lines().filter(|l| l.contains("sandbox: connector `hostile` tried to reach https://example.com")).count();
-    assert_eq!(logged, psa_host::hooks::LOGGED_REFUSALS_PER_CALL as usize, "{text}");
+    assert_eq!(logged, psa_host::LOGGED_REFUSALS_PER_CALL as usize, "{text}");
     assert!(text.contains("sandbox: 24 more refusal(s) during this call were not logged"), "{text}");
     // The next call counts afresh.
     s.list_customers(None).await.unwrap();
     let again = log.text().lines().filter(|l| l.contains("tried to reach https://example.com")).count();
-    assert_eq!(again, 2 * psa_host::hooks::LOGGED_REFUSALS_PER_CALL as usize);
+    assert_eq!(again, 2 * psa_host::LOGGED_REFUSALS_PER_CALL as usize);
 }
