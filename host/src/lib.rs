@@ -30,6 +30,7 @@
 
 pub mod allowed_hosts;
 pub mod bindings;
+#[cfg(feature = "bundled-halopsa")]
 pub mod bundled;
 pub mod cache;
 pub mod config;
