@@ -1,5 +1,10 @@
 //! `psa-host`: run a PSA connector from the command line.
 //!
+//! The package `psa-host-cli` (`cargo run -p psa-host-cli -- demo`), built on
+//! the `psa-host` library's public API with its `bundled-halopsa` feature;
+//! clap, csv, tracing-subscriber, indicatif and the simulator (`demo`) are
+//! this package's, not the library's.
+//!
 //! Exit codes:
 //! | code | meaning |
 //! |---|---|
