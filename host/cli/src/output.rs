@@ -99,7 +99,7 @@ pub fn write_customers(w: &mut dyn Write, outcome: &ImportOutcome, format: &str)
 
 /// A short table for the demo.
 pub fn print_table(outcome: &ImportOutcome, rows: usize) {
-    println!("{:<8} {:<36} {:<7} {}", "id", "name", "active", "Microsoft 365 tenants");
+    println!("{:<8} {:<36} {:<7} Microsoft 365 tenants", "id", "name", "active");
     for c in outcome.customers.iter().filter(|c| !c.m365_tenants.is_empty()).take(rows) {
         let name: String = t(&c.name).chars().take(35).collect();
         let tenants = c
