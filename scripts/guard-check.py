@@ -22,20 +22,23 @@ HANG_SECONDS = 300
 INTEGRATION = ["-p", "psa-conformance", "--test", "integration"]
 SANDBOX = "sandbox"
 SERVERS = "hostile_servers"
-# A module `psa-host:<module>` is in the psa-host crate's own integration
-# binary (host/tests/integration: `cli`, `compiled_cache`); `psa-host:lib`
-# names a unit test of the library by its full path.
+# `psa-host:lib` names a unit test of the library by its full path;
+# `psa-host-cli:cli` a test of the CLI's own test binary (host/cli/tests/cli.rs,
+# which runs the psa-host binary and compiles in its progress module).
 HOST_LIB = "psa-host:lib"
-HOST_CLI = "psa-host:cli"
-HOST_CACHE = "psa-host:compiled_cache"
+HOST_CLI = "psa-host-cli:cli"
+# The compiled-connector cache's tests run the bundled connector: a module of
+# the integration binary.
+HOST_CACHE = "compiled_cache"
+CLI = "host/cli/src/"
 
 
 def target(module):
     """The cargo arguments that build a row's test, and its name's prefix."""
     if module == HOST_LIB:
         return ["-p", "psa-host", "--lib"], ""
-    if module.startswith("psa-host:"):
-        return ["-p", "psa-host", "--test", "integration"], module.split(":", 1)[1] + "::"
+    if module == HOST_CLI:
+        return ["-p", "psa-host-cli", "--test", "cli"], ""
     return INTEGRATION, module + "::"
 
 # id, file, text to find (exactly once), replacement, test module, test name
@@ -160,13 +163,19 @@ ROWS = [
      "compiled connectors are not cached (every load compiles)\");\n    Some(std::env::temp_dir().join(\"psa-host-cache\"))",
      HOST_CLI, "a_cache_directory_others_can_write_stops_the_cli_with_the_fix"),
     # 4.5: output that others open.
-    ("csv-formula", H + "bin/psa-host/output.rs", ".map(|cell| csv_cell(cell).into_owned()),", ".map(|cell| cell.to_string()),",
+    ("csv-formula", CLI + "output.rs", ".map(|cell| csv_cell(cell).into_owned()),", ".map(|cell| cell.to_string()),",
      HOST_CLI, "csv_cells_are_not_formulas_and_printed_text_has_no_control_characters"),
     ("escape-control", H + "escape.rs", "if !text.chars().any(is_unsafe) {", "if true {",
      HOST_CLI, "csv_cells_are_not_formulas_and_printed_text_has_no_control_characters"),
-    ("escape-warnings", H + "bin/psa-host/main.rs", 'eprintln!("warning [{}]: {}", t(&w.code), t(&w.message));',
-     'eprintln!("warning [{}]: {}", w.code, w.message);',
+    ("escape-warnings", CLI + "output.rs", 'writeln!(out, "warning [{}]: {}", t(&w.code), t(&w.message))?;',
+     'writeln!(out, "warning [{}]: {}", w.code, w.message)?;',
      HOST_CLI, "csv_cells_are_not_formulas_and_printed_text_has_no_control_characters"),
+    ("escape-progress-reason", CLI + "progress.rs", "    t(&w.reason)\n", "    std::borrow::Cow::Borrowed(w.reason.as_str())\n",
+     HOST_CLI, "a_wait_reason_from_the_connector_is_escaped_in_the_progress_line"),
+    # Off a terminal the progress is plain lines, no bar drawn with ANSI
+    # sequences and carriage returns (or, from indicatif, nothing at all).
+    ("progress-plain-off-terminal", CLI + "progress.rs", "Self::new(std::io::stderr().is_terminal())", "Self::new(true)",
+     HOST_CLI, "piped_progress_is_plain_lines_with_the_total_and_the_rate_limit_wait"),
     ("escape-guest-output", H + "guest_output.rs", "let mut text = crate::escape::for_terminal(&text).into_owned();", "let mut text = text;",
      "guest_output", "control_characters_in_guest_output_are_escaped_in_the_log"),
     # 4.6: refusal texts and split secrets.

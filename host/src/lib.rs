@@ -16,12 +16,16 @@
 //! # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
 //! use psa_host::{Host, HostOptions, ConnectionConfig};
 //! let host = Host::new(HostOptions::default())?;
-//! let halo = host.load("halopsa", psa_host::bundled::HALOPSA).await?;
+//! let halo = host.load_file(std::path::Path::new("halopsa_connector.wasm")).await?;
 //! let config = ConnectionConfig::from_toml(&std::fs::read_to_string("halo.toml")?, halo.info(), |k| std::env::var(k).ok())?;
 //! let mut session = halo.open_session(&config).await?;
 //! let import = session.import_all(|p| eprintln!("{} customers", p.fetched)).await?;
 //! # Ok(()) }
 //! ```
+//!
+//! With the cargo feature `bundled-halopsa`, `psa_host::bundled::HALOPSA`
+//! holds the HaloPSA connector built from `plugin/halopsa` (the `psa-host`
+//! CLI turns it on); without it the library builds no connector.
 //!
 //! # The sandbox
 //!
@@ -66,6 +70,7 @@
 mod allowed_hosts;
 #[allow(missing_docs, unused_imports)] // documented on wt-contract; removed at merge
 mod bindings;
+#[cfg(feature = "bundled-halopsa")]
 pub mod bundled;
 mod cache;
 mod config;

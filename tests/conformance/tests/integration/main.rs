@@ -12,6 +12,7 @@
 mod common;
 
 mod cache_integrity;
+mod compiled_cache;
 mod diagnostics;
 mod guest_output;
 mod halo_errors;

@@ -1,5 +1,10 @@
 //! `psa-host`: run a PSA connector from the command line.
 //!
+//! The package `psa-host-cli` (`cargo run -p psa-host-cli -- demo`), built on
+//! the `psa-host` library's public API with its `bundled-halopsa` feature;
+//! clap, csv, tracing-subscriber, indicatif and the simulator (`demo`) are
+//! this package's, not the library's.
+//!
 //! Exit codes:
 //! | code | meaning |
 //! |---|---|
@@ -11,10 +16,11 @@
 
 mod log_writer;
 mod output;
+mod progress;
 
 use clap::{Parser, Subcommand, ValueEnum};
 use psa_host::escape::for_terminal as t;
-use psa_host::{ConnectionConfig, Connector, Host, HostError, HostOptions, StepStatus};
+use psa_host::{ConnectionConfig, Connector, Host, HostError, HostOptions, ImportOutcome, Session, StepStatus};
 use std::io::Write;
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -249,11 +255,33 @@ async fn prepare(args: &ConnectArgs) -> Result<(Connector, ConnectionConfig), Ex
 /// picks the exit code for it.
 fn fail(e: &HostError) -> ExitCode {
     eprintln!("error: {}", t(&e.to_string()));
+    exit_code(e)
+}
+
+/// The exit code for an error (the table at the top of this file).
+fn exit_code(e: &HostError) -> ExitCode {
     ExitCode::from(match e {
         HostError::Connector { .. } | HostError::GaveUp { .. } | HostError::WaitTooLong { .. } => 1,
         HostError::Setup { .. } => 2,
         HostError::Load { .. } | HostError::UnsupportedContract { .. } => 4,
         _ => 3,
+    })
+}
+
+/// Runs a whole import with its progress on stderr; a failure is printed
+/// (how far it got, that nothing was written) and becomes the exit code.
+async fn import_all(session: &mut Session) -> Result<ImportOutcome, ExitCode> {
+    let progress = progress::ImportProgress::start();
+    let result = session.import_all(|p| progress.update(p)).await;
+    progress.finish();
+    result.map_err(|f| {
+        eprintln!(
+            "error: the import failed after {} page(s) and {} customer(s); no output was written.\n{}",
+            f.pages,
+            f.fetched,
+            t(&f.error.to_string())
+        );
+        exit_code(&f.error)
     })
 }
 
@@ -287,20 +315,11 @@ async fn import(connector: &Connector, config: &ConnectionConfig, format: Format
         Err(e) => return fail(&e),
     };
     let started = std::time::Instant::now();
-    let result = session.import_all(output::progress_line).await;
-    eprintln!();
+    let result = import_all(&mut session).await;
     session.close().await;
     let outcome = match result {
         Ok(o) => o,
-        Err(f) => {
-            eprintln!(
-                "error: the import failed after {} page(s) and {} customer(s); no output was written.\n{}",
-                f.pages,
-                f.fetched,
-                t(&f.error.to_string())
-            );
-            return fail_code(&f.error);
-        }
+        Err(code) => return code,
     };
     let write = |w: &mut dyn Write| output::write_customers(w, &outcome, format_name(format));
     let written = match &output {
@@ -324,26 +343,8 @@ async fn import(connector: &Connector, config: &ConnectionConfig, format: Format
         eprintln!("error: could not write the output: {e}");
         return ExitCode::from(2);
     }
-    eprintln!(
-        "imported {} customers in {:.1} s ({} pages): {} with a Microsoft 365 tenant, {} without; {} warning(s)",
-        outcome.customers.len(),
-        started.elapsed().as_secs_f64(),
-        outcome.pages,
-        outcome.with_tenant(),
-        outcome.customers.len() - outcome.with_tenant(),
-        outcome.warnings.len()
-    );
-    for w in &outcome.warnings {
-        eprintln!("warning [{}]: {}", t(&w.code), t(&w.message));
-    }
+    let _ = output::print_summary(&mut std::io::stderr().lock(), &outcome, started.elapsed());
     ExitCode::SUCCESS
-}
-
-fn fail_code(e: &HostError) -> ExitCode {
-    ExitCode::from(match e {
-        HostError::Connector { .. } | HostError::GaveUp { .. } | HostError::WaitTooLong { .. } => 1,
-        _ => 3,
-    })
 }
 
 fn format_name(f: Format) -> &'static str {
@@ -400,26 +401,15 @@ async fn demo(customers: usize) -> ExitCode {
         Err(e) => return fail(&e),
     };
     println!("$ psa-host import");
-    let outcome = match session.import_all(output::progress_line).await {
+    let started = std::time::Instant::now();
+    let result = import_all(&mut session).await;
+    session.close().await;
+    let outcome = match result {
         Ok(o) => o,
-        Err(f) => {
-            eprintln!();
-            eprintln!("error: {}", t(&f.to_string()));
-            return fail_code(&f.error);
-        }
+        Err(code) => return code,
     };
-    eprintln!();
     output::print_table(&outcome, 15);
-    println!(
-        "\n{} customers ({} pages): {} with a Microsoft 365 tenant, {} without; {} warning(s)",
-        outcome.customers.len(),
-        outcome.pages,
-        outcome.with_tenant(),
-        outcome.customers.len() - outcome.with_tenant(),
-        outcome.warnings.len()
-    );
-    for w in &outcome.warnings {
-        println!("  warning [{}]: {}", t(&w.code), t(&w.message));
-    }
+    println!();
+    let _ = output::print_summary(&mut std::io::stdout().lock(), &outcome, started.elapsed());
     ExitCode::SUCCESS
 }

@@ -1,5 +1,6 @@
 //! The `psa-host` binary end to end against the simulator: output formats,
-//! exit codes, and the client secret absent from every byte it prints.
+//! exit codes, progress, and the client secret absent from every byte it
+//! prints.
 
 use halo_sim::{sample_customers, Faults, HaloSim, SimOptions};
 use std::path::Path;
@@ -314,4 +315,55 @@ async fn a_cache_directory_others_can_write_stops_the_cli_with_the_fix() {
     assert!(out.status.success(), "{}", all_output(&out));
     assert!(all_output(&out).contains("compiled connectors are not cached"), "{}", all_output(&out));
     assert_eq!(std::fs::read_dir(&tmp).unwrap().count(), 0, "something was cached in the temporary directory");
+}
+
+/// The CLI's progress module, compiled in here to test its plain lines
+/// with text no simulator sends.
+#[allow(dead_code)]
+#[path = "../src/progress.rs"]
+mod progress;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn piped_progress_is_plain_lines_with_the_total_and_the_rate_limit_wait() {
+    let sim = HaloSim::start(SimOptions { customers: sample_customers(250, 5), ..Default::default() }).await.unwrap();
+    // The first page is refused for the rate limit; Halo asks for one second.
+    sim.set_faults(Faults { rate_limit_next: 1, retry_after: Some(1), ..Default::default() });
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = write_config(dir.path(), &sim, Some(&sim.options().client_secret));
+    let out = psa_host(s(&["import", "--allow-loopback", "--format", "ndjson", "--config", cfg.to_str().unwrap()]), vec![]).await;
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{}", all_output(&out));
+    assert!(!stderr.contains(['\r', '\x1b']), "a carriage return or an escape sequence in piped stderr:\n{stderr:?}");
+    let lines: Vec<&str> = stderr.lines().collect();
+    let wait = lines
+        .iter()
+        .find(|l| l.starts_with("importing: 0 customers so far; waiting for the PSA's rate limit (HTTP 429) until "))
+        .unwrap_or_else(|| panic!("no line for the rate-limit wait:\n{stderr}"));
+    assert!(wait.contains(" UTC, retry 1 (in "), "{wait}");
+    for want in ["importing: page 1, 100 customers of 250", "importing: page 3, 250 customers of 250"] {
+        assert!(lines.iter().any(|l| l.starts_with(want)), "no line starting {want:?}:\n{stderr}");
+    }
+    // Rate and time left, once a page has come (the simulator serves 100 a page).
+    let second = lines.iter().find(|l| l.starts_with("importing: page 2,")).unwrap();
+    assert!(second.contains("/s, ETA "), "no rate or ETA in {second:?}");
+    assert!(stderr.contains("imported 250 customers"), "{stderr}");
+}
+
+#[test]
+fn a_wait_reason_from_the_connector_is_escaped_in_the_progress_line() {
+    let p = psa_host::Progress {
+        pages: 2,
+        fetched: 2000,
+        total: None,
+        waiting: Some(psa_host::Waiting {
+            until: std::time::SystemTime::now() + std::time::Duration::from_secs(5),
+            rate_limit: false,
+            reason: "HTTP 502 from /api/Client\r\x1b[2Jforged\u{202e}".to_string(),
+            attempt: 2,
+        }),
+    };
+    let line = progress::plain_line(&p, 0.0, None);
+    assert!(line.contains("retrying after HTTP 502 from /api/Client\\r\\u{1b}[2Jforged\\u{202e} at "), "{line}");
+    assert!(line.contains(" UTC, retry 2 (in "), "{line}");
+    assert!(!line.contains(['\r', '\x1b', '\u{202e}', '\n']), "{line:?}");
 }

@@ -5,9 +5,10 @@
 //! through `escape::csv_cell` (no formulas); JSON is escaped by serde.
 
 use psa_host::escape::{csv_cell, for_terminal as t};
-use psa_host::{ConnectorInfo, Customer, ImportOutcome, Progress};
+use psa_host::{ConnectorInfo, Customer, ImportOutcome};
 use serde_json::json;
 use std::io::{self, Write};
+use std::time::Duration;
 
 pub fn print_info(info: &ConnectorInfo, as_json: bool) {
     if as_json {
@@ -98,7 +99,7 @@ pub fn write_customers(w: &mut dyn Write, outcome: &ImportOutcome, format: &str)
 
 /// A short table for the demo.
 pub fn print_table(outcome: &ImportOutcome, rows: usize) {
-    println!("{:<8} {:<36} {:<7} {}", "id", "name", "active", "Microsoft 365 tenants");
+    println!("{:<8} {:<36} {:<7} Microsoft 365 tenants", "id", "name", "active");
     for c in outcome.customers.iter().filter(|c| !c.m365_tenants.is_empty()).take(rows) {
         let name: String = t(&c.name).chars().take(35).collect();
         let tenants = c
@@ -114,28 +115,20 @@ pub fn print_table(outcome: &ImportOutcome, rows: usize) {
     }
 }
 
-/// The import's progress line on stderr, rewritten in place.
-pub fn progress_line(p: &Progress) {
-    // On a terminal the line is rewritten in place; in a log, one line each.
-    let (start, end) = if std::io::IsTerminal::is_terminal(&std::io::stderr()) { ("\r\x1b[2K", "") } else { ("", "\n") };
-    let total = p.total.map(|t| format!(" of {t}")).unwrap_or_default();
-    match &p.waiting {
-        None => eprint!("{start}importing: page {}, {} customers{total}{end}", p.pages, p.fetched),
-        Some(w) => {
-            let secs = w.until.duration_since(std::time::SystemTime::now()).unwrap_or_default().as_secs();
-            let what = if w.rate_limit { "waiting for the PSA's rate limit".to_string() } else { format!("retrying after {}", t(&w.reason)) };
-            eprint!(
-                "{start}importing: {} customers so far; {what} until {} UTC (in {secs} s, retry {}){end}",
-                p.fetched,
-                utc_clock(w.until),
-                w.attempt
-            );
-        }
+/// The summary of an import, then its warnings, one a line: on stderr
+/// after `import` (stdout holds the data), on stdout in the demo.
+pub fn print_summary(out: &mut dyn Write, outcome: &ImportOutcome, took: Duration) -> io::Result<()> {
+    let (all, with_tenant) = (outcome.customers.len(), outcome.with_tenant());
+    writeln!(
+        out,
+        "imported {all} customers in {:.1} s ({} pages): {with_tenant} with a Microsoft 365 tenant, {} without; {} warning(s)",
+        took.as_secs_f64(),
+        outcome.pages,
+        all.saturating_sub(with_tenant),
+        outcome.warnings.len()
+    )?;
+    for w in &outcome.warnings {
+        writeln!(out, "warning [{}]: {}", t(&w.code), t(&w.message))?;
     }
-}
-
-/// `HH:MM:SS` of a time, in UTC.
-fn utc_clock(t: std::time::SystemTime) -> String {
-    let s = t.duration_since(std::time::UNIX_EPOCH).unwrap_or_default().as_secs() % 86_400;
-    format!("{:02}:{:02}:{:02}", s / 3600, s / 60 % 60, s % 60)
+    Ok(())
 }

@@ -1,5 +1,6 @@
-//! The CLI's log sink: stderr, with the connection's secret values replaced
-//! by `[redacted]` in every line, whichever library wrote it.
+//! The CLI's log sink: stderr (above the progress bar while one is drawn),
+//! with the connection's secret values replaced by `[redacted]` in every
+//! line, whichever library wrote it.
 
 use std::io::{self, Write};
 use std::sync::{OnceLock, RwLock};
@@ -46,6 +47,6 @@ impl Drop for Line {
             Ok(s) if !s.is_empty() => psa_host::redact::scrub(&text, &s),
             _ => text.into_owned(),
         };
-        let _ = io::stderr().lock().write_all(clean.as_bytes());
+        crate::progress::write_stderr(clean.as_bytes());
     }
 }
