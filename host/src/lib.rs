@@ -25,14 +25,16 @@
 //! - [`escape`]: PSA and connector text made safe for terminals, logs and CSV.
 //!
 //! [`runtime`] loads connectors and runs sessions; [`import`] drives a whole
-//! import; [`config`] reads connection forms; [`bindings`] holds one module
-//! of generated bindings per contract version.
+//! import; [`config`] reads connection forms; `contract` holds one module
+//! per contract version (its generated bindings and their conversions to
+//! [`types`]) behind a dispatch enum, and is the only code that names
+//! generated types.
 
 pub mod allowed_hosts;
-pub mod bindings;
 pub mod bundled;
 pub mod cache;
 pub mod config;
+mod contract;
 pub mod ctx;
 pub mod egress;
 mod error;
@@ -50,6 +52,7 @@ pub mod types;
 
 pub use cache::CompiledFrom;
 pub use config::{ConfigError, ConnectionConfig};
+pub use contract::SUPPORTED_CONTRACTS;
 pub use error::HostError;
 pub use import::{ImportFailure, ImportOutcome, Progress, Waiting};
 pub use egress::DnsOverrides;
