@@ -16,8 +16,11 @@ use std::time::SystemTime;
 /// An import's progress: after each page, and before each wait.
 #[derive(Clone, Debug)]
 pub struct Progress {
+    /// Pages fetched so far.
     pub pages: u32,
+    /// Customers fetched so far.
     pub fetched: u64,
+    /// Customers in all, when the PSA says (`None` while waiting).
     pub total: Option<u64>,
     /// Set while the host waits before retrying a page.
     pub waiting: Option<Waiting>,
@@ -26,6 +29,7 @@ pub struct Progress {
 /// A wait before a retry.
 #[derive(Clone, Debug)]
 pub struct Waiting {
+    /// When the retry starts.
     pub until: SystemTime,
     /// True when the PSA's rate limit is the reason.
     pub rate_limit: bool,
@@ -38,8 +42,11 @@ pub struct Waiting {
 /// A complete import.
 #[derive(Clone, Debug)]
 pub struct ImportOutcome {
+    /// Every customer, each once, in the order the PSA gave them.
     pub customers: Vec<Customer>,
+    /// Every page's warnings.
     pub warnings: Vec<Warning>,
+    /// Pages fetched.
     pub pages: u32,
 }
 
@@ -54,8 +61,11 @@ impl ImportOutcome {
 #[derive(Debug, thiserror::Error)]
 #[error("import failed after {pages} page(s) and {fetched} customer(s): {error}")]
 pub struct ImportFailure {
+    /// What ended the import.
     pub error: HostError,
+    /// Customers fetched before it ended.
     pub fetched: usize,
+    /// Pages fetched before it ended.
     pub pages: u32,
 }
 

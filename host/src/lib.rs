@@ -60,41 +60,45 @@
 //! Text from a PSA or a connector is escaped wherever it reaches a terminal,
 //! a log line or a CSV file: [`escape`].
 //!
-//! The rest: `runtime.rs` loads connectors and runs sessions, `import.rs`
-//! drives a whole import, `config.rs` reads connection forms, `types.rs`
-//! holds the host's own contract types, and `bindings/` one module of
-//! generated bindings per contract version.
+//! # The rest
+//!
+//! - `runtime/`: loading connectors and running sessions: `options.rs`
+//!   ([`HostOptions`]), `host.rs` (the engine, the pooling allocator,
+//!   loading), `connector.rs`, `instance.rs` (a session's store, the
+//!   per-call deadlines and trap classification) and `session.rs`;
+//! - `contract/`: the contract-version layer: one module per contract
+//!   version ([`SUPPORTED_CONTRACTS`]) with its generated bindings and their
+//!   conversions to the host's own types, behind a dispatch enum; the only
+//!   code that names generated types;
+//! - `import.rs` drives a whole import, `config.rs` reads connection forms,
+//!   `types.rs` holds the host's own contract types.
 
 #![deny(missing_docs)]
 
 mod allowed_hosts;
-#[allow(missing_docs, unused_imports)] // documented on wt-contract; removed at merge
-mod bindings;
 #[cfg(feature = "bundled-halopsa")]
 pub mod bundled;
 mod cache;
 mod config;
+mod contract;
 mod ctx;
 mod egress;
-#[allow(missing_docs)] // documented on wt-contract; removed at merge
 mod error;
 pub mod escape;
 mod guest_output;
 mod hooks;
-#[allow(missing_docs)] // documented on wt-contract; removed at merge
 mod import;
 mod limits;
 mod outbound;
 mod pacing;
 pub mod redact;
 mod retry;
-#[allow(missing_docs)] // documented on wt-contract; removed at merge
 mod runtime;
-#[allow(missing_docs)] // documented on wt-contract; removed at merge
 mod types;
 
 // Loading connectors and running sessions.
 pub use error::HostError;
+pub use contract::SUPPORTED_CONTRACTS;
 pub use runtime::{sha256_hex_of, Connector, Host, HostOptions, Session};
 
 // Settings of a host.

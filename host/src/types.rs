@@ -1,40 +1,59 @@
 //! The host's own view of what connectors exchange, independent of the
-//! contract version a connector was built against. Serialisable: the CLI
-//! writes these as JSON, NDJSON and CSV.
+//! contract version a connector was built against: each version's module in
+//! `crate::contract` converts its generated types into these (this file
+//! names none of them). Serialisable: the CLI writes these as JSON, NDJSON
+//! and CSV.
 
-use crate::bindings::v0_1_0::wit;
 use serde::Serialize;
 
 /// What kind of input a form field takes.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum FieldKind {
+    /// A URL; its origin joins the session's allow-list.
     Url,
+    /// Plain text.
     Text,
+    /// A secret: scrubbed from every log line, error and output.
     Secret,
+    /// A yes/no switch (`true`/`false`).
     Flag,
 }
 
 /// One field of the connection form.
 #[derive(Clone, Debug, Serialize)]
 pub struct ConfigField {
+    /// The stable id values are stored under (`client_secret`).
     pub id: String,
+    /// The label a form shows.
     pub label: String,
+    /// Where the value is found, for the person filling in the form.
     pub help: String,
+    /// What kind of input it takes.
     pub kind: FieldKind,
+    /// Whether the connection needs a value.
     pub required: bool,
+    /// The value used when none is given.
     pub default_value: Option<String>,
 }
 
 /// A connector's self-description.
 #[derive(Clone, Debug, Serialize)]
 pub struct ConnectorInfo {
+    /// A stable identifier (`halopsa`); names the connector in messages.
     pub id: String,
+    /// The name people read (`HaloPSA`).
     pub display_name: String,
+    /// The connector's own version.
     pub version: String,
+    /// The psa-connector contract version it was built against (`0.1.0`).
     pub contract_version: String,
+    /// What it can do, by the contract's names (`list-customers`, ...).
     pub capabilities: Vec<String>,
+    /// Its connection form.
     pub fields: Vec<ConfigField>,
+    /// Hosts it may reach besides its URL fields' origins, as read once at
+    /// load and normalised by the host.
     pub allowed_hosts: Vec<String>,
 }
 
@@ -49,38 +68,56 @@ impl ConnectorInfo {
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum StepStatus {
+    /// The step worked.
     Passed,
+    /// The step failed; its message says why and what to do.
     Failed,
+    /// The step was not tried (an earlier one failed, or it does not apply).
     Skipped,
 }
 
 /// One step of a connection test.
 #[derive(Clone, Debug, Serialize)]
 pub struct CheckStep {
+    /// A stable id of the step (`credentials-accepted`).
     pub id: String,
+    /// What the step checks, for people.
     pub label: String,
+    /// How it went.
     pub status: StepStatus,
+    /// The finding; for a failure, the likely fix.
     pub message: String,
 }
 
 /// A Microsoft 365 tenant linked to a customer.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct TenantLink {
+    /// The tenant id: a GUID in lower case.
     pub tenant_id: String,
+    /// The tenant's name, when the PSA knows it.
     pub name: Option<String>,
+    /// The tenant's primary domain, when the PSA knows it.
     pub domain: Option<String>,
 }
 
 /// A customer; serialises with exactly the keys of the import format.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct Customer {
+    /// The PSA's id of the customer.
     pub id: String,
+    /// The customer's name.
     pub name: String,
+    /// Whether the PSA marks the customer active.
     pub active: bool,
+    /// The id of the group the customer belongs to.
     pub parent_id: Option<String>,
+    /// The name of that group.
     pub parent_name: Option<String>,
+    /// Its website, as the PSA holds it.
     pub website: Option<String>,
+    /// E-mail or web domains the PSA holds for it, lower case.
     pub domains: Vec<String>,
+    /// The Microsoft 365 tenants the PSA links to it.
     pub m365_tenants: Vec<TenantLink>,
 }
 
@@ -103,8 +140,11 @@ impl Customer {
 /// Something worth knowing about an import.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct Warning {
+    /// A stable machine code (`duplicate-id`, `invalid-tenant-id`, ...).
     pub code: String,
+    /// What happened and what it means, for people.
     pub message: String,
+    /// The customer it concerns, if one.
     pub customer_id: Option<String>,
 }
 
@@ -119,20 +159,30 @@ impl Warning {
 /// One page of customers.
 #[derive(Clone, Debug)]
 pub struct CustomerPage {
+    /// This page's customers.
     pub customers: Vec<Customer>,
+    /// Warnings about this page.
     pub warnings: Vec<Warning>,
+    /// Where the next page starts; `None` on the last page.
     pub next_cursor: Option<String>,
+    /// Customers returned so far in this import, this page included.
     pub fetched: u64,
+    /// Customers in all, when the PSA says.
     pub total: Option<u64>,
 }
 
 /// A ticket to open.
 #[derive(Clone, Debug, Default)]
 pub struct NewTicket {
+    /// The PSA's id of the customer the ticket is for.
     pub customer_id: String,
+    /// The ticket's subject line.
     pub summary: String,
+    /// The ticket's body, as HTML.
     pub details_html: String,
+    /// The PSA's ticket type, when not its default.
     pub ticket_type_id: Option<String>,
+    /// The PSA's priority, when not its default.
     pub priority_id: Option<String>,
 }
 
@@ -140,9 +190,13 @@ pub struct NewTicket {
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum NetworkStage {
+    /// The name did not resolve.
     Dns,
+    /// No TCP connection (refused, no route, or denied by the sandbox).
     Connect,
+    /// The TLS handshake failed (certificate, protocol).
     Tls,
+    /// The host did not answer in time.
     Timeout,
 }
 
@@ -150,14 +204,62 @@ pub enum NetworkStage {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 #[serde(tag = "kind", rename_all = "kebab-case")]
 pub enum ConnectorError {
-    InvalidConfig { field: String, message: String },
-    Unreachable { host: String, stage: NetworkStage, message: String },
-    Unauthorized { message: String },
-    Forbidden { permission: String, message: String },
-    RateLimited { retry_after_seconds: Option<u32>, message: String },
-    Upstream { status: u16, endpoint: String, message: String },
-    Protocol { endpoint: String, message: String },
-    Internal { message: String },
+    /// A form value is missing or wrong.
+    InvalidConfig {
+        /// The field's id.
+        field: String,
+        /// What is wrong and how to fix it.
+        message: String,
+    },
+    /// A host could not be reached.
+    Unreachable {
+        /// The host (and port) tried.
+        host: String,
+        /// Where reaching it failed.
+        stage: NetworkStage,
+        /// Details, and the sandbox's refusal when there was one.
+        message: String,
+    },
+    /// The PSA rejected the credentials.
+    Unauthorized {
+        /// What was rejected and what to check.
+        message: String,
+    },
+    /// The credentials lack a permission.
+    Forbidden {
+        /// The permission needed (`read:customers`).
+        permission: String,
+        /// Where to grant it.
+        message: String,
+    },
+    /// The PSA's rate limit was hit.
+    RateLimited {
+        /// The PSA's `Retry-After`, when it sent one.
+        retry_after_seconds: Option<u32>,
+        /// Details.
+        message: String,
+    },
+    /// The PSA answered with an HTTP error status.
+    Upstream {
+        /// The HTTP status.
+        status: u16,
+        /// The request's endpoint (no query, no secrets).
+        endpoint: String,
+        /// Details.
+        message: String,
+    },
+    /// The PSA's answer could not be read.
+    Protocol {
+        /// The request's endpoint.
+        endpoint: String,
+        /// What was wrong with the answer.
+        message: String,
+    },
+    /// A bug in the connector.
+    Internal {
+        /// Details.
+        message: String,
+    },
 }
 
 impl ConnectorError {
@@ -177,7 +279,7 @@ impl ConnectorError {
 
     /// Every text field scrubbed: a connector may put a secret in any of
     /// them (a host name built from a secret, say), not only the message.
-    fn scrub(self, secrets: &[String]) -> Self {
+    pub(crate) fn scrub(self, secrets: &[String]) -> Self {
         let s = |m: String| crate::redact::scrub(&m, secrets);
         match self {
             ConnectorError::InvalidConfig { field, message } => ConnectorError::InvalidConfig { field: s(field), message: s(message) },
@@ -195,6 +297,24 @@ impl ConnectorError {
             ConnectorError::Protocol { endpoint, message } => ConnectorError::Protocol { endpoint: s(endpoint), message: s(message) },
             ConnectorError::Internal { message } => ConnectorError::Internal { message: s(message) },
         }
+    }
+}
+
+impl CheckStep {
+    /// Its texts scrubbed of `secrets` (a connector may echo a form value).
+    pub(crate) fn scrub(self, secrets: &[String]) -> Self {
+        let s = |m: &str| crate::redact::scrub(m, secrets);
+        CheckStep { id: s(&self.id), label: s(&self.label), status: self.status, message: s(&self.message) }
+    }
+}
+
+impl CustomerPage {
+    /// Its warnings' messages scrubbed of `secrets`.
+    pub(crate) fn scrub(mut self, secrets: &[String]) -> Self {
+        for w in &mut self.warnings {
+            w.message = crate::redact::scrub(&w.message, secrets);
+        }
+        self
     }
 }
 
@@ -219,132 +339,5 @@ impl std::fmt::Display for ConnectorError {
             ConnectorError::Protocol { endpoint, message } => write!(f, "unexpected answer from {endpoint}: {message}"),
             ConnectorError::Internal { message } => write!(f, "connector internal error: {message}"),
         }
-    }
-}
-
-// ---- conversions from contract 0.1.0 ----
-
-impl From<wit::FieldKind> for FieldKind {
-    fn from(k: wit::FieldKind) -> Self {
-        match k {
-            wit::FieldKind::Url => FieldKind::Url,
-            wit::FieldKind::Text => FieldKind::Text,
-            wit::FieldKind::Secret => FieldKind::Secret,
-            wit::FieldKind::Flag => FieldKind::Flag,
-        }
-    }
-}
-
-impl From<wit::ConnectorInfo> for ConnectorInfo {
-    fn from(i: wit::ConnectorInfo) -> Self {
-        ConnectorInfo {
-            id: i.id,
-            display_name: i.display_name,
-            version: i.version,
-            contract_version: i.contract_version,
-            capabilities: i
-                .capabilities
-                .into_iter()
-                .map(|c| {
-                    match c {
-                        wit::Capability::TestConnection => "test-connection",
-                        wit::Capability::ListCustomers => "list-customers",
-                        wit::Capability::M365TenantLinks => "m365-tenant-links",
-                        wit::Capability::CreateTicket => "create-ticket",
-                    }
-                    .to_string()
-                })
-                .collect(),
-            fields: i
-                .fields
-                .into_iter()
-                .map(|f| ConfigField {
-                    id: f.id,
-                    label: f.label,
-                    help: f.help,
-                    kind: f.kind.into(),
-                    required: f.required,
-                    default_value: f.default_value,
-                })
-                .collect(),
-            allowed_hosts: i.allowed_hosts,
-        }
-    }
-}
-
-pub(crate) fn check_step(s: wit::CheckStep, secrets: &[String]) -> CheckStep {
-    CheckStep {
-        id: crate::redact::scrub(&s.id, secrets),
-        label: crate::redact::scrub(&s.label, secrets),
-        status: match s.status {
-            wit::StepStatus::Passed => StepStatus::Passed,
-            wit::StepStatus::Failed => StepStatus::Failed,
-            wit::StepStatus::Skipped => StepStatus::Skipped,
-        },
-        message: crate::redact::scrub(&s.message, secrets),
-    }
-}
-
-pub(crate) fn customer_page(p: wit::CustomerPage, secrets: &[String]) -> CustomerPage {
-    CustomerPage {
-        customers: p
-            .customers
-            .into_iter()
-            .map(|c| Customer {
-                id: c.id,
-                name: c.name,
-                active: c.active,
-                parent_id: c.parent_id,
-                parent_name: c.parent_name,
-                website: c.website,
-                domains: c.domains,
-                m365_tenants: c
-                    .m365_tenants
-                    .into_iter()
-                    .map(|t| TenantLink { tenant_id: t.tenant_id, name: t.name, domain: t.domain })
-                    .collect(),
-            })
-            .collect(),
-        warnings: p
-            .warnings
-            .into_iter()
-            .map(|w| Warning { code: w.code, message: crate::redact::scrub(&w.message, secrets), customer_id: w.customer_id })
-            .collect(),
-        next_cursor: p.next_cursor,
-        fetched: p.fetched,
-        total: p.total,
-    }
-}
-
-pub(crate) fn connector_error(e: wit::ConnectorError, secrets: &[String]) -> ConnectorError {
-    let e = match e {
-        wit::ConnectorError::InvalidConfig(c) => ConnectorError::InvalidConfig { field: c.field, message: c.message },
-        wit::ConnectorError::Unreachable(u) => ConnectorError::Unreachable {
-            host: u.host,
-            stage: match u.stage {
-                wit::NetworkStage::Dns => NetworkStage::Dns,
-                wit::NetworkStage::Connect => NetworkStage::Connect,
-                wit::NetworkStage::Tls => NetworkStage::Tls,
-                wit::NetworkStage::Timeout => NetworkStage::Timeout,
-            },
-            message: u.message,
-        },
-        wit::ConnectorError::Unauthorized(m) => ConnectorError::Unauthorized { message: m },
-        wit::ConnectorError::Forbidden(f) => ConnectorError::Forbidden { permission: f.permission, message: f.message },
-        wit::ConnectorError::RateLimited(r) => ConnectorError::RateLimited { retry_after_seconds: r.retry_after_seconds, message: r.message },
-        wit::ConnectorError::Upstream(u) => ConnectorError::Upstream { status: u.status, endpoint: u.endpoint, message: u.message },
-        wit::ConnectorError::Protocol(p) => ConnectorError::Protocol { endpoint: p.endpoint, message: p.message },
-        wit::ConnectorError::Internal(m) => ConnectorError::Internal { message: m },
-    };
-    e.scrub(secrets)
-}
-
-pub(crate) fn new_ticket(t: &NewTicket) -> wit::NewTicket {
-    wit::NewTicket {
-        customer_id: t.customer_id.clone(),
-        summary: t.summary.clone(),
-        details_html: t.details_html.clone(),
-        ticket_type_id: t.ticket_type_id.clone(),
-        priority_id: t.priority_id.clone(),
     }
 }
