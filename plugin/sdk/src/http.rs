@@ -662,6 +662,7 @@ mod tests {
         let r = |v| retry_after_at(v, now);
         assert_eq!(r("120"), Some(120));
         assert_eq!(r("10000000000"), Some(u32::MAX));
+        assert_eq!(r("18446744073709551615"), Some(u32::MAX));
         assert_eq!(r("Tue, 14 Nov 2023 22:14:50 GMT"), Some(90));
         assert_eq!(r("Sun, 06 Nov 1994 08:49:37 GMT"), Some(0));
         for garbage in ["-5", "1.5", "", "later"] {
