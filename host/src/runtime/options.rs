@@ -26,13 +26,14 @@ pub struct HostOptions {
     /// Fixed addresses for host names, consulted before DNS; the egress
     /// check applies to them as to any resolved address.
     pub dns_overrides: DnsOverrides,
-    /// Where compiled connectors are cached ([`crate::cache`]); `None`
-    /// compiles on every load. Defaults to [`crate::cache::default_dir`].
+    /// Where compiled connectors are cached (authenticated entries, see
+    /// [`CompiledFrom`](crate::CompiledFrom)); `None` compiles on every load.
+    /// Defaults to `$XDG_CACHE_HOME/psa-host`, else `$HOME/.cache/psa-host`.
     /// [`Host::new`](super::Host::new) refuses a directory that another user owns or may write.
     pub cache_dir: Option<std::path::PathBuf>,
     /// The key file that authenticates the cache's entries (32 random bytes,
     /// mode `0600`, made on first use, outside the cache directory); `None`:
-    /// [`crate::cache::default_key_file`], `<cache_dir>.key` beside it.
+    /// `<cache_dir>.key` beside the cache directory.
     pub cache_key_file: Option<std::path::PathBuf>,
     /// Preallocate instance slots (wasmtime's pooling allocator, sized by
     /// [`Limits`]) so opening a session costs microseconds. On by default.
