@@ -1,0 +1,139 @@
+//! `test-connection`: one step per cause a person can fix.
+//!
+//! `form-valid`, `zone-lookup` (the user name), `credentials` (the three
+//! headers), `customers-readable` (the security level), `tenant-field` (the
+//! named user-defined field exists). A step after a failed one is skipped.
+
+use psa_connector_sdk::http::Transport;
+use psa_connector_sdk::{CheckStep, ConfigEntry, Error, StepStatus};
+use serde_json::Value;
+
+use crate::api::{self, Api};
+use crate::customers::{query_body, QUERY};
+use crate::messages as msg;
+
+const STEPS: [(&str, &str); 5] = [
+    ("form-valid", "Connection form filled in correctly"),
+    ("zone-lookup", "Autotask zone found for the API user"),
+    ("credentials", "Credentials accepted"),
+    ("customers-readable", "Companies readable"),
+    ("tenant-field", "Tenant id field present"),
+];
+const UDFS: &str = "/V1.0/Companies/entityInformation/userDefinedFields";
+
+/// Run the steps.
+pub fn run(config: Vec<ConfigEntry>, t: &mut dyn Transport) -> Vec<CheckStep> {
+    let mut out: Vec<CheckStep> = Vec::new();
+    let mut push = |status: StepStatus, message: String| {
+        let (id, label) = STEPS[out.len()];
+        out.push(CheckStep { id: id.into(), label: label.into(), status, message });
+    };
+    let result = steps(config, t, &mut push);
+    if let Err(e) = result {
+        push(StepStatus::Failed, e.message().to_string());
+    }
+    while out.len() < STEPS.len() {
+        let (id, label) = STEPS[out.len()];
+        out.push(CheckStep { id: id.into(), label: label.into(), status: StepStatus::Skipped, message: msg::SKIPPED.into() });
+    }
+    out
+}
+
+/// Pushes the passed steps; returns the failure of the step after them.
+fn steps(config: Vec<ConfigEntry>, t: &mut dyn Transport, push: &mut dyn FnMut(StepStatus, String)) -> Result<(), Error> {
+    let cfg = crate::config::parse(config)?;
+    push(StepStatus::Passed, msg::step_form_ok());
+    let udf = cfg.tenant_udf.clone();
+    let mut api = Api::new(cfg);
+    let zone = api.zone(t)?;
+    push(StepStatus::Passed, msg::step_zone_ok(&origin_of(&zone)));
+    let body = query_body(api.cfg.all_companies, 1);
+    match api.call(t, &|base: &str| api::post_json(format!("{base}{QUERY}"), &body, QUERY)) {
+        Ok((_, v)) => {
+            push(StepStatus::Passed, msg::step_credentials_ok());
+            let n = v.get("items").and_then(Value::as_array).map_or(0, Vec::len);
+            push(StepStatus::Passed, msg::step_companies_ok(n));
+        }
+        Err(e @ Error::Unauthorized(_)) => return Err(e),
+        Err(e) => {
+            push(StepStatus::Passed, msg::step_credentials_ok());
+            return Err(e);
+        }
+    }
+    let Some(udf) = udf else {
+        push(StepStatus::Passed, msg::step_udf_off());
+        return Ok(());
+    };
+    let (_, v) = api.call(t, &|base: &str| api::get(format!("{base}{UDFS}"), UDFS))?;
+    let list = v.get("fields").or_else(|| v.get("items")).and_then(Value::as_array);
+    let names: Vec<String> = list
+        .into_iter()
+        .flatten()
+        .filter_map(|f| f.get("name").or_else(|| f.get("label")).and_then(Value::as_str))
+        .map(|s| msg::clip(s.trim(), 80))
+        .collect();
+    if names.iter().any(|n| n.eq_ignore_ascii_case(&udf)) {
+        push(StepStatus::Passed, msg::step_udf_ok(&udf));
+        Ok(())
+    } else {
+        Err(Error::config("tenant_udf", msg::step_udf_missing(&udf, &names)))
+    }
+}
+
+fn origin_of(zone: &str) -> String {
+    url::Url::parse(zone).map_or_else(|_| zone.to_string(), |u| u.origin().ascii_serialization())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::api::tests::{Script, Z5};
+    use crate::config::tests::{entries, BASE};
+    use serde_json::json;
+
+    fn statuses(s: &[CheckStep]) -> Vec<StepStatus> {
+        s.iter().map(|s| s.status).collect()
+    }
+    use StepStatus::{Failed as F, Passed as P, Skipped as S};
+
+    #[test]
+    fn each_cause_its_step() {
+        let s = run(entries(&BASE[..2]), &mut Script::new());
+        assert_eq!(statuses(&s), [F, S, S, S, S]);
+        assert!(s[0].message.contains("API integration code"));
+
+        let s = run(entries(&BASE), &mut Script::new().json(500, json!({"errors": ["x"]})));
+        assert_eq!(statuses(&s), [P, F, S, S, S]);
+        assert!(s[1].message.contains("api@acme.com"));
+
+        let mut t = Script::new().zone(Z5).json(401, json!({})).zone(Z5);
+        let s = run(entries(&BASE), &mut t);
+        assert_eq!(statuses(&s), [P, P, F, S, S]);
+        assert!(s[2].message.contains("ApiIntegrationCode"));
+
+        let denied = json!({"errors": ["The logged in Resource does not have the adequate permissions to query this entity type."]});
+        let s = run(entries(&BASE), &mut Script::new().zone(Z5).json(500, denied));
+        assert_eq!(statuses(&s), [P, P, P, F, S]);
+        assert!(s[3].message.contains("API User (system)"));
+
+        let one = json!({"items": [{"id": 1}], "pageDetails": {"count": 1}});
+        let udfs = json!({"fields": [{"name": "NAV ID"}, {"name": "Microsoft 365 Tenant ID"}]});
+        let mut t = Script::new().zone(Z5).json(200, one.clone()).json(200, udfs);
+        let s = run(entries(&BASE), &mut t);
+        assert_eq!(statuses(&s), [P, P, P, P, P]);
+        assert_eq!(t.sent[2].url, "https://webservices5.autotask.net/ATServicesRest/V1.0/Companies/entityInformation/userDefinedFields");
+        let body: Value = serde_json::from_slice(t.sent[1].body.as_deref().unwrap()).unwrap();
+        assert_eq!(body["MaxRecords"], json!(1));
+
+        let mut t = Script::new().zone(Z5).json(200, one.clone()).json(200, json!({"fields": [{"name": "NAV ID"}]}));
+        let s = run(entries(&BASE), &mut t);
+        assert_eq!(statuses(&s), [P, P, P, P, F]);
+        assert!(s[4].message.contains("NAV ID"));
+
+        let mut p = BASE.to_vec();
+        p.push(("tenant_udf", ""));
+        let s = run(entries(&p), &mut Script::new().zone(Z5).json(200, one));
+        assert_eq!(statuses(&s), [P, P, P, P, P]);
+        assert!(s[4].message.contains("without Microsoft 365 tenant links"));
+    }
+}

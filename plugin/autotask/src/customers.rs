@@ -1,0 +1,451 @@
+//! Reading companies: the query, the rows, the tenant links from the named
+//! user-defined field, and the paging state of one import.
+//!
+//! Paging: the first page is `POST {zone}/V1.0/Companies/query` with a JSON
+//! filter and `MaxRecords` 500; each answer's `pageDetails.nextPageUrl`
+//! (absolute) is the next cursor, read with a GET. A next link must stay on
+//! the zone's origin ([`cursor::next_link`]); a cursor coming back from the
+//! host must be on a host a zone may be on ([`crate::api::zone_base`]) and is
+//! sent to the current zone (after a move, the zone the 401 led to).
+//! Every company arrives exactly once: an id already imported from another
+//! page stops the import with a protocol error rather than being dropped.
+
+use std::collections::{HashMap, HashSet};
+
+use psa_connector_sdk::cursor::{self, CursorError};
+use psa_connector_sdk::form::normalise_guid;
+use psa_connector_sdk::http::Transport;
+use psa_connector_sdk::{Customer, CustomerPage, Error, TenantLink, Warning};
+use serde_json::{json, Value};
+
+use crate::api::{self, Api};
+use crate::config::Config;
+use crate::messages as msg;
+
+/// Companies per page: Autotask's maximum.
+pub const PAGE_SIZE: usize = 500;
+pub const QUERY: &str = "/V1.0/Companies/query";
+const NEXT: &str = "/V1.0/Companies/query (next page)";
+/// Autotask's Customer company type.
+pub const CUSTOMER_TYPE: i64 = 1;
+
+pub const W_INVALID: &str = "invalid-tenant-id";
+pub const W_CONFLICT: &str = "tenant-on-several-customers";
+pub const W_SKIPPED: &str = "record-skipped";
+
+/// The query's body: active customers, or every company (Autotask needs a
+/// filter, so "every" is `id >= 0`).
+pub fn query_body(all: bool, max: usize) -> Value {
+    let filter = if all {
+        json!([{"op": "gte", "field": "id", "value": 0}])
+    } else {
+        json!([{"op": "and", "items": [
+            {"op": "eq", "field": "isActive", "value": true},
+            {"op": "eq", "field": "companyType", "value": CUSTOMER_TYPE}
+        ]}])
+    };
+    json!({"filter": filter, "MaxRecords": max})
+}
+
+fn int(v: &Value) -> Option<i64> {
+    v.as_i64().or_else(|| v.as_str().filter(|s| !s.is_empty() && s.len() < 20 && s.bytes().all(|b| b.is_ascii_digit())).and_then(|s| s.parse().ok()))
+}
+
+/// One company as read, before tenant conflicts are resolved.
+pub struct Row {
+    pub customer: Customer,
+    pub warnings: Vec<Warning>,
+    /// False when it is not an active customer (skipped unless all companies are imported).
+    pub active_customer: bool,
+}
+
+/// Read one item of `items`.
+pub fn row(item: &Value, udf: Option<&str>, endpoint: &str) -> Result<Row, Error> {
+    let id = item.get("id").and_then(int).filter(|n| *n > 0);
+    let Some(id) = id else {
+        return Err(Error::protocol(endpoint, msg::bad_shape(endpoint, "a company has no numeric id")));
+    };
+    let id = id.to_string();
+    let name = item.get("companyName").and_then(Value::as_str).map(str::trim).filter(|s| !s.is_empty());
+    let name = name.map_or_else(|| format!("Company {id}"), |n| n.chars().take(500).collect());
+    let active = item.get("isActive").and_then(Value::as_bool).unwrap_or(true);
+    let ctype = item.get("companyType").and_then(int);
+    let parent_id = item.get("parentCompanyID").and_then(int).filter(|p| *p > 0).map(|p| p.to_string());
+    let website = item
+        .get("webAddress")
+        .and_then(Value::as_str)
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(|s| s.chars().take(2048).collect::<String>());
+    let domains = website.as_deref().and_then(domain).into_iter().collect();
+    let mut warnings = Vec::new();
+    let mut tenants: Vec<TenantLink> = Vec::new();
+    if let Some(udf) = udf {
+        let fields = item.get("userDefinedFields").and_then(Value::as_array);
+        let value = fields
+            .into_iter()
+            .flatten()
+            .filter(|f| f.get("name").and_then(Value::as_str).is_some_and(|n| n.trim().eq_ignore_ascii_case(udf)))
+            .find_map(|f| f.get("value").and_then(Value::as_str));
+        for token in value.unwrap_or_default().split([',', ';', ' ', '\n', '\r', '\t']).filter(|s| !s.is_empty()) {
+            match normalise_guid(token) {
+                Some(t) if !tenants.iter().any(|l| l.tenant_id == t) => tenants.push(TenantLink { tenant_id: t, name: None, domain: None }),
+                Some(_) => {}
+                None => warnings.push(Warning {
+                    code: W_INVALID.into(),
+                    message: msg::warn_invalid_tenant(&name, &id, udf, token),
+                    customer_id: Some(id.clone()),
+                }),
+            }
+        }
+    }
+    let customer = Customer { id, name, active, parent_id, parent_name: None, website, domains, m365_tenants: tenants };
+    Ok(Row { customer, warnings, active_customer: active && ctype.is_none_or(|t| t == CUSTOMER_TYPE) })
+}
+
+/// The web domain of a website: its host, lower case, without `www.`.
+fn domain(site: &str) -> Option<String> {
+    let with_scheme = if site.contains("://") { site.to_string() } else { format!("https://{site}") };
+    let u = url::Url::parse(&with_scheme).ok()?;
+    let host = match u.host()? {
+        url::Host::Domain(d) => d.to_ascii_lowercase(),
+        _ => return None,
+    };
+    let host = host.strip_prefix("www.").unwrap_or(&host).to_string();
+    host.contains('.').then_some(host)
+}
+
+/// The state of one import in a session.
+#[derive(Default)]
+pub struct Import {
+    /// Company id → the cursor of the page it came on ("" for the first).
+    seen: HashMap<String, String>,
+    /// Company id → name, for parent names.
+    names: HashMap<String, String>,
+    progress: cursor::Progress,
+    /// Tenant → the company imported with it.
+    owner: HashMap<String, (String, String)>,
+    /// Tenant → every company seen with it, for tenants given to nobody.
+    conflicted: HashMap<String, Vec<(String, String)>>,
+}
+
+impl Import {
+    /// One page of companies.
+    pub fn page(&mut self, api: &mut Api, t: &mut dyn Transport, cursor: Option<&str>) -> Result<CustomerPage, Error> {
+        let (zone, answer, endpoint) = match cursor {
+            None => {
+                *self = Import::default();
+                let body = query_body(api.cfg.all_companies, PAGE_SIZE);
+                let (zone, v) = api.call(t, &|base: &str| api::post_json(format!("{base}{QUERY}"), &body, QUERY))?;
+                (zone, v, QUERY)
+            }
+            Some(c) => {
+                let tail = cursor_tail(c, &api.cfg)?;
+                let (zone, v) = api.call(t, &|base: &str| api::get(format!("{}{tail}", origin(base)), NEXT))?;
+                (zone, v, NEXT)
+            }
+        };
+        let key = cursor.unwrap_or_default().to_string();
+        self.read(&api.cfg, &zone, &answer, endpoint, &key)
+    }
+
+    fn read(&mut self, cfg: &Config, zone: &str, v: &Value, endpoint: &str, key: &str) -> Result<CustomerPage, Error> {
+        let Some(items) = v.get("items").and_then(Value::as_array) else {
+            return Err(Error::protocol(endpoint, msg::bad_shape(endpoint, "it has no items list")));
+        };
+        if items.len() > PAGE_SIZE {
+            return Err(Error::protocol(endpoint, msg::bad_shape(endpoint, &format!("{} companies on one page, more than the 500 asked for", items.len()))));
+        }
+        let details = v.get("pageDetails");
+        if let Some(count) = details.and_then(|d| d.get("count")).and_then(Value::as_u64) {
+            if usize::try_from(count).ok() != Some(items.len()) {
+                return Err(Error::protocol(endpoint, msg::bad_shape(endpoint, &format!("pageDetails.count says {count} but the page holds {}", items.len()))));
+            }
+        }
+        let next = details.and_then(|d| d.get("nextPageUrl")).and_then(Value::as_str).map(str::trim).filter(|s| !s.is_empty());
+        let next = match next {
+            None => None,
+            Some(link) => match cursor::next_link(zone, link) {
+                Ok(n) if Some(n.as_str()) == Some(key) => {
+                    return Err(Error::protocol(endpoint, msg::bad_shape(endpoint, "the next page is this page again")))
+                }
+                Ok(n) => Some(n),
+                Err(CursorError::OtherOrigin(_)) | Err(_) => {
+                    return Err(Error::protocol(endpoint, msg::next_page_off_zone(link, &origin(zone))))
+                }
+            },
+        };
+        let mut customers = Vec::new();
+        let mut warnings = Vec::new();
+        let mut on_page = HashSet::new();
+        let mut skipped = 0usize;
+        for item in items {
+            let r = row(item, cfg.tenant_udf.as_deref(), endpoint)?;
+            let id = r.customer.id.clone();
+            let earlier = self.seen.get(&id).is_some_and(|k| k != key);
+            if earlier || !on_page.insert(id.clone()) {
+                return Err(Error::protocol(endpoint, msg::duplicate_company(&id, &r.customer.name)));
+            }
+            if !cfg.all_companies && !r.active_customer {
+                skipped = skipped.saturating_add(1);
+                continue;
+            }
+            warnings.extend(r.warnings);
+            customers.push(r.customer);
+        }
+        if skipped > 0 {
+            warnings.push(Warning { code: W_SKIPPED.into(), message: msg::warn_filtered(skipped), customer_id: None });
+        }
+        for id in on_page {
+            self.seen.insert(id, key.to_string());
+        }
+        for c in &customers {
+            self.names.insert(c.id.clone(), c.name.clone());
+        }
+        for c in &mut customers {
+            c.parent_name = c.parent_id.as_ref().and_then(|p| self.names.get(p)).cloned();
+        }
+        warnings.extend(self.resolve_tenants(&mut customers));
+        let fetched = self.progress.page(Some(key).filter(|k| !k.is_empty()), customers.len(), next.as_deref());
+        Ok(CustomerPage { customers, warnings, next_cursor: next, fetched, total: None })
+    }
+
+    /// A tenant on several companies goes to none of them (on one page), or
+    /// stays with the company imported earlier (across pages), with a warning.
+    fn resolve_tenants(&mut self, customers: &mut [Customer]) -> Vec<Warning> {
+        let mut holders: Vec<(String, Vec<(String, String)>)> = Vec::new();
+        for c in customers.iter() {
+            for l in &c.m365_tenants {
+                let who = (c.id.clone(), c.name.clone());
+                match holders.iter_mut().find(|(t, _)| *t == l.tenant_id) {
+                    Some((_, h)) => h.push(who),
+                    None => holders.push((l.tenant_id.clone(), vec![who])),
+                }
+            }
+        }
+        let mut warnings = Vec::new();
+        let mut strip = HashSet::new();
+        for (t, h) in holders {
+            if let Some(prior) = self.owner.get(&t).filter(|(id, _)| !h.iter().any(|(x, _)| x == id)).cloned() {
+                warnings.push(Warning { code: W_CONFLICT.into(), message: msg::warn_tenant_conflict_late(&t, &prior, &h), customer_id: None });
+                strip.insert(t);
+            } else if h.len() > 1 || self.conflicted.contains_key(&t) {
+                let all = self.conflicted.entry(t.clone()).or_default();
+                for x in h {
+                    if !all.contains(&x) {
+                        all.push(x);
+                    }
+                }
+                warnings.push(Warning { code: W_CONFLICT.into(), message: msg::warn_tenant_conflict(&t, all), customer_id: None });
+                strip.insert(t);
+            } else if let Some(first) = h.into_iter().next() {
+                self.owner.insert(t, first);
+            }
+        }
+        if !strip.is_empty() {
+            for c in customers.iter_mut() {
+                c.m365_tenants.retain(|l| !strip.contains(&l.tenant_id));
+            }
+        }
+        warnings
+    }
+}
+
+/// `scheme://host[:port]` of a URL.
+fn origin(u: &str) -> String {
+    url::Url::parse(u).map_or_else(|_| u.to_string(), |u| u.origin().ascii_serialization())
+}
+
+/// The path and query of a cursor, refused unless it is on a host a zone may be on.
+fn cursor_tail(c: &str, cfg: &Config) -> Result<String, Error> {
+    let bad = || Error::internal(msg::cursor_not_issued());
+    let u = url::Url::parse(c).map_err(|_| bad())?;
+    if api::zone_base(&origin(c), &cfg.lookup, cfg.lookup_host.as_deref()).is_none() {
+        return Err(bad());
+    }
+    Ok(match u.query() {
+        Some(q) => format!("{}?{q}", u.path()),
+        None => u.path().to_string(),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::api::tests::{cfg, Script, Z5};
+
+    const T1: &str = "0A1B2C3D-4E5F-6789-ABCD-EF0123456789";
+    const T2: &str = "11111111-2222-3333-4444-555555555555";
+    const ZONE: &str = "https://webservices5.autotask.net/ATServicesRest";
+
+    fn company(id: i64, udf: Option<&str>) -> Value {
+        let mut c = json!({"id": id, "companyName": format!("Co {id}"), "companyType": 1, "isActive": true, "parentCompanyID": null, "webAddress": "www.Acme.com"});
+        if let Some(u) = udf {
+            c["userDefinedFields"] = json!([{"name": "NAV ID", "value": "C1"}, {"name": "Microsoft 365 Tenant ID", "value": u}]);
+        }
+        c
+    }
+
+    fn page(ids: std::ops::Range<i64>, next: Option<&str>) -> Value {
+        let items: Vec<Value> = ids.map(|i| company(i, None)).collect();
+        json!({"items": items, "pageDetails": {"count": items.len(), "requestCount": 500, "prevPageUrl": null, "nextPageUrl": next}})
+    }
+
+    fn next(n: u32) -> String {
+        format!("{ZONE}/V1.0/Companies/query/next?paging=%7B%22pageSize%22%3A500%2C%22previousIds%22%3A%5B{n}%5D%7D&search=x")
+    }
+
+    #[test]
+    fn pages_to_the_end_every_company_once() {
+        let (n2, n3) = (next(500), next(1000));
+        let mut t = Script::new()
+            .zone(Z5)
+            .json(200, page(1..501, Some(&n2)))
+            .json(200, page(501..1001, Some(&n3)))
+            .json(200, page(1001..1201, None));
+        let (mut api, mut imp) = (Api::new(cfg()), Import::default());
+        let mut cur: Option<String> = None;
+        let mut ids = HashSet::new();
+        let mut last;
+        loop {
+            let p = imp.page(&mut api, &mut t, cur.as_deref()).unwrap();
+            for c in &p.customers {
+                assert!(ids.insert(c.id.clone()));
+            }
+            last = p.fetched;
+            match p.next_cursor {
+                Some(n) => cur = Some(n),
+                None => break,
+            }
+        }
+        assert_eq!((ids.len(), last), (1200, 1200));
+        assert_eq!(t.sent[1].url, format!("{ZONE}/V1.0/Companies/query"));
+        let body: Value = serde_json::from_slice(t.sent[1].body.as_deref().unwrap()).unwrap();
+        assert_eq!(body, query_body(false, 500));
+        assert_eq!(body["filter"][0]["items"][1]["value"], json!(1));
+        assert_eq!(t.header(1, "Content-Type"), Some("application/json"));
+        assert_eq!(t.sent[2].url, n2);
+        assert_eq!(t.sent[2].method, psa_connector_sdk::http::Method::Get);
+        assert_eq!(t.header(3, "ApiIntegrationCode"), Some("TRACK1"));
+        // The host retries page 2: no duplicate, the same fetched count.
+        let mut t = Script::new().json(200, page(501..1001, Some(&n3)));
+        let p = imp.page(&mut api, &mut t, Some(&n2)).unwrap();
+        assert_eq!(p.fetched, 1000);
+    }
+
+    #[test]
+    fn all_companies_query() {
+        let b = query_body(true, 500);
+        assert_eq!(b["filter"][0], json!({"op": "gte", "field": "id", "value": 0}));
+        assert_eq!(b["MaxRecords"], json!(500));
+    }
+
+    #[test]
+    fn a_next_page_off_the_zone_is_refused() {
+        for link in ["https://evil.example.com/ATServicesRest/V1.0/Companies/query/next", "https://webservices6.autotask.net/x", "http://webservices5.autotask.net/x"] {
+            let mut t = Script::new().zone(Z5).json(200, page(1..3, Some(link)));
+            let e = Import::default().page(&mut Api::new(cfg()), &mut t, None).unwrap_err();
+            assert!(matches!(&e, Error::Protocol { .. }) && e.message().contains("not on the API zone"), "{link}: {e:?}");
+        }
+        // A cursor from the host that is not on a zone host is refused before any request.
+        let mut t = Script::new();
+        let e = Import::default().page(&mut Api::new(cfg()), &mut t, Some("https://evil.example.com/x")).unwrap_err();
+        assert!(matches!(e, Error::Internal(_)));
+        assert!(t.sent.is_empty());
+    }
+
+    #[test]
+    fn a_company_twice_is_an_error() {
+        let n2 = next(2);
+        let mut t = Script::new().zone(Z5).json(200, page(1..3, Some(&n2))).json(200, page(2..4, None));
+        let (mut api, mut imp) = (Api::new(cfg()), Import::default());
+        imp.page(&mut api, &mut t, None).unwrap();
+        let e = imp.page(&mut api, &mut t, Some(&n2)).unwrap_err();
+        assert!(matches!(&e, Error::Protocol { .. }) && e.message().contains("id 2"), "{e:?}");
+        // Twice on one page, too.
+        let mut t = Script::new().zone(Z5).json(200, json!({"items": [company(7, None), company(7, None)]}));
+        assert!(Import::default().page(&mut Api::new(cfg()), &mut t, None).is_err());
+    }
+
+    #[test]
+    fn counts_and_loops_are_checked() {
+        let mut bad = page(1..3, None);
+        bad["pageDetails"]["count"] = json!(5);
+        let mut t = Script::new().zone(Z5).json(200, bad);
+        assert!(matches!(Import::default().page(&mut Api::new(cfg()), &mut t, None), Err(Error::Protocol { .. })));
+        let big = page(1..502, None);
+        let mut t = Script::new().zone(Z5).json(200, big);
+        assert!(matches!(Import::default().page(&mut Api::new(cfg()), &mut t, None), Err(Error::Protocol { .. })));
+        let n2 = next(2);
+        let mut t = Script::new().zone(Z5).json(200, page(1..3, Some(&n2))).json(200, page(3..5, Some(&n2)));
+        let (mut api, mut imp) = (Api::new(cfg()), Import::default());
+        imp.page(&mut api, &mut t, None).unwrap();
+        assert!(matches!(imp.page(&mut api, &mut t, Some(&n2)), Err(Error::Protocol { .. })));
+        let mut t = Script::new().zone(Z5).json(200, json!({"errors": []}));
+        assert!(matches!(Import::default().page(&mut Api::new(cfg()), &mut t, None), Err(Error::Protocol { .. })));
+    }
+
+    #[test]
+    fn a_moved_zone_continues_the_import() {
+        let n2 = next(2);
+        let z6 = "https://webservices6.autotask.net/ATServicesRest/";
+        let mut t = Script::new()
+            .zone(Z5)
+            .json(200, page(1..3, Some(&n2)))
+            .json(401, json!({}))
+            .zone(z6)
+            .json(200, json!({"items": [company(3, None)], "pageDetails": {"count": 1, "nextPageUrl": null}}));
+        let (mut api, mut imp) = (Api::new(cfg()), Import::default());
+        imp.page(&mut api, &mut t, None).unwrap();
+        let p = imp.page(&mut api, &mut t, Some(&n2)).unwrap();
+        assert_eq!(p.customers.len(), 1);
+        assert!(t.sent[4].url.starts_with("https://webservices6.autotask.net/ATServicesRest/V1.0/Companies/query/next?"));
+    }
+
+    #[test]
+    fn rows_udfs_and_guids() {
+        let r = row(&company(5, Some(&format!(" {{{T1}}} "))), Some("microsoft 365 tenant id"), QUERY).unwrap();
+        assert_eq!(r.customer.m365_tenants[0].tenant_id, T1.to_ascii_lowercase());
+        assert_eq!(r.customer.website.as_deref(), Some("www.Acme.com"));
+        assert_eq!(r.customer.domains, vec!["acme.com".to_string()]);
+        assert!(r.warnings.is_empty() && r.active_customer);
+        let r = row(&company(5, Some(&format!("{T1}; not-a-guid"))), Some("Microsoft 365 Tenant ID"), QUERY).unwrap();
+        assert_eq!(r.customer.m365_tenants.len(), 1);
+        assert_eq!((r.warnings[0].code.as_str(), r.warnings[0].customer_id.as_deref()), (W_INVALID, Some("5")));
+        assert!(r.warnings[0].message.contains("not-a-guid"));
+        // UDFs omitted when empty; no UDF configured; another UDF's GUID ignored.
+        let r = row(&company(5, None), Some("Microsoft 365 Tenant ID"), QUERY).unwrap();
+        assert!(r.customer.m365_tenants.is_empty() && r.warnings.is_empty());
+        assert!(row(&company(5, Some(T1)), None, QUERY).unwrap().customer.m365_tenants.is_empty());
+        let c = json!({"id": "9", "isActive": false, "companyType": 3, "parentCompanyID": 4, "userDefinedFields": [{"name": "Microsoft 365 Tenant ID", "value": null}]});
+        let r = row(&c, Some("Microsoft 365 Tenant ID"), QUERY).unwrap();
+        assert_eq!((r.customer.id.as_str(), r.customer.name.as_str(), r.customer.active), ("9", "Company 9", false));
+        assert_eq!(r.customer.parent_id.as_deref(), Some("4"));
+        assert!(!r.active_customer);
+        for bad in [json!({"companyName": "x"}), json!({"id": -1}), json!({"id": "1e3"})] {
+            assert!(matches!(row(&bad, None, QUERY), Err(Error::Protocol { .. })));
+        }
+    }
+
+    #[test]
+    fn tenant_conflicts_and_filtering() {
+        let n2 = next(2);
+        let mut p1 = json!({"items": [company(1, Some(T1)), company(2, Some(T1)), company(3, Some(T2))], "pageDetails": {"count": 3, "nextPageUrl": n2}});
+        p1["items"][2]["parentCompanyID"] = json!(1);
+        let mut lead = company(5, None);
+        lead["companyType"] = json!(2);
+        let p2 = json!({"items": [company(4, Some(T2)), lead], "pageDetails": {"count": 2, "nextPageUrl": null}});
+        let mut t = Script::new().zone(Z5).json(200, p1).json(200, p2);
+        let (mut api, mut imp) = (Api::new(cfg()), Import::default());
+        let a = imp.page(&mut api, &mut t, None).unwrap();
+        assert!(a.customers[0].m365_tenants.is_empty() && a.customers[1].m365_tenants.is_empty());
+        assert_eq!(a.customers[2].m365_tenants.len(), 1);
+        assert_eq!(a.customers[2].parent_name.as_deref(), Some("Co 1"));
+        assert_eq!(a.warnings.iter().filter(|w| w.code == W_CONFLICT).count(), 1);
+        let b = imp.page(&mut api, &mut t, Some(&n2)).unwrap();
+        assert_eq!(b.customers.len(), 1);
+        assert!(b.customers[0].m365_tenants.is_empty());
+        assert!(b.warnings.iter().any(|w| w.code == W_CONFLICT && w.message.contains("imported earlier")));
+        assert!(b.warnings.iter().any(|w| w.code == W_SKIPPED));
+    }
+}
