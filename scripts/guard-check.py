@@ -31,6 +31,9 @@ HOST_CLI = "psa-host-cli:cli"
 # the integration binary.
 HOST_CACHE = "compiled_cache"
 CLI = "host/cli/src/"
+# The Autotask connector's unit tests (plugin/autotask, scripted answers).
+AUTOTASK = "autotask:lib"
+AT = "plugin/autotask/src/"
 
 
 def target(module):
@@ -39,6 +42,8 @@ def target(module):
         return ["-p", "psa-host", "--lib"], ""
     if module == HOST_CLI:
         return ["-p", "psa-host-cli", "--test", "cli"], ""
+    if module == AUTOTASK:
+        return ["-p", "autotask-connector", "--lib"], ""
     return INTEGRATION, module + "::"
 
 # id, file, text to find (exactly once), replacement, test module, test name
@@ -209,6 +214,21 @@ ROWS = [
     ("declared-hosts-frozen-shown", H + "runtime/connector.rs", "info.allowed_hosts = declared.iter().map(|o| o.to_string()).collect();",
      "let _ = &mut info;",
      "sandbox_network", "declared_hosts_are_read_once_at_load_and_frozen"),
+    # Issue 12: the Autotask connector's own guards. The zone the lookup names
+    # is used only under autotask.net (the credentials go there); next-page
+    # links and cursors stay on a zone host; a company twice stops the import.
+    ("autotask-zone-host", AT + "api.rs", '&& (host == "autotask.net" || host.ends_with(".autotask.net"));',
+     "&& !host.is_empty();",
+     AUTOTASK, "api::tests::zone_hosts"),
+    ("autotask-next-page-on-zone", AT + "customers.rs", "Some(link) => match cursor::next_link(zone, link) {",
+     "Some(link) => match Ok::<String, CursorError>(link.to_string()) {",
+     AUTOTASK, "customers::tests::a_next_page_off_the_zone_is_refused"),
+    ("autotask-cursor-on-zone", AT + "customers.rs",
+     "if api::zone_base(&origin(c), &cfg.lookup, cfg.lookup_host.as_deref()).is_none() {", "if false {",
+     AUTOTASK, "customers::tests::a_next_page_off_the_zone_is_refused"),
+    ("autotask-duplicate-company", AT + "customers.rs", "let earlier = self.seen.get(&id).is_some_and(|k| k != key);",
+     "let earlier = false;",
+     AUTOTASK, "customers::tests::a_company_twice_is_an_error"),
 ]
 
 
