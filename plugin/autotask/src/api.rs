@@ -201,7 +201,11 @@ pub fn network(e: HttpError) -> Error {
         ErrorKind::Dns => "the name did not resolve".to_string(),
         ErrorKind::Timeout => "the request timed out".to_string(),
         ErrorKind::TlsCertificate => "its certificate is not trusted".to_string(),
-        other => format!("{}", HttpError { kind: other.clone(), ..e.clone() }),
+        ErrorKind::TlsProtocol => "the TLS handshake failed".to_string(),
+        ErrorKind::Refused => "the connection was refused".to_string(),
+        ErrorKind::Broken => "the connection broke off".to_string(),
+        ErrorKind::Prohibited => "the name resolves to an address the platform does not connect to".to_string(),
+        _ => "the request failed".to_string(),
     };
     Error::unreachable(&e.host, e.kind.network_stage(), msg::network(&e.host, &what))
 }

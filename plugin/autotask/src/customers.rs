@@ -68,7 +68,8 @@ pub fn row(item: &Value, udf: Option<&str>, endpoint: &str) -> Result<Row, Error
     let id = id.to_string();
     let name = item.get("companyName").and_then(Value::as_str).map(str::trim).filter(|s| !s.is_empty());
     let name = name.map_or_else(|| format!("Company {id}"), |n| n.chars().take(500).collect());
-    let active = item.get("isActive").and_then(Value::as_bool).unwrap_or(true);
+    let active = item.get("isActive").and_then(|a| a.as_bool().or_else(|| a.as_str().and_then(psa_connector_sdk::form::parse_flag)));
+    let active = active.unwrap_or(true);
     let ctype = item.get("companyType").and_then(int);
     let parent_id = item.get("parentCompanyID").and_then(int).filter(|p| *p > 0).map(|p| p.to_string());
     let website = item
@@ -163,6 +164,9 @@ impl Import {
             }
         }
         let next = details.and_then(|d| d.get("nextPageUrl")).and_then(Value::as_str).map(str::trim).filter(|s| !s.is_empty());
+        if items.is_empty() && next.is_some() {
+            return Err(Error::protocol(endpoint, msg::bad_shape(endpoint, "an empty page names a next page")));
+        }
         let next = match next {
             None => None,
             Some(link) => match cursor::next_link(zone, link) {
@@ -381,6 +385,8 @@ mod tests {
         let (mut api, mut imp) = (Api::new(cfg()), Import::default());
         imp.page(&mut api, &mut t, None).unwrap();
         assert!(matches!(imp.page(&mut api, &mut t, Some(&n2)), Err(Error::Protocol { .. })));
+        let mut t = Script::new().zone(Z5).json(200, json!({"items": [], "pageDetails": {"count": 0, "nextPageUrl": n2}}));
+        assert!(matches!(Import::default().page(&mut Api::new(cfg()), &mut t, None), Err(Error::Protocol { .. })));
         let mut t = Script::new().zone(Z5).json(200, json!({"errors": []}));
         assert!(matches!(Import::default().page(&mut Api::new(cfg()), &mut t, None), Err(Error::Protocol { .. })));
     }
@@ -417,6 +423,7 @@ mod tests {
         let r = row(&company(5, None), Some("Microsoft 365 Tenant ID"), QUERY).unwrap();
         assert!(r.customer.m365_tenants.is_empty() && r.warnings.is_empty());
         assert!(row(&company(5, Some(T1)), None, QUERY).unwrap().customer.m365_tenants.is_empty());
+        assert!(!row(&json!({"id": 9, "isActive": "False"}), None, QUERY).unwrap().customer.active);
         let c = json!({"id": "9", "isActive": false, "companyType": 3, "parentCompanyID": 4, "userDefinedFields": [{"name": "Microsoft 365 Tenant ID", "value": null}]});
         let r = row(&c, Some("Microsoft 365 Tenant ID"), QUERY).unwrap();
         assert_eq!((r.customer.id.as_str(), r.customer.name.as_str(), r.customer.active), ("9", "Company 9", false));
