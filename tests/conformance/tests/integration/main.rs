@@ -11,6 +11,7 @@
 
 mod common;
 
+mod autotask;
 mod cache_integrity;
 mod compiled_cache;
 mod diagnostics;
@@ -26,6 +27,6 @@ mod hostile_servers;
 mod private_ca;
 mod refusals;
 mod sandbox;
-mod strict_server;
 mod sandbox_network;
+mod strict_server;
 mod template;
