@@ -90,11 +90,22 @@ pub fn tenant_ids(c: &Customer) -> BTreeSet<String> {
     c.m365_tenants.iter().map(|t| t.tenant_id.clone()).collect()
 }
 
-/// A loopback port nothing listens on: bound, then released (a connection
-/// to it is refused, and another process may take it for its own server).
+/// A loopback port free a moment ago, for a server this test starts on it
+/// (Prism): another test may take it in between, so never use it to mean
+/// "nothing listens here"; that is [`refusing_port`].
 pub fn free_port() -> u16 {
     let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind loopback");
     listener.local_addr().expect("local address").port()
+}
+
+/// A loopback port that refuses connections for as long as the returned
+/// socket lives: bound but not listening, so no other test's server (the
+/// tests run in parallel) can take it between choosing and dialling it.
+pub fn refusing_port() -> (tokio::net::TcpSocket, u16) {
+    let socket = tokio::net::TcpSocket::new_v4().expect("socket");
+    socket.bind("127.0.0.1:0".parse().unwrap()).expect("bind loopback");
+    let port = socket.local_addr().expect("local address").port();
+    (socket, port)
 }
 
 /// A loopback HTTP/1.1 server for tests that need answers no real server

@@ -208,7 +208,7 @@ async fn dns_failure() {
 
 #[tokio::test]
 async fn connection_refused() {
-    let port = free_port();
+    let (_refusing, port) = refusing_port();
     let sim = start(small()).await;
     let mut f = form(&sim);
     set(&mut f, "authorization_server_url", &format!("http://127.0.0.1:{port}/auth"));

@@ -134,7 +134,7 @@ async fn login_type_not_agent() {
 
 #[tokio::test]
 async fn unreachable_host() {
-    let port = free_port();
+    let (_refusing, port) = refusing_port();
     let sim = start(small()).await;
     let mut f = form(&sim);
     set(&mut f, "authorization_server_url", &format!("http://127.0.0.1:{port}/auth"));
