@@ -13,8 +13,8 @@ pub const TENANT_UDF: &str = "Microsoft 365 Tenant ID";
 /// named one out of several.
 pub const OTHER_UDF: &str = "NAV ID";
 
-/// Company types (the `companyType` picklist): `(value, label)`. 1 = Customer is [likely]; the
-/// others are commonly cited defaults ([unsure], notes B3). Real instances differ.
+/// Company types (the `companyType` picklist): `(value, label)`. 1 = Customer is \[likely\]; the
+/// others are commonly cited defaults (\[unsure\], notes B3). Real instances differ.
 pub const COMPANY_TYPES: &[(i64, &str)] = &[
     (1, "Customer"),
     (2, "Lead"),

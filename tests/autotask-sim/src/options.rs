@@ -1,5 +1,5 @@
 //! Configuration of a simulated Autotask database ([`SimOptions`] and the enums that choose
-//! between the plausible answers where the notes say [unsure]), the faults that can be switched
+//! between the plausible answers where the notes say \[unsure\]), the faults that can be switched
 //! on while it runs ([`Faults`]), and the request log entries ([`LoggedRequest`]).
 
 use crate::data::{sample_companies, SimCompany, TENANT_UDF};
@@ -102,11 +102,11 @@ impl Budget {
 pub enum UnknownUser {
     /// HTTP 500 with `{"errors":[...]}` (notes B1 [confirmed A2], the default).
     ServerError,
-    /// HTTP 404 with `{"errors":[...]}` ([unsure]).
+    /// HTTP 404 with `{"errors":[...]}` (\[unsure\]).
     NotFound,
 }
 
-/// The answer to a missing or wrong `ApiIntegrationCode` ([unsure]: the notes do not say).
+/// The answer to a missing or wrong `ApiIntegrationCode` (\[unsure\]: the notes do not say).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum BadIntegrationCode {
     /// HTTP 500 with `{"errors":["... IntegrationCode ..."]}` (the default; errors usually arrive as 500).
@@ -115,7 +115,7 @@ pub enum BadIntegrationCode {
     Unauthorized,
 }
 
-/// What `MaxRecords` outside `1..=page_cap` does ([unsure]; the range 1–500 is confirmed).
+/// What `MaxRecords` outside `1..=page_cap` does (\[unsure\]; the range 1–500 is confirmed).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum OverCap {
     /// Served at the cap (below 1: at the cap too). The default.
@@ -124,7 +124,7 @@ pub enum OverCap {
     Reject,
 }
 
-/// What `pageDetails.count` counts ([unsure]: fixtures show only full pages).
+/// What `pageDetails.count` counts (\[unsure\]: fixtures show only full pages).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum CountRule {
     /// The items on this page (the default).
@@ -133,7 +133,7 @@ pub enum CountRule {
     TotalMatching,
 }
 
-/// How the last page signals its end ([unsure]: clients test for null and for absence).
+/// How the last page signals its end (\[unsure\]: clients test for null and for absence).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum LastPage {
     /// `"nextPageUrl": null` (the default, as in A2's fixtures).
@@ -150,14 +150,14 @@ pub enum EmptyUdfs {
     /// Left out; `userDefinedFields` itself is left out when no UDF has a value (notes B4,
     /// [confirmed A6]; the default).
     Omitted,
-    /// `{"name": "...", "value": null}` ([unsure]).
+    /// `{"name": "...", "value": null}` (\[unsure\]).
     Null,
-    /// `{"name": "...", "value": ""}` ([unsure]).
+    /// `{"name": "...", "value": ""}` (\[unsure\]).
     EmptyString,
 }
 
 /// How a budget or thread-limit refusal is answered (notes B6: thread-limit answers "may not be
-/// HTTP 429"; 429 for the hourly limit is [likely]).
+/// HTTP 429"; 429 for the hourly limit is \[likely\]).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum LimitAnswer {
     /// HTTP 429 with `{"errors":[...]}`, and `Retry-After` when [`Faults::retry_after`] is set.
