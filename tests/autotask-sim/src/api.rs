@@ -83,6 +83,11 @@ impl Seen {
     }
 }
 
+/// With [`crate::SimOptions::case_sensitive_path`], only `/ATServicesRest/...` is served.
+fn path_spelling_ok(shared: &Shared, path: &str) -> bool {
+    !shared.lock().opts.case_sensitive_path || path.starts_with("/ATServicesRest/")
+}
+
 fn latency(shared: &Shared) -> Duration {
     Duration::from_millis(shared.lock().faults.latency_ms)
 }
@@ -95,7 +100,9 @@ pub async fn lookup(State(shared): State<Shared>, req: Request) -> Response {
         tokio::time::sleep(d).await;
     }
     let lower = seen.path.to_ascii_lowercase();
-    let resp = if seen.method != "GET" {
+    let resp = if !path_spelling_ok(&shared, &seen.path) {
+        errors(404, "No HTTP resource was found that matches the request URI.")
+    } else if seen.method != "GET" {
         errors(405, "The requested resource does not support this HTTP method.")
     } else if lower == "/atservicesrest/versioninformation" {
         json_resp(200, json!({ "apiVersions": ["1.0"] }))
@@ -152,7 +159,7 @@ async fn zone_checked(
 ) -> Result<Response, (Response, &'static str)> {
     let lower = seen.path.to_ascii_lowercase();
     let segs: Vec<&str> = lower.split('/').filter(|s| !s.is_empty()).collect();
-    if segs.len() < 3 || segs[0] != "atservicesrest" || segs[1] != "v1.0" {
+    if segs.len() < 3 || segs[0] != "atservicesrest" || segs[1] != "v1.0" || !path_spelling_ok(shared, &seen.path) {
         return Ok(errors(404, "No HTTP resource was found that matches the request URI."));
     }
     let (user_ok, code_ok, moved, thread_answer, budget_answer, max, permission) = {

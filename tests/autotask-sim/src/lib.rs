@@ -15,6 +15,7 @@
 //! | Behaviour | Notes | Confidence | Option |
 //! |---|---|---|---|
 //! | Zone lookup on its own host, `GET /ATServicesRest/V1.0/zoneInformation?user=`, no auth, answers `{zoneName, url, webUrl, ci}` with `url` ending in `/ATServicesRest/` | B1 | confirmed (A1, A2, A4) | – |
+//! | Paths case-insensitive (`atservicesrest`, `ATServicesRest`) | B1 | \[unsure\] (one test contract says case-sensitive) | [`SimOptions::case_sensitive_path`] |
 //! | Unknown or blank user at the lookup: 500 with `errors` | B1 | confirmed (A2) | [`UnknownUser`] (404 \[unsure\]) |
 //! | Zones on other hosts; a moved database: the lookup names the new zone, the old one answers 401 | B1 | confirmed (A2 re-fetches on 401) | [`AutotaskSim::move_database`], [`SimOptions::zones`] |
 //! | Auth headers `UserName`, `Secret`, `ApiIntegrationCode`; wrong user or secret: 401 | B2 | confirmed (A1–A4); the 401 body is \[unsure\] (sent as `{}`) | – |

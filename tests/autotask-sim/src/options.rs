@@ -14,6 +14,9 @@ pub struct SimOptions {
     pub secret: String,
     /// The API tracking identifier (`ApiIntegrationCode` header).
     pub integration_code: String,
+    /// Only the exact spelling `ATServicesRest` is served (other spellings: 404), as one test
+    /// contract claims (notes B1, \[unsure\]). Default `false`: any case.
+    pub case_sensitive_path: bool,
     /// How many zone listeners to start (at least 1; default 2, so the database can move).
     pub zones: usize,
     /// The zone (0-based) that holds the database at start.
@@ -61,6 +64,7 @@ impl Default for SimOptions {
             username: "psa-sim-api@example.com".to_string(),
             secret: "sim-secret-0123456789abcdef".to_string(),
             integration_code: "SIMINTEGRATIONCODE0123".to_string(),
+            case_sensitive_path: false,
             zones: 2,
             database_zone: 0,
             unknown_user: UnknownUser::ServerError,

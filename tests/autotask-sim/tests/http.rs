@@ -92,6 +92,16 @@ async fn zone_lookup() {
     let (s, v, _) = send(http().get(format!("{}/ATServicesRest/versionInformation", sim.lookup_url()))).await;
     assert_eq!((s, v), (200, json!({"apiVersions": ["1.0"]})));
 
+    // Only the exact `ATServicesRest` spelling when the path is case-sensitive.
+    let sim = start(SimOptions { case_sensitive_path: true, ..small(5) }).await;
+    let lookup = |p: &str| http().get(format!("{}/{p}/V1.0/zoneInformation?user={}", sim.lookup_url(), o.username));
+    assert_eq!(send(lookup("atservicesrest")).await.0, 404);
+    assert_eq!(send(lookup("ATServicesRest")).await.0, 200);
+    let api = discover(&sim).await;
+    assert_eq!(send(authed(&sim, http().get(format!("{api}ThresholdInformation")))).await.0, 200);
+    let lower = api.replace("ATServicesRest", "atservicesrest");
+    assert_eq!(send(authed(&sim, http().get(format!("{lower}ThresholdInformation")))).await.0, 404);
+
     let sim = start(SimOptions { unknown_user: UnknownUser::NotFound, ..small(5) }).await;
     let (s, v, _) = send(http().get(format!("{}/ATServicesRest/V1.0/zoneInformation?user=x", sim.lookup_url()))).await;
     assert_eq!(s, 404);
@@ -389,7 +399,7 @@ async fn futures_join(futs: Vec<impl std::future::Future<Output = (u16, Value)> 
 async fn thread_limit() {
     let sim = start(small(10)).await;
     let api = discover(&sim).await;
-    sim.set_faults(Faults { latency_ms: 400, ..Default::default() });
+    sim.set_faults(Faults { latency_ms: 700, ..Default::default() });
     let answers = four_at_once(&sim, &api).await;
     let refused: Vec<_> = answers.iter().filter(|(s, _)| *s != 200).collect();
     assert_eq!(refused.len(), 1, "{answers:?}");
@@ -404,7 +414,7 @@ async fn thread_limit() {
 
     let sim = start(SimOptions { thread_answer: LimitAnswer::TooManyRequests, ..small(10) }).await;
     let api = discover(&sim).await;
-    sim.set_faults(Faults { latency_ms: 400, ..Default::default() });
+    sim.set_faults(Faults { latency_ms: 700, ..Default::default() });
     let answers = four_at_once(&sim, &api).await;
     assert_eq!(answers.iter().filter(|(s, _)| *s == 429).count(), 1, "{answers:?}");
     assert_eq!(sim.requests().iter().filter(|r| r.fault.as_deref() == Some("thread-limit")).count(), 1);
