@@ -1,0 +1,133 @@
+//! [`AutotaskSim`]: starts the zone lookup listener and the zone listeners on 127.0.0.1 and
+//! gives tests their handles on the shared state.
+
+use crate::api;
+use crate::data::SimCompany;
+use crate::options::{Faults, LoggedRequest, SimOptions};
+use crate::state::Shared;
+use axum::Router;
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+
+/// A running simulated Autotask database. Dropping it stops every listener.
+pub struct AutotaskSim {
+    shared: Shared,
+    lookup_base: String,
+    stop: watch::Sender<bool>,
+}
+
+impl AutotaskSim {
+    /// Starts the lookup listener and `opts.zones` (at least 1) zone listeners on OS-chosen
+    /// loopback ports, on the current tokio runtime.
+    pub async fn start(opts: SimOptions) -> std::io::Result<AutotaskSim> {
+        Self::start_on(opts, 0).await
+    }
+
+    /// Like [`AutotaskSim::start`], the lookup listener on `lookup_port` (0 = OS-chosen; zones
+    /// always on OS-chosen ports).
+    pub async fn start_on(opts: SimOptions, lookup_port: u16) -> std::io::Result<AutotaskSim> {
+        let lookup = TcpListener::bind(("127.0.0.1", lookup_port)).await?;
+        let lookup_base = format!("http://{}", lookup.local_addr()?);
+        let mut zones = Vec::new();
+        for _ in 0..opts.zones.max(1) {
+            let l = TcpListener::bind(("127.0.0.1", 0)).await?;
+            let base = format!("http://{}", l.local_addr()?);
+            zones.push((l, base));
+        }
+        let shared = Shared::new(opts, zones.iter().map(|(_, b)| b.clone()).collect());
+        let (stop, stopped) = watch::channel(false);
+        let mut apps = vec![(lookup, Router::new().fallback(api::lookup).with_state(shared.clone()))];
+        for (i, (l, _)) in zones.into_iter().enumerate() {
+            apps.push((l, Router::new().fallback(api::zone).with_state((shared.clone(), i))));
+        }
+        for (listener, app) in apps {
+            let mut stopped = stopped.clone();
+            tokio::spawn(async move {
+                let shutdown = async move {
+                    let _ = stopped.wait_for(|s| *s).await;
+                };
+                let _ = axum::serve(listener, app).with_graceful_shutdown(shutdown).await;
+            });
+        }
+        Ok(AutotaskSim { shared, lookup_base, stop })
+    }
+
+    /// `http://127.0.0.1:PL`: the zone lookup host (`https://webservices.autotask.net` in real
+    /// life). The lookup is `{lookup_url}/ATServicesRest/V1.0/zoneInformation?user=U`.
+    pub fn lookup_url(&self) -> String {
+        self.lookup_base.clone()
+    }
+
+    /// `http://127.0.0.1:PZ/ATServicesRest/` of zone `n` (as `zoneInformation.url` names it),
+    /// `None` when there is no such zone.
+    pub fn zone_url(&self, n: usize) -> Option<String> {
+        self.shared.lock().zone_bases.get(n).map(|b| format!("{b}/ATServicesRest/"))
+    }
+
+    /// `http://127.0.0.1:PZ` of zone `n` (scheme and host only).
+    pub fn zone_base(&self, n: usize) -> Option<String> {
+        self.shared.lock().zone_bases.get(n).cloned()
+    }
+
+    /// The zone holding the database now.
+    pub fn database_zone(&self) -> usize {
+        self.shared.lock().database_zone
+    }
+
+    /// Moves the database to zone `to` (ignored when there is no such zone): the lookup names
+    /// it from now on, and every other zone answers 401.
+    pub fn move_database(&self, to: usize) {
+        let mut st = self.shared.lock();
+        if to < st.zone_bases.len() {
+            st.database_zone = to;
+        }
+    }
+
+    /// The options it runs with (companies as currently set).
+    pub fn options(&self) -> SimOptions {
+        self.shared.lock().opts.clone()
+    }
+
+    /// Replaces the faults.
+    pub fn set_faults(&self, f: Faults) {
+        self.shared.lock().faults = f;
+    }
+
+    /// Replaces the companies mid-run.
+    pub fn set_companies(&self, c: Vec<SimCompany>) {
+        self.shared.lock().opts.companies = c;
+    }
+
+    /// Forgets the requests the hourly budget counted so far.
+    pub fn reset_budget(&self) {
+        self.shared.lock().arrivals.clear();
+    }
+
+    /// The Autotask connection form an admin would fill in: field id and value pairs
+    /// (`username`, `secret`, `integration_code`, `tenant_udf`).
+    pub fn connection_form(&self) -> Vec<(String, String)> {
+        let o = self.options();
+        vec![
+            ("username".to_string(), o.username),
+            ("secret".to_string(), o.secret),
+            ("integration_code".to_string(), o.integration_code),
+            ("tenant_udf".to_string(), crate::data::TENANT_UDF.to_string()),
+        ]
+    }
+
+    /// Every request on every listener so far, in the order they were answered.
+    pub fn requests(&self) -> Vec<LoggedRequest> {
+        self.shared.lock().log.clone()
+    }
+
+    /// Empties the request log.
+    pub fn clear_requests(&self) {
+        self.shared.lock().log.clear();
+    }
+}
+
+impl Drop for AutotaskSim {
+    fn drop(&mut self) {
+        let _ = self.stop.send(true);
+    }
+}
