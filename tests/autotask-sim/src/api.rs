@@ -127,6 +127,31 @@ pub async fn lookup(State(shared): State<Shared>, req: Request) -> Response {
     resp
 }
 
+/// The lookup listener when it serves the zones too
+/// ([`SimOptions::zones_on_lookup_listener`](crate::SimOptions)): a path
+/// under `/zone<N>/` goes, without that prefix, to zone N.
+pub async fn lookup_or_zone(State(shared): State<Shared>, req: Request) -> Response {
+    let path = req.uri().path().to_string();
+    let zones = shared.lock().zone_bases.len();
+    let target = path
+        .strip_prefix("/zone")
+        .and_then(|rest| rest.split_once('/'))
+        .and_then(|(n, rest)| n.parse::<usize>().ok().filter(|n| *n < zones).map(|n| (n, format!("/{rest}"))));
+    let Some((idx, rest)) = target else {
+        return lookup(State(shared), req).await;
+    };
+    let (mut parts, body) = req.into_parts();
+    let pq = match parts.uri.query() {
+        Some(q) => format!("{rest}?{q}"),
+        None => rest,
+    };
+    match pq.parse() {
+        Ok(uri) => parts.uri = uri,
+        Err(_) => return errors(400, "Bad request path."),
+    }
+    zone(State((shared, idx)), Request::from_parts(parts, body)).await
+}
+
 /// A zone listener: state and its index.
 pub async fn zone(State((shared, idx)): State<(Shared, usize)>, req: Request) -> Response {
     let seen = Seen::of(&req);

@@ -21,6 +21,11 @@ pub struct SimOptions {
     pub zones: usize,
     /// The zone (0-based) that holds the database at start.
     pub database_zone: usize,
+    /// Serve the zones on the lookup listener, under `/zone<N>/` (zone base
+    /// `http://127.0.0.1:PL/zone<N>`), instead of on listeners of their own.
+    /// For tests through the host's sandbox, which admits only the form's
+    /// origin (the lookup URL) on loopback. Default `false`.
+    pub zones_on_lookup_listener: bool,
     /// How the zone lookup answers an unknown or blank user name.
     pub unknown_user: UnknownUser,
     /// How a missing or wrong `ApiIntegrationCode` is answered (a wrong user name or secret is
@@ -67,6 +72,7 @@ impl Default for SimOptions {
             case_sensitive_path: false,
             zones: 2,
             database_zone: 0,
+            zones_on_lookup_listener: false,
             unknown_user: UnknownUser::ServerError,
             bad_integration_code: BadIntegrationCode::ServerError,
             page_cap: 500,

@@ -28,15 +28,29 @@ impl AutotaskSim {
     pub async fn start_on(opts: SimOptions, lookup_port: u16) -> std::io::Result<AutotaskSim> {
         let lookup = TcpListener::bind(("127.0.0.1", lookup_port)).await?;
         let lookup_base = format!("http://{}", lookup.local_addr()?);
+        let count = opts.zones.max(1);
+        let shared_zones = opts.zones_on_lookup_listener;
         let mut zones = Vec::new();
-        for _ in 0..opts.zones.max(1) {
-            let l = TcpListener::bind(("127.0.0.1", 0)).await?;
-            let base = format!("http://{}", l.local_addr()?);
-            zones.push((l, base));
+        if !shared_zones {
+            for _ in 0..count {
+                let l = TcpListener::bind(("127.0.0.1", 0)).await?;
+                let base = format!("http://{}", l.local_addr()?);
+                zones.push((l, base));
+            }
         }
-        let shared = Shared::new(opts, zones.iter().map(|(_, b)| b.clone()).collect());
+        let bases: Vec<String> = if shared_zones {
+            (0..count).map(|i| format!("{lookup_base}/zone{i}")).collect()
+        } else {
+            zones.iter().map(|(_, b)| b.clone()).collect()
+        };
+        let shared = Shared::new(opts, bases);
         let (stop, stopped) = watch::channel(false);
-        let mut apps = vec![(lookup, Router::new().fallback(api::lookup).with_state(shared.clone()))];
+        let lookup_app = if shared_zones {
+            Router::new().fallback(api::lookup_or_zone).with_state(shared.clone())
+        } else {
+            Router::new().fallback(api::lookup).with_state(shared.clone())
+        };
+        let mut apps = vec![(lookup, lookup_app)];
         for (i, (l, _)) in zones.into_iter().enumerate() {
             apps.push((l, Router::new().fallback(api::zone).with_state((shared.clone(), i))));
         }
