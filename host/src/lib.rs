@@ -76,7 +76,7 @@
 #![deny(missing_docs)]
 
 mod allowed_hosts;
-#[cfg(feature = "bundled-halopsa")]
+#[cfg(any(feature = "bundled-halopsa", feature = "bundled-autotask"))]
 pub mod bundled;
 mod cache;
 mod config;

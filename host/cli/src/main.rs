@@ -40,9 +40,12 @@ struct Cli {
 
 #[derive(clap::Args, Clone)]
 struct PluginArgs {
-    /// Connector component (.wasm). Default: the bundled HaloPSA connector.
+    /// Connector component (.wasm). Default: the bundled connector `--connector` names.
     #[arg(long, value_name = "FILE")]
     plugin: Option<PathBuf>,
+    /// Which bundled connector to run when no `--plugin` is given.
+    #[arg(long, value_enum, default_value = "halopsa", conflicts_with = "plugin")]
+    connector: Bundled,
     /// Refuse to load the connector unless its SHA-256 is this (hex).
     #[arg(long, value_name = "HEX")]
     plugin_sha256: Option<String>,
@@ -91,8 +94,33 @@ enum Format {
     Csv,
 }
 
+/// The connectors this binary carries (`psa-host connectors`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+enum Bundled {
+    Halopsa,
+    Autotask,
+}
+
+impl Bundled {
+    fn id(self) -> &'static str {
+        match self {
+            Bundled::Halopsa => "halopsa",
+            Bundled::Autotask => "autotask",
+        }
+    }
+
+    fn component(self) -> &'static [u8] {
+        match self {
+            Bundled::Halopsa => psa_host::bundled::HALOPSA,
+            Bundled::Autotask => psa_host::bundled::AUTOTASK,
+        }
+    }
+}
+
 #[derive(Subcommand)]
 enum Command {
+    /// List the bundled connectors: id, name, version, contract version and SHA-256.
+    Connectors,
     /// Print the connector's self-description: fields, capabilities, contract version.
     Info {
         #[command(flatten)]
@@ -117,12 +145,16 @@ enum Command {
         #[arg(long, value_name = "FILE")]
         output: Option<PathBuf>,
     },
-    /// Start the HaloPSA simulator on loopback and run the bundled connector's
+    /// Start a PSA simulator on loopback and run the bundled connector's
     /// check and import against it.
     Demo {
-        /// Customers in the simulated instance.
+        /// Customers in the simulated HaloPSA instance (the Autotask
+        /// simulator holds 1,200 companies).
         #[arg(long, default_value_t = 250)]
         customers: usize,
+        /// Which bundled connector, against its simulator.
+        #[arg(long, value_enum, default_value = "halopsa")]
+        connector: Bundled,
     },
 }
 
@@ -176,7 +208,8 @@ async fn run(command: Command) -> ExitCode {
             };
             import(&connector, &config, format, output).await
         }
-        Command::Demo { customers } => demo(customers).await,
+        Command::Demo { customers, connector } => demo(customers, connector).await,
+        Command::Connectors => connectors().await,
     }
 }
 
@@ -195,7 +228,7 @@ async fn load(plugin: &PluginArgs, mut options: HostOptions) -> Result<(Host, Co
                 return Err(ExitCode::from(4));
             }
         },
-        None => ("halopsa (bundled)".to_string(), psa_host::bundled::HALOPSA.to_vec()),
+        None => (format!("{} (bundled)", plugin.connector.id()), plugin.connector.component().to_vec()),
     };
     let connector = match &plugin.plugin_sha256 {
         Some(pin) => host.load_pinned(&name, &bytes, pin).await,
@@ -355,39 +388,104 @@ fn format_name(f: Format) -> &'static str {
     }
 }
 
-async fn demo(customers: usize) -> ExitCode {
-    let opts = halo_sim::SimOptions { customers: halo_sim::sample_customers(customers, 7), ..Default::default() };
-    let sim = match halo_sim::HaloSim::start(opts).await {
-        Ok(s) => s,
-        Err(e) => {
-            eprintln!("error: cannot start the HaloPSA simulator on 127.0.0.1: {e}");
-            return ExitCode::from(3);
-        }
+/// `psa-host connectors`: what this binary bundles, loaded in the sandbox
+/// (so a component that no longer loads shows here first).
+async fn connectors() -> ExitCode {
+    let host = match Host::new(HostOptions::default()) {
+        Ok(h) => h,
+        Err(e) => return fail(&e),
     };
-    let o = sim.options();
-    println!("HaloPSA simulator on loopback with {customers} customers:");
-    println!("  Resource Server URL:      {}", sim.resource_url());
-    println!("  Authorization Server URL: {}", sim.auth_url());
-    println!("  Client ID:                {}", o.client_id);
-    println!("  Client Secret:            (set; not shown)");
-    println!();
+    println!("{:<10} {:<12} {:<8} {:<9} sha256", "id", "name", "version", "contract");
+    for which in [Bundled::Halopsa, Bundled::Autotask] {
+        let bytes = which.component();
+        let connector = match host.load(&format!("{} (bundled)", which.id()), bytes).await {
+            Ok(c) => c,
+            Err(e) => return fail(&e),
+        };
+        let info = connector.info();
+        println!(
+            "{:<10} {:<12} {:<8} {:<9} {}",
+            t(&info.id),
+            t(&info.display_name),
+            t(&info.version),
+            t(&info.contract_version),
+            psa_host::sha256_hex_of(bytes)
+        );
+    }
+    ExitCode::SUCCESS
+}
+
+/// A simulator kept running for the demo's length (held, never read:
+/// dropping it stops the simulator).
+#[allow(dead_code)]
+enum DemoSim {
+    Halo(halo_sim::HaloSim),
+    Autotask(autotask_sim::AutotaskSim),
+}
+
+/// Starts `which`'s simulator and prints what an MSP would type into the
+/// form; returns the simulator and the form's values.
+async fn start_demo_sim(which: Bundled, customers: usize) -> Result<(DemoSim, Vec<(String, String)>), ExitCode> {
+    match which {
+        Bundled::Halopsa => {
+            let opts = halo_sim::SimOptions { customers: halo_sim::sample_customers(customers, 7), ..Default::default() };
+            let sim = halo_sim::HaloSim::start(opts).await.map_err(|e| {
+                eprintln!("error: cannot start the HaloPSA simulator on 127.0.0.1: {e}");
+                ExitCode::from(3)
+            })?;
+            let o = sim.options();
+            println!("HaloPSA simulator on loopback with {customers} customers:");
+            println!("  Resource Server URL:      {}", sim.resource_url());
+            println!("  Authorization Server URL: {}", sim.auth_url());
+            println!("  Client ID:                {}", o.client_id);
+            println!("  Client Secret:            (set; not shown)");
+            println!();
+            let mut pairs = vec![
+                ("resource_server_url".to_string(), sim.resource_url()),
+                ("authorization_server_url".to_string(), sim.auth_url()),
+                ("client_id".to_string(), o.client_id.clone()),
+                ("client_secret".to_string(), o.client_secret.clone()),
+            ];
+            if let Some(t) = &o.tenant {
+                pairs.push(("tenant".to_string(), t.clone()));
+            }
+            Ok((DemoSim::Halo(sim), pairs))
+        }
+        Bundled::Autotask => {
+            // The sandbox admits only the form's origin on loopback, so the
+            // simulator serves its zones on the zone-lookup listener.
+            let opts = autotask_sim::SimOptions { zones_on_lookup_listener: true, ..Default::default() };
+            let sim = autotask_sim::AutotaskSim::start(opts).await.map_err(|e| {
+                eprintln!("error: cannot start the Autotask simulator on 127.0.0.1: {e}");
+                ExitCode::from(3)
+            })?;
+            let o = sim.options();
+            println!("Autotask simulator on loopback with {} companies:", o.companies.len());
+            println!("  Zone lookup URL:  {}", sim.lookup_url());
+            println!("  API user name:    {}", o.username);
+            println!("  Secret:           (set; not shown)");
+            println!("  Integration code: (set; not shown)");
+            println!();
+            let mut pairs = sim.connection_form();
+            pairs.push(("zone_lookup_url".to_string(), sim.lookup_url()));
+            Ok((DemoSim::Autotask(sim), pairs))
+        }
+    }
+}
+
+async fn demo(customers: usize, which: Bundled) -> ExitCode {
+    let (_sim, pairs) = match start_demo_sim(which, customers).await {
+        Ok(x) => x,
+        Err(code) => return code,
+    };
     let host = match Host::new(HostOptions::default().allow_loopback(true)) {
         Ok(h) => h,
         Err(e) => return fail(&e),
     };
-    let connector = match host.load("halopsa (bundled)", psa_host::bundled::HALOPSA).await {
+    let connector = match host.load(&format!("{} (bundled)", which.id()), which.component()).await {
         Ok(c) => c,
         Err(e) => return fail(&e),
     };
-    let mut pairs = vec![
-        ("resource_server_url".to_string(), sim.resource_url()),
-        ("authorization_server_url".to_string(), sim.auth_url()),
-        ("client_id".to_string(), o.client_id.clone()),
-        ("client_secret".to_string(), o.client_secret.clone()),
-    ];
-    if let Some(t) = &o.tenant {
-        pairs.push(("tenant".to_string(), t.clone()));
-    }
     let config = ConnectionConfig::from_pairs(pairs, connector.info());
     log_writer::add_secrets(config.secret_values());
     println!("$ psa-host check");

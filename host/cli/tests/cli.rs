@@ -187,6 +187,33 @@ async fn demo_prints_customers_with_tenants() {
     assert!(!text.contains(&SimOptions::default().client_secret), "demo printed the secret");
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn connectors_lists_both_bundled_connectors_with_their_hashes() {
+    let out = psa_host(s(&["connectors"]), vec![]).await;
+    let text = all_output(&out);
+    assert!(out.status.success(), "{text}");
+    for id in ["halopsa", "autotask"] {
+        let line = text.lines().find(|l| l.starts_with(id)).unwrap_or_else(|| panic!("{id} missing: {text}"));
+        let hash = line.split_whitespace().last().unwrap();
+        assert!(hash.len() == 64 && hash.chars().all(|c| c.is_ascii_hexdigit()), "{line}");
+        assert!(line.contains("0.1.0"), "{line}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn demo_runs_the_autotask_connector_against_its_simulator() {
+    let out = psa_host(s(&["demo", "--connector", "autotask"]), vec![]).await;
+    let text = all_output(&out);
+    assert!(out.status.success(), "{text}");
+    let active = autotask_sim::sample_companies(1200, 7).iter().filter(|c| c.is_active_customer()).count();
+    assert!(text.contains(&format!("imported {active} customers")), "{text}");
+    let o = autotask_sim::SimOptions::default();
+    assert!(!text.contains(&o.secret) && !text.contains(&o.integration_code), "demo printed a secret");
+    // --connector picks the bundled component for the other commands too.
+    let info = psa_host(s(&["info", "--connector", "autotask"]), vec![]).await;
+    assert!(String::from_utf8_lossy(&info.stdout).contains("zone_lookup_url"), "{}", all_output(&info));
+}
+
 /// PEM text of a DER certificate (base64 in 64-column lines).
 fn pem(der: &[u8]) -> String {
     const A: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
