@@ -218,11 +218,16 @@ impl Denials {
         self.list.lock().map(|mut v| std::mem::take(&mut *v)).unwrap_or_default()
     }
 
-    /// Takes and clears the refusals recorded so far, as the sentences
-    /// error messages carry.
-    pub(crate) fn take(&self) -> Vec<String> {
-        self.take_denials().iter().map(Denial::to_string).collect()
+}
+
+/// What a failed call's message gains from the refusals during it:
+/// ` (Sandbox: <refusal>; <refusal>)`, or nothing when there were none.
+pub(crate) fn sandbox_note(denied: &[Denial]) -> String {
+    if denied.is_empty() {
+        return String::new();
     }
+    let sentences: Vec<String> = denied.iter().map(Denial::to_string).collect();
+    format!(" (Sandbox: {})", sentences.join("; "))
 }
 
 /// Requests of one session the host holds now: from the send hook until
@@ -525,6 +530,6 @@ mod tests {
         let kept = denials.take_denials();
         assert_eq!(kept.len(), KEPT_DENIALS);
         assert_eq!(kept[0], denied_host("[redacted].example", 443));
-        assert!(denials.take().is_empty(), "taken once");
+        assert!(denials.take_denials().is_empty(), "taken once");
     }
 }

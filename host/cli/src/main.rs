@@ -20,10 +20,11 @@ mod progress;
 
 use clap::{Parser, Subcommand, ValueEnum};
 use psa_host::escape::for_terminal as t;
-use psa_host::{ConnectionConfig, Connector, Host, HostError, HostOptions, ImportOutcome, Session, StepStatus};
+use psa_host::{ConnectionConfig, Connector, Host, HostError, HostOptions, ImportOutcome, StepStatus};
 use std::io::Write;
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::time::Duration;
 
 #[derive(Parser)]
 #[command(name = "psa-host", version, about = "Run Optimize365 PSA connectors (WebAssembly components) in a sandbox")]
@@ -303,11 +304,18 @@ fn exit_code(e: &HostError) -> ExitCode {
 
 /// Runs a whole import with its progress on stderr; a failure is printed
 /// (how far it got, that nothing was written) and becomes the exit code.
-async fn import_all(session: &mut Session) -> Result<ImportOutcome, ExitCode> {
+/// Opens a session, imports every customer with the progress bar, closes
+/// the session; the outcome and how long the import took, or the exit code
+/// after the error was printed.
+async fn import_all(connector: &Connector, config: &ConnectionConfig) -> Result<(ImportOutcome, Duration), ExitCode> {
+    let mut session = connector.open_session(config).await.map_err(|e| fail(&e))?;
+    let started = std::time::Instant::now();
     let progress = progress::ImportProgress::start();
     let result = session.import_all(|p| progress.update(p)).await;
     progress.finish();
-    result.map_err(|f| {
+    let took = started.elapsed();
+    session.close().await;
+    result.map(|o| (o, took)).map_err(|f| {
         eprintln!(
             "error: the import failed after {} page(s) and {} customer(s); no output was written.\n{}",
             f.pages,
@@ -343,15 +351,8 @@ async fn check(connector: &Connector, config: &ConnectionConfig) -> ExitCode {
 }
 
 async fn import(connector: &Connector, config: &ConnectionConfig, format: Format, output: Option<PathBuf>) -> ExitCode {
-    let mut session = match connector.open_session(config).await {
-        Ok(s) => s,
-        Err(e) => return fail(&e),
-    };
-    let started = std::time::Instant::now();
-    let result = import_all(&mut session).await;
-    session.close().await;
-    let outcome = match result {
-        Ok(o) => o,
+    let (outcome, took) = match import_all(connector, config).await {
+        Ok(x) => x,
         Err(code) => return code,
     };
     let write = |w: &mut dyn Write| output::write_customers(w, &outcome, format_name(format));
@@ -376,7 +377,7 @@ async fn import(connector: &Connector, config: &ConnectionConfig, format: Format
         eprintln!("error: could not write the output: {e}");
         return ExitCode::from(2);
     }
-    let _ = output::print_summary(&mut std::io::stderr().lock(), &outcome, started.elapsed());
+    let _ = output::print_summary(&mut std::io::stderr().lock(), &outcome, took);
     ExitCode::SUCCESS
 }
 
@@ -494,20 +495,13 @@ async fn demo(customers: usize, which: Bundled) -> ExitCode {
         return code;
     }
     println!();
-    let mut session = match connector.open_session(&config).await {
-        Ok(s) => s,
-        Err(e) => return fail(&e),
-    };
     println!("$ psa-host import");
-    let started = std::time::Instant::now();
-    let result = import_all(&mut session).await;
-    session.close().await;
-    let outcome = match result {
-        Ok(o) => o,
+    let (outcome, took) = match import_all(&connector, &config).await {
+        Ok(x) => x,
         Err(code) => return code,
     };
     output::print_table(&outcome, 15);
     println!();
-    let _ = output::print_summary(&mut std::io::stdout().lock(), &outcome, started.elapsed());
+    let _ = output::print_summary(&mut std::io::stdout().lock(), &outcome, took);
     ExitCode::SUCCESS
 }

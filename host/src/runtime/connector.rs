@@ -133,7 +133,7 @@ impl Connector {
         let mut steps: Vec<CheckStep> = steps.into_iter().map(|st| st.scrub(inst.secrets())).collect();
         if !denied.is_empty() {
             if let Some(step) = steps.iter_mut().find(|s| s.status == StepStatus::Failed) {
-                step.message.push_str(&format!(" (Sandbox: {})", denied.join("; ")));
+                step.message.push_str(&crate::hooks::sandbox_note(&denied));
             }
         }
         Ok(steps)

@@ -208,12 +208,7 @@ impl Instance {
     }
 
     /// Refusals of the sandbox policy since the last take.
-    pub(crate) fn take_denials(&self) -> Vec<String> {
-        self.denials.take()
-    }
-
-    /// Refusals of the sandbox policy since the last take, as typed values.
-    pub(crate) fn take_typed_denials(&self) -> Vec<crate::Denial> {
+    pub(crate) fn take_denials(&self) -> Vec<crate::Denial> {
         self.denials.take_denials()
     }
 

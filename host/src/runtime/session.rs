@@ -51,7 +51,7 @@ impl Session {
 
     /// Refusals of the sandbox policy since the last call to this method.
     pub fn take_denials(&self) -> Vec<crate::Denial> {
-        self.inst.take_typed_denials()
+        self.inst.take_denials()
     }
 
     fn handle(&self) -> Result<SessionHandle, HostError> {
@@ -106,7 +106,7 @@ impl Session {
         self.refused_last_call = !denied.is_empty();
         match err {
             HostError::Connector { connector, error } if !denied.is_empty() => {
-                let extra = format!(" (Sandbox: {})", denied.join("; "));
+                let extra = crate::hooks::sandbox_note(&denied);
                 let error = match error {
                     ConnectorError::Unreachable { host, stage, message } => {
                         ConnectorError::Unreachable { host, stage, message: message + &extra }
