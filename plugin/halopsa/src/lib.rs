@@ -21,10 +21,13 @@ mod discover;
 pub mod error;
 pub mod field;
 pub mod http;
+// Until the SDK speaks contract 0.2.0, the new ticket flows are reached by tests only.
+#[allow(dead_code)]
 mod messages;
 pub mod pagination;
 pub mod session;
 pub mod tenants;
+#[allow(dead_code)]
 mod tickets;
 
 use psa_connector_sdk::{
