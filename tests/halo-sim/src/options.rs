@@ -55,6 +55,10 @@ pub struct SimOptions {
     /// bool "include the field"). Default: filters. Customers count as last updated on
     /// 2024-01-01 until [`crate::HaloSim::touch_customers`] updates them.
     pub client_lastupdate_filter: FilterSupport,
+    /// `GET /api/Tickets` rows leave out `third_party_id_string` (list rows are slimmer than the
+    /// ticket; whether Halo's carry the field is not known), so only `GET /api/Tickets/{id}`
+    /// shows it. Default: false (rows carry it).
+    pub ticket_rows_omit_key: bool,
     /// Action outcome ids the API agent may not run: `POST /api/Actions` with one answers 400
     /// "You do not have access to this Action at the moment" (default: none).
     pub restricted_outcomes: Vec<i64>,
@@ -145,6 +149,7 @@ impl Default for SimOptions {
             tls: None,
             ticket_key_filter: FilterSupport::Filters,
             client_lastupdate_filter: FilterSupport::Filters,
+            ticket_rows_omit_key: false,
             restricted_outcomes: Vec::new(),
         }
     }

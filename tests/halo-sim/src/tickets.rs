@@ -13,7 +13,8 @@
 //! - `GET /api/Tickets`: `client_id`, `open_only`, `closed_only`, `third_party_id_string` (filters
 //!   or is ignored: `SimOptions::ticket_key_filter`), `search_summary` and `search` (substring,
 //!   any case), paging with `pageinate` (a page holds at most 100, Halo's maximum for
-//!   tickets, or the simulator's lower cap); deleted tickets never appear.
+//!   tickets, or the simulator's lower cap); deleted tickets never appear; rows leave out
+//!   `third_party_id_string` with `SimOptions::ticket_rows_omit_key`.
 //! - `GET /api/Tickets/{id}`: the ticket, with `hasbeenclosed`; a deleted ticket answers 200
 //!   with an object without `id` (as CIPP handles it); an id never used answers 404.
 //! - `POST /api/Actions`: an array; `ticket_id` must name a ticket that exists; an outcome
@@ -246,7 +247,15 @@ pub fn list_tickets(st: &Inner, q: &Query) -> Result<Response, Response> {
         .filter(|t| !closed_only || !is_open(t))
         .filter(|t| key.is_none_or(|k| t["third_party_id_string"].as_str() == Some(k.as_str())))
         .filter(|t| contains(t, "summary", &search) && contains(t, "summary", &search_summary))
-        .cloned()
+        .map(|t| {
+            let mut row = t.clone();
+            if st.opts.ticket_rows_omit_key {
+                if let Some(o) = row.as_object_mut() {
+                    o.remove("third_party_id_string");
+                }
+            }
+            row
+        })
         .collect();
     let total = rows.len();
     let cap = st.opts.page_cap.min(TICKET_PAGE_MAX);

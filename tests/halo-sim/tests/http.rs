@@ -878,6 +878,7 @@ async fn tickets_by_key_close_delete_and_strict_ids() {
         let want = if filter == FilterSupport::Filters { 1 } else { 2 };
         assert_eq!(v["record_count"], want, "{filter:?}: {v}");
         let v = get_json(&sim, &t, &format!("/Tickets?client_id={cid}&search_summary=FINDING%20O365:OTH")).await;
+        assert_eq!(v["tickets"][0]["third_party_id_string"], "o365:other");
         assert_eq!(v["tickets"][0]["id"], b["id"]);
 
         // Closed: out of open_only, hasbeenclosed on the ticket; deleted: no id.
@@ -1022,4 +1023,16 @@ async fn posted_bodies_are_kept_for_api_not_for_tokens() {
     assert!(log.iter().filter(|r| r.listener == Listener::Auth).all(|r| r.body.is_none()));
     assert!(log.iter().all(|r| !r.body.as_deref().unwrap_or("").contains(&secret)));
     assert_eq!(sim.posted("/api/Tickets"), vec![json!([{"client_id": cid, "summary": "x"}])]);
+}
+
+#[tokio::test]
+async fn ticket_rows_can_leave_out_the_key() {
+    let sim = start(SimOptions { ticket_rows_omit_key: true, ..small(3) }).await;
+    let t = token(&sim).await;
+    let cid = sim.options().customers[0].id;
+    let (_, a) = post_json(&sim, &t, "/Tickets", &json!([{"client_id": cid, "summary": "x", "third_party_id_string": "k"}])).await;
+    let v = get_json(&sim, &t, "/Tickets?third_party_id_string=k").await;
+    assert_eq!(v["record_count"], 1);
+    assert!(v["tickets"][0].get("third_party_id_string").is_none());
+    assert_eq!(get_json(&sim, &t, &format!("/Tickets/{}", a["id"])).await["third_party_id_string"], "k");
 }
