@@ -1,5 +1,23 @@
 //! A session's state (config, token, import progress, tenant-link source) and
-//! the `list-customers` / `create-ticket` flows over it.
+//! the `list-customers` / `list-customers-changed` flows over it (the ticket
+//! flows are in `tickets`).
+//!
+//! Customers changed since a time: Halo's spec lists `lastupdatefromdate` on
+//! `/Client` but describes it as a bool ("include the field"), while clients
+//! send ISO times on `/Tickets`; whether `/Client` filters on it is
+//! [unsure]. So the connector asks once per session, with one cheap request
+//! (`page_size=1`, `lastupdatefromdate=2100-01-01T00:00:00`): a Halo that
+//! filters counts 0 customers, one that ignores the parameter counts them
+//! all. On a filtering Halo the import asks for the customers updated since
+//! the platform's time less 14 hours (Halo's times carry no zone; an
+//! instance may read them in its own, UTC-12 to UTC+14), so it never misses
+//! a change: 1 token + 1 probe + the pages of changed customers. On a Halo
+//! that ignores it, it lists every customer (the same pages as a full
+//! import, plus the probe) and says so with the warning
+//! `changed-since-ignored`: complete, never missing a change, only not
+//! cheaper. The capability `customers-changed-since` is declared either way,
+//! since the call's answer is always right; the warning tells the platform
+//! when it bought nothing.
 
 use crate::answer::parse_value;
 use crate::api::{self, Api, PERM_ADMIN, PERM_CUSTOMERS};
