@@ -214,6 +214,13 @@ ROWS = [
     ("declared-hosts-frozen-shown", H + "runtime/connector.rs", "info.allowed_hosts = declared.iter().map(|o| o.to_string()).collect();",
      "let _ = &mut info;",
      "sandbox_network", "declared_hosts_are_read_once_at_load_and_frozen"),
+    # Issue 12: the test-only port mapping (DnsOverrides::connect_to) comes
+    # after the allow-list, which still judges the URL's name and port; its
+    # target address is checked like any resolved one.
+    ("allow-list-before-port-map", H + "hooks.rs", "if !self.allowed.permits(scheme, &host, port) {", "if false {",
+     "autotask_zones", "the_allow_list_judges_the_original_name_and_port_not_the_mapped_destination"),
+    ("egress-port-map-target", H + "egress.rs", "match permitted(a.ip(), allow_loopback) {", "match Ok::<(), AddressClass>(()) {",
+     HOST_LIB, "egress::tests::a_port_mapping_applies_to_its_name_and_port_only_and_is_checked_like_dns"),
     # Issue 12: the Autotask connector's own guards. The zone the lookup names
     # is used only under autotask.net (the credentials go there); next-page
     # links and cursors stay on a zone host; a company twice stops the import.
