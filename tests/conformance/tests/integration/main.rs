@@ -14,6 +14,7 @@ mod common;
 mod autotask;
 mod cache_integrity;
 mod compiled_cache;
+mod contract_versions;
 mod diagnostics;
 mod guest_output;
 mod halo_errors;
