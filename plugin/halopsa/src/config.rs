@@ -26,6 +26,8 @@ pub const FIELDS: [FieldSpec; 7] = [
         kind: FieldKind::Url,
         required: true,
         default: None,
+        choices: &[],
+        range: None,
     },
     FieldSpec {
         id: AUTH,
@@ -34,6 +36,8 @@ pub const FIELDS: [FieldSpec; 7] = [
         kind: FieldKind::Url,
         required: true,
         default: None,
+        choices: &[],
+        range: None,
     },
     FieldSpec {
         id: CLIENT_ID,
@@ -42,6 +46,8 @@ pub const FIELDS: [FieldSpec; 7] = [
         kind: FieldKind::Text,
         required: true,
         default: None,
+        choices: &[],
+        range: None,
     },
     FieldSpec {
         id: CLIENT_SECRET,
@@ -50,6 +56,8 @@ pub const FIELDS: [FieldSpec; 7] = [
         kind: FieldKind::Secret,
         required: true,
         default: None,
+        choices: &[],
+        range: None,
     },
     FieldSpec {
         id: TENANT,
@@ -58,6 +66,8 @@ pub const FIELDS: [FieldSpec; 7] = [
         kind: FieldKind::Text,
         required: false,
         default: None,
+        choices: &[],
+        range: None,
     },
     FieldSpec {
         id: SCOPE,
@@ -66,6 +76,8 @@ pub const FIELDS: [FieldSpec; 7] = [
         kind: FieldKind::Text,
         required: false,
         default: Some("all"),
+        choices: &[],
+        range: None,
     },
     FieldSpec {
         id: INCLUDE_INACTIVE,
@@ -74,6 +86,8 @@ pub const FIELDS: [FieldSpec; 7] = [
         kind: FieldKind::Flag,
         required: false,
         default: Some("true"),
+        choices: &[],
+        range: None,
     },
 ];
 
@@ -163,6 +177,14 @@ fn form_error(p: FormProblem) -> Error {
         FormProblem::Unknown { field } => Error::config(&field, msg::unknown_field(&field)),
         FormProblem::Missing { field, label } => Error::config(field, msg::missing_field(label)),
         FormProblem::NotAFlag { field, value } => Error::config(&field, msg::bad_flag(&value)),
+        // Halo's form has no choice or number fields; worded all the same.
+        FormProblem::NotAChoice { field, label, value, choices } => {
+            Error::config(field, msg::bad_choice(label, &value, &choices))
+        }
+        FormProblem::NotANumber { field, label, value } => Error::config(field, msg::bad_number(label, &value)),
+        FormProblem::OutOfRange { field, label, value, min, max } => {
+            Error::config(field, msg::number_out_of_range(label, value, min, max))
+        }
     }
 }
 
