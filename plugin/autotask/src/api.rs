@@ -136,9 +136,9 @@ impl Api {
     }
 }
 
-/// A POST with a JSON body.
+/// A POST with a JSON body ([`Request::post_json`]).
 pub fn post_json(url: String, body: &Value, endpoint: &str) -> Request {
-    Request::post(url, body.to_string().into_bytes()).header("Content-Type", "application/json").endpoint(endpoint)
+    Request::post_json(url, body).endpoint(endpoint)
 }
 
 /// A GET.
@@ -162,16 +162,10 @@ fn json(resp: &Response, endpoint: &str) -> Result<Value, Error> {
     serde_json::from_slice(&resp.body).map_err(|_| Error::protocol(endpoint, msg::not_json(endpoint)))
 }
 
-/// The texts of an `{"errors": [...]}` body (strings, or objects with a `message`).
+/// The texts of an `{"errors": [...]}` body (strings, or objects with a
+/// `message`; at most 20): the SDK's [`psa_connector_sdk::http::error_messages`].
 pub fn error_texts(body: &[u8]) -> Vec<String> {
-    let Ok(v) = serde_json::from_slice::<Value>(body) else { return Vec::new() };
-    let list = v.get("errors").or_else(|| v.get("Errors"));
-    list.and_then(Value::as_array)
-        .into_iter()
-        .flatten()
-        .take(20)
-        .filter_map(|e| e.as_str().map(str::to_string).or_else(|| e.get("message").and_then(Value::as_str).map(str::to_string)))
-        .collect()
+    psa_connector_sdk::http::error_messages(body)
 }
 
 /// A failed answer as the contract's error.
