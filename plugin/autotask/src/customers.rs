@@ -235,7 +235,7 @@ fn cursor_tail(c: &str, cfg: &Config) -> Result<String, Error> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::api::tests::{cfg, Script, Z5};
+    use crate::api::tests::{cfg, Script, ZoneAnswer, Z5};
 
     const T1: &str = "0A1B2C3D-4E5F-6789-ABCD-EF0123456789";
     const T2: &str = "11111111-2222-3333-4444-555555555555";
