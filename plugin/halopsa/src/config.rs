@@ -165,6 +165,10 @@ pub fn parse(entries: &[(String, String)]) -> Result<Config, Error> {
     let auth = normalise_url(AUTH, "Authorization Server URL", auth_raw)?;
 
     let tenant = form.value(TENANT).map(str::to_string);
+    // Contract 0.2.0 tells a cleared field from an absent one, but neither
+    // field has a "nothing" meaning here: Halo's token request needs a scope,
+    // and a flag is on or off. A cleared scope or flag reads as its default,
+    // as it did under 0.1.0.
     let scope = form.value(SCOPE).unwrap_or("all").to_string();
     let include_inactive = form.flag(INCLUDE_INACTIVE, true).map_err(form_error)?;
 
