@@ -306,6 +306,11 @@ mod tests {
         assert_eq!(c.scope, "all");
         assert!(c.include_inactive);
         assert!(c.tenant.is_none());
+        // Cleared (0.2.0): still the defaults, since neither has a "nothing" value.
+        let mut f = good();
+        f.extend([("scope".to_string(), " ".to_string()), ("include_inactive".to_string(), String::new())]);
+        let c = parse(&f).unwrap();
+        assert_eq!((c.scope.as_str(), c.include_inactive), ("all", true));
     }
 
     #[test]
