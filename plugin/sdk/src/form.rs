@@ -340,7 +340,9 @@ impl Form {
         self.value(spec.id).ok_or(FormProblem::Missing { field: spec.id, label: spec.label })
     }
 
-    /// A yes/no field: its value read by [`parse_flag`], `default` when empty.
+    /// A yes/no field: its value read by [`parse_flag`]; `default` when
+    /// absent or cleared (a flag has no "nothing" value: a connector that
+    /// wants a cleared flag to mean something else reads [`Form::entry`]).
     pub fn flag(&self, id: &str, default: bool) -> Result<bool, FormProblem> {
         match self.value(id) {
             None => Ok(default),
