@@ -37,6 +37,9 @@ AT = "plugin/autotask/src/"
 # The HaloPSA connector's unit tests (plugin/halopsa, scripted answers).
 HALOPSA = "halopsa:lib"
 HALO = "plugin/halopsa/src/"
+# The SDK's unit tests (plugin/sdk).
+SDK = "sdk:lib"
+SD = "plugin/sdk/src/"
 
 
 def target(module):
@@ -49,6 +52,8 @@ def target(module):
         return ["-p", "autotask-connector", "--lib"], ""
     if module == HALOPSA:
         return ["-p", "halopsa-connector", "--lib"], ""
+    if module == SDK:
+        return ["-p", "psa-connector-sdk", "--lib"], ""
     return INTEGRATION, module + "::"
 
 # id, file, text to find (exactly once), replacement, test module, test name
@@ -236,9 +241,30 @@ ROWS = [
     ("declared-hosts-frozen-shown", H + "runtime/connector.rs", "info.allowed_hosts = declared.iter().map(|o| o.to_string()).collect();",
      "let _ = &mut info;",
      "sandbox_network", "declared_hosts_are_read_once_at_load_and_frozen"),
+    # Issue 12: the test-only port mapping (DnsOverrides::connect_to) comes
+    # after the allow-list, which still judges the URL's name and port; its
+    # target address is checked like any resolved one.
+    ("allow-list-before-port-map", H + "hooks.rs", "if !self.allowed.permits(scheme, &host, port) {", "if false {",
+     "autotask_zones", "the_allow_list_judges_the_original_name_and_port_not_the_mapped_destination"),
+    ("egress-port-map-target", H + "egress.rs", "match permitted(a.ip(), allow_loopback) {", "match Ok::<(), AddressClass>(()) {",
+     HOST_LIB, "egress::tests::a_port_mapping_applies_to_its_name_and_port_only_and_is_checked_like_dns"),
     # Issue 12: the Autotask connector's own guards. The zone the lookup names
     # is used only under autotask.net (the credentials go there); next-page
     # links and cursors stay on a zone host; a company twice stops the import.
+    # Contract 0.2.0 in the SDK: form values refused, a cleared field not
+    # defaulted, PSA error texts capped, tenant conflicts stripped.
+    ("sdk-choice-refused", SD + "form.rs", ".find(|(value, _)| value.eq_ignore_ascii_case(raw))", ".find(|_| true)",
+     SDK, "form::tests::choices"),
+    ("sdk-number-range", SD + "form.rs", "Some(v) if v < min || v > max => {", "Some(v) if false => {",
+     SDK, "form::tests::numbers"),
+    ("sdk-cleared-not-defaulted", SD + "form.rs", "            Entry::Cleared => None,\n", "            Entry::Cleared => spec.default,\n",
+     SDK, "form::tests::absent_is_told_from_cleared"),
+    ("sdk-error-messages-count", SD + "http.rs", "        .take(20)\n", "        .take(usize::MAX)\n",
+     SDK, "http::tests::error_bodies"),
+    ("sdk-error-messages-length", SD + "http.rs", ".map(|m| m.chars().take(1000).collect())", ".map(|m| m.to_string())",
+     SDK, "http::tests::error_bodies"),
+    ("sdk-tenant-conflict-stripped", SD + "tenants.rs", "c.m365_tenants.retain(|l| !strip.contains(&l.tenant_id));",
+     "c.m365_tenants.retain(|_| true);", SDK, "tenants::tests::one_page_conflicts_go_to_nobody"),
     ("autotask-zone-host", AT + "api.rs", '&& (host == "autotask.net" || host.ends_with(".autotask.net"));',
      "&& !host.is_empty();",
      AUTOTASK, "api::tests::zone_hosts"),

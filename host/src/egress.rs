@@ -192,6 +192,8 @@ pub async fn resolve(
     let bare = host.trim_start_matches('[').trim_end_matches(']');
     let addrs: Vec<SocketAddr> = if let Ok(ip) = bare.parse::<IpAddr>() {
         vec![SocketAddr::new(ip, port)]
+    } else if let Some(to) = overrides.connect_target(bare, port) {
+        vec![to]
     } else if let Some(ips) = overrides.get(bare) {
         ips.iter().map(|ip| SocketAddr::new(*ip, port)).collect()
     } else {
@@ -221,20 +223,58 @@ pub async fn resolve(
 /// Fixed answers for host names, consulted before DNS (like curl's
 /// `--resolve`): for an instance reached through an address its public DNS
 /// does not give. An overridden address is checked like any other.
+///
+/// # The test hook: [`DnsOverrides::connect_to`]
+///
+/// Besides names, a test can map a name *and port* to a socket address,
+/// like curl's `--connect-to`: `https://webservices5.autotask.net` (port
+/// 443, as a connector's declared `https://*.autotask.net` admits) is then
+/// served by a TLS listener on an ephemeral loopback port. The mapping is
+/// applied only where the transport dials, after every policy decision:
+/// the allow-list still judges the URL's own scheme, name and port (a
+/// mapping never admits a name, nor a port the URL does not carry), the
+/// target address is checked by [`permitted`] like any resolved address
+/// (loopback only with `allow_loopback`), and TLS verifies the certificate
+/// against the URL's name. It exists for tests (the Autotask connector's
+/// zones through the real sandbox); nothing a connector or a connection's
+/// config file sets reaches it, and the CLI's `--resolve` (parsed by
+/// [`DnsOverrides::parse_entry`]) takes names only, no ports.
 #[derive(Clone, Debug, Default)]
-pub struct DnsOverrides(std::collections::HashMap<String, Vec<IpAddr>>);
+pub struct DnsOverrides {
+    names: std::collections::HashMap<String, Vec<IpAddr>>,
+    /// `(name, port)` → where to dial instead ([`DnsOverrides::connect_to`]).
+    ports: std::collections::HashMap<(String, u16), SocketAddr>,
+}
+
+fn normal_name(host: &str) -> String {
+    host.trim_end_matches('.').to_ascii_lowercase()
+}
 
 impl DnsOverrides {
     /// Answers `host` (any case, no trailing dot) with `addresses`.
     pub fn insert(&mut self, host: &str, addresses: Vec<IpAddr>) {
-        self.0.insert(host.trim_end_matches('.').to_ascii_lowercase(), addresses);
+        self.names.insert(normal_name(host), addresses);
+    }
+
+    /// For tests: dial `to` for a request to `host:port` (any case, no
+    /// trailing dot), like curl's `--connect-to` (see the type's docs: the
+    /// allow-list still judges `host:port`, the egress check judges `to`).
+    pub fn connect_to(&mut self, host: &str, port: u16, to: SocketAddr) {
+        self.ports.insert((normal_name(host), port), to);
+    }
+
+    fn connect_target(&self, host: &str, port: u16) -> Option<SocketAddr> {
+        if self.ports.is_empty() {
+            return None;
+        }
+        self.ports.get(&(normal_name(host), port)).copied()
     }
 
     fn get(&self, host: &str) -> Option<&Vec<IpAddr>> {
-        if self.0.is_empty() {
+        if self.names.is_empty() {
             return None;
         }
-        self.0.get(&host.trim_end_matches('.').to_ascii_lowercase())
+        self.names.get(&normal_name(host))
     }
 
     /// Parses `HOST=ADDRESS[,ADDRESS...]`, the CLI's `--resolve` form, and
@@ -316,6 +356,31 @@ mod tests {
             Err(EgressError::Prohibited { addresses }) => assert_eq!(addresses[0].1, AddressClass::LinkLocal),
             other => panic!("{other:?}"),
         }
+    }
+
+    #[tokio::test]
+    async fn a_port_mapping_applies_to_its_name_and_port_only_and_is_checked_like_dns() {
+        let t = Duration::from_secs(2);
+        let mut o = DnsOverrides::default();
+        o.connect_to("WebServices5.autotask.net.", 443, "127.0.0.1:18443".parse().unwrap());
+        o.connect_to("meta.autotask.net", 443, "169.254.169.254:80".parse().unwrap());
+        let to = resolve("webservices5.autotask.net", 443, true, t, &o).await.unwrap();
+        assert_eq!(to, vec!["127.0.0.1:18443".parse::<SocketAddr>().unwrap()]);
+        // The target is an address like any other: loopback only with the switch.
+        match resolve("webservices5.autotask.net", 443, false, t, &o).await {
+            Err(EgressError::Prohibited { addresses }) => assert_eq!(addresses[0].1, AddressClass::Loopback),
+            other => panic!("{other:?}"),
+        }
+        match resolve("meta.autotask.net", 443, true, t, &o).await {
+            Err(EgressError::Prohibited { addresses }) => assert_eq!(addresses[0].1, AddressClass::LinkLocal),
+            other => panic!("{other:?}"),
+        }
+        // Another port of the same name is not mapped (it resolves, if at all, by DNS).
+        assert_ne!(resolve("webservices5.autotask.net", 8443, true, t, &o).await.ok(), Some(to));
+        // `--resolve` takes no port mapping: a `HOST:PORT` before `=` is just a name no URL host matches.
+        let mut cli = DnsOverrides::default();
+        cli.parse_entry("webservices5.autotask.net:443=127.0.0.1").unwrap();
+        assert!(cli.ports.is_empty() && cli.get("webservices5.autotask.net").is_none());
     }
 
     #[test]

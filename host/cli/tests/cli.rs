@@ -214,6 +214,69 @@ async fn demo_runs_the_autotask_connector_against_its_simulator() {
     assert!(String::from_utf8_lossy(&info.stdout).contains("zone_lookup_url"), "{}", all_output(&info));
 }
 
+/// `psa-host import --connector autotask --config at.toml` against the
+/// Autotask simulator on loopback (its zones on the zone-lookup listener, the
+/// form's URL, which `--allow-loopback` admits, as `demo --connector autotask`
+/// does), 1,200 companies under a page cap of 100: the CSV holds every active
+/// customer once, each with its tenant link; the secret is read from the
+/// environment and printed nowhere.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn import_connector_autotask_with_a_config_file_writes_every_active_customer_with_tenant_links() {
+    use std::collections::{BTreeMap, BTreeSet};
+    let opts = autotask_sim::SimOptions { zones_on_lookup_listener: true, page_cap: 100, ..Default::default() };
+    let sim = autotask_sim::AutotaskSim::start(opts).await.unwrap();
+    let o = sim.options();
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = dir.path().join("at.toml");
+    let text = format!(
+        "username = \"{}\"\nsecret_env = \"TEST_AT_SECRET\"\nintegration_code = \"{}\"\ntenant_udf = \"{}\"\nzone_lookup_url = \"{}\"\n",
+        o.username,
+        o.integration_code,
+        autotask_sim::TENANT_UDF,
+        sim.lookup_url()
+    );
+    std::fs::write(&cfg, text).unwrap();
+    let csv_path = dir.path().join("customers.csv");
+    let args = [
+        "import", "--connector", "autotask", "--allow-loopback", "--format", "csv", "--output", csv_path.to_str().unwrap(), "--config",
+        cfg.to_str().unwrap(),
+    ];
+    let out = psa_host(s(&args), vec![("TEST_AT_SECRET", o.secret.clone())]).await;
+    let printed = all_output(&out);
+    assert!(out.status.success(), "{printed}");
+    assert!(!printed.contains(&o.secret), "the secret was printed");
+
+    // The oracle: active customers, a GUID in the tenant UDF unless another active customer has it too.
+    let active: Vec<_> = o.companies.iter().filter(|c| c.is_active_customer()).collect();
+    let mut owners: BTreeMap<String, usize> = BTreeMap::new();
+    for c in &active {
+        if let Some(g) = c.tenant_guid() {
+            *owners.entry(g).or_default() += 1;
+        }
+    }
+    let want: BTreeMap<String, BTreeSet<String>> = active
+        .iter()
+        .map(|c| (c.id.to_string(), c.tenant_guid().filter(|g| owners[g] == 1).into_iter().collect()))
+        .collect();
+    let mut r = csv::Reader::from_path(&csv_path).unwrap();
+    assert_eq!(r.headers().unwrap().iter().collect::<Vec<_>>(), ["id", "name", "active", "parent_id", "parent_name", "website", "domains", "m365_tenants"]);
+    let mut got: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+    let mut rows = 0;
+    for rec in r.records() {
+        let rec = rec.unwrap();
+        rows += 1;
+        let tenants = rec[7].split(';').filter(|t| !t.is_empty()).map(|t| t.split('|').next().unwrap().to_string()).collect();
+        assert!(got.insert(rec[0].to_string(), tenants).is_none(), "customer {} twice", &rec[0]);
+        assert_eq!(&rec[2], "true", "only active customers");
+    }
+    assert_eq!(rows, want.len());
+    assert_eq!(got, want, "every active customer once, with its tenant link");
+    assert!(want.values().filter(|t| !t.is_empty()).count() > 100, "the data has tenant links to check");
+    // One zone lookup, then one request a page.
+    let pages = want.len().div_ceil(100);
+    assert_eq!(sim.requests().len(), 1 + pages, "{:#?}", sim.requests());
+}
+
 /// PEM text of a DER certificate (base64 in 64-column lines).
 fn pem(der: &[u8]) -> String {
     const A: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";

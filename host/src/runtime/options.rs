@@ -24,7 +24,9 @@ pub struct HostOptions {
     /// How failed calls are retried during an import.
     pub retry: RetryPolicy,
     /// Fixed addresses for host names, consulted before DNS; the egress
-    /// check applies to them as to any resolved address.
+    /// check applies to them as to any resolved address. Tests may also map
+    /// a name and port to a loopback listener
+    /// ([`DnsOverrides::connect_to`], applied after the allow-list).
     pub dns_overrides: DnsOverrides,
     /// Where compiled connectors are cached (authenticated entries, see
     /// [`CompiledFrom`](crate::CompiledFrom)); `None` compiles on every load.

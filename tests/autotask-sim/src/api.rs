@@ -112,9 +112,10 @@ pub async fn lookup(State(shared): State<Shared>, req: Request) -> Response {
         if !user.trim().is_empty() && user.trim().eq_ignore_ascii_case(&st.opts.username) {
             let z = st.database_zone;
             let base = &st.zone_bases[z];
+            let url = st.opts.lookup_answers_url.clone().unwrap_or_else(|| format!("{base}/ATServicesRest/"));
             json_resp(
                 200,
-                json!({"zoneName": format!("Simulated Zone {}", z + 1), "url": format!("{base}/ATServicesRest/"), "webUrl": format!("{base}/"), "ci": z + 1}),
+                json!({"zoneName": format!("Simulated Zone {}", z + 1), "url": url, "webUrl": format!("{base}/"), "ci": z + 1}),
             )
         } else {
             let status = if st.opts.unknown_user == UnknownUser::NotFound { 404 } else { 500 };
@@ -239,7 +240,15 @@ async fn zone_checked(
     if permission {
         return Err((errors(500, PERMISSION_TEXT), "permission"));
     }
-    Ok(route(shared, idx, &seen.method, &segs[2..], &seen.query, body))
+    let resp = route(shared, idx, &seen.method, &segs[2..], &seen.query, body);
+    let company_page = matches!(
+        (seen.method.as_str(), &segs[2..]),
+        ("POST" | "GET", ["companies", "query"]) | ("GET", ["companies", "query", "next"])
+    );
+    if company_page && resp.status() == StatusCode::OK {
+        shared.company_page_served();
+    }
+    Ok(resp)
 }
 
 fn route(shared: &Shared, idx: usize, method: &str, segs: &[&str], query: &str, body: &[u8]) -> Response {

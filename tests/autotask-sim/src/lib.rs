@@ -17,7 +17,9 @@
 //! | Zone lookup on its own host, `GET /ATServicesRest/V1.0/zoneInformation?user=`, no auth, answers `{zoneName, url, webUrl, ci}` with `url` ending in `/ATServicesRest/` | B1 | confirmed (A1, A2, A4) | – |
 //! | Paths case-insensitive (`atservicesrest`, `ATServicesRest`) | B1 | \[unsure\] (one test contract says case-sensitive) | [`SimOptions::case_sensitive_path`] |
 //! | Unknown or blank user at the lookup: 500 with `errors` | B1 | confirmed (A2) | [`UnknownUser`] (404 \[unsure\]) |
-//! | Zones on other hosts; a moved database: the lookup names the new zone, the old one answers 401 | B1 | confirmed (A2 re-fetches on 401) | [`AutotaskSim::move_database`], [`SimOptions::zones`] |
+//! | Zones on other hosts; a moved database: the lookup names the new zone, the old one answers 401 | B1 | confirmed (A2 re-fetches on 401) | [`AutotaskSim::move_database`], [`Faults::move_after_pages`] (mid-import), [`SimOptions::zones`] |
+//! | Zones over HTTPS under `*.autotask.net` names (`webservices5`, `webservices15`), a private test CA | B1 (zone hosts) | confirmed | [`SimOptions::zone_tls`], [`ZoneTls`], [`AutotaskSim::zone_addr`] |
+//! | A lookup answering a zone outside `autotask.net` or over http (hostile) | – | simulator's choice | [`SimOptions::lookup_answers_url`] |
 //! | Auth headers `UserName`, `Secret`, `ApiIntegrationCode`; wrong user or secret: 401 | B2 | confirmed (A1–A4); the 401 body is \[unsure\] (sent as `{}`) | – |
 //! | Missing or wrong integration code | B2 | \[unsure\] | [`BadIntegrationCode`] (500 with errors, or 401) |
 //! | `POST Companies/query` and `GET Companies/query?search=` with `MaxRecords`, `IncludeFields`, `filter` | B3 | confirmed (A1, A3) | – |
@@ -39,14 +41,14 @@
 //! | Errors as `{"errors":[...]}` | B6 | confirmed (A1, A2) | – |
 //!
 //! Not simulated: tickets, notes, impersonation (the header is only logged), latency added at
-//! ≥ 50 % of the budget, HTTPS, PascalCase output.
+//! ≥ 50 % of the budget, HTTPS on the lookup listener, PascalCase output.
 //!
 //! The request log ([`LoggedRequest`]) records method, path, query, status, which auth headers
 //! were present (never their values) and `Content-Length`, so tests can count requests.
 //!
 //! Modules: [`options`] (configuration, faults, log entries), [`data`] (companies and the
 //! generator), `filter` (query bodies and filter evaluation), `state` (shared state, budget,
-//! thread slots), `api` (the listeners' routes), `sim` ([`AutotaskSim`]).
+//! thread slots), `api` (the listeners' routes), [`tls`] (HTTPS zones), `sim` ([`AutotaskSim`]).
 
 mod api;
 pub mod data;
@@ -54,11 +56,13 @@ mod filter;
 pub mod options;
 mod sim;
 mod state;
+pub mod tls;
 
 pub use api::PERMISSION_TEXT;
 pub use data::{normalize_guid, sample_companies, SimCompany, COMPANY_TYPES, OTHER_UDF, TENANT_UDF};
 pub use options::{
-    BadIntegrationCode, Budget, CountRule, EmptyUdfs, Faults, LastPage, LimitAnswer, Listener, LoggedRequest, OverCap,
-    SimOptions, UnknownUser,
+    BadIntegrationCode, Budget, CountRule, EmptyUdfs, Faults, LastPage, LimitAnswer, Listener, LoggedRequest, MoveAfter,
+    OverCap, SimOptions, UnknownUser,
 };
+pub use tls::{SimTls, ZoneTls, ZONE_NAMES};
 pub use sim::AutotaskSim;

@@ -72,6 +72,11 @@ struct Args {
     /// How empty UDFs are served.
     #[arg(long, value_enum, default_value_t = Udfs::Omitted)]
     empty_udfs: Udfs,
+    /// Serve the zones on the zone lookup listener, under /zone<N>/ (what
+    /// `psa-host demo --connector autotask` does): a sandbox that admits only
+    /// the form's zone lookup URL on loopback reaches them there.
+    #[arg(long)]
+    zones_on_lookup_listener: bool,
 }
 
 #[tokio::main]
@@ -81,6 +86,7 @@ async fn main() -> std::io::Result<()> {
         companies: sample_companies(a.companies, a.seed),
         page_cap: a.page_cap.max(1),
         zones: a.zones.max(1),
+        zones_on_lookup_listener: a.zones_on_lookup_listener,
         budget: (a.budget > 0).then(|| Budget { max_requests: a.budget, ..Budget::autotask() }),
         budget_answer: a.budget_answer.into(),
         thread_limit: (a.thread_limit > 0).then_some(a.thread_limit),

@@ -26,6 +26,15 @@ pub struct SimOptions {
     /// For tests through the host's sandbox, which admits only the form's
     /// origin (the lookup URL) on loopback. Default `false`.
     pub zones_on_lookup_listener: bool,
+    /// Serve the zones over HTTPS under Autotask-like host names (`webservices5.autotask.net`
+    /// ...), each on a listener of its own with a private test CA's certificate
+    /// ([`crate::ZoneTls::autotask`]); the zone count is then the number of names, and
+    /// [`SimOptions::zones`] and [`SimOptions::zones_on_lookup_listener`] are ignored. The
+    /// lookup listener stays plain http on loopback. Default `None`.
+    pub zone_tls: Option<crate::ZoneTls>,
+    /// `Some(url)`: the zone lookup answers this `url` instead of the database's zone (a
+    /// hostile or broken lookup: a host outside `autotask.net`, plain http). Default `None`.
+    pub lookup_answers_url: Option<String>,
     /// How the zone lookup answers an unknown or blank user name.
     pub unknown_user: UnknownUser,
     /// How a missing or wrong `ApiIntegrationCode` is answered (a wrong user name or secret is
@@ -73,6 +82,8 @@ impl Default for SimOptions {
             zones: 2,
             database_zone: 0,
             zones_on_lookup_listener: false,
+            zone_tls: None,
+            lookup_answers_url: None,
             unknown_user: UnknownUser::ServerError,
             bad_integration_code: BadIntegrationCode::ServerError,
             page_cap: 500,
@@ -189,6 +200,19 @@ pub struct Faults {
     /// Every zone request is held this long while it occupies its thread slot (zone lookups too,
     /// without a slot).
     pub latency_ms: u64,
+    /// Move the database once, after this many company pages (`Companies/query` and its next
+    /// pages) were served: from then on its old zone answers 401 and the lookup names the new
+    /// one (notes B1: a customer moved; A2 looks the zone up again on a 401).
+    pub move_after_pages: Option<MoveAfter>,
+}
+
+/// A database move after some company pages ([`Faults::move_after_pages`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct MoveAfter {
+    /// Company pages served (on the current zone) before the move.
+    pub pages: u32,
+    /// The zone (0-based) the database moves to.
+    pub to: usize,
 }
 
 /// Which listener a request reached.

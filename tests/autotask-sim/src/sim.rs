@@ -5,6 +5,7 @@ use crate::api;
 use crate::data::SimCompany;
 use crate::options::{Faults, LoggedRequest, SimOptions};
 use crate::state::Shared;
+use crate::tls;
 use axum::Router;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
@@ -13,6 +14,8 @@ use tokio::sync::watch;
 pub struct AutotaskSim {
     shared: Shared,
     lookup_base: String,
+    /// Where each zone listens (the lookup listener's address when zones share it).
+    zone_addrs: Vec<std::net::SocketAddr>,
     stop: watch::Sender<bool>,
 }
 
@@ -27,14 +30,20 @@ impl AutotaskSim {
     /// always on OS-chosen ports).
     pub async fn start_on(opts: SimOptions, lookup_port: u16) -> std::io::Result<AutotaskSim> {
         let lookup = TcpListener::bind(("127.0.0.1", lookup_port)).await?;
-        let lookup_base = format!("http://{}", lookup.local_addr()?);
-        let count = opts.zones.max(1);
-        let shared_zones = opts.zones_on_lookup_listener;
+        let lookup_addr = lookup.local_addr()?;
+        let lookup_base = format!("http://{lookup_addr}");
+        let tls = opts.zone_tls.clone().filter(|t| !t.names.is_empty());
+        let count = tls.as_ref().map_or(opts.zones.max(1), |t| t.names.len());
+        let shared_zones = opts.zones_on_lookup_listener && tls.is_none();
+        let acceptor = tls.as_ref().map(|t| tls::acceptor(&t.identity)).transpose()?;
         let mut zones = Vec::new();
         if !shared_zones {
-            for _ in 0..count {
+            for i in 0..count {
                 let l = TcpListener::bind(("127.0.0.1", 0)).await?;
-                let base = format!("http://{}", l.local_addr()?);
+                let base = match &tls {
+                    Some(t) => format!("https://{}", t.names[i].trim_end_matches('.').to_ascii_lowercase()),
+                    None => format!("http://{}", l.local_addr()?),
+                };
                 zones.push((l, base));
             }
         }
@@ -42,6 +51,11 @@ impl AutotaskSim {
             (0..count).map(|i| format!("{lookup_base}/zone{i}")).collect()
         } else {
             zones.iter().map(|(_, b)| b.clone()).collect()
+        };
+        let zone_addrs = if shared_zones {
+            vec![lookup_addr; count]
+        } else {
+            zones.iter().map(|(l, _)| l.local_addr()).collect::<std::io::Result<Vec<_>>>()?
         };
         let shared = Shared::new(opts, bases);
         let (stop, stopped) = watch::channel(false);
@@ -54,7 +68,11 @@ impl AutotaskSim {
         for (i, (l, _)) in zones.into_iter().enumerate() {
             apps.push((l, Router::new().fallback(api::zone).with_state((shared.clone(), i))));
         }
-        for (listener, app) in apps {
+        for (i, (listener, app)) in apps.into_iter().enumerate() {
+            if let (Some(acceptor), true) = (&acceptor, i > 0) {
+                tokio::spawn(tls::serve(listener, acceptor.clone(), app, stopped.clone()));
+                continue;
+            }
             let mut stopped = stopped.clone();
             tokio::spawn(async move {
                 let shutdown = async move {
@@ -63,7 +81,7 @@ impl AutotaskSim {
                 let _ = axum::serve(listener, app).with_graceful_shutdown(shutdown).await;
             });
         }
-        Ok(AutotaskSim { shared, lookup_base, stop })
+        Ok(AutotaskSim { shared, lookup_base, zone_addrs, stop })
     }
 
     /// `http://127.0.0.1:PL`: the zone lookup host (`https://webservices.autotask.net` in real
@@ -72,7 +90,19 @@ impl AutotaskSim {
         self.lookup_base.clone()
     }
 
-    /// `http://127.0.0.1:PZ/ATServicesRest/` of zone `n` (as `zoneInformation.url` names it),
+    /// Where zone `n` listens on loopback: with [`SimOptions::zone_tls`], what a client maps
+    /// `{zone name}:443` to (the host's `DnsOverrides::connect_to`).
+    pub fn zone_addr(&self, n: usize) -> Option<std::net::SocketAddr> {
+        self.zone_addrs.get(n).copied()
+    }
+
+    /// The number of zones.
+    pub fn zone_count(&self) -> usize {
+        self.zone_addrs.len()
+    }
+
+    /// `http://127.0.0.1:PZ/ATServicesRest/` of zone `n` (as `zoneInformation.url` names it;
+    /// `https://webservices5.autotask.net/ATServicesRest/` with [`SimOptions::zone_tls`]),
     /// `None` when there is no such zone.
     pub fn zone_url(&self, n: usize) -> Option<String> {
         self.shared.lock().zone_bases.get(n).map(|b| format!("{b}/ATServicesRest/"))

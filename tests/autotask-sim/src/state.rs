@@ -76,6 +76,21 @@ impl Shared {
         st.arrivals.len()
     }
 
+    /// A company page was served: counts it towards [`crate::Faults::move_after_pages`] and,
+    /// when that many were served, moves the database (once).
+    pub fn company_page_served(&self) {
+        let mut st = self.lock();
+        let Some(m) = st.faults.move_after_pages else { return };
+        if m.pages > 1 {
+            st.faults.move_after_pages = Some(crate::MoveAfter { pages: m.pages - 1, ..m });
+            return;
+        }
+        st.faults.move_after_pages = None;
+        if m.to < st.zone_bases.len() {
+            st.database_zone = m.to;
+        }
+    }
+
     /// Takes a thread slot of `endpoint`; `None` when the thread limit is reached.
     pub fn take_slot(&self, endpoint: &str) -> Option<Slot> {
         let mut st = self.lock();

@@ -334,6 +334,65 @@ async fn moved_database() {
 }
 
 #[tokio::test]
+async fn the_database_moves_after_n_company_pages() {
+    let sim = start(small(50)).await;
+    sim.set_faults(Faults { move_after_pages: Some(MoveAfter { pages: 2, to: 1 }), ..Default::default() });
+    let old = discover(&sim).await;
+    let body = json!({"MaxRecords": 10, "filter":[{"op":"gte","field":"id","value":0}]});
+    let (s, first, _) = post_query(&sim, &old, body.clone()).await;
+    assert_eq!((s, sim.database_zone()), (200, 0));
+    let next = first["pageDetails"]["nextPageUrl"].as_str().unwrap().to_string();
+    let (s, second, _) = send(authed(&sim, http().get(&next))).await;
+    assert_eq!((s, sim.database_zone()), (200, 1), "moved after the second page");
+    let next = second["pageDetails"]["nextPageUrl"].as_str().unwrap().to_string();
+    assert_eq!(send(authed(&sim, http().get(&next))).await.0, 401, "the old zone refuses");
+    // The same cursor on the new zone continues where it was.
+    let new = discover(&sim).await;
+    let moved = next.replace(&sim.zone_base(0).unwrap(), &sim.zone_base(1).unwrap());
+    let (s, third, _) = send(authed(&sim, http().get(&moved))).await;
+    assert_eq!(s, 200);
+    assert!(new.starts_with(&sim.zone_base(1).unwrap()));
+    let ids = |v: &Value| v["items"].as_array().unwrap().iter().map(|i| i["id"].as_i64().unwrap()).collect::<Vec<_>>();
+    assert!(ids(&third)[0] > *ids(&second).last().unwrap());
+    // Once only.
+    assert!(sim.options().companies.len() > 30 && send(authed(&sim, http().get(third["pageDetails"]["nextPageUrl"].as_str().unwrap()))).await.0 == 200);
+    assert_eq!(sim.database_zone(), 1);
+}
+
+#[tokio::test]
+async fn zones_over_https_under_autotask_names() {
+    let (zone_tls, ca) = ZoneTls::autotask();
+    let sim = start(SimOptions { zone_tls: Some(zone_tls), ..small(30) }).await;
+    assert_eq!(sim.zone_count(), 2);
+    assert_eq!(sim.zone_url(0).as_deref(), Some("https://webservices5.autotask.net/ATServicesRest/"));
+    assert_eq!(sim.zone_url(1).as_deref(), Some("https://webservices15.autotask.net/ATServicesRest/"));
+    let api = discover(&sim).await;
+    assert_eq!(api, "https://webservices5.autotask.net/ATServicesRest/V1.0/");
+    // reqwest maps names, not ports: the URL names the listener's port.
+    let addr = sim.zone_addr(0).unwrap();
+    let client = reqwest::Client::builder()
+        .add_root_certificate(reqwest::Certificate::from_der(&ca).unwrap())
+        .resolve("webservices5.autotask.net", addr)
+        .build()
+        .unwrap();
+    let api = format!("https://webservices5.autotask.net:{}/ATServicesRest/V1.0/", addr.port());
+    let body = json!({"MaxRecords": 10, "filter":[{"op":"gte","field":"id","value":0}]});
+    let (s, page, _) = send(authed(&sim, client.post(format!("{api}Companies/query"))).json(&body)).await;
+    assert_eq!(s, 200, "{page}");
+    let next = page["pageDetails"]["nextPageUrl"].as_str().unwrap();
+    assert!(next.starts_with("https://webservices5.autotask.net/ATServicesRest/V1.0/Companies/query/next?paging="), "{next}");
+    // Without the CA: no answer at all.
+    let untrusting = reqwest::Client::builder().resolve("webservices5.autotask.net", addr).build().unwrap();
+    assert!(untrusting.post(format!("{api}Companies/query")).send().await.is_err());
+}
+
+#[tokio::test]
+async fn the_lookup_can_answer_a_hostile_zone() {
+    let sim = start(SimOptions { lookup_answers_url: Some("http://evil.example/ATServicesRest/".into()), ..small(5) }).await;
+    assert_eq!(discover(&sim).await, "http://evil.example/ATServicesRest/V1.0/");
+}
+
+#[tokio::test]
 async fn thresholds() {
     use std::time::Duration;
     let budget = Budget { max_requests: 5, window: Duration::from_secs(3600) };
