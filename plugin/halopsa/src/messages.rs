@@ -489,6 +489,16 @@ pub fn note_ticket_missing(ticket_id: &str, halo: &str) -> String {
     )
 }
 
+pub fn option_not_for_tickets(kind: &str) -> String {
+    format!(
+        "A {kind} cannot be chosen for a Halo ticket: Halo's tickets take a ticket type, a priority and a status (a team is not listed by Halo's API, and an outcome belongs to a note)."
+    )
+}
+
+pub fn no_queue_list() -> String {
+    "Halo's API lists no queues (teams) for tickets: the ticket options Halo offers are ticket types, priorities, statuses and note outcomes.".to_string()
+}
+
 pub fn tickets_visible(n: u64) -> String {
     format!("{} tickets visible.", thousands(n))
 }

@@ -20,7 +20,7 @@
 //! when it bought nothing.
 
 use crate::answer::parse_value;
-use crate::api::{self, Api, PERM_ADMIN, PERM_CUSTOMERS};
+use crate::api::{Api, PERM_ADMIN, PERM_CUSTOMERS};
 use crate::auth::TokenCache;
 use crate::config::Config;
 use crate::customers;
@@ -28,7 +28,7 @@ use crate::error::Error;
 use crate::http::Transport;
 use crate::pagination::{decode_cursor, encode_cursor, list_query, ImportState, PageAt};
 use crate::tenants::{self, CspLinks};
-use crate::types::{CustomerPage, NewTicket, Warning};
+use crate::types::{CustomerPage, Warning};
 
 pub const CSP_REL: &str = "/AzureADConnection";
 
@@ -250,12 +250,6 @@ impl State {
         })
     }
 
-    pub fn create_ticket(&mut self, net: &mut dyn Transport, ticket: &NewTicket) -> Result<String, Error> {
-        let body = crate::tickets::build_body(ticket)?;
-        let mut api = Api { cfg: &self.cfg, tokens: &mut self.tokens, net };
-        let answer = api.post("/Tickets", body, api::PERM_TICKETS)?;
-        crate::tickets::parse_created(&self.cfg.endpoint("/Tickets"), &answer)
-    }
 }
 
 /// What reading the Microsoft CSP integration's mappings gave.

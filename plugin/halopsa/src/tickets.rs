@@ -25,7 +25,9 @@
 //!   accident; it survives edits of the summary (unlike a marker in the
 //!   summary, ranked 3rd in the notes) and needs no custom field or SQL report
 //!   (5th). `third_party_id` is an integer and cannot hold the key. The key is
-//!   checked before anything is sent: 1 to 100 characters of `[A-Za-z0-9._:-]`.
+//!   checked before anything is sent: 1 to 100 characters of `[A-Za-z0-9._:-]`
+//!   (an empty key opens a ticket without one, which no key finds again; it is
+//!   refused when looked for).
 //! - **Find the open ticket**: `GET /Tickets?client_id=C&open_only=true&
 //!   third_party_id_string=KEY&pageinate=true&page_size=100&page_no=N`, then
 //!   every row verified here: the same client, the same key and
@@ -68,51 +70,7 @@ use crate::api::{Api, PERM_READ_TICKETS, PERM_TICKETS};
 use crate::field::{parse_id, parse_int};
 use crate::error::Error;
 use crate::messages as msg;
-use crate::types::{NewTicket, OptionKind, TicketBody};
-
-/// The body as Halo stores it (HTML): the HTML form when given, else the
-/// text with `&`, `<`, `>` escaped and line breaks as `<br>`.
-pub fn body_html(b: &TicketBody) -> String {
-    match &b.html {
-        Some(h) => h.clone(),
-        None => {
-            let escaped = b.text.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;");
-            escaped.replace("\r\n", "\n").replace('\n', "<br>")
-        }
-    }
-}
-
-/// The chosen option of `kind`, if any (the first, should there be several).
-fn option(t: &NewTicket, kind: OptionKind) -> Option<&str> {
-    t.options.iter().find(|o| o.kind == kind).map(|o| o.id.as_str())
-}
-
-/// A form value that must be a Halo id (a whole number).
-pub fn parse_halo_int(field: &str, what: &str, raw: &str) -> Result<i64, Error> {
-    raw.trim().parse::<i64>().map_err(|_| Error::config(field, msg::bad_integer(what, raw)))
-}
-
-/// The JSON body: an array with one ticket, ids as JSON integers.
-pub fn build_body(t: &NewTicket) -> Result<Vec<u8>, Error> {
-    let client_id = parse_halo_int("customer_id", "customer id", &t.customer_id)?;
-    let mut ticket = json!({
-        "client_id": client_id,
-        "summary": t.summary,
-        "details_html": body_html(&t.details),
-        "usertype": 1,
-        "userlookup": {"id": -1},
-        "_novalidate": true,
-        "_forcereassign": true,
-        "donotapplytemplateintheapi": true,
-    });
-    if let (Some(raw), Some(obj)) = (option(t, OptionKind::TicketType), ticket.as_object_mut()) {
-        obj.insert("tickettype_id".into(), json!(parse_halo_int("ticket_type_id", "ticket type id", raw)?));
-    }
-    if let (Some(raw), Some(obj)) = (option(t, OptionKind::Priority), ticket.as_object_mut()) {
-        obj.insert("priority_id".into(), json!(parse_halo_int("priority_id", "priority id", raw)?));
-    }
-    serde_json::to_vec(&Value::Array(vec![ticket])).map_err(|_| Error::Internal(msg::request_not_built("ticket JSON")))
-}
+use crate::types::{NewTicket, OptionKind};
 
 /// The new ticket's id from Halo's answer (the ticket, or an array of one).
 pub fn parse_created(endpoint: &str, body: &[u8]) -> Result<String, Error> {
@@ -191,14 +149,18 @@ pub struct TicketDraft<'a> {
 /// `POST /Tickets`'s body: an array of one ticket.
 pub fn ticket_body(d: &TicketDraft) -> Result<Vec<u8>, Error> {
     let client_id = halo_id("customer_id", "customer id", d.customer_id)?;
-    let key = check_key(d.dedup_key)?;
+    // An empty key: a ticket not to be found again (the contract's 0.1.0
+    // callers and other PSAs' habits); any other key must be storable.
+    let key = if d.dedup_key.is_empty() { None } else { Some(check_key(d.dedup_key)?) };
     let html = d.html.map(str::to_string).unwrap_or_else(|| text_to_html(d.text));
     let mut ticket = serde_json::Map::new();
     ticket.insert("client_id".into(), json!(client_id));
     ticket.insert("summary".into(), json!(d.summary));
     ticket.insert("details".into(), json!(d.text));
     ticket.insert("details_html".into(), json!(html));
-    ticket.insert("third_party_id_string".into(), json!(key));
+    if let Some(key) = key {
+        ticket.insert("third_party_id_string".into(), json!(key));
+    }
     ticket.insert("usertype".into(), json!(1));
     ticket.insert("userlookup".into(), json!({"id": -1}));
     ticket.insert("_novalidate".into(), json!(true));
@@ -215,6 +177,33 @@ pub fn ticket_body(d: &TicketDraft) -> Result<Vec<u8>, Error> {
     }
     serde_json::to_vec(&Value::Array(vec![Value::Object(ticket)]))
         .map_err(|_| Error::Internal(msg::request_not_built("ticket JSON")))
+}
+
+/// The draft of a contract ticket: the chosen options by kind (the first of
+/// a kind, should there be several). A queue or an outcome cannot be chosen
+/// for a Halo ticket: said, not ignored.
+pub fn draft(t: &NewTicket) -> Result<TicketDraft<'_>, Error> {
+    let mut d = TicketDraft {
+        customer_id: &t.customer_id,
+        summary: &t.summary,
+        text: &t.details.text,
+        html: t.details.html.as_deref(),
+        dedup_key: &t.dedup_key,
+        ticket_type: None,
+        priority: None,
+        status: None,
+    };
+    for o in &t.options {
+        let slot = match o.kind {
+            OptionKind::TicketType => &mut d.ticket_type,
+            OptionKind::Priority => &mut d.priority,
+            OptionKind::Status => &mut d.status,
+            OptionKind::Queue => return Err(Error::config("options", msg::option_not_for_tickets("queue"))),
+            OptionKind::Outcome => return Err(Error::config("options", msg::option_not_for_tickets("outcome"))),
+        };
+        slot.get_or_insert(o.id.as_str());
+    }
+    Ok(d)
 }
 
 /// The address of a ticket in Halo's agent web interface: the Resource
@@ -333,6 +322,17 @@ pub enum HaloOption {
 }
 
 impl HaloOption {
+    /// The Halo list of a contract option kind; Halo lists no queues.
+    pub fn of(kind: OptionKind) -> Result<HaloOption, Error> {
+        match kind {
+            OptionKind::TicketType => Ok(HaloOption::TicketType),
+            OptionKind::Priority => Ok(HaloOption::Priority),
+            OptionKind::Status => Ok(HaloOption::Status),
+            OptionKind::Outcome => Ok(HaloOption::Outcome),
+            OptionKind::Queue => Err(Error::NotSupported(msg::no_queue_list())),
+        }
+    }
+
     /// The request: endpoint and query.
     pub fn request(self) -> (&'static str, &'static str) {
         match self {
@@ -478,7 +478,7 @@ pub fn options(api: &mut Api, kind: HaloOption) -> Result<Vec<HaloOptionRow>, Er
 mod tests {
     use super::*;
 
-    use crate::types::OptionChoice;
+    use crate::types::{OptionChoice, TicketBody};
 
     fn ticket(customer: &str, tt: Option<&str>, prio: Option<&str>) -> NewTicket {
         let choice = |kind, id: Option<&str>| id.map(|id| OptionChoice { kind, id: id.into() });
@@ -493,16 +493,15 @@ mod tests {
 
     #[test]
     fn html_from_text() {
-        let b = |text: &str, html: Option<&str>| body_html(&TicketBody { text: text.into(), html: html.map(Into::into) });
-        assert_eq!(b("a < b & c\r\nnext", None), "a &lt; b &amp; c<br>next");
-        assert_eq!(b("ignored", Some("<p>x</p>")), "<p>x</p>");
-        let v: Value = serde_json::from_slice(&build_body(&ticket("95", None, None)).unwrap()).unwrap();
+        assert_eq!(text_to_html("a < b & c\r\nnext"), "a &lt; b &amp; c<br>next");
+        let v: Value = serde_json::from_slice(&ticket_body(&draft(&ticket("95", None, None)).unwrap()).unwrap()).unwrap();
         assert_eq!(v[0]["details_html"], json!("<p>C: is full</p>"));
+        assert_eq!(v[0]["details"], json!("C: is full"));
     }
 
     #[test]
     fn body() {
-        let b = build_body(&ticket(" 95 ", Some("3"), None)).unwrap();
+        let b = ticket_body(&draft(&ticket(" 95 ", Some("3"), None)).unwrap()).unwrap();
         let v: Value = serde_json::from_slice(&b).unwrap();
         let t = &v[0];
         assert_eq!(t["client_id"], json!(95));
@@ -513,17 +512,31 @@ mod tests {
         assert_eq!(t["usertype"], json!(1));
         assert_eq!(t["_novalidate"], json!(true));
         assert_eq!(t["summary"], json!("Disk full"));
+        assert_eq!(t["third_party_id_string"], json!("disk-full"));
         for (c, tt, p, field) in [
             ("95.0", None, None, "customer_id"),
             ("x", None, None, "customer_id"),
-            ("95", Some("a"), None, "ticket_type_id"),
+            ("95", Some("a"), None, "tickettype_id"),
             ("95", None, Some("1.5"), "priority_id"),
         ] {
-            match build_body(&ticket(c, tt, p)) {
+            match draft(&ticket(c, tt, p)).and_then(|d| ticket_body(&d)) {
                 Err(Error::InvalidConfig { field: f, .. }) => assert_eq!(f, field),
                 other => panic!("{:?}", other.map(|_| ())),
             }
         }
+        // The first choice of a kind wins; a queue or an outcome is refused.
+        let mut t = ticket("95", Some("3"), None);
+        t.options.push(OptionChoice { kind: OptionKind::TicketType, id: "9".into() });
+        t.options.push(OptionChoice { kind: OptionKind::Status, id: "2".into() });
+        let d = draft(&t).unwrap();
+        assert_eq!((d.ticket_type, d.status), (Some("3"), Some("2")));
+        for kind in [OptionKind::Queue, OptionKind::Outcome] {
+            let mut t = ticket("95", None, None);
+            t.options.push(OptionChoice { kind, id: "1".into() });
+            assert!(matches!(draft(&t).map(|_| ()), Err(Error::InvalidConfig { field, .. }) if field == "options"));
+        }
+        assert!(matches!(HaloOption::of(OptionKind::Queue), Err(Error::NotSupported(_))));
+        assert_eq!(HaloOption::of(OptionKind::Outcome).unwrap(), HaloOption::Outcome);
     }
 
     #[test]
@@ -543,7 +556,7 @@ mod tests {
 
     const KEY: &str = "o365:mfa-disabled.v1";
 
-    fn draft<'a>(customer: &'a str, html: Option<&'a str>) -> TicketDraft<'a> {
+    fn sample<'a>(customer: &'a str, html: Option<&'a str>) -> TicketDraft<'a> {
         TicketDraft {
             customer_id: customer,
             summary: "MFA disabled",
@@ -562,7 +575,7 @@ mod tests {
 
     #[test]
     fn ticket_body_carries_key_text_html_and_integers() {
-        let v: Value = serde_json::from_slice(&ticket_body(&draft(" 95 ", None)).unwrap()).unwrap();
+        let v: Value = serde_json::from_slice(&ticket_body(&sample(" 95 ", None)).unwrap()).unwrap();
         let arr = v.as_array().expect("an array");
         assert_eq!(arr.len(), 1);
         let t = &arr[0];
@@ -574,7 +587,7 @@ mod tests {
         assert!(t.get("priority_id").is_none());
         assert_eq!(t["userlookup"], json!({"id": -1}));
         assert_eq!((t["usertype"].clone(), t["_novalidate"].clone()), (json!(1), json!(true)));
-        let v: Value = serde_json::from_slice(&ticket_body(&draft("95", Some("<p>x</p>"))).unwrap()).unwrap();
+        let v: Value = serde_json::from_slice(&ticket_body(&sample("95", Some("<p>x</p>"))).unwrap()).unwrap();
         assert_eq!(v[0]["details_html"], json!("<p>x</p>"));
 
         for (customer, key, field) in [
@@ -582,20 +595,23 @@ mod tests {
             ("-3", KEY, "customer_id"),
             ("0", KEY, "customer_id"),
             ("2147483648", KEY, "customer_id"),
-            ("95", "", "dedup_key"),
             ("95", "has space", "dedup_key"),
             ("95", "ü", "dedup_key"),
         ] {
-            let d = TicketDraft { customer_id: customer, dedup_key: key, ..draft("1", None) };
+            let d = TicketDraft { customer_id: customer, dedup_key: key, ..sample("1", None) };
             match ticket_body(&d) {
                 Err(Error::InvalidConfig { field: f, .. }) => assert_eq!(f, field, "{customer} {key}"),
                 other => panic!("{customer} {key}: {:?}", other.map(|_| ())),
             }
         }
+        let d = TicketDraft { dedup_key: "", ..sample("1", None) };
+        let v: Value = serde_json::from_slice(&ticket_body(&d).unwrap()).unwrap();
+        assert!(v[0].get("third_party_id_string").is_none(), "an empty key is not stored");
+        assert!(check_key("").is_err(), "nor looked for");
         let long = "k".repeat(101);
         assert!(check_key(&long).is_err());
         assert!(check_key(&long[..100]).is_ok());
-        let d = TicketDraft { priority: Some("1.5"), ..draft("1", None) };
+        let d = TicketDraft { priority: Some("1.5"), ..sample("1", None) };
         assert!(matches!(ticket_body(&d), Err(Error::InvalidConfig { field, .. }) if field == "priority_id"));
     }
 
@@ -715,12 +731,12 @@ mod tests {
     fn create_posts_one_ticket_and_reads_its_id() {
         let mut net = Fake::new();
         net.token().json(201, r#"{"id":4711,"summary":"MFA disabled"}"#);
-        assert_eq!(api_run(&mut net, |a| create(a, &draft("12", None))).unwrap(), "4711");
+        assert_eq!(api_run(&mut net, |a| create(a, &sample("12", None))).unwrap(), "4711");
         assert!(net.urls()[1].ends_with("/api/Tickets"));
         assert_eq!(sent_json(&net, 1)[0]["client_id"], json!(12));
         let mut net = Fake::new();
         net.token().json(403, "");
-        assert!(matches!(api_run(&mut net, |a| create(a, &draft("12", None))), Err(Error::Forbidden { permission, .. }) if permission == "edit:tickets"));
+        assert!(matches!(api_run(&mut net, |a| create(a, &sample("12", None))), Err(Error::Forbidden { permission, .. }) if permission == "edit:tickets"));
     }
 
     #[test]
