@@ -474,17 +474,23 @@ pub fn tickets_without_key(n: usize) -> String {
     )
 }
 
+/// Halo's words as a sentence: clipped, with a final full stop.
+fn halo_sentence(halo: &str) -> String {
+    let t = clip(halo.trim(), 200);
+    if t.ends_with(['.', '!', '?']) { t } else { format!("{t}.") }
+}
+
 pub fn outcome_not_allowed(outcome: &str, halo: &str) -> String {
     format!(
         "{} The agent the API application logs in as may not run the action outcome {outcome}: choose another outcome for notes, or allow that agent the outcome in Halo (Configuration > Tickets > Actions), or open a new ticket instead.",
-        clip(halo, 200)
+        halo_sentence(halo)
     )
 }
 
 pub fn note_ticket_missing(ticket_id: &str, halo: &str) -> String {
     format!(
         "{} Ticket {} no longer exists in Halo (deleted or merged): look for the open ticket again, or open a new one.",
-        clip(halo, 200),
+        halo_sentence(halo),
         clip(ticket_id, 40)
     )
 }
@@ -646,6 +652,22 @@ mod tests {
         assert_eq!(host_name("[::1]:8443"), "[::1]");
         assert_eq!(host_name("::1"), "::1");
         assert_eq!(host_name("acme.halopsa.com"), "acme.halopsa.com");
+    }
+
+    #[test]
+    fn ticket_messages() {
+        assert_eq!(
+            outcome_not_allowed("15", "You do not have access to this Action at the moment"),
+            "You do not have access to this Action at the moment. The agent the API application logs in as may not run the action outcome 15: choose another outcome for notes, or allow that agent the outcome in Halo (Configuration > Tickets > Actions), or open a new ticket instead."
+        );
+        assert_eq!(
+            bad_dedup_key("a b"),
+            "The deduplication key \"a b\" cannot be stored in Halo: it must be 1 to 100 characters of letters, digits, '.', '_', ':' and '-'."
+        );
+        assert_eq!(tickets_visible(12_345), "12,345 tickets visible.");
+        assert!(tickets_cannot_edit(&["read:tickets".into()]).contains("grants only read:tickets: without edit:tickets"));
+        assert!(warn_changed_since_ignored().contains("every customer is listed"));
+        assert!(too_many_open_tickets(10_000, 12_000).contains("10,000 of 12,000 open tickets"));
     }
 
     #[test]
