@@ -19,7 +19,7 @@ pub const DEFAULT_LOOKUP: &str = "https://webservices.autotask.net";
 pub const DEFAULT_UDF: &str = "Microsoft 365 Tenant ID";
 
 /// The form, in display order.
-pub const FIELDS: [FieldSpec; 6] = [
+pub const FIELDS: [FieldSpec; 8] = [
     FieldSpec::new(
         "username",
         "API user name",
@@ -51,6 +51,19 @@ pub const FIELDS: [FieldSpec; 6] = [
     )
     .default_value("false"),
     FieldSpec::new(
+        "ticket_queue_id",
+        "Default ticket queue",
+        "The id of the queue new tickets go to when none is chosen (the ticket options list the queues: Admin > Features & Settings > Service Desk (Tickets) > Queues). Empty: the queue Autotask marks as default.",
+        FieldKind::Text,
+    ),
+    FieldSpec::new(
+        "ticket_key_field",
+        "Ticket key field",
+        "Where the connector keeps the key that finds a finding's open ticket again: external_id (the ticket's External ID, hidden from the title; the default) or title (a [key] tag at the end of the title, for databases that do not let tickets be searched by External ID).",
+        FieldKind::Text,
+    )
+    .default_value("external_id"),
+    FieldSpec::new(
         "zone_lookup_url",
         "Zone lookup URL (advanced)",
         "Leave empty: Autotask's own https://webservices.autotask.net is used. Only for test systems.",
@@ -71,6 +84,10 @@ pub struct Config {
     pub lookup: String,
     /// The lookup's host when it is not Autotask's own (a zone there is accepted too).
     pub lookup_host: Option<String>,
+    /// The default queue of new tickets (digits), if given.
+    pub ticket_queue: Option<String>,
+    /// Where tickets keep their deduplication key.
+    pub key_field: crate::tickets::KeyField,
 }
 
 impl std::fmt::Debug for Config {
@@ -125,7 +142,18 @@ pub fn parse(config: Vec<ConfigEntry>) -> Result<Config, Error> {
     if secret.chars().any(char::is_control) {
         return Err(Error::config("secret", "The secret holds line breaks; paste it again.".to_string()));
     }
-    Ok(Config { username, secret, integration_code, tenant_udf, all_companies, lookup, lookup_host })
+    let ticket_queue = match form.value("ticket_queue_id").map(str::trim) {
+        None | Some("") => None,
+        Some(q) if q.len() <= 18 && q.bytes().all(|b| b.is_ascii_digit()) && q.parse::<i64>().is_ok_and(|n| n > 0) => Some(q.to_string()),
+        Some(q) => return Err(Error::config("ticket_queue_id", msg::bad_queue_id(q))),
+    };
+    let key_field = match form.value("ticket_key_field").map(|v| v.trim().to_ascii_lowercase().replace(['-', ' '], "_")) {
+        None => crate::tickets::KeyField::ExternalId,
+        Some(v) if v.is_empty() || v == "external_id" || v == "externalid" => crate::tickets::KeyField::ExternalId,
+        Some(v) if v == "title" => crate::tickets::KeyField::Title,
+        Some(v) => return Err(Error::config("ticket_key_field", msg::bad_key_field(&v))),
+    };
+    Ok(Config { username, secret, integration_code, tenant_udf, all_companies, lookup, lookup_host, ticket_queue, key_field })
 }
 
 /// The advanced lookup URL: https anywhere, http only on a loopback host.
@@ -182,6 +210,18 @@ pub(crate) mod tests {
         assert_eq!(field(parse(entries(&BASE[..2])).unwrap_err()), "integration_code");
         assert_eq!(field(with(&[("bogus", "1")]).unwrap_err()), "bogus");
         assert_eq!(field(with(&[("tenant_udf", "a\nb")]).unwrap_err()), "tenant_udf");
+    }
+
+    #[test]
+    fn ticket_fields() {
+        let c = with(&[]).unwrap();
+        assert_eq!((c.ticket_queue, c.key_field), (None, crate::tickets::KeyField::ExternalId));
+        let c = with(&[("ticket_queue_id", " 29682833 "), ("ticket_key_field", "Title")]).unwrap();
+        assert_eq!((c.ticket_queue.as_deref(), c.key_field), (Some("29682833"), crate::tickets::KeyField::Title));
+        for bad in ["abc", "-1", "0", "1234567890123456789012"] {
+            assert_eq!(field(with(&[("ticket_queue_id", bad)]).unwrap_err()), "ticket_queue_id", "{bad}");
+        }
+        assert_eq!(field(with(&[("ticket_key_field", "udf")]).unwrap_err()), "ticket_key_field");
     }
 
     #[test]

@@ -34,6 +34,7 @@ mod check;
 pub mod config;
 pub mod customers;
 mod messages;
+pub mod tickets;
 
 use psa_connector_sdk::http::WasiHttp;
 use psa_connector_sdk::{
@@ -98,7 +99,7 @@ mod tests {
     fn info_declares_the_zone_hosts() {
         let i = Autotask::info();
         assert_eq!(i.allowed_hosts, vec!["https://*.autotask.net".to_string()]);
-        assert_eq!(i.fields.len(), 6);
+        assert_eq!(i.fields.len(), 8);
         assert!(!i.capabilities.contains(&Capability::CreateTicket));
     }
 }
