@@ -34,6 +34,9 @@ CLI = "host/cli/src/"
 # The Autotask connector's unit tests (plugin/autotask, scripted answers).
 AUTOTASK = "autotask:lib"
 AT = "plugin/autotask/src/"
+# The SDK's unit tests (plugin/sdk).
+SDK = "sdk:lib"
+SD = "plugin/sdk/src/"
 
 
 def target(module):
@@ -44,6 +47,8 @@ def target(module):
         return ["-p", "psa-host-cli", "--test", "cli"], ""
     if module == AUTOTASK:
         return ["-p", "autotask-connector", "--lib"], ""
+    if module == SDK:
+        return ["-p", "psa-connector-sdk", "--lib"], ""
     return INTEGRATION, module + "::"
 
 # id, file, text to find (exactly once), replacement, test module, test name
@@ -224,6 +229,20 @@ ROWS = [
     # Issue 12: the Autotask connector's own guards. The zone the lookup names
     # is used only under autotask.net (the credentials go there); next-page
     # links and cursors stay on a zone host; a company twice stops the import.
+    # Contract 0.2.0 in the SDK: form values refused, a cleared field not
+    # defaulted, PSA error texts capped, tenant conflicts stripped.
+    ("sdk-choice-refused", SD + "form.rs", ".find(|(value, _)| value.eq_ignore_ascii_case(raw))", ".find(|_| true)",
+     SDK, "form::tests::choices"),
+    ("sdk-number-range", SD + "form.rs", "Some(v) if v < min || v > max => {", "Some(v) if false => {",
+     SDK, "form::tests::numbers"),
+    ("sdk-cleared-not-defaulted", SD + "form.rs", "            Entry::Cleared => None,\n", "            Entry::Cleared => spec.default,\n",
+     SDK, "form::tests::absent_is_told_from_cleared"),
+    ("sdk-error-messages-count", SD + "http.rs", "        .take(20)\n", "        .take(usize::MAX)\n",
+     SDK, "http::tests::error_bodies"),
+    ("sdk-error-messages-length", SD + "http.rs", ".map(|m| m.chars().take(1000).collect())", ".map(|m| m.to_string())",
+     SDK, "http::tests::error_bodies"),
+    ("sdk-tenant-conflict-stripped", SD + "tenants.rs", "c.m365_tenants.retain(|l| !strip.contains(&l.tenant_id));",
+     "c.m365_tenants.retain(|_| true);", SDK, "tenants::tests::one_page_conflicts_go_to_nobody"),
     ("autotask-zone-host", AT + "api.rs", '&& (host == "autotask.net" || host.ends_with(".autotask.net"));',
      "&& !host.is_empty();",
      AUTOTASK, "api::tests::zone_hosts"),

@@ -47,7 +47,7 @@ pub fn assert_error_sane(e: &Error, secret: Option<&str>) {
     let texts: Vec<&str> = match e {
         Error::InvalidConfig { field, message } => vec![field, message],
         Error::Unreachable { host, message, .. } => vec![host, message],
-        Error::Unauthorized(m) | Error::Internal(m) => vec![m],
+        Error::Unauthorized(m) | Error::NotFound(m) | Error::NotSupported(m) | Error::Internal(m) => vec![m],
         Error::Forbidden { permission, message } => vec![permission, message],
         Error::RateLimited { message, .. } => vec![message],
         Error::Upstream { endpoint, message, .. } | Error::Protocol { endpoint, message } => vec![endpoint, message],

@@ -222,6 +222,8 @@ mod tests {
             kind,
             required,
             default_value: None,
+            choices: vec![],
+            range: None,
         };
         ConnectorInfo {
             id: "x".into(),
@@ -235,6 +237,8 @@ mod tests {
                 f("flag", FieldKind::Flag, false),
             ],
             allowed_hosts: vec![],
+            budget: None,
+            ticket_option_kinds: vec![],
         }
     }
 

@@ -136,6 +136,21 @@ pub enum HostError {
         /// [`Limits::max_sessions`](crate::Limits::max_sessions).
         max: u32,
     },
+    /// A call the connector does not offer: its contract version lacks it
+    /// (0.1.0 has no `find-open-ticket`, `add-note`, `ticket-options`,
+    /// `list-customers-changed`), or it does not list the capability. The
+    /// host did not call the connector.
+    #[error("connector {connector}: `{call}`: capability not offered by this connector (contract {contract}); {}", not_offered_hint(contract, capability))]
+    NotOffered {
+        /// The connector, by its id (or the name it was loaded under).
+        connector: String,
+        /// The call that was not made (`session.find-open-ticket`).
+        call: String,
+        /// The capability it needs (`ticket-dedup`).
+        capability: String,
+        /// The contract version the connector was built against.
+        contract: String,
+    },
     /// The connector broke the contract (for example, a cursor that never ends).
     #[error("connector {connector} broke the psa-connector contract: {message}")]
     Contract {
@@ -155,6 +170,14 @@ impl HostError {
             HostError::GaveUp { last, .. } | HostError::WaitTooLong { last, .. } => last.connector_error(),
             _ => None,
         }
+    }
+}
+
+fn not_offered_hint(contract: &str, capability: &str) -> String {
+    if contract == "0.1.0" {
+        format!("it needs `{capability}`, which contract 0.1.0 does not have. Use a build of the connector against contract 0.2.0 or later")
+    } else {
+        format!("it needs `{capability}`, which the connector does not list among its capabilities (`psa-host info` shows them)")
     }
 }
 

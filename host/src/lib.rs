@@ -112,8 +112,9 @@ pub use config::{ConfigError, ConnectionConfig};
 
 // The contract's data, in the host's own types.
 pub use types::{
-    CheckStep, ConfigField, ConnectorError, ConnectorInfo, Customer, CustomerPage, FieldKind, NetworkStage,
-    NewTicket, StepStatus, TenantLink, Warning,
+    CheckStep, ConfigField, ConnectorError, ConnectorInfo, Customer, CustomerPage, FieldChoice, FieldKind,
+    NetworkStage, NewNote, NewTicket, NoteRef, NoteVisibility, NumberRange, OptionChoice, OptionKind, RequestBudget,
+    StepStatus, TenantLink, TicketBody, TicketOption, TicketRef, Warning,
 };
 
 // Whole imports.

@@ -18,6 +18,30 @@ pub enum FieldKind {
     Secret,
     /// A yes/no switch (`true`/`false`).
     Flag,
+    /// One of a fixed list of values ([`ConfigField::choices`]); contract
+    /// 0.2.0 and later.
+    Choice,
+    /// A whole number within [`ConfigField::range`], in decimal; contract
+    /// 0.2.0 and later.
+    Number,
+}
+
+/// One option of a [`FieldKind::Choice`] field.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct FieldChoice {
+    /// The value stored and passed to the connector.
+    pub value: String,
+    /// What the admin sees.
+    pub label: String,
+}
+
+/// The bounds of a [`FieldKind::Number`] field, both inclusive.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+pub struct NumberRange {
+    /// The smallest value accepted.
+    pub min: i64,
+    /// The largest value accepted.
+    pub max: i64,
 }
 
 /// One field of the connection form.
@@ -33,8 +57,14 @@ pub struct ConfigField {
     pub kind: FieldKind,
     /// Whether the connection needs a value.
     pub required: bool,
-    /// The value used when none is given.
+    /// The value the platform pre-fills, if any (from contract 0.2.0 a
+    /// suggestion only: a cleared value is passed as the empty string).
     pub default_value: Option<String>,
+    /// For a [`FieldKind::Choice`] field, its options in display order;
+    /// empty for every other kind.
+    pub choices: Vec<FieldChoice>,
+    /// For a [`FieldKind::Number`] field, the values it accepts.
+    pub range: Option<NumberRange>,
 }
 
 /// A connector's self-description.
@@ -55,6 +85,89 @@ pub struct ConnectorInfo {
     /// Hosts it may reach besides its URL fields' origins, as read once at
     /// load and normalised by the host.
     pub allowed_hosts: Vec<String>,
+    /// The PSA's published request budget, if the connector declares one
+    /// (contract 0.2.0 and later; always `None` for 0.1.0). The host paces
+    /// the connector's sessions at the lower of it and its own budget.
+    pub budget: Option<RequestBudget>,
+    /// The kinds of ticket options [`Session::ticket_options`](crate::Session::ticket_options) lists
+    /// (contract 0.2.0 and later).
+    pub ticket_option_kinds: Vec<OptionKind>,
+}
+
+/// A PSA's request budget as a connector declares it (the contract's
+/// `request-budget`), unchecked: the host clamps it before use.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+pub struct RequestBudget {
+    /// Requests allowed in each window.
+    pub requests: u32,
+    /// The window's length in seconds.
+    pub window_seconds: u32,
+    /// Requests the PSA allows in flight at once, if it limits them.
+    pub concurrency: Option<u32>,
+}
+
+/// A kind of ticket option a PSA offers (the contract's `option-kind`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum OptionKind {
+    /// The ticket type.
+    TicketType,
+    /// The priority.
+    Priority,
+    /// The queue or board a ticket lands in.
+    Queue,
+    /// The status a new ticket gets.
+    Status,
+    /// What a note records (its outcome or note type).
+    Outcome,
+}
+
+impl OptionKind {
+    /// Every kind, in the contract's order.
+    pub const ALL: [OptionKind; 5] =
+        [OptionKind::TicketType, OptionKind::Priority, OptionKind::Queue, OptionKind::Status, OptionKind::Outcome];
+
+    /// The contract's name (`ticket-type`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            OptionKind::TicketType => "ticket-type",
+            OptionKind::Priority => "priority",
+            OptionKind::Queue => "queue",
+            OptionKind::Status => "status",
+            OptionKind::Outcome => "outcome",
+        }
+    }
+
+    /// The kind named `name` (the contract's name, `ticket-type`).
+    pub fn parse(name: &str) -> Option<OptionKind> {
+        OptionKind::ALL.into_iter().find(|k| k.as_str() == name)
+    }
+}
+
+impl std::fmt::Display for OptionKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// One option of a kind, as the PSA lists it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct TicketOption {
+    /// The PSA's id, passed back in [`OptionChoice::id`].
+    pub id: String,
+    /// The PSA's name for it.
+    pub name: String,
+    /// Whether the PSA marks it as the default of its kind.
+    pub is_default: bool,
+}
+
+/// A chosen option for a new ticket.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct OptionChoice {
+    /// Which kind.
+    pub kind: OptionKind,
+    /// A [`TicketOption::id`] of that kind.
+    pub id: String,
 }
 
 impl ConnectorInfo {
@@ -171,6 +284,40 @@ pub struct CustomerPage {
     pub total: Option<u64>,
 }
 
+/// The body of a ticket or note: plain text always, HTML when the platform
+/// has it. A connector uses the form its PSA stores.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct TicketBody {
+    /// The body as plain text (lines separated by `\n`).
+    pub text: String,
+    /// The same body as HTML.
+    pub html: Option<String>,
+}
+
+impl TicketBody {
+    /// The body as HTML: the HTML form when there is one, else the text
+    /// escaped for HTML with its line breaks kept (`<br>`).
+    pub fn to_html(&self) -> String {
+        if let Some(html) = &self.html {
+            return html.clone();
+        }
+        let mut out = String::with_capacity(self.text.len());
+        for ch in self.text.chars() {
+            match ch {
+                '&' => out.push_str("&amp;"),
+                '<' => out.push_str("&lt;"),
+                '>' => out.push_str("&gt;"),
+                '"' => out.push_str("&quot;"),
+                '\'' => out.push_str("&#39;"),
+                '\n' => out.push_str("<br>"),
+                '\r' => {}
+                c => out.push(c),
+            }
+        }
+        out
+    }
+}
+
 /// A ticket to open.
 #[derive(Clone, Debug, Default)]
 pub struct NewTicket {
@@ -178,12 +325,64 @@ pub struct NewTicket {
     pub customer_id: String,
     /// The ticket's subject line.
     pub summary: String,
-    /// The ticket's body, as HTML.
-    pub details_html: String,
-    /// The PSA's ticket type, when not its default.
-    pub ticket_type_id: Option<String>,
-    /// The PSA's priority, when not its default.
-    pub priority_id: Option<String>,
+    /// The ticket's body.
+    pub details: TicketBody,
+    /// The platform's stable name for the finding (at most 100 characters
+    /// of `[A-Za-z0-9._:-]`). A connector with the `ticket-dedup` capability
+    /// stores it in the PSA; a contract 0.1.0 connector cannot, so tickets
+    /// opened through one cannot be found again by key.
+    pub dedup_key: String,
+    /// Chosen options, one per kind at most; the PSA's defaults apply to
+    /// the others.
+    pub options: Vec<OptionChoice>,
+}
+
+impl NewTicket {
+    /// The chosen option of `kind`, if any.
+    pub fn option(&self, kind: OptionKind) -> Option<&str> {
+        self.options.iter().find(|o| o.kind == kind).map(|o| o.id.as_str())
+    }
+}
+
+/// A ticket in the PSA.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct TicketRef {
+    /// The PSA's id of the ticket, used in calls.
+    pub id: String,
+    /// The number people see, when it differs from the id.
+    pub number: Option<String>,
+    /// A link that opens the ticket in the PSA's web interface (checked by
+    /// the host: `http` or `https` only).
+    pub url: Option<String>,
+}
+
+/// Who may read a note.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum NoteVisibility {
+    /// The MSP's technicians only.
+    #[default]
+    Private,
+    /// Also the customer's contacts (the PSA may e-mail them).
+    Public,
+}
+
+/// A note to add to a ticket.
+#[derive(Clone, Debug, Default)]
+pub struct NewNote {
+    /// The note's body.
+    pub body: TicketBody,
+    /// Who may read it.
+    pub visibility: NoteVisibility,
+    /// The note's outcome or type (an [`OptionKind::Outcome`] id), if chosen.
+    pub outcome_id: Option<String>,
+}
+
+/// A note the PSA stored.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct NoteRef {
+    /// The PSA's id of the note.
+    pub id: String,
 }
 
 /// Where reaching a host failed.
@@ -260,6 +459,19 @@ pub enum ConnectorError {
         /// Details.
         message: String,
     },
+    /// The ticket or customer the call names does not exist in the PSA
+    /// (contract 0.2.0 and later).
+    NotFound {
+        /// What was not found.
+        message: String,
+    },
+    /// The connector does not offer this call (contract 0.2.0 and later;
+    /// the host also answers a call it does not make with
+    /// [`HostError::NotOffered`](crate::HostError::NotOffered)).
+    NotSupported {
+        /// Which call.
+        message: String,
+    },
 }
 
 impl ConnectorError {
@@ -274,6 +486,8 @@ impl ConnectorError {
             ConnectorError::Upstream { .. } => "upstream",
             ConnectorError::Protocol { .. } => "protocol",
             ConnectorError::Internal { .. } => "internal",
+            ConnectorError::NotFound { .. } => "not-found",
+            ConnectorError::NotSupported { .. } => "not-supported",
         }
     }
 
@@ -296,6 +510,8 @@ impl ConnectorError {
             }
             ConnectorError::Protocol { endpoint, message } => ConnectorError::Protocol { endpoint: s(endpoint), message: s(message) },
             ConnectorError::Internal { message } => ConnectorError::Internal { message: s(message) },
+            ConnectorError::NotFound { message } => ConnectorError::NotFound { message: s(message) },
+            ConnectorError::NotSupported { message } => ConnectorError::NotSupported { message: s(message) },
         }
     }
 }
@@ -338,6 +554,8 @@ impl std::fmt::Display for ConnectorError {
             ConnectorError::Upstream { status, endpoint, message } => write!(f, "the PSA answered HTTP {status} on {endpoint}: {message}"),
             ConnectorError::Protocol { endpoint, message } => write!(f, "unexpected answer from {endpoint}: {message}"),
             ConnectorError::Internal { message } => write!(f, "connector internal error: {message}"),
+            ConnectorError::NotFound { message } => write!(f, "not found in the PSA: {message}"),
+            ConnectorError::NotSupported { message } => write!(f, "the connector does not offer this call: {message}"),
         }
     }
 }

@@ -13,14 +13,14 @@
 //!
 //! Replace the API details (the URL, the JSON shapes, the error texts) with
 //! your PSA's; keep the structure. Comments marked "Contract:" point at a
-//! promise of `wit/0.1.0/psa-connector.wit` that the code next to them keeps.
+//! promise of `wit/0.2.0/psa-connector.wit` that the code next to them keeps.
 
 use psa_connector_sdk::cursor::{self, CursorError, Progress};
 use psa_connector_sdk::form::{self, FieldSpec, Form, FormProblem, UrlProblem};
 use psa_connector_sdk::http::{self, ErrorKind, HttpError, Phase, Request, Transport, WasiHttp};
 use psa_connector_sdk::{
     export_connector, Capability, CheckStep, ConfigEntry, Connector, ConnectorInfo, Customer, CustomerPage, Error,
-    FieldKind, StepStatus, TenantLink, Warning,
+    FieldKind, RequestBudget, StepStatus, TenantLink, Warning,
 };
 
 /// The connection form, in display order.
@@ -48,6 +48,11 @@ impl Connector for Example {
             capabilities: vec![Capability::TestConnection, Capability::ListCustomers, Capability::M365TenantLinks],
             fields: form::fields(&FIELDS),
             allowed_hosts: Vec::new(), // fixed API hosts besides the URL fields; usually none
+            // Your PSA's published rate limit (requests per window, and in flight
+            // at once if it limits them); the host paces requests to keep it.
+            // `None` leaves pacing to the host's defaults.
+            budget: Some(RequestBudget { requests: 600, window_seconds: 60, concurrency: None }),
+            ticket_option_kinds: Vec::new(), // with the `ticket-options` capability: the kinds listed
         }
     }
 
@@ -109,6 +114,14 @@ fn form_error(p: FormProblem) -> Error {
         FormProblem::Missing { field, label } => Error::config(field, format!("{label} is missing; fill it in.")),
         FormProblem::Unknown { field } => Error::config(&field, format!("`{field}` is not a field of the Example PSA connector; remove it.")),
         FormProblem::NotAFlag { field, value } => Error::config(&field, format!("`{value}` is not a yes/no value; use true or false.")),
+        // For `FieldSpec::choice` and `FieldSpec::number` fields (none here yet).
+        FormProblem::NotAChoice { field, label, choices, .. } => {
+            Error::config(field, format!("{label} must be one of: {}.", choices.join(", ")))
+        }
+        FormProblem::NotANumber { field, label, .. } => Error::config(field, format!("{label} must be a whole number.")),
+        FormProblem::OutOfRange { field, label, min, max, .. } => {
+            Error::config(field, format!("{label} must be a number from {min} to {max}."))
+        }
     }
 }
 
@@ -155,8 +168,10 @@ impl psa_connector_sdk::Session for ExampleSession {
         })
     }
 
-    // `create_ticket`: not offered (no `create-ticket` capability); the SDK's
-    // default answers `internal`, as the contract allows.
+    // `list_customers_changed`, `create_ticket`, `find_open_ticket`, `add_note`
+    // and `ticket_options`: not offered (no such capability declared); the
+    // SDK's defaults answer `not-supported`, naming the call, as the contract
+    // requires. Override one and declare its capability to offer it.
 }
 
 /// What Example PSA sends. Unknown fields are ignored; a missing or mistyped

@@ -2,7 +2,7 @@
 //! from the WIT.
 //!
 //! Each released contract version (`wit/<version>/`) has a module here
-//! ([`v0_1_0`]) that holds its `bindgen!` bindings, privately, and converts
+//! ([`v0_1_0`], [`v0_2_0`]) that holds its `bindgen!` bindings, privately, and converts
 //! between their types and the host's own ([`crate::types`]). The rest of
 //! the host sees three things:
 //! - [`ContractConnector`]: a component pre-instantiated against the
@@ -13,42 +13,58 @@
 //! - [`ContractInstance`]: one instance of it, in one store;
 //! - [`ConnectorApi`]: the calls the host makes (`info`, `test-connection`,
 //!   `session.open`, `session.list-customers`, `session.create-ticket`,
-//!   closing a session), in host types, which both the per-version
-//!   instances and the dispatching [`ContractInstance`] implement.
+//!   closing a session, and 0.2.0's `session.list-customers-changed`,
+//!   `session.find-open-ticket`, `session.add-note`,
+//!   `session.ticket-options`), in host types, which both the per-version
+//!   instances and the dispatching [`ContractInstance`] implement. An older
+//!   version answers a call it lacks from what it has (0.1.0's
+//!   `create-ticket` gets the body as HTML and the type and priority
+//!   options) or with a typed "not supported" error; the session checks
+//!   first and answers [`HostError::NotOffered`] without calling.
 //!
 //! The runtime (`crate::runtime`) runs these calls under its deadlines and
 //! classifies their traps; it never matches on a version.
 //!
-//! # Adding a contract version (say 0.2.0)
+//! # Adding a contract version (say 0.3.0)
 //!
-//! 1. Put the WIT in `wit/0.2.0/` (the released folders never change).
-//! 2. Add `v0_2_0.rs` here: its `bindgen!` (path `../wit/0.2.0`, the same
-//!    `exports`/`with` options as [`v0_1_0`]), `VERSION`, a `Pre` and an
+//! 1. Put the WIT in `wit/0.3.0/` (the released folders never change).
+//! 2. Add `v0_3_0.rs` here: its `bindgen!` (path `../wit/0.3.0`, the same
+//!    `exports`/`with` options as [`v0_2_0`]), `VERSION`, a `Pre` and an
 //!    `Instance` wrapping the generated handles, `impl ConnectorApi for
 //!    Instance`, and the conversions between its types and the host's. What
-//!    0.2.0 adds that the host's types cannot carry yet becomes new host
+//!    0.3.0 adds that the host's types cannot carry yet becomes new host
 //!    types or fields in `crate::types` (and, for a new call, a new
 //!    [`ConnectorApi`] method that older versions answer from what they
-//!    have, or with a typed "not supported" error).
-//! 3. In this file: `mod v0_2_0;`, its `VERSION` first in
+//!    have, or with a typed "not supported" error; the session answers
+//!    [`HostError::NotOffered`] before calling a version that lacks it).
+//! 3. In this file: `mod v0_3_0;`, its `VERSION` first in
 //!    [`SUPPORTED_CONTRACTS`], a variant in [`ContractConnector`] and in
 //!    [`ContractInstance`], and one arm in [`ContractConnector::bind`],
-//!    [`ContractConnector::instantiate`] and the `dispatch!` macro.
-//! 4. A test guest built against 0.2.0 beside `tests/guests/future-contract`
-//!    (which then needs a still newer version to stay "unsupported").
+//!    [`ContractConnector::version`], [`ContractConnector::instantiate`]
+//!    and the `dispatch!` macro.
+//! 4. A test guest built against 0.3.0 beside `tests/guests/v0_2_0` and
+//!    `tests/guests/frozen-v0_1_0`; `tests/guests/future-contract` (now
+//!    9.0.0) must stay newer than every version this host runs.
+//!
+//! 0.2.0 was added this way (`v0_2_0.rs`); 0.1.0 connectors keep running
+//! through `v0_1_0.rs`, which never changes with the contract.
 //!
 //! Nothing in `crate::runtime`, `crate::import` or the CLI changes.
 
 mod v0_1_0;
+mod v0_2_0;
 
 use crate::ctx::SessionState;
-use crate::types::{CheckStep, ConnectorError, ConnectorInfo, CustomerPage, NewTicket};
+use crate::types::{
+    CheckStep, ConnectorError, ConnectorInfo, CustomerPage, NewNote, NewTicket, NoteRef, OptionKind, TicketOption,
+    TicketRef,
+};
 use crate::HostError;
 use wasmtime::component::{Component, Linker, ResourceAny};
 use wasmtime::{Engine, Store};
 
 /// Contract versions this host runs, newest first.
-pub const SUPPORTED_CONTRACTS: &[&str] = &[v0_1_0::VERSION];
+pub const SUPPORTED_CONTRACTS: &[&str] = &[v0_2_0::VERSION, v0_1_0::VERSION];
 
 /// The exported interface's name up to its version.
 const EXPORT_PREFIX: &str = "optimize365:psa-connector/connector@";
@@ -83,13 +99,51 @@ pub(crate) trait ConnectorApi {
         cursor: Option<&str>,
     ) -> wasmtime::Result<Result<CustomerPage, ConnectorError>>;
 
-    /// Opens a ticket (`session.create-ticket`); answers the ticket's id.
+    /// Customers changed since `since` (seconds since the epoch), one page
+    /// (`session.list-customers-changed`, 0.2.0).
+    async fn list_customers_changed(
+        &self,
+        store: &mut Store<SessionState>,
+        session: SessionHandle,
+        since: u64,
+        cursor: Option<&str>,
+    ) -> wasmtime::Result<Result<CustomerPage, ConnectorError>>;
+
+    /// Opens a ticket (`session.create-ticket`). A 0.1.0 connector gets the
+    /// body as HTML and the ticket type and priority options only.
     async fn create_ticket(
         &self,
         store: &mut Store<SessionState>,
         session: SessionHandle,
         ticket: &NewTicket,
-    ) -> wasmtime::Result<Result<String, ConnectorError>>;
+    ) -> wasmtime::Result<Result<TicketRef, ConnectorError>>;
+
+    /// The open ticket for a customer and deduplication key
+    /// (`session.find-open-ticket`, 0.2.0).
+    async fn find_open_ticket(
+        &self,
+        store: &mut Store<SessionState>,
+        session: SessionHandle,
+        customer_id: &str,
+        dedup_key: &str,
+    ) -> wasmtime::Result<Result<Option<TicketRef>, ConnectorError>>;
+
+    /// Adds a note to a ticket (`session.add-note`, 0.2.0).
+    async fn add_note(
+        &self,
+        store: &mut Store<SessionState>,
+        session: SessionHandle,
+        ticket_id: &str,
+        note: &NewNote,
+    ) -> wasmtime::Result<Result<NoteRef, ConnectorError>>;
+
+    /// The PSA's options of one kind (`session.ticket-options`, 0.2.0).
+    async fn ticket_options(
+        &self,
+        store: &mut Store<SessionState>,
+        session: SessionHandle,
+        kind: OptionKind,
+    ) -> wasmtime::Result<Result<Vec<TicketOption>, ConnectorError>>;
 
     /// Releases the session's resource in the guest.
     async fn close(&self, store: &mut Store<SessionState>, session: SessionHandle) -> wasmtime::Result<()>;
@@ -103,6 +157,8 @@ pub(crate) struct SessionHandle(ResourceAny);
 /// the contract version it exports. Cheap to clone.
 #[derive(Clone)]
 pub(crate) enum ContractConnector {
+    /// `optimize365:psa-connector@0.2.0`.
+    V0_2_0(v0_2_0::Pre),
     /// `optimize365:psa-connector@0.1.0`.
     V0_1_0(v0_1_0::Pre),
 }
@@ -161,6 +217,7 @@ impl ContractConnector {
     /// The bindings of `version`, or `None` for a version without a module.
     fn bind(version: &str, pre: wasmtime::component::InstancePre<SessionState>) -> Option<wasmtime::Result<Self>> {
         match version {
+            v0_2_0::VERSION => Some(v0_2_0::Pre::new(pre).map(ContractConnector::V0_2_0)),
             v0_1_0::VERSION => Some(v0_1_0::Pre::new(pre).map(ContractConnector::V0_1_0)),
             _ => None,
         }
@@ -169,6 +226,7 @@ impl ContractConnector {
     /// The contract version the component is bound to.
     pub(crate) fn version(&self) -> &'static str {
         match self {
+            ContractConnector::V0_2_0(_) => v0_2_0::VERSION,
             ContractConnector::V0_1_0(_) => v0_1_0::VERSION,
         }
     }
@@ -176,6 +234,7 @@ impl ContractConnector {
     /// Instantiates the component in `store`.
     pub(crate) async fn instantiate(&self, store: &mut Store<SessionState>) -> wasmtime::Result<ContractInstance> {
         Ok(match self {
+            ContractConnector::V0_2_0(pre) => ContractInstance::V0_2_0(pre.instantiate(store).await?),
             ContractConnector::V0_1_0(pre) => ContractInstance::V0_1_0(pre.instantiate(store).await?),
         })
     }
@@ -184,6 +243,8 @@ impl ContractConnector {
 /// An instance of a connector, of whichever contract version it was built
 /// against; it answers through [`ConnectorApi`].
 pub(crate) enum ContractInstance {
+    /// `optimize365:psa-connector@0.2.0`.
+    V0_2_0(v0_2_0::Instance),
     /// `optimize365:psa-connector@0.1.0`.
     V0_1_0(v0_1_0::Instance),
 }
@@ -192,6 +253,7 @@ pub(crate) enum ContractInstance {
 macro_rules! dispatch {
     ($self:ident, $api:ident => $call:expr) => {
         match $self {
+            ContractInstance::V0_2_0($api) => $call,
             ContractInstance::V0_1_0($api) => $call,
         }
     };
@@ -227,13 +289,52 @@ impl ConnectorApi for ContractInstance {
         dispatch!(self, api => api.list_customers(store, session, cursor).await)
     }
 
+    async fn list_customers_changed(
+        &self,
+        store: &mut Store<SessionState>,
+        session: SessionHandle,
+        since: u64,
+        cursor: Option<&str>,
+    ) -> wasmtime::Result<Result<CustomerPage, ConnectorError>> {
+        dispatch!(self, api => api.list_customers_changed(store, session, since, cursor).await)
+    }
+
     async fn create_ticket(
         &self,
         store: &mut Store<SessionState>,
         session: SessionHandle,
         ticket: &NewTicket,
-    ) -> wasmtime::Result<Result<String, ConnectorError>> {
+    ) -> wasmtime::Result<Result<TicketRef, ConnectorError>> {
         dispatch!(self, api => api.create_ticket(store, session, ticket).await)
+    }
+
+    async fn find_open_ticket(
+        &self,
+        store: &mut Store<SessionState>,
+        session: SessionHandle,
+        customer_id: &str,
+        dedup_key: &str,
+    ) -> wasmtime::Result<Result<Option<TicketRef>, ConnectorError>> {
+        dispatch!(self, api => api.find_open_ticket(store, session, customer_id, dedup_key).await)
+    }
+
+    async fn add_note(
+        &self,
+        store: &mut Store<SessionState>,
+        session: SessionHandle,
+        ticket_id: &str,
+        note: &NewNote,
+    ) -> wasmtime::Result<Result<NoteRef, ConnectorError>> {
+        dispatch!(self, api => api.add_note(store, session, ticket_id, note).await)
+    }
+
+    async fn ticket_options(
+        &self,
+        store: &mut Store<SessionState>,
+        session: SessionHandle,
+        kind: OptionKind,
+    ) -> wasmtime::Result<Result<Vec<TicketOption>, ConnectorError>> {
+        dispatch!(self, api => api.ticket_options(store, session, kind).await)
     }
 
     async fn close(&self, store: &mut Store<SessionState>, session: SessionHandle) -> wasmtime::Result<()> {

@@ -10,8 +10,8 @@
 use super::{ConnectorApi, SessionHandle};
 use crate::ctx::SessionState;
 use crate::types::{
-    CheckStep, ConfigField, ConnectorError, ConnectorInfo, Customer, CustomerPage, FieldKind, NetworkStage, NewTicket,
-    StepStatus, TenantLink, Warning,
+    CheckStep, ConfigField, ConnectorError, ConnectorInfo, Customer, CustomerPage, FieldKind, NetworkStage, NewNote,
+    NewTicket, NoteRef, OptionKind, StepStatus, TenantLink, TicketOption, TicketRef, Warning,
 };
 use wasmtime::component::InstancePre;
 use wasmtime::Store;
@@ -101,18 +101,67 @@ impl ConnectorApi for Instance {
         store: &mut Store<SessionState>,
         session: SessionHandle,
         ticket: &NewTicket,
-    ) -> wasmtime::Result<Result<String, ConnectorError>> {
+    ) -> wasmtime::Result<Result<TicketRef, ConnectorError>> {
         let created = self
             .0
             .optimize365_psa_connector_connector()
             .session()
             .call_create_ticket(store, session.0, &ticket.into())
             .await?;
-        Ok(created.map(|r| r.id).map_err(ConnectorError::from))
+        Ok(created.map(|r| TicketRef { id: r.id, number: None, url: None }).map_err(ConnectorError::from))
+    }
+
+    // 0.1.0 has none of the following calls. The session answers them with
+    // `HostError::NotOffered` before it gets here; these answers only keep
+    // a caller that skipped that check from reaching the guest.
+
+    async fn list_customers_changed(
+        &self,
+        _: &mut Store<SessionState>,
+        _: SessionHandle,
+        _: u64,
+        _: Option<&str>,
+    ) -> wasmtime::Result<Result<CustomerPage, ConnectorError>> {
+        Ok(Err(not_in_0_1_0("session.list-customers-changed")))
+    }
+
+    async fn find_open_ticket(
+        &self,
+        _: &mut Store<SessionState>,
+        _: SessionHandle,
+        _: &str,
+        _: &str,
+    ) -> wasmtime::Result<Result<Option<TicketRef>, ConnectorError>> {
+        Ok(Err(not_in_0_1_0("session.find-open-ticket")))
+    }
+
+    async fn add_note(
+        &self,
+        _: &mut Store<SessionState>,
+        _: SessionHandle,
+        _: &str,
+        _: &NewNote,
+    ) -> wasmtime::Result<Result<NoteRef, ConnectorError>> {
+        Ok(Err(not_in_0_1_0("session.add-note")))
+    }
+
+    async fn ticket_options(
+        &self,
+        _: &mut Store<SessionState>,
+        _: SessionHandle,
+        _: OptionKind,
+    ) -> wasmtime::Result<Result<Vec<TicketOption>, ConnectorError>> {
+        Ok(Err(not_in_0_1_0("session.ticket-options")))
     }
 
     async fn close(&self, store: &mut Store<SessionState>, session: SessionHandle) -> wasmtime::Result<()> {
         session.0.resource_drop_async(store).await
+    }
+}
+
+fn not_in_0_1_0(call: &str) -> ConnectorError {
+    ConnectorError::NotSupported {
+        message: format!("`{call}`: capability not offered by this connector (contract {VERSION})"),
     }
 }
 
@@ -163,9 +212,13 @@ impl From<wit::ConnectorInfo> for ConnectorInfo {
                     kind: f.kind.into(),
                     required: f.required,
                     default_value: f.default_value,
+                    choices: Vec::new(),
+                    range: None,
                 })
                 .collect(),
             allowed_hosts: i.allowed_hosts,
+            budget: None,
+            ticket_option_kinds: Vec::new(),
         }
     }
 }
@@ -248,14 +301,18 @@ impl From<wit::ConnectorError> for ConnectorError {
 
 // ---- conversions: host -> contract 0.1.0 ----
 
+/// 0.1.0's ticket carries an HTML body and two options only: the body is
+/// the HTML form, or the text escaped as HTML; the ticket type and priority
+/// come from the chosen options, and the other kinds and the deduplication
+/// key are dropped (a 0.1.0 connector cannot deduplicate).
 impl From<&NewTicket> for wit::NewTicket {
     fn from(t: &NewTicket) -> Self {
         wit::NewTicket {
             customer_id: t.customer_id.clone(),
             summary: t.summary.clone(),
-            details_html: t.details_html.clone(),
-            ticket_type_id: t.ticket_type_id.clone(),
-            priority_id: t.priority_id.clone(),
+            details_html: t.details.to_html(),
+            ticket_type_id: t.option(OptionKind::TicketType).map(str::to_string),
+            priority_id: t.option(OptionKind::Priority).map(str::to_string),
         }
     }
 }

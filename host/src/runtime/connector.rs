@@ -27,7 +27,8 @@ struct ConnectorInner {
     name: String,
     contract: ContractConnector,
     compiled_from: CompiledFrom,
-    info: ConnectorInfo,
+    /// Shared with every session, which checks capabilities against it.
+    info: Arc<ConnectorInfo>,
     declared: Vec<Origin>,
 }
 
@@ -76,7 +77,7 @@ impl Connector {
                 name: crate::escape::for_terminal(&info.id).into_owned(),
                 contract,
                 compiled_from,
-                info,
+                info: Arc::new(info),
                 declared,
             }),
         })
@@ -147,7 +148,7 @@ impl Connector {
             .call("session.open", move |c, s| Box::pin(async move { c.open_session(s, &entries).await }))
             .await?;
         match res {
-            Ok(handle) => Ok(Session::new(inst, handle)),
+            Ok(handle) => Ok(Session::new(inst, handle, self.inner.info.clone(), self.inner.contract.version())),
             Err(e) => Err(inst.connector_error(e)),
         }
     }

@@ -6,8 +6,11 @@
 use super::instance::Instance;
 use crate::contract::{ConnectorApi, SessionHandle};
 use crate::retry::RetryPolicy;
-use crate::types::{ConnectorError, CustomerPage, NewTicket};
+use crate::types::{
+    ConnectorError, ConnectorInfo, CustomerPage, NewNote, NewTicket, NoteRef, OptionKind, TicketOption, TicketRef,
+};
 use crate::{HostError, Limits};
+use std::sync::Arc;
 
 /// An open connection to one PSA instance, in a store of its own.
 pub struct Session {
@@ -15,12 +18,46 @@ pub struct Session {
     handle: Option<SessionHandle>,
     /// Whether the sandbox refused a request during the last failed call.
     refused_last_call: bool,
+    /// The connector's self-description, as read at load.
+    info: Arc<ConnectorInfo>,
+    /// The contract version the connector runs under.
+    contract: &'static str,
 }
 
 impl Session {
     /// A session on `inst`, whose guest opened `handle`.
-    pub(crate) fn new(inst: Instance, handle: SessionHandle) -> Session {
-        Session { inst, handle: Some(handle), refused_last_call: false }
+    pub(crate) fn new(inst: Instance, handle: SessionHandle, info: Arc<ConnectorInfo>, contract: &'static str) -> Session {
+        Session { inst, handle: Some(handle), refused_last_call: false, info, contract }
+    }
+
+    /// The connector's self-description, as read at load.
+    pub fn info(&self) -> &ConnectorInfo {
+        &self.info
+    }
+
+    /// The contract version the connector runs under (`0.1.0`).
+    pub fn contract_version(&self) -> &'static str {
+        self.contract
+    }
+
+    /// Whether the connector offers `capability` (by the contract's name,
+    /// `ticket-dedup`).
+    pub fn offers(&self, capability: &str) -> bool {
+        self.info.capabilities.iter().any(|c| c == capability)
+    }
+
+    /// [`HostError::NotOffered`] unless the connector lists `capability`;
+    /// the call is then not made.
+    fn require(&self, call: &str, capability: &str) -> Result<(), HostError> {
+        if self.offers(capability) {
+            return Ok(());
+        }
+        Err(HostError::NotOffered {
+            connector: self.inst.name().to_string(),
+            call: call.to_string(),
+            capability: capability.to_string(),
+            contract: self.contract.to_string(),
+        })
     }
 
     /// The host-assigned id, as used in logs.
@@ -72,6 +109,12 @@ impl Session {
                 Box::pin(async move { c.list_customers(s, h, cursor.as_deref()).await })
             })
             .await?;
+        self.checked_page(res)
+    }
+
+    /// A page within the page cap, scrubbed; or the connector's error with
+    /// the sandbox's refusals.
+    fn checked_page(&mut self, res: Result<CustomerPage, ConnectorError>) -> Result<CustomerPage, HostError> {
         let max = self.inst.limits().max_page_customers;
         match res {
             Ok(page) if page.customers.len() > max => Err(HostError::Contract {
@@ -83,8 +126,31 @@ impl Session {
         }
     }
 
-    /// Opens a ticket; answers the PSA's id of the new ticket.
-    pub async fn create_ticket(&mut self, ticket: &NewTicket) -> Result<String, HostError> {
+    /// Customers changed since `since` (seconds since 1970-01-01 UTC), one
+    /// page; `None` starts. Only for connectors with the
+    /// `customers-changed-since` capability (else [`HostError::NotOffered`]);
+    /// an incremental import falls back to a full import.
+    pub async fn list_customers_changed(&mut self, since: u64, cursor: Option<&str>) -> Result<CustomerPage, HostError> {
+        const CALL: &str = "session.list-customers-changed";
+        self.require(CALL, "customers-changed-since")?;
+        let h = self.handle()?;
+        let cursor = cursor.map(str::to_string);
+        let res = self
+            .inst
+            .call(CALL, move |c, s| {
+                Box::pin(async move { c.list_customers_changed(s, h, since, cursor.as_deref()).await })
+            })
+            .await?;
+        self.checked_page(res)
+    }
+
+    /// Opens a ticket; answers the PSA's reference to the new ticket. A
+    /// contract 0.1.0 connector gets the body as HTML (the text escaped when
+    /// there is no HTML) and the ticket-type and priority options only; it
+    /// cannot store the deduplication key, so use
+    /// [`Session::open_ticket`] to open tickets once per finding.
+    pub async fn create_ticket(&mut self, ticket: &NewTicket) -> Result<TicketRef, HostError> {
+        self.require("session.create-ticket", "create-ticket")?;
         let h = self.handle()?;
         let ticket = ticket.clone();
         let res = self
@@ -97,6 +163,46 @@ impl Session {
             Ok(id) => Ok(id),
             Err(e) => Err(self.with_denials(self.inst.connector_error(e))),
         }
+    }
+
+    /// The open ticket that a [`Session::create_ticket`] for `customer_id`
+    /// and `dedup_key` opened, if one is still open. Needs `ticket-dedup`.
+    pub async fn find_open_ticket(&mut self, customer_id: &str, dedup_key: &str) -> Result<Option<TicketRef>, HostError> {
+        const CALL: &str = "session.find-open-ticket";
+        self.require(CALL, "ticket-dedup")?;
+        let h = self.handle()?;
+        let (customer, key) = (customer_id.to_string(), dedup_key.to_string());
+        let res = self
+            .inst
+            .call(CALL, move |c, s| Box::pin(async move { c.find_open_ticket(s, h, &customer, &key).await }))
+            .await?;
+        res.map_err(|e| self.with_denials(self.inst.connector_error(e)))
+    }
+
+    /// Adds a note to a ticket ([`TicketRef::id`]). Needs `ticket-dedup`.
+    pub async fn add_note(&mut self, ticket_id: &str, note: &NewNote) -> Result<NoteRef, HostError> {
+        const CALL: &str = "session.add-note";
+        self.require(CALL, "ticket-dedup")?;
+        let h = self.handle()?;
+        let (ticket, note) = (ticket_id.to_string(), note.clone());
+        let res = self
+            .inst
+            .call(CALL, move |c, s| Box::pin(async move { c.add_note(s, h, &ticket, &note).await }))
+            .await?;
+        res.map_err(|e| self.with_denials(self.inst.connector_error(e)))
+    }
+
+    /// The PSA's ticket options of `kind`. Needs `ticket-options`, and
+    /// `kind` among [`ConnectorInfo::ticket_option_kinds`].
+    pub async fn ticket_options(&mut self, kind: OptionKind) -> Result<Vec<TicketOption>, HostError> {
+        const CALL: &str = "session.ticket-options";
+        self.require(CALL, "ticket-options")?;
+        let h = self.handle()?;
+        let res = self
+            .inst
+            .call(CALL, move |c, s| Box::pin(async move { c.ticket_options(s, h, kind).await }))
+            .await?;
+        res.map_err(|e| self.with_denials(self.inst.connector_error(e)))
     }
 
     /// Adds the sandbox's refusals to a connector error's message, so the

@@ -136,9 +136,9 @@ impl Api {
     }
 }
 
-/// A POST with a JSON body.
+/// A POST with a JSON body ([`Request::post_json`]).
 pub fn post_json(url: String, body: &Value, endpoint: &str) -> Request {
-    Request::post(url, body.to_string().into_bytes()).header("Content-Type", "application/json").endpoint(endpoint)
+    Request::post_json(url, body).endpoint(endpoint)
 }
 
 /// A GET.
@@ -162,16 +162,10 @@ fn json(resp: &Response, endpoint: &str) -> Result<Value, Error> {
     serde_json::from_slice(&resp.body).map_err(|_| Error::protocol(endpoint, msg::not_json(endpoint)))
 }
 
-/// The texts of an `{"errors": [...]}` body (strings, or objects with a `message`).
+/// The texts of an `{"errors": [...]}` body (strings, or objects with a
+/// `message`; at most 20): the SDK's [`psa_connector_sdk::http::error_messages`].
 pub fn error_texts(body: &[u8]) -> Vec<String> {
-    let Ok(v) = serde_json::from_slice::<Value>(body) else { return Vec::new() };
-    let list = v.get("errors").or_else(|| v.get("Errors"));
-    list.and_then(Value::as_array)
-        .into_iter()
-        .flatten()
-        .take(20)
-        .filter_map(|e| e.as_str().map(str::to_string).or_else(|| e.get("message").and_then(Value::as_str).map(str::to_string)))
-        .collect()
+    psa_connector_sdk::http::error_messages(body)
 }
 
 /// A failed answer as the contract's error.
@@ -213,50 +207,19 @@ pub fn network(e: HttpError) -> Error {
 #[cfg(test)]
 pub(crate) mod tests {
     use super::*;
-    use std::collections::VecDeque;
 
-    /// A scripted transport: answers in order, requests recorded.
-    #[derive(Default)]
-    pub struct Script {
-        pub answers: VecDeque<Result<Response, ErrorKind>>,
-        pub sent: Vec<Request>,
+    /// The SDK's scripted transport (answers in order, requests recorded).
+    pub type Script = psa_connector_sdk::http::Scripted;
+
+    /// Autotask's zone lookup answer, scripted.
+    pub trait ZoneAnswer {
+        /// Then a zone lookup answer naming `url`.
+        fn zone(self, url: &str) -> Script;
     }
 
-    impl Script {
-        pub fn new() -> Script {
-            Script::default()
-        }
-        pub fn json(mut self, status: u16, v: Value) -> Script {
-            let headers = vec![("content-type".into(), "application/json".into())];
-            self.answers.push_back(Ok(Response { status, headers, body: v.to_string().into_bytes() }));
-            self
-        }
-        pub fn with_header(mut self, name: &str, value: &str) -> Script {
-            if let Some(Ok(r)) = self.answers.back_mut() {
-                r.headers.push((name.into(), value.into()));
-            }
-            self
-        }
-        pub fn fail(mut self, kind: ErrorKind) -> Script {
-            self.answers.push_back(Err(kind));
-            self
-        }
-        pub fn zone(self, url: &str) -> Script {
+    impl ZoneAnswer for Script {
+        fn zone(self, url: &str) -> Script {
             self.json(200, serde_json::json!({"zoneName": "Z", "url": url, "webUrl": "https://ww5.autotask.net/", "ci": 1}))
-        }
-        pub fn header<'a>(&'a self, i: usize, name: &str) -> Option<&'a str> {
-            self.sent[i].headers.iter().find(|(k, _)| k.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str())
-        }
-    }
-
-    impl Transport for Script {
-        fn send(&mut self, req: &Request) -> Result<Response, HttpError> {
-            self.sent.push(req.clone());
-            match self.answers.pop_front() {
-                Some(Ok(r)) => Ok(r),
-                Some(Err(k)) => Err(HttpError::new(req, psa_connector_sdk::http::Phase::Head, k)),
-                None => panic!("unscripted request to {}", req.url),
-            }
         }
     }
 

@@ -110,7 +110,7 @@ fn origin_of(zone: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::api::tests::{Script, Z5};
+    use crate::api::tests::{Script, ZoneAnswer, Z5};
     use crate::config::tests::{entries, BASE};
     use serde_json::json;
 

@@ -8,7 +8,7 @@
 //! `https://*.autotask.net`, so the field widens nothing the admin did not
 //! type.
 
-use psa_connector_sdk::form::{self, FieldSpec, Form, FormProblem, UrlProblem};
+use psa_connector_sdk::form::{self, Entry, FieldSpec, Form, FormProblem, UrlProblem};
 use psa_connector_sdk::{ConfigEntry, Error, FieldKind};
 
 use crate::messages as msg;
@@ -17,6 +17,20 @@ use crate::messages as msg;
 pub const DEFAULT_LOOKUP: &str = "https://webservices.autotask.net";
 /// The tenant id field's default name.
 pub const DEFAULT_UDF: &str = "Microsoft 365 Tenant ID";
+/// The `all_companies` choice: active customers only (the default).
+pub const ACTIVE_CUSTOMERS: &str = "active-customers";
+/// The `all_companies` choice: every company.
+pub const ALL_COMPANIES: &str = "all-companies";
+/// The field choosing which companies to import. Its id is the one the
+/// yes/no flag of contract 0.1.0 had, and the flag's values are still
+/// accepted (on: all companies; off: active customers).
+pub const COMPANIES: FieldSpec = FieldSpec::choice(
+    "all_companies",
+    "Companies to import",
+    "Active customers only (company type Customer, active), or every company, including prospects, vendors and inactive ones.",
+    &[(ACTIVE_CUSTOMERS, "Active customers only"), (ALL_COMPANIES, "All companies")],
+)
+.default_value(ACTIVE_CUSTOMERS);
 
 /// The form, in display order.
 pub const FIELDS: [FieldSpec; 8] = [
@@ -43,13 +57,7 @@ pub const FIELDS: [FieldSpec; 8] = [
         FieldKind::Text,
     )
     .default_value(DEFAULT_UDF),
-    FieldSpec::new(
-        "all_companies",
-        "Import all companies",
-        "Off: active customers only (company type Customer). On: every company, including prospects, vendors and inactive ones.",
-        FieldKind::Flag,
-    )
-    .default_value("false"),
+    COMPANIES,
     FieldSpec::new(
         "ticket_queue_id",
         "Default ticket queue",
@@ -105,27 +113,48 @@ fn label(id: &str) -> &'static str {
     FIELDS.iter().find(|f| f.id == id).map_or("A field", |f| f.label)
 }
 
-/// Check the form.
-pub fn parse(config: Vec<ConfigEntry>) -> Result<Config, Error> {
-    let form = Form::from_config(config);
-    form.check(&FIELDS).map_err(|p| match p {
+/// The entries, with a 0.1.0 yes/no value of `all_companies` read as its choice.
+fn legacy_flag(config: Vec<ConfigEntry>) -> Vec<ConfigEntry> {
+    config
+        .into_iter()
+        .map(|mut e| {
+            if e.id == COMPANIES.id {
+                if let Some(all) = form::parse_flag(&e.value) {
+                    e.value = (if all { ALL_COMPANIES } else { ACTIVE_CUSTOMERS }).to_string();
+                }
+            }
+            e
+        })
+        .collect()
+}
+
+/// A form problem in Autotask's words.
+fn form_error(p: FormProblem) -> Error {
+    match p {
         FormProblem::Missing { field, label } => Error::config(field, msg::missing(label)),
         FormProblem::Unknown { field } => Error::config(&field, msg::unknown_field(&field)),
         FormProblem::NotAFlag { field, value } => Error::config(&field, msg::not_a_flag(label(&field), &value)),
-    })?;
-    let all_companies = form.flag("all_companies", false).map_err(|_| {
-        Error::config("all_companies", msg::not_a_flag(label("all_companies"), form.value("all_companies").unwrap_or_default()))
-    })?;
-    // Absent: the default name. Present but blank: no tenant links (the SDK's
-    // `Form::value` cannot tell the two apart, so the entries are read here).
-    let udf_entry = form.entries().iter().rev().find(|(k, _)| k == "tenant_udf").map(|(_, v)| v.trim().to_string());
-    let tenant_udf = match udf_entry {
-        None => Some(DEFAULT_UDF.to_string()),
-        Some(v) if v.is_empty() => None,
-        Some(v) if v.chars().count() > 200 || v.chars().any(char::is_control) => {
+        FormProblem::NotAChoice { field, label, value, choices } => Error::config(field, msg::not_a_choice(label, &value, &choices)),
+        FormProblem::NotANumber { field, label, value } => Error::config(field, msg::not_a_number(label, &value)),
+        FormProblem::OutOfRange { field, label, value, min, max } => Error::config(field, msg::out_of_range(label, value, min, max)),
+    }
+}
+
+/// Check the form.
+pub fn parse(config: Vec<ConfigEntry>) -> Result<Config, Error> {
+    let form = Form::from_config(legacy_flag(config));
+    form.check(&FIELDS).map_err(form_error)?;
+    // Cleared reads as active customers, as the blank flag of 0.1.0 did.
+    let all_companies = form.choice(&COMPANIES).map_err(form_error)? == Some(ALL_COMPANIES);
+    // Absent: the default name. Cleared (an entry with a blank value): no
+    // tenant links (contract 0.2.0, `config-entry`).
+    let tenant_udf = match form.entry("tenant_udf") {
+        Entry::Absent => Some(DEFAULT_UDF.to_string()),
+        Entry::Cleared => None,
+        Entry::Value(v) if v.chars().count() > 200 || v.chars().any(char::is_control) => {
             return Err(Error::config("tenant_udf", msg::bad_udf_name()))
         }
-        Some(v) => Some(v),
+        Entry::Value(v) => Some(v.to_string()),
     };
     let (lookup, lookup_host) = match form.value("zone_lookup_url") {
         None => (DEFAULT_LOOKUP.to_string(), None),
@@ -207,6 +236,17 @@ pub(crate) mod tests {
         assert_eq!(with(&[("tenant_udf", " M365 ")]).unwrap().tenant_udf.as_deref(), Some("M365"));
         assert!(with(&[("all_companies", "yes")]).unwrap().all_companies);
         assert_eq!(field(with(&[("all_companies", "perhaps")]).unwrap_err()), "all_companies");
+        // The choice, and what the 0.1.0 flag's values mean in it.
+        assert!(with(&[("all_companies", "all-companies")]).unwrap().all_companies);
+        assert!(!with(&[("all_companies", " Active-Customers ")]).unwrap().all_companies);
+        assert!(with(&[("all_companies", "true")]).unwrap().all_companies);
+        assert!(!with(&[("all_companies", "off")]).unwrap().all_companies);
+        assert!(!with(&[("all_companies", "")]).unwrap().all_companies);
+        let e = with(&[("all_companies", "perhaps")]).unwrap_err();
+        assert!(e.message().contains("active-customers, all-companies"), "{e:?}");
+        // The tenant id field: cleared is no links even when entered twice; the last entry wins.
+        assert_eq!(with(&[("tenant_udf", "X"), ("tenant_udf", "")]).unwrap().tenant_udf, None);
+        assert_eq!(with(&[("tenant_udf", "")]).unwrap().tenant_udf, None);
         assert_eq!(field(parse(entries(&BASE[..2])).unwrap_err()), "integration_code");
         assert_eq!(field(with(&[("bogus", "1")]).unwrap_err()), "bogus");
         assert_eq!(field(with(&[("tenant_udf", "a\nb")]).unwrap_err()), "tenant_udf");

@@ -13,8 +13,8 @@
 use std::collections::{HashMap, HashSet};
 
 use psa_connector_sdk::cursor::{self, CursorError};
-use psa_connector_sdk::form::normalise_guid;
 use psa_connector_sdk::http::Transport;
+use psa_connector_sdk::tenants::{self, Conflict, TenantOwners};
 use psa_connector_sdk::{Customer, CustomerPage, Error, TenantLink, Warning};
 use serde_json::{json, Value};
 
@@ -29,8 +29,7 @@ const NEXT: &str = "/V1.0/Companies/query (next page)";
 /// Autotask's Customer company type.
 pub const CUSTOMER_TYPE: i64 = 1;
 
-pub const W_INVALID: &str = "invalid-tenant-id";
-pub const W_CONFLICT: &str = "tenant-on-several-customers";
+pub use psa_connector_sdk::tenants::{W_CONFLICT, W_INVALID};
 pub const W_SKIPPED: &str = "record-skipped";
 pub const W_ONE_DATE: &str = "changed-since-one-date";
 
@@ -89,17 +88,9 @@ pub fn row(item: &Value, udf: Option<&str>, endpoint: &str) -> Result<Row, Error
             .flatten()
             .filter(|f| f.get("name").and_then(Value::as_str).is_some_and(|n| n.trim().eq_ignore_ascii_case(udf)))
             .find_map(|f| f.get("value").and_then(Value::as_str));
-        for token in value.unwrap_or_default().split([',', ';', ' ', '\n', '\r', '\t']).filter(|s| !s.is_empty()) {
-            match normalise_guid(token) {
-                Some(t) if !tenants.iter().any(|l| l.tenant_id == t) => tenants.push(TenantLink { tenant_id: t, name: None, domain: None }),
-                Some(_) => {}
-                None => warnings.push(Warning {
-                    code: W_INVALID.into(),
-                    message: msg::warn_invalid_tenant(&name, &id, udf, token),
-                    customer_id: Some(id.clone()),
-                }),
-            }
-        }
+        let tokens = value.unwrap_or_default().split([',', ';', ' ', '\n', '\r', '\t']).filter(|s| !s.is_empty());
+        let raw = tokens.map(|t| TenantLink { tenant_id: t.to_string(), name: None, domain: None });
+        (tenants, warnings) = tenants::clean_links(&id, raw, |token| msg::warn_invalid_tenant(&name, &id, udf, token));
     }
     let customer = Customer { id, name, active, parent_id, parent_name: None, website, domains, m365_tenants: tenants };
     Ok(Row { customer, warnings, active_customer: active && ctype.is_none_or(|t| t == CUSTOMER_TYPE) })
@@ -179,10 +170,8 @@ pub struct Import {
     /// Company id → name, for parent names.
     names: HashMap<String, String>,
     progress: cursor::Progress,
-    /// Tenant → the company imported with it.
-    owner: HashMap<String, (String, String)>,
-    /// Tenant → every company seen with it, for tenants given to nobody.
-    conflicted: HashMap<String, Vec<(String, String)>>,
+    /// Who holds which tenant in this import.
+    owners: TenantOwners,
 }
 
 impl Import {
@@ -309,43 +298,13 @@ impl Import {
     }
 
     /// A tenant on several companies goes to none of them (on one page), or
-    /// stays with the company imported earlier (across pages), with a warning.
+    /// stays with the company imported earlier (across pages), with a warning
+    /// ([`TenantOwners`]).
     fn resolve_tenants(&mut self, customers: &mut [Customer]) -> Vec<Warning> {
-        let mut holders: Vec<(String, Vec<(String, String)>)> = Vec::new();
-        for c in customers.iter() {
-            for l in &c.m365_tenants {
-                let who = (c.id.clone(), c.name.clone());
-                match holders.iter_mut().find(|(t, _)| *t == l.tenant_id) {
-                    Some((_, h)) => h.push(who),
-                    None => holders.push((l.tenant_id.clone(), vec![who])),
-                }
-            }
-        }
-        let mut warnings = Vec::new();
-        let mut strip = HashSet::new();
-        for (t, h) in holders {
-            if let Some(prior) = self.owner.get(&t).filter(|(id, _)| !h.iter().any(|(x, _)| x == id)).cloned() {
-                warnings.push(Warning { code: W_CONFLICT.into(), message: msg::warn_tenant_conflict_late(&t, &prior, &h), customer_id: None });
-                strip.insert(t);
-            } else if h.len() > 1 || self.conflicted.contains_key(&t) {
-                let all = self.conflicted.entry(t.clone()).or_default();
-                for x in h {
-                    if !all.contains(&x) {
-                        all.push(x);
-                    }
-                }
-                warnings.push(Warning { code: W_CONFLICT.into(), message: msg::warn_tenant_conflict(&t, all), customer_id: None });
-                strip.insert(t);
-            } else if let Some(first) = h.into_iter().next() {
-                self.owner.insert(t, first);
-            }
-        }
-        if !strip.is_empty() {
-            for c in customers.iter_mut() {
-                c.m365_tenants.retain(|l| !strip.contains(&l.tenant_id));
-            }
-        }
-        warnings
+        self.owners.resolve_page(customers, |c| match c {
+            Conflict::Several { tenant, holders } => msg::warn_tenant_conflict(tenant, holders),
+            Conflict::HeldEarlier { tenant, earlier, later } => msg::warn_tenant_conflict_late(tenant, earlier, later),
+        })
     }
 }
 
@@ -380,7 +339,7 @@ fn cursor_tail(c: &str, cfg: &Config) -> Result<String, Error> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::api::tests::{cfg, Script, Z5};
+    use crate::api::tests::{cfg, Script, ZoneAnswer, Z5};
 
     const T1: &str = "0A1B2C3D-4E5F-6789-ABCD-EF0123456789";
     const T2: &str = "11111111-2222-3333-4444-555555555555";

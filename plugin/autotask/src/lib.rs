@@ -39,11 +39,15 @@ pub mod tickets;
 use psa_connector_sdk::http::WasiHttp;
 use psa_connector_sdk::{
     export_connector, form, Capability, CheckStep, ConfigEntry, Connector, ConnectorInfo, CustomerPage, Error,
-    CONTRACT_VERSION,
+    RequestBudget, CONTRACT_VERSION,
 };
 
 /// The host every zone (and the zone lookup) is under.
 pub const ALLOWED_HOSTS: &str = "https://*.autotask.net";
+
+/// Autotask's published limits: 10,000 requests an hour per database, and
+/// 3 requests in flight at once per endpoint (the thread threshold).
+pub const BUDGET: RequestBudget = RequestBudget { requests: 10_000, window_seconds: 3_600, concurrency: Some(3) };
 
 /// The connector.
 pub struct Autotask;
@@ -60,6 +64,8 @@ impl Connector for Autotask {
             capabilities: vec![Capability::TestConnection, Capability::ListCustomers, Capability::M365TenantLinks],
             fields: form::fields(&config::FIELDS),
             allowed_hosts: vec![ALLOWED_HOSTS.into()],
+            budget: Some(BUDGET),
+            ticket_option_kinds: Vec::new(),
         }
     }
 
@@ -101,5 +107,12 @@ mod tests {
         assert_eq!(i.allowed_hosts, vec!["https://*.autotask.net".to_string()]);
         assert_eq!(i.fields.len(), 8);
         assert!(!i.capabilities.contains(&Capability::CreateTicket));
+        assert_eq!(i.contract_version, "0.2.0");
+        let b = i.budget.expect("a budget");
+        assert_eq!((b.requests, b.window_seconds, b.concurrency), (10_000, 3_600, Some(3)));
+        let companies = i.fields.iter().find(|f| f.id == "all_companies").unwrap();
+        assert_eq!(companies.kind, psa_connector_sdk::FieldKind::Choice);
+        assert_eq!(companies.choices.iter().map(|c| c.value.as_str()).collect::<Vec<_>>(), ["active-customers", "all-companies"]);
+        assert_eq!(companies.default_value.as_deref(), Some("active-customers"));
     }
 }

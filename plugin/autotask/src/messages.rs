@@ -27,6 +27,15 @@ pub fn unknown_field(field: &str) -> String {
 pub fn not_a_flag(label: &str, value: &str) -> String {
     format!("{label} is \"{}\"; use true or false.", clip(value, 20))
 }
+pub fn not_a_choice(label: &str, value: &str, choices: &[&str]) -> String {
+    format!("{label} is \"{}\"; use one of {}.", clip(value, 40), choices.join(", "))
+}
+pub fn not_a_number(label: &str, value: &str) -> String {
+    format!("{label} is \"{}\", not a whole number; enter one in digits.", clip(value, 20))
+}
+pub fn out_of_range(label: &str, value: i64, min: i64, max: i64) -> String {
+    format!("{label} is {value}; enter a number from {min} to {max}.")
+}
 pub fn bad_lookup_url(why: &str) -> String {
     format!("The zone lookup URL is not usable: {why}. Leave it empty to use Autotask's own https://webservices.autotask.net.")
 }

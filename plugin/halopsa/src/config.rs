@@ -26,6 +26,8 @@ pub const FIELDS: [FieldSpec; 7] = [
         kind: FieldKind::Url,
         required: true,
         default: None,
+        choices: &[],
+        range: None,
     },
     FieldSpec {
         id: AUTH,
@@ -34,6 +36,8 @@ pub const FIELDS: [FieldSpec; 7] = [
         kind: FieldKind::Url,
         required: true,
         default: None,
+        choices: &[],
+        range: None,
     },
     FieldSpec {
         id: CLIENT_ID,
@@ -42,6 +46,8 @@ pub const FIELDS: [FieldSpec; 7] = [
         kind: FieldKind::Text,
         required: true,
         default: None,
+        choices: &[],
+        range: None,
     },
     FieldSpec {
         id: CLIENT_SECRET,
@@ -50,6 +56,8 @@ pub const FIELDS: [FieldSpec; 7] = [
         kind: FieldKind::Secret,
         required: true,
         default: None,
+        choices: &[],
+        range: None,
     },
     FieldSpec {
         id: TENANT,
@@ -58,6 +66,8 @@ pub const FIELDS: [FieldSpec; 7] = [
         kind: FieldKind::Text,
         required: false,
         default: None,
+        choices: &[],
+        range: None,
     },
     FieldSpec {
         id: SCOPE,
@@ -66,6 +76,8 @@ pub const FIELDS: [FieldSpec; 7] = [
         kind: FieldKind::Text,
         required: false,
         default: Some("all"),
+        choices: &[],
+        range: None,
     },
     FieldSpec {
         id: INCLUDE_INACTIVE,
@@ -74,6 +86,8 @@ pub const FIELDS: [FieldSpec; 7] = [
         kind: FieldKind::Flag,
         required: false,
         default: Some("true"),
+        choices: &[],
+        range: None,
     },
 ];
 
@@ -151,6 +165,10 @@ pub fn parse(entries: &[(String, String)]) -> Result<Config, Error> {
     let auth = normalise_url(AUTH, "Authorization Server URL", auth_raw)?;
 
     let tenant = form.value(TENANT).map(str::to_string);
+    // Contract 0.2.0 tells a cleared field from an absent one, but neither
+    // field has a "nothing" meaning here: Halo's token request needs a scope,
+    // and a flag is on or off. A cleared scope or flag reads as its default,
+    // as it did under 0.1.0.
     let scope = form.value(SCOPE).unwrap_or("all").to_string();
     let include_inactive = form.flag(INCLUDE_INACTIVE, true).map_err(form_error)?;
 
@@ -163,6 +181,14 @@ fn form_error(p: FormProblem) -> Error {
         FormProblem::Unknown { field } => Error::config(&field, msg::unknown_field(&field)),
         FormProblem::Missing { field, label } => Error::config(field, msg::missing_field(label)),
         FormProblem::NotAFlag { field, value } => Error::config(&field, msg::bad_flag(&value)),
+        // Halo's form has no choice or number fields; worded all the same.
+        FormProblem::NotAChoice { field, label, value, choices } => {
+            Error::config(field, msg::bad_choice(label, &value, &choices))
+        }
+        FormProblem::NotANumber { field, label, value } => Error::config(field, msg::bad_number(label, &value)),
+        FormProblem::OutOfRange { field, label, value, min, max } => {
+            Error::config(field, msg::number_out_of_range(label, value, min, max))
+        }
     }
 }
 
@@ -280,6 +306,11 @@ mod tests {
         assert_eq!(c.scope, "all");
         assert!(c.include_inactive);
         assert!(c.tenant.is_none());
+        // Cleared (0.2.0): still the defaults, since neither has a "nothing" value.
+        let mut f = good();
+        f.extend([("scope".to_string(), " ".to_string()), ("include_inactive".to_string(), String::new())]);
+        let c = parse(&f).unwrap();
+        assert_eq!((c.scope.as_str(), c.include_inactive), ("all", true));
     }
 
     #[test]

@@ -29,7 +29,7 @@ mod tickets;
 
 use psa_connector_sdk::{
     export_connector, form, Capability, CheckStep, ConfigEntry, Connector, ConnectorInfo, CustomerPage, NewTicket,
-    TicketRef,
+    RequestBudget, TicketRef,
 };
 // The contract's data types, as the modules name them (`crate::types::Customer`).
 pub(crate) use psa_connector_sdk as types;
@@ -37,6 +37,10 @@ pub(crate) use psa_connector_sdk as types;
 pub use psa_connector_sdk::CONTRACT_VERSION;
 
 use error::Error;
+
+/// Halo's published rate limit: 300 requests in any 5 minutes per
+/// instance; it sets no limit on requests in flight.
+pub const BUDGET: RequestBudget = RequestBudget { requests: 300, window_seconds: 300, concurrency: None };
 
 /// The connector.
 pub struct HaloPsa;
@@ -58,6 +62,8 @@ impl Connector for HaloPsa {
             ],
             fields: form::fields(&config::FIELDS),
             allowed_hosts: Vec::new(),
+            budget: Some(BUDGET),
+            ticket_option_kinds: Vec::new(),
         }
     }
 
@@ -82,7 +88,7 @@ impl psa_connector_sdk::Session for HaloSession {
     }
 
     fn create_ticket(&mut self, ticket: NewTicket) -> Result<TicketRef, Error> {
-        self.state.create_ticket(&mut http::client(), &ticket).map(|id| TicketRef { id })
+        self.state.create_ticket(&mut http::client(), &ticket).map(|id| TicketRef { id, number: None, url: None })
     }
 }
 

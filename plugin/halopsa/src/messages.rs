@@ -17,6 +17,18 @@ pub fn bad_flag(value: &str) -> String {
     format!("\"{}\" is not a yes/no value; use true or false.", clip(value, 40))
 }
 
+pub fn bad_choice(label: &str, value: &str, choices: &[&str]) -> String {
+    format!("{label}: \"{}\" is not one of the choices; use one of {}.", clip(value, 40), choices.join(", "))
+}
+
+pub fn bad_number(label: &str, value: &str) -> String {
+    format!("{label}: \"{}\" is not a whole number; enter one in digits, e.g. 100.", clip(value, 40))
+}
+
+pub fn number_out_of_range(label: &str, value: i64, min: i64, max: i64) -> String {
+    format!("{label}: {value} is out of range; enter a number from {min} to {max}.")
+}
+
 /// Why a URL whose non-ASCII host name is not a valid international domain
 /// name is refused, after "cannot be used: ".
 pub const NON_ASCII_HOST: &str = "its host name is not a valid international domain name; write it in its \

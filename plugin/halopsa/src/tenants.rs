@@ -1,7 +1,8 @@
 //! Microsoft 365 tenant links: from customer rows or from the Microsoft CSP
-//! integration's mappings; GUID filtering and conflict resolution.
+//! integration's mappings; GUID filtering and conflict resolution (the
+//! SDK's [`psa_connector_sdk::tenants`], in Halo's words).
 
-use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
+use std::collections::{BTreeMap, BTreeSet};
 
 use std::fmt;
 
@@ -11,9 +12,9 @@ use serde_json::Value;
 use crate::field::{parse_id, Field};
 use crate::messages as msg;
 use crate::types::{Customer, TenantLink, Warning};
+use psa_connector_sdk::tenants::{Conflict, TenantOwners};
 
-pub const W_INVALID: &str = "invalid-tenant-id";
-pub const W_CONFLICT: &str = "tenant-on-several-customers";
+pub use psa_connector_sdk::tenants::{W_CONFLICT, W_INVALID};
 pub const W_FORBIDDEN: &str = "tenant-links-forbidden";
 pub const W_UNAVAILABLE: &str = "tenant-links-unavailable";
 
@@ -159,28 +160,11 @@ impl<'de> Deserialize<'de> for LinkKey {
     }
 }
 
-/// Keep GUID tenant ids (lower-cased), one link per tenant.
+/// Keep GUID tenant ids (lower-cased), one link per tenant
+/// ([`psa_connector_sdk::tenants::clean_links`]).
 pub fn clean_links(customer_id: &str, customer_name: &str, raw: &[RawLink]) -> (Vec<TenantLink>, Vec<Warning>) {
-    let mut links: Vec<TenantLink> = Vec::new();
-    let mut warnings = Vec::new();
-    for r in raw {
-        if r.tenant_id.is_empty() {
-            continue;
-        }
-        match normalise_guid(&r.tenant_id) {
-            Some(t) => {
-                if !links.iter().any(|l| l.tenant_id == t) {
-                    links.push(TenantLink { tenant_id: t, name: r.name.clone(), domain: r.domain.clone() });
-                }
-            }
-            None => warnings.push(Warning {
-                code: W_INVALID.into(),
-                message: msg::warn_invalid_tenant(customer_name, customer_id, &r.tenant_id),
-                customer_id: Some(customer_id.to_string()),
-            }),
-        }
-    }
-    (links, warnings)
+    let raw = raw.iter().map(|r| TenantLink { tenant_id: r.tenant_id.clone(), name: r.name.clone(), domain: r.domain.clone() });
+    psa_connector_sdk::tenants::clean_links(customer_id, raw, |id| msg::warn_invalid_tenant(customer_name, customer_id, id))
 }
 
 // ----- Microsoft CSP mappings ---------------------------------------------------
@@ -311,7 +295,8 @@ pub fn build_csp(all: &[Mapping]) -> CspLinks {
 
 // ----- links carried by rows, across pages ---------------------------------------
 
-/// Tenants seen on rows so far in one import.
+/// Tenants seen on rows so far in one import: the SDK's
+/// [`TenantOwners`] with Halo's messages.
 ///
 /// Limitation: rows arrive page by page and a page is handed to the host
 /// before the next is read. When a tenant turns up on a later page under a
@@ -323,63 +308,16 @@ pub fn build_csp(all: &[Mapping]) -> CspLinks {
 /// the tenant goes to nobody.
 #[derive(Default)]
 pub struct RowTenants {
-    /// Tenant → the customer that was imported with it.
-    owner: HashMap<String, (String, String)>,
-    /// Tenant → every customer seen with it, for tenants given to nobody.
-    conflicted: HashMap<String, Vec<(String, String)>>,
+    owners: TenantOwners,
 }
 
 impl RowTenants {
     /// Resolve conflicts for the customers about to be emitted on one page.
     pub fn resolve_page(&mut self, customers: &mut [Customer]) -> Vec<Warning> {
-        let mut on_page: HashMap<String, Vec<(String, String)>> = HashMap::new();
-        let mut order: Vec<String> = Vec::new();
-        for c in customers.iter() {
-            for l in &c.m365_tenants {
-                let h = on_page.entry(l.tenant_id.clone()).or_default();
-                if h.is_empty() {
-                    order.push(l.tenant_id.clone());
-                }
-                if !h.iter().any(|(id, _)| *id == c.id) {
-                    h.push((c.id.clone(), c.name.clone()));
-                }
-            }
-        }
-        let mut warnings = Vec::new();
-        let mut strip: HashSet<String> = HashSet::new();
-        for t in order {
-            let Some(holders) = on_page.get(&t) else { continue };
-            let prior = self.owner.get(&t).filter(|(id, _)| !holders.iter().any(|(h, _)| h == id)).cloned();
-            if let Some(prior) = prior {
-                strip.insert(t.clone());
-                warnings.push(Warning {
-                    code: W_CONFLICT.into(),
-                    message: msg::warn_tenant_conflict_late(&t, &prior, holders),
-                    customer_id: None,
-                });
-            } else if holders.len() > 1 || self.conflicted.contains_key(&t) {
-                strip.insert(t.clone());
-                let all = self.conflicted.entry(t.clone()).or_default();
-                for h in holders {
-                    if !all.contains(h) {
-                        all.push(h.clone());
-                    }
-                }
-                warnings.push(Warning {
-                    code: W_CONFLICT.into(),
-                    message: msg::warn_tenant_conflict(&t, all),
-                    customer_id: None,
-                });
-            } else if let Some(h) = holders.first() {
-                self.owner.insert(t.clone(), h.clone());
-            }
-        }
-        if !strip.is_empty() {
-            for c in customers.iter_mut() {
-                c.m365_tenants.retain(|l| !strip.contains(&l.tenant_id));
-            }
-        }
-        warnings
+        self.owners.resolve_page(customers, |c| match c {
+            Conflict::Several { tenant, holders } => msg::warn_tenant_conflict(tenant, holders),
+            Conflict::HeldEarlier { tenant, earlier, later } => msg::warn_tenant_conflict_late(tenant, earlier, later),
+        })
     }
 }
 

@@ -5,7 +5,24 @@ use serde_json::{json, Value};
 use crate::field::parse_id;
 use crate::error::Error;
 use crate::messages as msg;
-use crate::types::NewTicket;
+use crate::types::{NewTicket, OptionKind, TicketBody};
+
+/// The body as Halo stores it (HTML): the HTML form when given, else the
+/// text with `&`, `<`, `>` escaped and line breaks as `<br>`.
+pub fn body_html(b: &TicketBody) -> String {
+    match &b.html {
+        Some(h) => h.clone(),
+        None => {
+            let escaped = b.text.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;");
+            escaped.replace("\r\n", "\n").replace('\n', "<br>")
+        }
+    }
+}
+
+/// The chosen option of `kind`, if any (the first, should there be several).
+fn option(t: &NewTicket, kind: OptionKind) -> Option<&str> {
+    t.options.iter().find(|o| o.kind == kind).map(|o| o.id.as_str())
+}
 
 /// A form value that must be a Halo id (a whole number).
 pub fn parse_halo_int(field: &str, what: &str, raw: &str) -> Result<i64, Error> {
@@ -18,17 +35,17 @@ pub fn build_body(t: &NewTicket) -> Result<Vec<u8>, Error> {
     let mut ticket = json!({
         "client_id": client_id,
         "summary": t.summary,
-        "details_html": t.details_html,
+        "details_html": body_html(&t.details),
         "usertype": 1,
         "userlookup": {"id": -1},
         "_novalidate": true,
         "_forcereassign": true,
         "donotapplytemplateintheapi": true,
     });
-    if let (Some(raw), Some(obj)) = (t.ticket_type_id.as_deref(), ticket.as_object_mut()) {
+    if let (Some(raw), Some(obj)) = (option(t, OptionKind::TicketType), ticket.as_object_mut()) {
         obj.insert("tickettype_id".into(), json!(parse_halo_int("ticket_type_id", "ticket type id", raw)?));
     }
-    if let (Some(raw), Some(obj)) = (t.priority_id.as_deref(), ticket.as_object_mut()) {
+    if let (Some(raw), Some(obj)) = (option(t, OptionKind::Priority), ticket.as_object_mut()) {
         obj.insert("priority_id".into(), json!(parse_halo_int("priority_id", "priority id", raw)?));
     }
     serde_json::to_vec(&Value::Array(vec![ticket])).map_err(|_| Error::Internal(msg::request_not_built("ticket JSON")))
@@ -52,14 +69,26 @@ pub fn parse_created(endpoint: &str, body: &[u8]) -> Result<String, Error> {
 mod tests {
     use super::*;
 
+    use crate::types::OptionChoice;
+
     fn ticket(customer: &str, tt: Option<&str>, prio: Option<&str>) -> NewTicket {
+        let choice = |kind, id: Option<&str>| id.map(|id| OptionChoice { kind, id: id.into() });
         NewTicket {
             customer_id: customer.into(),
             summary: "Disk full".into(),
-            details_html: "<p>C: is full</p>".into(),
-            ticket_type_id: tt.map(Into::into),
-            priority_id: prio.map(Into::into),
+            details: TicketBody { text: "C: is full".into(), html: Some("<p>C: is full</p>".into()) },
+            dedup_key: "disk-full".into(),
+            options: [choice(OptionKind::TicketType, tt), choice(OptionKind::Priority, prio)].into_iter().flatten().collect(),
         }
+    }
+
+    #[test]
+    fn html_from_text() {
+        let b = |text: &str, html: Option<&str>| body_html(&TicketBody { text: text.into(), html: html.map(Into::into) });
+        assert_eq!(b("a < b & c\r\nnext", None), "a &lt; b &amp; c<br>next");
+        assert_eq!(b("ignored", Some("<p>x</p>")), "<p>x</p>");
+        let v: Value = serde_json::from_slice(&build_body(&ticket("95", None, None)).unwrap()).unwrap();
+        assert_eq!(v[0]["details_html"], json!("<p>C: is full</p>"));
     }
 
     #[test]

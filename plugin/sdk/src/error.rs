@@ -62,6 +62,12 @@ pub enum Error {
         /// What is wrong with the answer.
         message: String,
     },
+    /// The ticket or customer the call names does not exist in the PSA
+    /// (deleted or merged); the message names it.
+    NotFound(String),
+    /// The connector does not offer this call (its capability is not
+    /// declared); the message says which call.
+    NotSupported(String),
     /// A bug or unexpected state inside the connector.
     Internal(String),
 }
@@ -107,13 +113,40 @@ impl Error {
         Error::Internal(message.into())
     }
 
-    /// The answer to a call whose capability the connector does not declare
-    /// (`create-ticket` without [`Capability::CreateTicket`](crate::Capability::CreateTicket)).
-    /// A platform does not make such calls; the contract allows `internal` for them.
-    pub fn not_offered(function: &str) -> Error {
-        Error::Internal(format!(
+    /// [`Error::NotFound`]: the ticket or customer named does not exist in
+    /// the PSA; `message` names it and says what to do.
+    ///
+    /// ```
+    /// # use psa_connector_sdk::Error;
+    /// let e = Error::not_found("Ticket 4711 no longer exists in the PSA (deleted or merged).");
+    /// assert!(matches!(e, Error::NotFound(_)));
+    /// ```
+    pub fn not_found(message: impl Into<String>) -> Error {
+        Error::NotFound(message.into())
+    }
+
+    /// [`Error::NotSupported`]: the answer to a call whose capability the
+    /// connector does not declare (`create-ticket` without
+    /// [`Capability::CreateTicket`](crate::Capability::CreateTicket)), naming
+    /// the call by its contract name. The [`Session`](crate::Session)
+    /// trait's default bodies answer this.
+    ///
+    /// ```
+    /// # use psa_connector_sdk::Error;
+    /// let e = Error::not_supported("add-note");
+    /// assert!(matches!(&e, Error::NotSupported(m) if m.contains("add-note")));
+    /// ```
+    pub fn not_supported(function: &str) -> Error {
+        Error::NotSupported(format!(
             "This connector does not offer {function} (it does not declare the capability), so the platform should not call it."
         ))
+    }
+
+    /// The old name of [`Error::not_supported`] (contract 0.1.0 had no
+    /// `not-supported` error and answered `internal`).
+    #[deprecated(note = "use Error::not_supported")]
+    pub fn not_offered(function: &str) -> Error {
+        Error::not_supported(function)
     }
 
     /// The message as it stands, without the variant's other fields.
@@ -126,6 +159,8 @@ impl Error {
             | Error::RateLimited { message, .. }
             | Error::Upstream { message, .. }
             | Error::Protocol { message, .. }
+            | Error::NotFound(message)
+            | Error::NotSupported(message)
             | Error::Internal(message) => message,
         }
     }
@@ -150,6 +185,8 @@ impl Error {
             Error::RateLimited { retry_after, message } => Error::RateLimited { retry_after, message: add(message) },
             Error::Upstream { status, endpoint, message } => Error::Upstream { status, endpoint, message: add(message) },
             Error::Protocol { endpoint, message } => Error::Protocol { endpoint, message: add(message) },
+            Error::NotFound(m) => Error::NotFound(add(m)),
+            Error::NotSupported(m) => Error::NotSupported(add(m)),
             Error::Internal(m) => Error::Internal(add(m)),
         }
     }
@@ -171,6 +208,8 @@ impl From<Error> for ConnectorError {
                 ConnectorError::Upstream(UpstreamError { status, endpoint, message })
             }
             Error::Protocol { endpoint, message } => ConnectorError::Protocol(ProtocolError { endpoint, message }),
+            Error::NotFound(m) => ConnectorError::NotFound(m),
+            Error::NotSupported(m) => ConnectorError::NotSupported(m),
             Error::Internal(m) => ConnectorError::Internal(m),
         }
     }
@@ -198,6 +237,11 @@ mod tests {
             ConnectorError::Unreachable(u) => assert_eq!((u.host.as_str(), u.stage), ("h.example:8443", NetworkStage::Tls)),
             other => panic!("{other:?}"),
         }
-        assert!(matches!(ConnectorError::from(Error::not_offered("create-ticket")), ConnectorError::Internal(m) if m.contains("create-ticket")));
+        assert!(matches!(ConnectorError::from(Error::not_supported("create-ticket")), ConnectorError::NotSupported(m) if m.contains("create-ticket")));
+        assert!(matches!(ConnectorError::from(Error::not_found("Ticket 7 is gone.")), ConnectorError::NotFound(m) if m == "Ticket 7 is gone."));
+        assert_eq!(Error::not_found("Ticket 7 is gone").with_note("Open a new one.").message(), "Ticket 7 is gone. Open a new one.");
+        #[allow(deprecated)]
+        let old = Error::not_offered("create-ticket");
+        assert_eq!(old, Error::not_supported("create-ticket"));
     }
 }

@@ -2,7 +2,10 @@
 //! connector's only way out of the sandbox.
 //!
 //! - [`Request`] / [`Response`]: plain data, so connector code is testable
-//!   natively; [`url()`] builds a URL with an encoded query.
+//!   natively; [`url()`] builds a URL with an encoded query;
+//!   [`Request::post_json`], [`Request::put_json`] and
+//!   [`Request::patch_json`] send JSON; [`error_messages`] reads an
+//!   `{"errors": [...]}` answer.
 //! - [`Transport`]: what sends a request. [`WasiHttp`] is the real network
 //!   inside the sandbox; native tests and tools plug in their own (scripted
 //!   answers, or a native HTTP stack).
@@ -31,18 +34,22 @@ pub enum Method {
     Get,
     /// POST: a body, sent with its `Content-Length`.
     Post,
+    /// PUT: a body, sent with its `Content-Length`.
+    Put,
+    /// PATCH: a body, sent with its `Content-Length`.
+    Patch,
 }
 
 /// An outgoing request. No `Debug`: its headers may hold a bearer token.
 #[derive(Clone)]
 pub struct Request {
-    /// GET or POST.
+    /// GET, POST, PUT or PATCH.
     pub method: Method,
     /// The absolute `http(s)://` URL, query included.
     pub url: String,
     /// Header fields in order. A `Content-Length` here is replaced by the body's.
     pub headers: Vec<(String, String)>,
-    /// Only for POST: a GET must not open an outgoing body at all.
+    /// Only for POST, PUT and PATCH: a GET must not open an outgoing body at all.
     pub body: Option<Vec<u8>>,
     /// The endpoint's path, for error messages (`/api/Client`).
     pub endpoint: String,
@@ -61,6 +68,68 @@ impl Request {
         let url = url.into();
         let endpoint = path_of(&url);
         Request { method: Method::Post, url, headers: Vec::new(), body: Some(body), endpoint }
+    }
+
+    /// A PUT of `body` to `url`; the endpoint is the URL's path.
+    pub fn put(url: impl Into<String>, body: Vec<u8>) -> Request {
+        Request { method: Method::Put, ..Request::post(url, body) }
+    }
+
+    /// A PATCH of `body` to `url`; the endpoint is the URL's path.
+    ///
+    /// ```
+    /// use psa_connector_sdk::http::{Method, Request};
+    /// let r = Request::patch("https://psa.example.com/v1/Tickets", br#"{"id":7}"#.to_vec());
+    /// assert_eq!((r.method, r.endpoint.as_str()), (Method::Patch, "/v1/Tickets"));
+    /// ```
+    pub fn patch(url: impl Into<String>, body: Vec<u8>) -> Request {
+        Request { method: Method::Patch, ..Request::post(url, body) }
+    }
+
+    /// A POST of `value` as JSON: `Content-Type: application/json`, and its
+    /// `Content-Length` like every body.
+    ///
+    /// ```
+    /// use psa_connector_sdk::http::Request;
+    /// let r = Request::post_json("https://psa.example.com/v1/Companies/query", &serde_json::json!({"MaxRecords": 500}));
+    /// assert_eq!(r.body.as_deref(), Some(&br#"{"MaxRecords":500}"#[..]));
+    /// let headers = r.header_entries();
+    /// assert!(headers.contains(&("Content-Type".to_string(), b"application/json".to_vec())));
+    /// assert!(headers.contains(&("content-length".to_string(), b"18".to_vec())));
+    /// ```
+    pub fn post_json(url: impl Into<String>, value: &serde_json::Value) -> Request {
+        Request::post(url, Vec::new()).json(value)
+    }
+
+    /// A PUT of `value` as JSON (see [`Request::post_json`]).
+    pub fn put_json(url: impl Into<String>, value: &serde_json::Value) -> Request {
+        Request::put(url, Vec::new()).json(value)
+    }
+
+    /// A PATCH of `value` as JSON (see [`Request::post_json`]).
+    ///
+    /// ```
+    /// use psa_connector_sdk::http::{Method, Request};
+    /// let r = Request::patch_json("https://psa.example.com/v1/Tickets", &serde_json::json!({"id": 7, "status": 5}));
+    /// assert_eq!(r.method, Method::Patch);
+    /// assert_eq!(r.headers, vec![("Content-Type".to_string(), "application/json".to_string())]);
+    /// ```
+    pub fn patch_json(url: impl Into<String>, value: &serde_json::Value) -> Request {
+        Request::patch(url, Vec::new()).json(value)
+    }
+
+    /// The request with `value` as its JSON body and
+    /// `Content-Type: application/json` (replacing any content type set
+    /// before). A GET stays without a body: a body is only for POST, PUT and
+    /// PATCH.
+    pub fn json(mut self, value: &serde_json::Value) -> Request {
+        if self.method == Method::Get {
+            return self;
+        }
+        // Serialising a `Value` cannot fail (its keys are strings).
+        self.body = Some(value.to_string().into_bytes());
+        self.headers.retain(|(k, _)| !k.eq_ignore_ascii_case("content-type"));
+        self.header("Content-Type", "application/json")
     }
 
     /// The request with one more header field.
@@ -164,6 +233,30 @@ impl Response {
     }
 }
 
+/// The messages of an error answer shaped `{"errors": ["...", ...]}` (also
+/// `Errors`, and items that are objects with a `message`), as many REST APIs
+/// (Autotask's among them) send them; at most 20, each cut to 1,000
+/// characters. Empty when the body is not such an answer. The texts come
+/// from the PSA: escape them for the medium they end up in.
+///
+/// ```
+/// use psa_connector_sdk::http::error_messages;
+/// let body = br#"{"errors": ["Thread threshold exceeded", {"message": "Try later"}, 7]}"#;
+/// assert_eq!(error_messages(body), ["Thread threshold exceeded", "Try later"]);
+/// assert!(error_messages(b"<html>").is_empty());
+/// ```
+pub fn error_messages(body: &[u8]) -> Vec<String> {
+    let Ok(v) = serde_json::from_slice::<serde_json::Value>(body) else { return Vec::new() };
+    let list = v.get("errors").or_else(|| v.get("Errors"));
+    list.and_then(serde_json::Value::as_array)
+        .into_iter()
+        .flatten()
+        .take(20)
+        .filter_map(|e| e.as_str().or_else(|| e.get("message").and_then(serde_json::Value::as_str)))
+        .map(|m| m.chars().take(1000).collect())
+        .collect()
+}
+
 /// An HTML page: a `text/html` content type, or a body whose first
 /// non-blank byte is `<`.
 pub fn is_html(content_type: Option<&str>, body: &[u8]) -> bool {
@@ -197,6 +290,102 @@ pub fn retry_after_at(value: &str, now: std::time::SystemTime) -> Option<u32> {
 pub trait Transport {
     /// Send `req` and read the whole response.
     fn send(&mut self, req: &Request) -> Result<Response, HttpError>;
+}
+
+/// A [`Transport`] for unit tests: scripted answers (or failures) given in
+/// order, every request recorded in [`Scripted::sent`]. A request beyond the
+/// script panics, naming its URL (the test is wrong, not the connector).
+///
+/// ```
+/// use psa_connector_sdk::http::{ErrorKind, Method, Request, Scripted, Transport};
+/// let mut t = Scripted::new()
+///     .json(200, serde_json::json!({"id": 7}))
+///     .with_header("Retry-After", "3")
+///     .fail(ErrorKind::Timeout);
+/// let answer = t.send(&Request::post_json("https://psa.example.com/v1/Tickets", &serde_json::json!({"title": "x"}))).unwrap();
+/// assert_eq!((answer.status, answer.retry_after()), (200, Some(3)));
+/// let failure = t.send(&Request::get("https://psa.example.com/v1/Tickets/7")).err().unwrap();
+/// assert_eq!((failure.kind, failure.endpoint.as_str()), (ErrorKind::Timeout, "/v1/Tickets/7"));
+/// assert_eq!(t.sent.len(), 2);
+/// assert_eq!((t.sent[0].method, t.header(0, "content-type")), (Method::Post, Some("application/json")));
+/// assert_eq!(t.body_json(0).unwrap()["title"], "x");
+/// assert!(t.is_done());
+/// ```
+#[derive(Default)]
+pub struct Scripted {
+    /// The answers still to give, in order.
+    pub answers: std::collections::VecDeque<Result<Response, (Phase, ErrorKind)>>,
+    /// Every request sent, in order.
+    pub sent: Vec<Request>,
+}
+
+impl Scripted {
+    /// An empty script.
+    pub fn new() -> Scripted {
+        Scripted::default()
+    }
+
+    /// Then this answer.
+    pub fn respond(mut self, response: Response) -> Scripted {
+        self.answers.push_back(Ok(response));
+        self
+    }
+
+    /// Then an answer with `status` and `body` (no headers).
+    pub fn body(self, status: u16, body: impl Into<Vec<u8>>) -> Scripted {
+        self.respond(Response { status, headers: Vec::new(), body: body.into() })
+    }
+
+    /// Then a JSON answer (`Content-Type: application/json`).
+    pub fn json(self, status: u16, value: serde_json::Value) -> Scripted {
+        let headers = vec![("content-type".to_string(), "application/json".to_string())];
+        self.respond(Response { status, headers, body: value.to_string().into_bytes() })
+    }
+
+    /// The last answer scripted, with one more header field.
+    pub fn with_header(mut self, name: &str, value: &str) -> Scripted {
+        if let Some(Ok(r)) = self.answers.back_mut() {
+            r.headers.push((name.to_string(), value.to_string()));
+        }
+        self
+    }
+
+    /// Then a failure of `kind` while waiting for the answer ([`Phase::Head`]).
+    pub fn fail(self, kind: ErrorKind) -> Scripted {
+        self.fail_in(Phase::Head, kind)
+    }
+
+    /// Then a failure of `kind` in `phase`.
+    pub fn fail_in(mut self, phase: Phase, kind: ErrorKind) -> Scripted {
+        self.answers.push_back(Err((phase, kind)));
+        self
+    }
+
+    /// Header `name` (any case) of the `i`-th request sent.
+    pub fn header(&self, i: usize, name: &str) -> Option<&str> {
+        self.sent.get(i)?.headers.iter().find(|(k, _)| k.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str())
+    }
+
+    /// The body of the `i`-th request sent, parsed as JSON.
+    pub fn body_json(&self, i: usize) -> Option<serde_json::Value> {
+        serde_json::from_slice(self.sent.get(i)?.body.as_deref()?).ok()
+    }
+
+    /// Whether every scripted answer was given.
+    pub fn is_done(&self) -> bool {
+        self.answers.is_empty()
+    }
+}
+
+impl Transport for Scripted {
+    fn send(&mut self, req: &Request) -> Result<Response, HttpError> {
+        self.sent.push(req.clone());
+        match self.answers.pop_front() {
+            Some(Ok(r)) => Ok(r),
+            Some(Err((phase, kind))) => Err(HttpError::new(req, phase, kind)),
+            None => panic!("Scripted: no answer left for request {} to {}", self.sent.len(), req.url),
+        }
+    }
 }
 
 /// Where in the exchange a request failed.
@@ -405,6 +594,8 @@ mod wasi {
         let method = match req.method {
             Method::Get => WasiMethod::Get,
             Method::Post => WasiMethod::Post,
+            Method::Put => WasiMethod::Put,
+            Method::Patch => WasiMethod::Patch,
         };
         let built = request.set_method(&method).is_ok()
             && request.set_scheme(Some(&scheme)).is_ok()
@@ -632,6 +823,53 @@ mod tests {
         assert_eq!(e.endpoint, "/api/customers");
         assert_eq!(e.to_string(), "psa.example.com:8443 /api/customers: timed out while reading the answer's body");
         assert_eq!(Request::get("not a url").endpoint("/x").endpoint, "/x");
+    }
+
+    #[test]
+    fn put_patch_and_json_bodies() {
+        let v = serde_json::json!({"a": [1, "ü"]});
+        for (r, m) in [
+            (Request::post_json("https://h.example/x", &v), Method::Post),
+            (Request::put_json("https://h.example/x", &v), Method::Put),
+            (Request::patch_json("https://h.example/x", &v), Method::Patch),
+        ] {
+            assert_eq!(r.method, m);
+            let body = r.body.clone().unwrap();
+            assert_eq!(serde_json::from_slice::<serde_json::Value>(&body).unwrap(), v);
+            assert_eq!(length(&r.header_entries()), vec![body.len().to_string()]);
+            assert_eq!(r.endpoint, "/x");
+        }
+        // One content type, the JSON one; a GET gets no body.
+        let r = Request::post("https://h.example/x", Vec::new()).header("content-type", "text/plain").json(&v);
+        assert_eq!(r.headers, vec![("Content-Type".to_string(), "application/json".to_string())]);
+        let g = Request::get("https://h.example/x").json(&v);
+        assert!(g.body.is_none() && g.headers.is_empty());
+        assert_eq!(Request::put("https://h.example/x", b"ab".to_vec()).body.as_deref(), Some(&b"ab"[..]));
+        assert_eq!(Request::patch("https://h.example/x", Vec::new()).method, Method::Patch);
+    }
+
+    #[test]
+    fn error_bodies() {
+        assert_eq!(error_messages(br#"{"Errors": [{"message": "No permission"}, null]}"#), ["No permission"]);
+        assert!(error_messages(br#"{"errors": "x"}"#).is_empty());
+        assert!(error_messages(b"not json").is_empty());
+        let many = serde_json::json!({"errors": vec!["e"; 100]}).to_string();
+        assert_eq!(error_messages(many.as_bytes()).len(), 20);
+        let long = serde_json::json!({"errors": ["x".repeat(5000)]}).to_string();
+        assert_eq!(error_messages(long.as_bytes())[0].len(), 1000);
+    }
+
+    #[test]
+    fn scripted_transport() {
+        let mut t = Scripted::new().body(204, "").fail_in(Phase::Body, ErrorKind::TooLarge);
+        assert_eq!(t.send(&Request::get("https://h.example/a")).unwrap().status, 204);
+        let e = t.send(&Request::get("https://h.example:8443/b").bearer("tok")).err().unwrap();
+        assert_eq!((e.phase, e.kind, e.host.as_str()), (Phase::Body, ErrorKind::TooLarge, "h.example:8443"));
+        assert_eq!(t.header(1, "AUTHORIZATION"), Some("Bearer tok"));
+        assert_eq!((t.header(5, "x"), t.body_json(0)), (None, None));
+        assert!(t.is_done());
+        let unscripted = std::panic::catch_unwind(move || t.send(&Request::get("https://h.example/c")).is_ok());
+        assert!(unscripted.is_err());
     }
 
     #[test]

@@ -1,30 +1,39 @@
 //! # psa-connector-sdk: write an Optimize365 PSA connector
 //!
 //! A PSA connector is a WebAssembly component (`wasm32-wasip2`) that
-//! implements the contract in `wit/0.1.0/psa-connector.wit`: it describes
-//! its connection form, diagnoses a connection, pages through a PSA's
-//! customers and (optionally) opens tickets. The platform runs it in a
-//! sandbox that lets it reach only the hosts of its form's URL fields.
+//! implements the contract in `wit/0.2.0/psa-connector.wit`: it describes
+//! its connection form and its PSA's request budget, diagnoses a
+//! connection, pages through a PSA's customers (all of them, or those
+//! changed since a time) and, optionally, opens tickets once per
+//! deduplication key, adds notes to them and lists the PSA's ticket options.
+//! The platform runs it in a sandbox that lets it reach only the hosts of its
+//! form's URL fields.
 //!
 //! This crate is the only one a connector depends on (besides `serde` and
 //! the like, if it wants them). It holds:
 //!
 //! - the contract's data types ([`ConnectorInfo`], [`Customer`],
 //!   [`CustomerPage`], ...), re-exported from bindings it generates itself;
-//! - the [`Connector`] and [`Session`] traits, and [`export_connector!`],
+//! - the [`Connector`] and [`Session`] traits (every call beyond
+//!   `list-customers` has a default body that answers
+//!   [`Error::not_supported`]), and [`export_connector!`],
 //!   which exports a type implementing them as the component's `connector`
 //!   interface: a connector never writes `wit_bindgen::generate!` or
 //!   `#[cfg]` export glue;
 //! - [`Error`], the connector's error, with constructors; it becomes the
 //!   contract's `connector-error`;
-//! - [`http`]: one `wasi:http` client (GET and POST, `Content-Length`,
-//!   timeouts, a body cap, typed failures with host and phase) behind a
-//!   [`Transport`](http::Transport) trait, so connector code runs natively in
-//!   tests with scripted answers;
+//! - [`http`]: one `wasi:http` client (GET, POST, PUT and PATCH, JSON
+//!   bodies, `Content-Length`, timeouts, a body cap, typed failures with host
+//!   and phase) behind a [`Transport`](http::Transport) trait, so connector
+//!   code runs natively in tests with scripted answers
+//!   ([`http::Scripted`]);
 //! - [`form`]: the connection form (field definitions, values, required
-//!   fields, flags, URL and GUID normalisation);
+//!   fields, flags, choices and numbers, absent told from cleared, URL and
+//!   GUID normalisation);
 //! - [`cursor`]: page-number and next-link paging, and a `fetched` count
-//!   that survives retries.
+//!   that survives retries;
+//! - [`tenants`]: a Microsoft 365 tenant linked to several customers,
+//!   resolved the same way in every connector.
 //!
 //! Failures come back typed (an [`http::HttpError`], a [`form::FormProblem`],
 //! a [`cursor::CursorError`]): the connector words every message a support
@@ -42,7 +51,7 @@
 //! ```
 //! use psa_connector_sdk::{
 //!     cursor, export_connector, form, http, Capability, CheckStep, ConfigEntry, Connector, ConnectorInfo,
-//!     Customer, CustomerPage, Error, FieldKind, StepStatus, TenantLink,
+//!     Customer, CustomerPage, Error, FieldKind, RequestBudget, StepStatus, TenantLink,
 //! };
 //! use psa_connector_sdk::form::{FieldSpec, Form, FormProblem, UrlProblem};
 //! use psa_connector_sdk::http::{ErrorKind, HttpError, Request, Transport, WasiHttp};
@@ -66,6 +75,10 @@
 //!             capabilities: vec![Capability::TestConnection, Capability::ListCustomers, Capability::M365TenantLinks],
 //!             fields: form::fields(&FIELDS),
 //!             allowed_hosts: Vec::new(),
+//!             // Example PSA allows 600 requests a minute, 4 at a time.
+//!             budget: Some(RequestBudget { requests: 600, window_seconds: 60, concurrency: Some(4) }),
+//!             // No `TicketOptions` capability, so no kinds.
+//!             ticket_option_kinds: Vec::new(),
 //!         }
 //!     }
 //!     // `test_connection` has a default: the form, then the first page.
@@ -84,6 +97,13 @@
 //!             FormProblem::Missing { field, label } => Error::config(field, format!("{label} is empty; fill it in.")),
 //!             FormProblem::Unknown { field } => Error::config(&field, format!("`{field}` is not a field of this connector.")),
 //!             FormProblem::NotAFlag { field, .. } => Error::config(&field, "Use true or false."),
+//!             FormProblem::NotAChoice { field, label, choices, .. } => {
+//!                 Error::config(field, format!("{label} must be one of {}.", choices.join(", ")))
+//!             }
+//!             FormProblem::NotANumber { field, label, .. } => Error::config(field, format!("{label} must be a whole number.")),
+//!             FormProblem::OutOfRange { field, label, min, max, .. } => {
+//!                 Error::config(field, format!("{label} must be from {min} to {max}."))
+//!             }
 //!         })?;
 //!         let base_url = form::normalise_url(form.value("base_url").unwrap_or_default()).map_err(|p| {
 //!             let why = match p {
@@ -127,7 +147,9 @@
 //!         let fetched = self.progress.page(cursor.as_deref(), customers.len(), next_cursor.as_deref());
 //!         Ok(CustomerPage { customers, warnings: Vec::new(), next_cursor, fetched, total: None })
 //!     }
-//!     // `create_ticket` has a default: "not offered" (no `CreateTicket` capability).
+//!     // `list_customers_changed`, `create_ticket`, `find_open_ticket`,
+//!     // `add_note` and `ticket_options` have defaults that answer
+//!     // `not-supported` (no such capability declared).
 //! }
 //!
 //! /// The connector's own words for a network failure.
@@ -145,6 +167,8 @@
 //! # fn main() {
 //! #     let info = Example::info();
 //! #     assert_eq!(info.fields.len(), 2);
+//! #     assert_eq!(info.contract_version, "0.2.0");
+//! #     assert_eq!(info.budget.map(|b| b.requests), Some(600));
 //! #     let steps = Example::test_connection(Vec::new());
 //! #     assert_eq!((steps[0].status, steps[1].status), (StepStatus::Failed, StepStatus::Skipped));
 //! #     assert_eq!(steps[0].message, "Example PSA URL is empty; fill it in.");
@@ -157,7 +181,8 @@
 //! exports are left out there, and the `wasi:http` functions cannot be
 //! called. Write the connector's logic against
 //! [`&mut dyn Transport`](http::Transport) and test it with a transport
-//! that returns scripted [`http::Response`]s.
+//! that returns scripted [`http::Response`]s: [`http::Scripted`] answers in
+//! order and records every request.
 
 #![deny(missing_docs)]
 
@@ -165,19 +190,20 @@ pub mod cursor;
 mod error;
 pub mod form;
 pub mod http;
+pub mod tenants;
 
 pub use error::Error;
 
-/// The contract version this SDK implements (the folder `wit/0.1.0`); put
+/// The contract version this SDK implements (the folder `wit/0.2.0`); put
 /// it in [`ConnectorInfo::contract_version`].
-pub const CONTRACT_VERSION: &str = "0.1.0";
+pub const CONTRACT_VERSION: &str = "0.2.0";
 
 /// The generated bindings: the contract's types, the `connector` interface
 /// and `wasi:http`. Private: connectors use the re-exports below.
 #[allow(missing_docs)]
 mod bindings {
     wit_bindgen::generate!({
-        path: "../../wit/0.1.0",
+        path: "../../wit/0.2.0",
         world: "psa-connector",
         generate_all,
         pub_export_macro: true,
@@ -188,8 +214,9 @@ mod bindings {
 // The contract's data types, hand-picked.
 pub use bindings::optimize365::psa_connector::types::{
     Capability, CheckStep, ConfigEntry, ConfigError, ConfigField, ConnectorError, ConnectorInfo, Customer,
-    CustomerPage, FieldKind, ForbiddenError, NetworkStage, NewTicket, ProtocolError, RateLimitError, StepStatus,
-    TenantLink, TicketRef, UnreachableError, UpstreamError, Warning,
+    CustomerPage, FieldChoice, FieldKind, ForbiddenError, NetworkStage, NewNote, NewTicket, NoteRef, NoteVisibility,
+    NumberRange, OptionChoice, OptionKind, ProtocolError, RateLimitError, RequestBudget, StepStatus, TenantLink,
+    TicketBody, TicketOption, TicketRef, UnreachableError, UpstreamError, Warning,
 };
 
 /// A connector: its self-description and its connection test. The
@@ -255,11 +282,49 @@ pub trait Session: Sized + 'static {
     /// the same page again (the host retries failed calls); see [`cursor`].
     fn list_customers(&mut self, cursor: Option<String>) -> Result<CustomerPage, Error>;
 
-    /// Open a ticket. The default answers [`Error::not_offered`]: declare
-    /// [`Capability::CreateTicket`] only when overriding it.
-    fn create_ticket(&mut self, ticket: NewTicket) -> Result<TicketRef, Error> {
-        let _ = ticket;
-        Err(Error::not_offered("create-ticket"))
+    /// Customers changed since `since_unix_seconds` (seconds since
+    /// 1970-01-01T00:00:00Z), paged like [`Session::list_customers`]. May
+    /// return customers that did not change, never miss one that did. The
+    /// default answers [`Error::not_supported`]: declare
+    /// [`Capability::CustomersChangedSince`] only when overriding it.
+    fn list_customers_changed(&mut self, since_unix_seconds: u64, cursor: Option<String>) -> Result<CustomerPage, Error> {
+        let _ = (since_unix_seconds, cursor);
+        Err(Error::not_supported("list-customers-changed"))
+    }
+
+    /// Open a ticket (without looking for an existing one: the platform
+    /// calls [`Session::find_open_ticket`] first). The default answers
+    /// [`Error::not_supported`]: declare [`Capability::CreateTicket`] only
+    /// when overriding it.
+    fn create_ticket(&mut self, t: NewTicket) -> Result<TicketRef, Error> {
+        let _ = t;
+        Err(Error::not_supported("create-ticket"))
+    }
+
+    /// The open ticket a [`Session::create_ticket`] for this customer and
+    /// deduplication key opened (the newest if several), `None` when it is
+    /// closed or gone. The default answers [`Error::not_supported`]: declare
+    /// [`Capability::TicketDedup`] only when overriding it (and
+    /// [`Session::add_note`]).
+    fn find_open_ticket(&mut self, customer_id: &str, dedup_key: &str) -> Result<Option<TicketRef>, Error> {
+        let _ = (customer_id, dedup_key);
+        Err(Error::not_supported("find-open-ticket"))
+    }
+
+    /// Add a note to ticket `ticket_id` ([`TicketRef::id`]). The default
+    /// answers [`Error::not_supported`].
+    fn add_note(&mut self, ticket_id: &str, note: NewNote) -> Result<NoteRef, Error> {
+        let _ = (ticket_id, note);
+        Err(Error::not_supported("add-note"))
+    }
+
+    /// The PSA's options of one kind (every kind in
+    /// [`ConnectorInfo::ticket_option_kinds`]; any other kind is
+    /// [`Error::not_supported`]). The default answers [`Error::not_supported`]:
+    /// declare [`Capability::TicketOptions`] only when overriding it.
+    fn ticket_options(&mut self, kind: OptionKind) -> Result<Vec<TicketOption>, Error> {
+        let _ = kind;
+        Err(Error::not_supported("ticket-options"))
     }
 }
 
@@ -306,7 +371,10 @@ pub mod __private {
     use std::marker::PhantomData;
 
     use crate::bindings::exports::optimize365::psa_connector::connector::{self, Guest, GuestSession};
-    use crate::{CheckStep, ConfigEntry, ConnectorError, ConnectorInfo, CustomerPage, NewTicket, TicketRef};
+    use crate::{
+        CheckStep, ConfigEntry, ConnectorError, ConnectorInfo, CustomerPage, NewNote, NewTicket, NoteRef, OptionKind,
+        TicketOption, TicketRef,
+    };
 
     pub use crate::bindings::__export_psa_connector as export;
 
@@ -353,9 +421,29 @@ pub mod __private {
             Ok(s.list_customers(cursor)?)
         }
 
+        fn list_customers_changed(&self, since: u64, cursor: Option<String>) -> Result<CustomerPage, ConnectorError> {
+            let mut s = self.0.try_borrow_mut().map_err(|_| busy())?;
+            Ok(s.list_customers_changed(since, cursor)?)
+        }
+
         fn create_ticket(&self, ticket: NewTicket) -> Result<TicketRef, ConnectorError> {
             let mut s = self.0.try_borrow_mut().map_err(|_| busy())?;
             Ok(s.create_ticket(ticket)?)
+        }
+
+        fn find_open_ticket(&self, customer_id: String, dedup_key: String) -> Result<Option<TicketRef>, ConnectorError> {
+            let mut s = self.0.try_borrow_mut().map_err(|_| busy())?;
+            Ok(s.find_open_ticket(&customer_id, &dedup_key)?)
+        }
+
+        fn add_note(&self, ticket_id: String, note: NewNote) -> Result<NoteRef, ConnectorError> {
+            let mut s = self.0.try_borrow_mut().map_err(|_| busy())?;
+            Ok(s.add_note(&ticket_id, note)?)
+        }
+
+        fn ticket_options(&self, kind: OptionKind) -> Result<Vec<TicketOption>, ConnectorError> {
+            let mut s = self.0.try_borrow_mut().map_err(|_| busy())?;
+            Ok(s.ticket_options(kind)?)
         }
     }
 }
@@ -378,6 +466,8 @@ mod tests {
                 capabilities: vec![Capability::ListCustomers],
                 fields: Vec::new(),
                 allowed_hosts: Vec::new(),
+                budget: None,
+                ticket_option_kinds: Vec::new(),
             }
         }
     }
@@ -411,8 +501,21 @@ mod tests {
         assert_eq!((s[1].status, s[1].message.as_str()), (StepStatus::Failed, "The PSA is down."));
         let s = Fixed::test_connection(entry("fail"));
         assert_eq!((s[0].status, s[1].status), (StepStatus::Failed, StepStatus::Skipped));
-        let ticket = NewTicket { customer_id: "1".into(), summary: "s".into(), details_html: String::new(), ticket_type_id: None, priority_id: None };
-        assert!(matches!(FixedSession(0).create_ticket(ticket), Err(Error::Internal(m)) if m.contains("create-ticket")));
+        let ticket = NewTicket {
+            customer_id: "1".into(),
+            summary: "s".into(),
+            details: TicketBody { text: "t".into(), html: None },
+            dedup_key: "k".into(),
+            options: Vec::new(),
+        };
+        let unsupported = |r: Result<(), Error>, call: &str| matches!(r, Err(Error::NotSupported(m)) if m.contains(call));
+        let mut s = FixedSession(0);
+        assert!(unsupported(s.create_ticket(ticket).map(drop), "create-ticket"));
+        assert!(unsupported(s.list_customers_changed(0, None).map(drop), "list-customers-changed"));
+        assert!(unsupported(s.find_open_ticket("1", "k").map(drop), "find-open-ticket"));
+        let note = NewNote { body: TicketBody { text: "t".into(), html: None }, visibility: NoteVisibility::Private, outcome_id: None };
+        assert!(unsupported(s.add_note("1", note).map(drop), "add-note"));
+        assert!(unsupported(s.ticket_options(OptionKind::Priority).map(drop), "ticket-options"));
     }
 
     #[test]
@@ -420,7 +523,10 @@ mod tests {
         use crate::bindings::exports::optimize365::psa_connector::connector::GuestSession;
         let s = __private::SessionOf(std::cell::RefCell::new(FixedSession(500)));
         assert!(matches!(s.list_customers(None), Err(ConnectorError::Upstream(u)) if u.status == 500));
+        assert!(matches!(s.ticket_options(OptionKind::Queue), Err(ConnectorError::NotSupported(m)) if m.contains("ticket-options")));
+        assert!(matches!(s.find_open_ticket("1".into(), "k".into()), Err(ConnectorError::NotSupported(_))));
         let _held = s.0.borrow_mut();
         assert!(matches!(s.list_customers(None), Err(ConnectorError::Internal(m)) if m.contains("busy")));
+        assert!(matches!(s.add_note("1".into(), NewNote { body: TicketBody { text: String::new(), html: None }, visibility: NoteVisibility::Public, outcome_id: None }), Err(ConnectorError::Internal(m)) if m.contains("busy")));
     }
 }

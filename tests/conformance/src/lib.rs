@@ -97,6 +97,16 @@ fn filled(c: &Connector, base: &str) -> ConnectionConfig {
                 FieldKind::Flag => "true".to_string(),
                 FieldKind::Secret => "conformance-secret-value".to_string(),
                 FieldKind::Text => "conformance".to_string(),
+                FieldKind::Choice => f
+                    .default_value
+                    .clone()
+                    .or_else(|| f.choices.first().map(|c| c.value.clone()))
+                    .unwrap_or_default(),
+                FieldKind::Number => f
+                    .default_value
+                    .clone()
+                    .or_else(|| f.range.map(|r| r.min.to_string()))
+                    .unwrap_or_else(|| "1".to_string()),
             };
             (f.id.clone(), v)
         })

@@ -54,6 +54,8 @@ fn describe_error(e: &ConnectorError) -> String {
         ConnectorError::Upstream { status, endpoint, .. } => format!("upstream (HTTP {status} on {endpoint})"),
         ConnectorError::Protocol { endpoint, .. } => format!("protocol (endpoint {endpoint})"),
         ConnectorError::Internal { .. } => "internal".to_string(),
+        ConnectorError::NotFound { .. } => "not-found".to_string(),
+        ConnectorError::NotSupported { .. } => "not-supported".to_string(),
     }
 }
 
@@ -66,7 +68,9 @@ fn error_message(e: &ConnectorError) -> &str {
         | ConnectorError::RateLimited { message, .. }
         | ConnectorError::Upstream { message, .. }
         | ConnectorError::Protocol { message, .. }
-        | ConnectorError::Internal { message } => message,
+        | ConnectorError::Internal { message }
+        | ConnectorError::NotFound { message }
+        | ConnectorError::NotSupported { message } => message,
     }
 }
 

@@ -175,10 +175,10 @@ async fn a_ticket_is_opened() {
     let ticket = psa_host::NewTicket {
         customer_id: customers[3].id.to_string(),
         summary: "MFA disabled for 3 admins".into(),
-        details_html: "<p>Found by Optimize365</p>".into(),
+        details: psa_host::TicketBody { text: "Found by Optimize365".into(), html: Some("<p>Found by Optimize365</p>".into()) },
         ..Default::default()
     };
-    let id = s.create_ticket(&ticket).await.expect("ticket");
+    let id = s.create_ticket(&ticket).await.expect("ticket").id;
     let stored = sim.tickets();
     assert_eq!(stored.len(), 1);
     assert_eq!(stored[0]["id"].to_string(), id);

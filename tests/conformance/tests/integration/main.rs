@@ -15,6 +15,7 @@ mod autotask;
 mod autotask_zones;
 mod cache_integrity;
 mod compiled_cache;
+mod contract_versions;
 mod diagnostics;
 mod guest_output;
 mod halo_errors;

@@ -25,7 +25,7 @@ async fn token_exchange_and_ticket_against_a_strict_server() {
     let ticket = psa_host::NewTicket {
         customer_id: customers[7].id.to_string(),
         summary: "Legacy authentication enabled".into(),
-        details_html: "<p>Found by Optimize365</p>".into(),
+        details: psa_host::TicketBody { text: "Found by Optimize365".into(), html: Some("<p>Found by Optimize365</p>".into()) },
         ..Default::default()
     };
     s.create_ticket(&ticket).await.expect("a ticket through a strict proxy");
@@ -126,7 +126,7 @@ async fn a_ticket_refused_by_a_proxy_says_so() {
     set(&mut f, "authorization_server_url", &format!("http://{proxy}/auth"));
     set(&mut f, "resource_server_url", &format!("http://{proxy}/api"));
     let mut s = halo.open_session(&config(&halo, f)).await.expect("open");
-    let ticket = psa_host::NewTicket { customer_id: "12".into(), summary: "x".into(), details_html: "<p>x</p>".into(), ..Default::default() };
+    let ticket = psa_host::NewTicket { customer_id: "12".into(), summary: "x".into(), details: psa_host::TicketBody { text: "x".into(), html: Some("<p>x</p>".into()) }, ..Default::default() };
     match s.create_ticket(&ticket).await {
         Err(HostError::Connector { error: ConnectorError::Upstream { status, endpoint, message }, .. }) => {
             assert_eq!((status, endpoint.as_str()), (411, "/api/Tickets"));

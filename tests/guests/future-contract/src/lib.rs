@@ -1,4 +1,4 @@
-//! A connector that exports `optimize365:psa-connector/connector@0.2.0`, a
+//! A connector that exports `optimize365:psa-connector/connector@9.0.0`, a
 //! contract version no host supports yet. The host must refuse to load it
 //! and name both versions.
 
@@ -16,7 +16,7 @@ impl Guest for Future {
             id: "future".into(),
             display_name: "Future contract".into(),
             version: "0.1.0".into(),
-            contract_version: "0.2.0".into(),
+            contract_version: "9.0.0".into(),
             capabilities: vec![],
             fields: vec![],
             allowed_hosts: vec![],
