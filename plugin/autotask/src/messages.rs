@@ -150,12 +150,6 @@ fn list(holders: &[(String, String)]) -> String {
 }
 
 // Tickets.
-pub fn bad_queue_id(v: &str) -> String {
-    format!("The default ticket queue {} is not a queue id (a positive whole number); copy it from the ticket options, or leave it empty.", quoted(v))
-}
-pub fn bad_key_field(v: &str) -> String {
-    format!("The ticket key field {} is not one of external_id or title.", quoted(v))
-}
 pub fn ticket_forbidden(perm: &str, detail: &str) -> String {
     format!(
         "{} Grant {perm} (Autotask: Admin > Resources (Users) > Security Levels, the API user's level, Service Desk (Tickets)).",

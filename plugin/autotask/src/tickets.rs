@@ -130,7 +130,7 @@ pub struct NewTicket<'a> {
 
 /// The contract's `not-found`.
 fn not_found(message: String) -> Error {
-    Error::internal(message)
+    Error::not_found(message)
 }
 
 /// The picklist of `field` in an `entityInformation/fields` answer: active values only.
@@ -430,7 +430,7 @@ pub fn key_field_refused(e: Error, field: KeyField) -> Error {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::api::tests::{cfg, Script, Z5};
+    use crate::api::tests::{cfg, Script, ZoneAnswer, Z5};
 
     fn fields() -> Value {
         json!({"fields": [

@@ -280,6 +280,8 @@ impl guest_http::Transport for NativeNet {
         let method = match req.method {
             guest_http::Method::Get => http::Method::GET,
             guest_http::Method::Post => http::Method::POST,
+            guest_http::Method::Put => http::Method::PUT,
+            guest_http::Method::Patch => http::Method::PATCH,
         };
         let (url, headers, body) = (req.url.clone(), req.headers.clone(), req.body.clone().unwrap_or_default());
         let (status, headers, body) = self
