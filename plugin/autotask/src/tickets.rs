@@ -6,7 +6,10 @@
 //!   `GET Tickets/{id}`. Autotask requires `companyID, title, status, priority`
 //!   and a queue (`queueID`) \[likely\]: options the platform did not choose
 //!   come from the form's default queue, else the picklists' defaults
-//!   (`GET Tickets/entityInformation/fields`, read once per session).
+//!   (`GET Tickets/entityInformation/fields`, read once per session); the
+//!   `source` picklist's default is sent too, as A5's real body does.
+//!   Requests: a ticket costs 2 (3 with the session's first picklist read),
+//!   finding one 1, a note 1 (2 with the first note picklist read).
 //! - Bodies are plain text: Autotask stores `description` as plain text (the
 //!   A5 fork strips HTML before posting), so a ticket's or note's HTML form is
 //!   not sent. A ticket description is cut at 8,000 characters, a note's at
@@ -171,6 +174,11 @@ impl Picklists {
     /// The options of `kind`.
     pub fn options(&mut self, api: &mut Api, t: &mut dyn Transport, kind: Kind) -> Result<Vec<Opt>, Error> {
         let (field, note) = kind.field();
+        self.field(api, t, field, note)
+    }
+
+    /// The active values of the picklist `field` of `Tickets` (or `TicketNotes` when `note`).
+    pub fn field(&mut self, api: &mut Api, t: &mut dyn Transport, field: &str, note: bool) -> Result<Vec<Opt>, Error> {
         let (slot, endpoint) = if note { (&mut self.note, NOTE_FIELDS) } else { (&mut self.ticket, TICKET_FIELDS) };
         if slot.is_none() {
             let (_, v) = api.call(t, &|base: &str| api::get(format!("{base}{endpoint}"), endpoint)).map_err(|e| permission(e, PERM_READ))?;
@@ -254,7 +262,15 @@ fn pick(kind: Kind, chosen: &[(Kind, String)], fallback: Option<&str>, list: &[O
 }
 
 /// The `POST Tickets` body.
-pub fn ticket_body(t: &NewTicket, key_field: KeyField, queue: Option<&str>, lists: &dyn Fn(Kind) -> Result<Vec<Opt>, Error>) -> Result<Value, Error> {
+/// `source` is the default of Autotask's ticket source picklist, when it has
+/// one (not an option kind of the contract; A5's real body sends one).
+pub fn ticket_body(
+    t: &NewTicket,
+    key_field: KeyField,
+    queue: Option<&str>,
+    source: Option<i64>,
+    lists: &dyn Fn(Kind) -> Result<Vec<Opt>, Error>,
+) -> Result<Value, Error> {
     if !key_ok(t.dedup_key) {
         return Err(Error::internal(msg::bad_key(t.dedup_key)));
     }
@@ -277,6 +293,9 @@ pub fn ticket_body(t: &NewTicket, key_field: KeyField, queue: Option<&str>, list
             None if kind == Kind::Queue => return Err(Error::config("ticket_queue_id", msg::no_queue())),
             None => return Err(Error::protocol(TICKET_FIELDS, msg::no_default(kind.label()))),
         }
+    }
+    if let Some(src) = source {
+        body["source"] = json!(src);
     }
     if key_field == KeyField::ExternalId {
         body["externalID"] = json!(t.dedup_key);
@@ -371,8 +390,11 @@ impl Tickets {
             }
             cache.push((kind, self.lists.options(api, t, kind)?));
         }
+        // A database without a source picklist gets none.
+        let sources = self.lists.field(api, t, "source", false).unwrap_or_default();
+        let source = sources.iter().find(|o| o.is_default).and_then(|o| o.id.parse().ok());
         let lists = |k: Kind| Ok(cache.iter().find(|(c, _)| *c == k).map(|(_, l)| l.clone()).unwrap_or_default());
-        let body = ticket_body(nt, self.key_field, self.queue.as_deref(), &lists)?;
+        let body = ticket_body(nt, self.key_field, self.queue.as_deref(), source, &lists)?;
         let (_, v) = api.call(t, &|base: &str| api::post_json(format!("{base}{TICKETS}"), &body, TICKETS)).map_err(|e| permission(e, PERM_ADD))?;
         let id = item_id(&v, TICKETS)?;
         let number = api.call(t, &|base: &str| api::get(format!("{base}{TICKETS}/{id}"), TICKET_ONE)).ok().and_then(|(_, v)| v.get("item").and_then(number_of));
@@ -471,30 +493,30 @@ mod tests {
     #[test]
     fn the_ticket_body() {
         let lists = |k: Kind| picklist(&fields(), k.field().0, TICKET_FIELDS);
-        let b = ticket_body(&nt(vec![]), KeyField::ExternalId, Some("29682833"), &lists).unwrap();
+        let b = ticket_body(&nt(vec![]), KeyField::ExternalId, Some("29682833"), None, &lists).unwrap();
         assert_eq!(
             b,
             json!({"id": 0, "companyID": 29682801, "title": "MFA is off for 3 admins", "description": "Details",
                    "status": 1, "priority": 2, "queueID": 29682833, "externalID": "o365:mfa:42"})
         );
-        let b = ticket_body(&nt(vec![(Kind::Priority, "1".into()), (Kind::TicketType, "5".into())]), KeyField::Title, Some("29682833"), &lists).unwrap();
-        assert_eq!((b["priority"].clone(), b["ticketType"].clone()), (json!(1), json!(5)));
+        let b = ticket_body(&nt(vec![(Kind::Priority, "1".into()), (Kind::TicketType, "5".into())]), KeyField::Title, Some("29682833"), Some(8), &lists).unwrap();
+        assert_eq!((b["priority"].clone(), b["ticketType"].clone(), b["source"].clone()), (json!(1), json!(5), json!(8)));
         assert_eq!(b["title"], "MFA is off for 3 admins [o365:mfa:42]");
         assert!(b.get("externalID").is_none());
         // No queue chosen and none on the form, no default: the form field to fill is named.
-        let e = ticket_body(&nt(vec![]), KeyField::ExternalId, None, &lists).unwrap_err();
+        let e = ticket_body(&nt(vec![]), KeyField::ExternalId, None, None, &lists).unwrap_err();
         assert!(matches!(&e, Error::InvalidConfig { field, .. } if field == "ticket_queue_id"), "{e:?}");
         // An inactive or unknown option is refused before anything is sent, listing the valid ones.
-        let e = ticket_body(&nt(vec![(Kind::Queue, "29682835".into())]), KeyField::ExternalId, None, &lists).unwrap_err();
+        let e = ticket_body(&nt(vec![(Kind::Queue, "29682835".into())]), KeyField::ExternalId, None, None, &lists).unwrap_err();
         assert!(e.message().contains("29682835") && e.message().contains("Service Desk"), "{e:?}");
         // Hostile input: a key outside the contract's alphabet, a customer id that is not Autotask's.
         let mut bad = nt(vec![]);
         bad.dedup_key = "a b";
-        assert!(ticket_body(&bad, KeyField::ExternalId, Some("29682833"), &lists).is_err());
+        assert!(ticket_body(&bad, KeyField::ExternalId, Some("29682833"), None, &lists).is_err());
         for id in ["0", "-4", "abc", "1e3", "+12", "007", "99999999999999999999"] {
             let mut bad = nt(vec![]);
             bad.customer_id = id;
-            assert!(ticket_body(&bad, KeyField::ExternalId, Some("29682833"), &lists).is_err(), "{id}");
+            assert!(ticket_body(&bad, KeyField::ExternalId, Some("29682833"), None, &lists).is_err(), "{id}");
         }
     }
 

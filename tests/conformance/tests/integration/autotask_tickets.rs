@@ -50,14 +50,17 @@ async fn a_finding_opens_one_ticket_found_again_by_its_key_and_annotated() {
     let company = sim.options().companies[0].id;
     let mut s = c.open_session(&cfg).await.expect("opens");
     assert_eq!(s.find_open_ticket(&company.to_string(), "o365:mfa:1").await.expect("finds"), None);
+    assert_eq!(sim.requests().len(), 2, "the zone lookup and one query");
+    sim.clear_requests();
     let t = s.create_ticket(&finding(company, "o365:mfa:1")).await.expect("creates");
     assert_eq!(t.number.as_deref(), Some("T20261130.0001"));
+    assert_eq!(sim.requests().len(), 3, "the picklists (once a session), the POST, the number read back");
     let posted = sim.tickets()[0].posted.clone();
     assert_eq!(
         posted,
         json!({"id": 0, "companyID": company, "title": "MFA is off for 3 admins",
                "description": "Three global admins sign in without MFA.\nTurn it on.",
-               "status": 1, "priority": 1, "queueID": 29682833, "externalID": "o365:mfa:1"}),
+               "status": 1, "priority": 1, "queueID": 29682833, "source": 8, "externalID": "o365:mfa:1"}),
         "plain text only, defaults from the picklists, the queue from the form, the key in externalID"
     );
     let found = s.find_open_ticket(&company.to_string(), "o365:mfa:1").await.expect("finds").expect("open");
@@ -65,12 +68,14 @@ async fn a_finding_opens_one_ticket_found_again_by_its_key_and_annotated() {
     assert_eq!(s.find_open_ticket(&company.to_string(), "o365:mfa:2").await.unwrap(), None, "another key");
     let other = sim.options().companies[1].id;
     assert_eq!(s.find_open_ticket(&other.to_string(), "o365:mfa:1").await.unwrap(), None, "another customer");
+    sim.clear_requests();
     for (visibility, publish) in [(NoteVisibility::Private, 2), (NoteVisibility::Public, 1)] {
         let body = TicketBody { text: "Seen again on 2026-11-30.".into(), html: None };
         s.add_note(&t.id, &NewNote { body, visibility, outcome_id: None }).await.expect("note");
         let n = sim.notes().last().cloned().unwrap();
         assert_eq!((n.ticket_id.to_string(), n.publish, n.note_type, n.title.as_str()), (t.id.clone(), publish, 3, "Seen again on 2026-11-30."));
     }
+    assert_eq!(sim.requests().len(), 3, "the note picklists once, then one POST a note");
     sim.set_ticket_status(t.id.parse().unwrap(), 5);
     assert_eq!(s.find_open_ticket(&company.to_string(), "o365:mfa:1").await.unwrap(), None, "a Complete ticket is not open");
     let e = s.add_note("999999", &NewNote { body: TicketBody { text: "x".into(), html: None }, visibility: NoteVisibility::Private, outcome_id: None }).await.unwrap_err();
@@ -160,4 +165,23 @@ async fn an_incremental_import_after_ten_companies_changed_costs_two_requests() 
         assert_eq!(one_date, usize::from(fields != ChangeFields::Both), "{:?}", page.warnings);
         println!("{fields:?}: {} changed customers in {requests} requests", got.len());
     }
+}
+
+/// A database that requires a field the connector does not fill: Autotask's
+/// own sentence reaches the platform, and nothing is stored.
+#[tokio::test]
+async fn a_required_field_autotask_names_is_reported_in_its_words() {
+    let mut opts = SimOptions::default();
+    opts.ticket_required.push("issueType".into());
+    let (sim, c, cfg) = setup(opts, &[("ticket_queue_id", "29682833")]).await;
+    let company = sim.options().companies[0].id;
+    let mut s = c.open_session(&cfg).await.unwrap();
+    match s.create_ticket(&finding(company, "k")).await {
+        Err(HostError::Connector { error: ConnectorError::Upstream { status, message, .. }, .. }) => {
+            assert_eq!(status, 500);
+            assert!(message.contains("Missing Required Field: issueType"), "{message}");
+        }
+        other => panic!("{:?}", other.map(|_| ())),
+    }
+    assert!(sim.tickets().is_empty());
 }
