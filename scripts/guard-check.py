@@ -277,6 +277,20 @@ ROWS = [
     ("autotask-duplicate-company", AT + "customers.rs", "let earlier = self.seen.get(&id).is_some_and(|k| k != key);",
      "let earlier = false;",
      AUTOTASK, "customers::tests::a_company_twice_is_an_error"),
+    # Issue 13: Autotask tickets. Keys and ids the platform passes are checked
+    # before anything is sent; a ticket is found by its exact key tag and only
+    # while open; text is cut to what Autotask accepts.
+    ("autotask-ticket-key", AT + "tickets.rs", "if !key_ok(t.dedup_key) {", "if false {",
+     AUTOTASK, "tickets::tests::the_ticket_body"),
+    ("autotask-ticket-company-id", AT + "tickets.rs", "n.parse::<i64>().ok().filter(|n| *n > 0 && n.to_string() == id.trim())",
+     "n.parse::<i64>().ok()",
+     AUTOTASK, "tickets::tests::the_ticket_body"),
+    ("autotask-ticket-tag-exact", AT + "tickets.rs", 'is_some_and(|x| x.trim_end().ends_with(&tag)),', 'is_some_and(|x| x.contains(&tag)),',
+     AUTOTASK, "tickets::tests::find_open_filters_and_picks_the_newest_exact_match"),
+    ("autotask-ticket-open-only", AT + "tickets.rs", ".filter(|i| int(i.get(\"status\")) != Some(STATUS_COMPLETE))", ".filter(|_| true)",
+     AUTOTASK, "tickets::tests::find_open_filters_and_picks_the_newest_exact_match"),
+    ("autotask-ticket-text-cap", AT + "tickets.rs", "if clean.chars().count() <= max {", "if true {",
+     AUTOTASK, "tickets::tests::long_text_is_cut_and_marked_and_titles_fit"),
 ]
 
 

@@ -174,7 +174,7 @@ async fn info_lists_the_halo_fields() {
     for f in ["resource_server_url", "authorization_server_url", "client_id", "client_secret", "tenant", "scope", "include_inactive"] {
         assert!(text.contains(f), "{f} missing from {text}");
     }
-    assert!(text.contains("optimize365:psa-connector@0.1.0"));
+    assert!(text.contains("optimize365:psa-connector@0.2.0"));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

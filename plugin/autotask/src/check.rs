@@ -2,22 +2,26 @@
 //!
 //! `form-valid`, `zone-lookup` (the user name), `credentials` (the three
 //! headers), `customers-readable` (the security level), `tenant-field` (the
-//! named user-defined field exists). A step after a failed one is skipped.
+//! named user-defined field exists), `tickets-readable` (the security level
+//! lets the API user read tickets, and Autotask lets a query find tickets by
+//! the field that keeps the deduplication key). A step after a failed one is
+//! skipped.
 
 use psa_connector_sdk::http::Transport;
 use psa_connector_sdk::{CheckStep, ConfigEntry, Error, StepStatus};
-use serde_json::Value;
+use serde_json::{json, Value};
 
 use crate::api::{self, Api};
 use crate::customers::{query_body, QUERY};
 use crate::messages as msg;
 
-const STEPS: [(&str, &str); 5] = [
+const STEPS: [(&str, &str); 6] = [
     ("form-valid", "Connection form filled in correctly"),
     ("zone-lookup", "Autotask zone found for the API user"),
     ("credentials", "Credentials accepted"),
     ("customers-readable", "Companies readable"),
     ("tenant-field", "Tenant id field present"),
+    ("tickets-readable", "Tickets readable"),
 ];
 const UDFS: &str = "/V1.0/Companies/entityInformation/userDefinedFields";
 
@@ -60,10 +64,29 @@ fn steps(config: Vec<ConfigEntry>, t: &mut dyn Transport, push: &mut dyn FnMut(S
             return Err(e);
         }
     }
-    let Some(udf) = udf else {
-        push(StepStatus::Passed, msg::step_udf_off());
-        return Ok(());
+    match udf {
+        None => push(StepStatus::Passed, msg::step_udf_off()),
+        Some(udf) => udf_step(&mut api, t, &udf, push)?,
+    }
+    tickets_step(&mut api, t, push)
+}
+
+/// Reads one ticket id with the deduplication key's field in the filter.
+fn tickets_step(api: &mut Api, t: &mut dyn Transport, push: &mut dyn FnMut(StepStatus, String)) -> Result<(), Error> {
+    use crate::tickets::{self, KeyField, TICKET_QUERY};
+    let field = api.cfg.key_field;
+    let probe = match field {
+        KeyField::ExternalId => json!({"op": "eq", "field": "externalID", "value": "psa-connector-check"}),
+        KeyField::Title => json!({"op": "contains", "field": "title", "value": "[psa-connector-check]"}),
     };
+    let body = json!({"MaxRecords": 1, "IncludeFields": ["id"], "filter": [{"op": "and", "items": [{"op": "gte", "field": "id", "value": 0}, probe]}]});
+    api.call(t, &|base: &str| api::post_json(format!("{base}{TICKET_QUERY}"), &body, TICKET_QUERY))
+        .map_err(|e| tickets::key_field_refused(tickets::permission(e, tickets::PERM_READ), field))?;
+    push(StepStatus::Passed, msg::step_tickets_ok(field == KeyField::Title));
+    Ok(())
+}
+
+fn udf_step(api: &mut Api, t: &mut dyn Transport, udf: &str, push: &mut dyn FnMut(StepStatus, String)) -> Result<(), Error> {
     let (_, v) = api.call(t, &|base: &str| api::get(format!("{base}{UDFS}"), UDFS))?;
     let list = v.get("fields").or_else(|| v.get("items")).and_then(Value::as_array);
     let names: Vec<String> = list
@@ -72,11 +95,11 @@ fn steps(config: Vec<ConfigEntry>, t: &mut dyn Transport, push: &mut dyn FnMut(S
         .filter_map(|f| f.get("name").or_else(|| f.get("label")).and_then(Value::as_str))
         .map(|s| msg::clip(s.trim(), 80))
         .collect();
-    if names.iter().any(|n| n.eq_ignore_ascii_case(&udf)) {
-        push(StepStatus::Passed, msg::step_udf_ok(&udf));
+    if names.iter().any(|n| n.eq_ignore_ascii_case(udf)) {
+        push(StepStatus::Passed, msg::step_udf_ok(udf));
         Ok(())
     } else {
-        Err(Error::config("tenant_udf", msg::step_udf_missing(&udf, &names)))
+        Err(Error::config("tenant_udf", msg::step_udf_missing(udf, &names)))
     }
 }
 
@@ -99,41 +122,57 @@ mod tests {
     #[test]
     fn each_cause_its_step() {
         let s = run(entries(&BASE[..2]), &mut Script::new());
-        assert_eq!(statuses(&s), [F, S, S, S, S]);
+        assert_eq!(statuses(&s), [F, S, S, S, S, S]);
         assert!(s[0].message.contains("API integration code"));
 
         let s = run(entries(&BASE), &mut Script::new().json(500, json!({"errors": ["x"]})));
-        assert_eq!(statuses(&s), [P, F, S, S, S]);
+        assert_eq!(statuses(&s), [P, F, S, S, S, S]);
         assert!(s[1].message.contains("api@acme.com"));
 
         let mut t = Script::new().zone(Z5).json(401, json!({})).zone(Z5);
         let s = run(entries(&BASE), &mut t);
-        assert_eq!(statuses(&s), [P, P, F, S, S]);
+        assert_eq!(statuses(&s), [P, P, F, S, S, S]);
         assert!(s[2].message.contains("ApiIntegrationCode"));
 
         let denied = json!({"errors": ["The logged in Resource does not have the adequate permissions to query this entity type."]});
         let s = run(entries(&BASE), &mut Script::new().zone(Z5).json(500, denied));
-        assert_eq!(statuses(&s), [P, P, P, F, S]);
+        assert_eq!(statuses(&s), [P, P, P, F, S, S]);
         assert!(s[3].message.contains("API User (system)"));
 
         let one = json!({"items": [{"id": 1}], "pageDetails": {"count": 1}});
         let udfs = json!({"fields": [{"name": "NAV ID"}, {"name": "Microsoft 365 Tenant ID"}]});
-        let mut t = Script::new().zone(Z5).json(200, one.clone()).json(200, udfs);
+        let tickets = json!({"items": [], "pageDetails": {"count": 0, "nextPageUrl": null}});
+        let mut t = Script::new().zone(Z5).json(200, one.clone()).json(200, udfs.clone()).json(200, tickets.clone());
         let s = run(entries(&BASE), &mut t);
-        assert_eq!(statuses(&s), [P, P, P, P, P]);
+        assert_eq!(statuses(&s), [P, P, P, P, P, P]);
+        assert_eq!(t.sent[3].url, "https://webservices5.autotask.net/ATServicesRest/V1.0/Tickets/query");
+        let probe: Value = serde_json::from_slice(t.sent[3].body.as_deref().unwrap()).unwrap();
+        assert_eq!(probe["filter"][0]["items"][1]["field"], "externalID");
+        // Tickets not readable: the security-level permission is named.
+        let denied_t = json!({"errors": ["The logged in Resource does not have the adequate permissions to query this entity type."]});
+        let mut t = Script::new().zone(Z5).json(200, one.clone()).json(200, udfs.clone()).json(500, denied_t);
+        let s = run(entries(&BASE), &mut t);
+        assert_eq!(statuses(&s), [P, P, P, P, P, F]);
+        assert!(s[5].message.contains("Service Desk: Tickets (view)"), "{}", s[5].message);
+        // externalID not queryable: the form field to change is named.
+        let refused = json!({"errors": ["Unable to find externalID in the Ticket entity."]});
+        let mut t = Script::new().zone(Z5).json(200, one.clone()).json(200, udfs).json(500, refused);
+        let s = run(entries(&BASE), &mut t);
+        assert_eq!(statuses(&s), [P, P, P, P, P, F]);
+        assert!(s[5].message.contains("Ticket key field"), "{}", s[5].message);
         assert_eq!(t.sent[2].url, "https://webservices5.autotask.net/ATServicesRest/V1.0/Companies/entityInformation/userDefinedFields");
         let body: Value = serde_json::from_slice(t.sent[1].body.as_deref().unwrap()).unwrap();
         assert_eq!(body["MaxRecords"], json!(1));
 
         let mut t = Script::new().zone(Z5).json(200, one.clone()).json(200, json!({"fields": [{"name": "NAV ID"}]}));
         let s = run(entries(&BASE), &mut t);
-        assert_eq!(statuses(&s), [P, P, P, P, F]);
+        assert_eq!(statuses(&s), [P, P, P, P, F, S]);
         assert!(s[4].message.contains("NAV ID"));
 
         let mut p = BASE.to_vec();
         p.push(("tenant_udf", ""));
-        let s = run(entries(&p), &mut Script::new().zone(Z5).json(200, one));
-        assert_eq!(statuses(&s), [P, P, P, P, P]);
+        let s = run(entries(&p), &mut Script::new().zone(Z5).json(200, one).json(200, tickets));
+        assert_eq!(statuses(&s), [P, P, P, P, P, P]);
         assert!(s[4].message.contains("without Microsoft 365 tenant links"));
     }
 }

@@ -32,8 +32,30 @@ pub const COMPANIES: FieldSpec = FieldSpec::choice(
 )
 .default_value(ACTIVE_CUSTOMERS);
 
+/// The default queue of new tickets: a `queueID` (Autotask's references are
+/// int32, notes B3).
+pub const QUEUE: FieldSpec = FieldSpec::number(
+    "ticket_queue_id",
+    "Default ticket queue",
+    "The id of the queue new tickets go to when none is chosen (the ticket options list the queues: Admin > Features & Settings > Service Desk (Tickets) > Queues). Empty: the queue Autotask marks as default.",
+    1,
+    i32::MAX as i64,
+);
+/// The `ticket_key_field` choice: the ticket's External ID (the default).
+pub const KEY_EXTERNAL_ID: &str = "external-id";
+/// The `ticket_key_field` choice: a `[key]` tag at the end of the title.
+pub const KEY_TITLE: &str = "title";
+/// Where tickets keep their deduplication key (see [`crate::tickets`] for why).
+pub const KEY_FIELD: FieldSpec = FieldSpec::choice(
+    "ticket_key_field",
+    "Ticket key field",
+    "Where the connector keeps the key that finds a finding's open ticket again: the ticket's External ID (hidden from the title; the default), or a [key] tag at the end of the title, for databases that do not let tickets be searched by External ID.",
+    &[(KEY_EXTERNAL_ID, "External ID"), (KEY_TITLE, "Tag in the title")],
+)
+.default_value(KEY_EXTERNAL_ID);
+
 /// The form, in display order.
-pub const FIELDS: [FieldSpec; 6] = [
+pub const FIELDS: [FieldSpec; 8] = [
     FieldSpec::new(
         "username",
         "API user name",
@@ -58,6 +80,8 @@ pub const FIELDS: [FieldSpec; 6] = [
     )
     .default_value(DEFAULT_UDF),
     COMPANIES,
+    QUEUE,
+    KEY_FIELD,
     FieldSpec::new(
         "zone_lookup_url",
         "Zone lookup URL (advanced)",
@@ -79,6 +103,10 @@ pub struct Config {
     pub lookup: String,
     /// The lookup's host when it is not Autotask's own (a zone there is accepted too).
     pub lookup_host: Option<String>,
+    /// The default queue of new tickets (digits), if given.
+    pub ticket_queue: Option<String>,
+    /// Where tickets keep their deduplication key.
+    pub key_field: crate::tickets::KeyField,
 }
 
 impl std::fmt::Debug for Config {
@@ -154,7 +182,13 @@ pub fn parse(config: Vec<ConfigEntry>) -> Result<Config, Error> {
     if secret.chars().any(char::is_control) {
         return Err(Error::config("secret", "The secret holds line breaks; paste it again.".to_string()));
     }
-    Ok(Config { username, secret, integration_code, tenant_udf, all_companies, lookup, lookup_host })
+    let ticket_queue = form.number(&QUEUE).map_err(form_error)?.map(|n| n.to_string());
+    // Cleared reads as the default, External ID.
+    let key_field = match form.choice(&KEY_FIELD).map_err(form_error)? {
+        Some(KEY_TITLE) => crate::tickets::KeyField::Title,
+        _ => crate::tickets::KeyField::ExternalId,
+    };
+    Ok(Config { username, secret, integration_code, tenant_udf, all_companies, lookup, lookup_host, ticket_queue, key_field })
 }
 
 /// The advanced lookup URL: https anywhere, http only on a loopback host.
@@ -222,6 +256,21 @@ pub(crate) mod tests {
         assert_eq!(field(parse(entries(&BASE[..2])).unwrap_err()), "integration_code");
         assert_eq!(field(with(&[("bogus", "1")]).unwrap_err()), "bogus");
         assert_eq!(field(with(&[("tenant_udf", "a\nb")]).unwrap_err()), "tenant_udf");
+    }
+
+    #[test]
+    fn ticket_fields() {
+        let c = with(&[]).unwrap();
+        assert_eq!((c.ticket_queue, c.key_field), (None, crate::tickets::KeyField::ExternalId));
+        let c = with(&[("ticket_queue_id", " 29682833 "), ("ticket_key_field", "Title")]).unwrap();
+        assert_eq!((c.ticket_queue.as_deref(), c.key_field), (Some("29682833"), crate::tickets::KeyField::Title));
+        for bad in ["abc", "-1", "0", "2147483648", "1234567890123456789012"] {
+            assert_eq!(field(with(&[("ticket_queue_id", bad)]).unwrap_err()), "ticket_queue_id", "{bad}");
+        }
+        assert_eq!(field(with(&[("ticket_key_field", "udf")]).unwrap_err()), "ticket_key_field");
+        assert_eq!(with(&[("ticket_key_field", "External-ID")]).unwrap().key_field, crate::tickets::KeyField::ExternalId);
+        assert_eq!(with(&[("ticket_key_field", "")]).unwrap().key_field, crate::tickets::KeyField::ExternalId);
+        assert_eq!(with(&[("ticket_queue_id", "")]).unwrap().ticket_queue, None);
     }
 
     #[test]

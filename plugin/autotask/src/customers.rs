@@ -31,6 +31,7 @@ pub const CUSTOMER_TYPE: i64 = 1;
 
 pub use psa_connector_sdk::tenants::{W_CONFLICT, W_INVALID};
 pub const W_SKIPPED: &str = "record-skipped";
+pub const W_ONE_DATE: &str = "changed-since-one-date";
 
 /// The query's body: active customers, or every company (Autotask needs a
 /// filter, so "every" is `id >= 0`).
@@ -107,9 +108,63 @@ fn domain(site: &str) -> Option<String> {
     host.contains('.').then_some(host)
 }
 
+/// Which change dates a changed-since query filters on (notes B3: Company has
+/// `lastActivityDate`, used by A7, and `lastTrackedModifiedDateTime`, the
+/// record's own change time; both confirmed fields, queryability \[likely\]).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum ChangeFilter {
+    /// Either date at or after the time: a change one of them misses (a UDF
+    /// edited without an activity, an activity without an edit) is still
+    /// found. The default.
+    #[default]
+    Either,
+    /// Only `lastTrackedModifiedDateTime` (when Autotask refuses the other).
+    Modified,
+    /// Only `lastActivityDate` (when Autotask refuses the other).
+    Activity,
+}
+
+pub const MODIFIED_FIELD: &str = "lastTrackedModifiedDateTime";
+pub const ACTIVITY_FIELD: &str = "lastActivityDate";
+
+/// `YYYY-MM-DDTHH:MM:SSZ` of seconds since 1970 (UTC, as Autotask's times are).
+pub fn iso_utc(unix: u64) -> String {
+    let days = unix / 86_400;
+    let secs = unix % 86_400;
+    // Civil from days (H. Hinnant's algorithm), valid far beyond any real date.
+    let z = days as i64 + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = yoe + era * 400 + i64::from(m <= 2);
+    format!("{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}Z", secs / 3600, secs % 3600 / 60, secs % 60)
+}
+
+/// The body of a changed-since query: every company type (a customer that was
+/// retyped or deactivated must be seen too), changed at or after `since`.
+pub fn changed_body(since: u64, f: ChangeFilter, max: usize) -> Value {
+    let at = iso_utc(since);
+    let cond = |field: &str| json!({"op": "gte", "field": field, "value": at});
+    let filter = match f {
+        ChangeFilter::Either => json!([{"op": "or", "items": [cond(MODIFIED_FIELD), cond(ACTIVITY_FIELD)]}]),
+        ChangeFilter::Modified => json!([cond(MODIFIED_FIELD)]),
+        ChangeFilter::Activity => json!([cond(ACTIVITY_FIELD)]),
+    };
+    json!({"filter": filter, "MaxRecords": max})
+}
+
 /// The state of one import in a session.
 #[derive(Default)]
 pub struct Import {
+    /// A changed-since import: companies that are not active customers are
+    /// returned as inactive (a customer retyped or deactivated since), not skipped.
+    changed: bool,
+    /// The change dates this database lets a query filter on, once learnt.
+    change_filter: ChangeFilter,
     /// Company id → the cursor of the page it came on ("" for the first).
     seen: HashMap<String, String>,
     /// Company id → name, for parent names.
@@ -122,10 +177,45 @@ pub struct Import {
 impl Import {
     /// One page of companies.
     pub fn page(&mut self, api: &mut Api, t: &mut dyn Transport, cursor: Option<&str>) -> Result<CustomerPage, Error> {
+        if cursor.is_none() {
+            *self = Import::default();
+        }
+        let body = query_body(api.cfg.all_companies, PAGE_SIZE);
+        self.page_of(api, t, cursor, body)
+    }
+
+    /// One page of the companies changed since `since` (seconds since 1970):
+    /// either change date at or after it; when Autotask refuses a filter on
+    /// one of the two fields, the other alone (said in a warning, because a
+    /// change only that field records is then not seen).
+    pub fn page_changed(&mut self, api: &mut Api, t: &mut dyn Transport, since: u64, cursor: Option<&str>) -> Result<CustomerPage, Error> {
+        if cursor.is_some() {
+            return self.page_of(api, t, cursor, Value::Null);
+        }
+        let learnt = self.change_filter;
+        *self = Import { changed: true, change_filter: learnt, ..Import::default() };
+        let mut filter = learnt;
+        loop {
+            let body = changed_body(since, filter, PAGE_SIZE);
+            match self.page_of(api, t, None, body) {
+                Err(Error::Upstream { message, .. }) if filter == ChangeFilter::Either && refuses(&message).is_some() => {
+                    filter = refuses(&message).unwrap_or_default();
+                    self.change_filter = filter;
+                }
+                Ok(mut page) => {
+                    if filter != ChangeFilter::Either {
+                        page.warnings.push(Warning { code: W_ONE_DATE.into(), message: msg::warn_one_change_date(filter == ChangeFilter::Activity), customer_id: None });
+                    }
+                    return Ok(page);
+                }
+                other => return other,
+            }
+        }
+    }
+
+    fn page_of(&mut self, api: &mut Api, t: &mut dyn Transport, cursor: Option<&str>, body: Value) -> Result<CustomerPage, Error> {
         let (zone, answer, endpoint) = match cursor {
             None => {
-                *self = Import::default();
-                let body = query_body(api.cfg.all_companies, PAGE_SIZE);
                 let (zone, v) = api.call(t, &|base: &str| api::post_json(format!("{base}{QUERY}"), &body, QUERY))?;
                 (zone, v, QUERY)
             }
@@ -179,9 +269,13 @@ impl Import {
             if earlier || !on_page.insert(id.clone()) {
                 return Err(Error::protocol(endpoint, msg::duplicate_company(&id, &r.customer.name)));
             }
+            let mut r = r;
             if !cfg.all_companies && !r.active_customer {
-                skipped = skipped.saturating_add(1);
-                continue;
+                if !self.changed {
+                    skipped = skipped.saturating_add(1);
+                    continue;
+                }
+                r.customer.active = false;
             }
             warnings.extend(r.warnings);
             customers.push(r.customer);
@@ -211,6 +305,16 @@ impl Import {
             Conflict::Several { tenant, holders } => msg::warn_tenant_conflict(tenant, holders),
             Conflict::HeldEarlier { tenant, earlier, later } => msg::warn_tenant_conflict_late(tenant, earlier, later),
         })
+    }
+}
+
+/// Which filter to fall back to when Autotask's error names one change field.
+fn refuses(message: &str) -> Option<ChangeFilter> {
+    let m = message.to_ascii_lowercase();
+    match (m.contains(&MODIFIED_FIELD.to_ascii_lowercase()), m.contains(&ACTIVITY_FIELD.to_ascii_lowercase())) {
+        (true, false) => Some(ChangeFilter::Activity),
+        (false, true) => Some(ChangeFilter::Modified),
+        _ => None,
     }
 }
 
@@ -348,6 +452,58 @@ mod tests {
         assert!(matches!(Import::default().page(&mut Api::new(cfg()), &mut t, None), Err(Error::Protocol { .. })));
         let mut t = Script::new().zone(Z5).json(200, json!({"errors": []}));
         assert!(matches!(Import::default().page(&mut Api::new(cfg()), &mut t, None), Err(Error::Protocol { .. })));
+    }
+
+    #[test]
+    fn times_in_autotask_form() {
+        assert_eq!(iso_utc(0), "1970-01-01T00:00:00Z");
+        assert_eq!(iso_utc(951_782_400), "2000-02-29T00:00:00Z");
+        assert_eq!(iso_utc(1_796_041_445), "2026-11-30T12:24:05Z");
+        assert!(iso_utc(u64::MAX).ends_with(":15Z"), "no overflow: {}", iso_utc(u64::MAX));
+    }
+
+    #[test]
+    fn changed_since_finds_either_date_and_keeps_deactivated_customers() {
+        let mut gone = company(2, None);
+        gone["isActive"] = json!(false);
+        let mut lead = company(3, None);
+        lead["companyType"] = json!(2);
+        let answer = json!({"items": [company(1, None), gone, lead], "pageDetails": {"count": 3, "nextPageUrl": null}});
+        let mut t = Script::new().zone(Z5).json(200, answer);
+        let mut imp = Import::default();
+        let p = imp.page_changed(&mut Api::new(cfg()), &mut t, 1_796_041_445, None).unwrap();
+        let body: Value = serde_json::from_slice(t.sent[1].body.as_deref().unwrap()).unwrap();
+        assert_eq!(
+            body["filter"],
+            json!([{"op": "or", "items": [
+                {"op": "gte", "field": "lastTrackedModifiedDateTime", "value": "2026-11-30T12:24:05Z"},
+                {"op": "gte", "field": "lastActivityDate", "value": "2026-11-30T12:24:05Z"}]}])
+        );
+        let active: Vec<(String, bool)> = p.customers.iter().map(|c| (c.id.clone(), c.active)).collect();
+        assert_eq!(active, [("1".to_string(), true), ("2".to_string(), false), ("3".to_string(), false)]);
+        assert!(p.warnings.is_empty(), "{:?}", p.warnings);
+    }
+
+    #[test]
+    fn changed_since_falls_back_to_the_date_autotask_accepts() {
+        for (refused, used) in [(MODIFIED_FIELD, ACTIVITY_FIELD), (ACTIVITY_FIELD, MODIFIED_FIELD)] {
+            let err = json!({"errors": [format!("Unable to find {refused} in the Company entity.")]});
+            let one = json!({"items": [company(1, None)], "pageDetails": {"count": 1, "nextPageUrl": null}});
+            let mut t = Script::new().zone(Z5).json(500, err).json(200, one.clone()).json(200, one);
+            let (mut api, mut imp) = (Api::new(cfg()), Import::default());
+            let p = imp.page_changed(&mut api, &mut t, 0, None).unwrap();
+            let body: Value = serde_json::from_slice(t.sent[2].body.as_deref().unwrap()).unwrap();
+            assert_eq!(body["filter"][0]["field"], used);
+            assert_eq!(p.warnings[0].code, W_ONE_DATE);
+            assert!(p.warnings[0].message.contains(refused));
+            // Learnt once per session: the next changed-since import asks with that field at once.
+            imp.page_changed(&mut api, &mut t, 0, None).unwrap();
+            assert_eq!(t.sent.len(), 4);
+        }
+        // Any other error is the error.
+        let mut t = Script::new().zone(Z5).json(500, json!({"errors": ["Object reference not set"]}));
+        assert!(matches!(Import::default().page_changed(&mut Api::new(cfg()), &mut t, 0, None), Err(Error::Upstream { .. })));
+        assert_eq!(t.sent.len(), 2);
     }
 
     #[test]

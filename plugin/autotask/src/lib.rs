@@ -15,9 +15,19 @@
 //! - errors often arrive as HTTP 500 with an `errors` array (permissions,
 //!   thread and request thresholds).
 //!
+//! - tickets (contract 0.2.0): `POST Tickets` with one object, answered
+//!   only `{"itemId"}`; picklist ids differ per database, so the option sets
+//!   come from `entityInformation/fields`; plain-text bodies; the
+//!   deduplication key in the ticket's `externalID`, or a `[key]` title tag
+//!   where a database does not let tickets be found by `externalID` (see
+//!   [`tickets`] for the reasons);
+//! - customers changed since a time: either of the company's change dates
+//!   (`lastTrackedModifiedDateTime`, `lastActivityDate`).
+//!
 //! Modules, leaves first: `messages` (every sentence), `config` (the form),
 //! `api` (zone discovery, authenticated calls, errors), `customers` (the
-//! query, rows, tenant links, paging), `check` (`test-connection`). All of
+//! query, rows, tenant links, paging, changed-since), `tickets` (tickets,
+//! notes, option sets), `check` (`test-connection`). All of
 //! them run natively over the SDK's [`Transport`](psa_connector_sdk::http::Transport)
 //! and are tested with scripted answers.
 //!
@@ -34,11 +44,12 @@ mod check;
 pub mod config;
 pub mod customers;
 mod messages;
+pub mod tickets;
 
 use psa_connector_sdk::http::WasiHttp;
 use psa_connector_sdk::{
-    export_connector, form, Capability, CheckStep, ConfigEntry, Connector, ConnectorInfo, CustomerPage, Error,
-    RequestBudget, CONTRACT_VERSION,
+    export_connector, form, Capability, CheckStep, ConfigEntry, Connector, ConnectorInfo, CustomerPage, Error, NewNote,
+    NewTicket, NoteRef, NoteVisibility, OptionKind, RequestBudget, TicketOption, TicketRef, CONTRACT_VERSION,
 };
 
 /// The host every zone (and the zone lookup) is under.
@@ -60,11 +71,19 @@ impl Connector for Autotask {
             display_name: "Autotask PSA".into(),
             version: env!("CARGO_PKG_VERSION").into(),
             contract_version: CONTRACT_VERSION.into(),
-            capabilities: vec![Capability::TestConnection, Capability::ListCustomers, Capability::M365TenantLinks],
+            capabilities: vec![
+                Capability::TestConnection,
+                Capability::ListCustomers,
+                Capability::M365TenantLinks,
+                Capability::CreateTicket,
+                Capability::TicketDedup,
+                Capability::TicketOptions,
+                Capability::CustomersChangedSince,
+            ],
             fields: form::fields(&config::FIELDS),
             allowed_hosts: vec![ALLOWED_HOSTS.into()],
             budget: Some(BUDGET),
-            ticket_option_kinds: Vec::new(),
+            ticket_option_kinds: tickets::Kind::ALL.iter().map(|k| option_kind(*k)).collect(),
         }
     }
 
@@ -73,20 +92,78 @@ impl Connector for Autotask {
     }
 }
 
-/// One open connection: the zone is looked up on its first call.
+/// One open connection: the zone is looked up on its first call, the
+/// ticket picklists on the first ticket call that needs them.
 pub struct AutotaskSession {
     api: api::Api,
     import: customers::Import,
+    tickets: tickets::Tickets,
+}
+
+/// The contract's option kind of a ticket option kind.
+fn option_kind(k: tickets::Kind) -> OptionKind {
+    match k {
+        tickets::Kind::TicketType => OptionKind::TicketType,
+        tickets::Kind::Priority => OptionKind::Priority,
+        tickets::Kind::Queue => OptionKind::Queue,
+        tickets::Kind::Status => OptionKind::Status,
+        tickets::Kind::Outcome => OptionKind::Outcome,
+    }
+}
+
+fn kind_of(k: OptionKind) -> tickets::Kind {
+    match k {
+        OptionKind::TicketType => tickets::Kind::TicketType,
+        OptionKind::Priority => tickets::Kind::Priority,
+        OptionKind::Queue => tickets::Kind::Queue,
+        OptionKind::Status => tickets::Kind::Status,
+        OptionKind::Outcome => tickets::Kind::Outcome,
+    }
 }
 
 impl psa_connector_sdk::Session for AutotaskSession {
     fn open(config: Vec<ConfigEntry>) -> Result<AutotaskSession, Error> {
         let cfg = config::parse(config)?;
-        Ok(AutotaskSession { api: api::Api::new(cfg), import: customers::Import::default() })
+        let tickets = tickets::Tickets::new(cfg.key_field, cfg.ticket_queue.clone());
+        Ok(AutotaskSession { api: api::Api::new(cfg), import: customers::Import::default(), tickets })
     }
 
     fn list_customers(&mut self, cursor: Option<String>) -> Result<CustomerPage, Error> {
         self.import.page(&mut self.api, &mut client(), cursor.as_deref())
+    }
+
+    fn list_customers_changed(&mut self, since_unix_seconds: u64, cursor: Option<String>) -> Result<CustomerPage, Error> {
+        self.import.page_changed(&mut self.api, &mut client(), since_unix_seconds, cursor.as_deref())
+    }
+
+    fn create_ticket(&mut self, t: NewTicket) -> Result<TicketRef, Error> {
+        let options = t.options.iter().map(|o| (kind_of(o.kind), o.id.clone())).collect();
+        let nt = tickets::NewTicket {
+            customer_id: &t.customer_id,
+            summary: &t.summary,
+            // Autotask stores plain text: the HTML form is not sent.
+            text: &t.details.text,
+            dedup_key: &t.dedup_key,
+            options,
+        };
+        let f = self.tickets.create(&mut self.api, &mut client(), &nt)?;
+        Ok(TicketRef { id: f.id, number: f.number, url: None })
+    }
+
+    fn find_open_ticket(&mut self, customer_id: &str, dedup_key: &str) -> Result<Option<TicketRef>, Error> {
+        let f = self.tickets.find_open(&mut self.api, &mut client(), customer_id, dedup_key)?;
+        Ok(f.map(|f| TicketRef { id: f.id, number: f.number, url: None }))
+    }
+
+    fn add_note(&mut self, ticket_id: &str, note: NewNote) -> Result<NoteRef, Error> {
+        let public = note.visibility == NoteVisibility::Public;
+        let id = self.tickets.add_note(&mut self.api, &mut client(), ticket_id, &note.body.text, public, note.outcome_id.as_deref())?;
+        Ok(NoteRef { id })
+    }
+
+    fn ticket_options(&mut self, kind: OptionKind) -> Result<Vec<TicketOption>, Error> {
+        let list = self.tickets.lists.options(&mut self.api, &mut client(), kind_of(kind))?;
+        Ok(list.into_iter().map(|o| TicketOption { id: o.id, name: o.name, is_default: o.is_default }).collect())
     }
 }
 
@@ -104,8 +181,15 @@ mod tests {
     fn info_declares_the_zone_hosts() {
         let i = Autotask::info();
         assert_eq!(i.allowed_hosts, vec!["https://*.autotask.net".to_string()]);
-        assert_eq!(i.fields.len(), 6);
-        assert!(!i.capabilities.contains(&Capability::CreateTicket));
+        assert_eq!(i.fields.len(), 8);
+        for c in [Capability::CreateTicket, Capability::TicketDedup, Capability::TicketOptions, Capability::CustomersChangedSince] {
+            assert!(i.capabilities.contains(&c), "{c:?}");
+        }
+        assert_eq!(i.ticket_option_kinds.len(), 5);
+        let key = i.fields.iter().find(|f| f.id == "ticket_key_field").unwrap();
+        assert_eq!(key.choices.iter().map(|c| c.value.as_str()).collect::<Vec<_>>(), ["external-id", "title"]);
+        let queue = i.fields.iter().find(|f| f.id == "ticket_queue_id").unwrap();
+        assert_eq!((queue.kind, queue.range.map(|r| (r.min, r.max))), (psa_connector_sdk::FieldKind::Number, Some((1, 2_147_483_647))));
         assert_eq!(i.contract_version, "0.2.0");
         let b = i.budget.expect("a budget");
         assert_eq!((b.requests, b.window_seconds, b.concurrency), (10_000, 3_600, Some(3)));

@@ -141,8 +141,55 @@ pub fn warn_tenant_conflict_late(tenant: &str, earlier: &(String, String), later
 pub fn warn_filtered(n: usize) -> String {
     format!("Autotask returned {n} companies on this page that are not active customers although the query asked for active customers only; they were skipped.")
 }
+pub fn warn_one_change_date(activity: bool) -> String {
+    let (used, other) = if activity { ("lastActivityDate", "lastTrackedModifiedDateTime") } else { ("lastTrackedModifiedDateTime", "lastActivityDate") };
+    format!("Autotask refused to filter companies on {other}, so the changed companies were found by {used} alone; a change only {other} records (such as an edited user-defined field) may be missed until the next full import.")
+}
 fn list(holders: &[(String, String)]) -> String {
     holders.iter().take(10).map(|(id, n)| format!("{} (id {id})", quoted(n))).collect::<Vec<_>>().join(", ")
+}
+
+// Tickets.
+pub fn ticket_forbidden(perm: &str, detail: &str) -> String {
+    format!(
+        "{} Grant {perm} (Autotask: Admin > Resources (Users) > Security Levels, the API user's level, Service Desk (Tickets)).",
+        detail.trim_end()
+    )
+}
+pub fn bad_company_id(id: &str) -> String {
+    format!("{} is not an Autotask company id (a positive whole number, as the import returns); import the customers again and use their ids.", quoted(id))
+}
+pub fn bad_ticket_id(id: &str) -> String {
+    format!("{} is not an Autotask ticket id (a positive whole number, as creating or finding the ticket returned).", quoted(id))
+}
+pub fn ticket_gone(id: i64) -> String {
+    format!("Autotask has no ticket {id} (it answered \"No matching records found\"): it was deleted or merged; find the open ticket again or open a new one.")
+}
+pub fn bad_key(key: &str) -> String {
+    format!(
+        "The deduplication key {} is not 1 to 100 characters of letters, digits and . _ : - (the contract's form); the platform must send such a key.",
+        quoted(key)
+    )
+}
+pub fn unknown_option(kind: &str, id: &str, list: &[crate::tickets::Opt]) -> String {
+    let known: Vec<String> = list.iter().take(15).map(|o| format!("{} ({})", o.id, clip(&o.name, 40))).collect();
+    format!(
+        "{} is not an active {kind} in this Autotask database; choose one of: {}.",
+        quoted(id),
+        if known.is_empty() { "(none listed)".to_string() } else { known.join(", ") }
+    )
+}
+pub fn no_queue() -> String {
+    "Autotask needs a queue for a new ticket and none was chosen: enter the default queue's id in the connection settings (Default ticket queue; the ticket options list the queues), or choose a queue for the ticket.".into()
+}
+pub fn no_default(kind: &str) -> String {
+    format!("Autotask marks no {kind} as the default and none was chosen; choose one of the ticket options of that kind.")
+}
+pub fn external_id_refused(status: u16, endpoint: &str, detail: &str) -> String {
+    format!(
+        "Autotask does not let this database find tickets by externalID, where the connector keeps the deduplication key (HTTP {status} at {endpoint}: {}). Set \"Ticket key field\" to title in the connection settings: the key then goes at the end of the ticket title.",
+        quoted(detail)
+    )
 }
 
 // Connection-test steps.
@@ -174,5 +221,12 @@ pub fn step_udf_missing(udf: &str, known: &[String]) -> String {
         "Autotask has no company user-defined field named {} ({known}). Create it under Admin > Features & Settings > User-Defined Fields > Company, or enter the exact label of the field that holds the tenant ids.",
         quoted(udf)
     )
+}
+pub fn step_tickets_ok(title: bool) -> String {
+    if title {
+        "Tickets are readable; a finding's key is kept as a [key] tag at the end of the ticket title.".into()
+    } else {
+        "Tickets are readable, and can be found by External ID, where a finding's key is kept.".into()
+    }
 }
 pub const SKIPPED: &str = "Skipped because an earlier step failed.";

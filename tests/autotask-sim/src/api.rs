@@ -188,7 +188,9 @@ async fn zone_checked(
     if segs.len() < 3 || segs[0] != "atservicesrest" || segs[1] != "v1.0" || !path_spelling_ok(shared, &seen.path) {
         return Ok(errors(404, "No HTTP resource was found that matches the request URI."));
     }
-    let (user_ok, code_ok, moved, thread_answer, budget_answer, max, permission) = {
+    let ticket_entity = matches!(segs[2], "tickets" | "ticketnotes");
+    let is_query = segs.get(3) == Some(&"query");
+    let (user_ok, code_ok, moved, thread_answer, budget_answer, max, mut permission) = {
         let st = shared.lock();
         let o = &st.opts;
         let user_ok = header_str(headers, "UserName").is_some_and(|u| u.trim().eq_ignore_ascii_case(&o.username))
@@ -204,6 +206,11 @@ async fn zone_checked(
             st.faults.permission_denied,
         )
     };
+    if ticket_entity {
+        let f = shared.lock().faults.clone();
+        let write = seen.method == "POST" && !is_query;
+        permission |= if write { f.tickets_write_denied } else { f.tickets_read_denied };
+    }
     if !user_ok {
         return Err((json_resp(401, json!({})), "unauthorized"));
     }
@@ -269,6 +276,36 @@ fn route(shared: &Shared, idx: usize, method: &str, segs: &[&str], query: &str, 
         ("GET", ["companies", "query", "next"]) => next_page(shared, idx, query),
         ("GET", ["companies", "entityinformation", "userdefinedfields"]) => Ok(udf_definitions(shared)),
         ("GET", ["companies", "entityinformation", "fields"]) => Ok(field_definitions()),
+        ("POST", ["tickets"]) => {
+            let mut st = shared.lock();
+            match crate::tickets::create_ticket(&mut st, body) {
+                Ok(id) => Ok(json_resp(200, json!({ "itemId": id }))),
+                Err(m) => Err(errors(500, &m)),
+            }
+        }
+        ("POST", ["tickets", "query"]) => parse_body(body).and_then(|v| ticket_query(shared, idx, v, None)),
+        ("GET", ["tickets", "query"]) => search(query).and_then(|v| ticket_query(shared, idx, v, None)),
+        ("GET", ["tickets", "query", "next"]) => next_ticket_page(shared, idx, query),
+        ("GET", ["tickets", "entityinformation", "fields"]) => Ok(json_resp(200, crate::tickets::ticket_fields(&shared.lock().opts))),
+        ("GET", ["ticketnotes", "entityinformation", "fields"]) => Ok(json_resp(200, crate::tickets::note_fields(&shared.lock().opts))),
+        ("GET", ["tickets", id]) => match id.parse::<i64>() {
+            Ok(id) => {
+                let st = shared.lock();
+                let item = st.tickets.iter().find(|t| t.id == id).map(|t| t.to_json());
+                Ok(json_resp(200, json!({ "item": item })))
+            }
+            Err(_) => Err(errors(500, &format!("The id {id} is not a valid ticket id."))),
+        },
+        ("POST", ["tickets", id, "notes"]) => match id.parse::<i64>() {
+            Ok(id) => {
+                let mut st = shared.lock();
+                match crate::tickets::create_note(&mut st, id, body) {
+                    Ok(n) => Ok(json_resp(200, json!({ "itemId": n }))),
+                    Err(m) => Err(errors(500, &m)),
+                }
+            }
+            Err(_) => Err(errors(500, &format!("The id {id} is not a valid ticket id."))),
+        },
         ("GET", ["companies", id]) => match id.parse::<i64>() {
             Ok(id) => {
                 let st = shared.lock();
@@ -291,23 +328,24 @@ fn search(query: &str) -> Result<Value, Response> {
     serde_json::from_str(&s).map_err(|e| errors(500, &format!("The search parameter is not valid JSON: {e}")))
 }
 
-fn parsed(v: &Value) -> Result<Query, Response> {
-    Query::parse(v.to_string().as_bytes()).map_err(|m| errors(500, &m))
+fn parsed(shared: &Shared, v: &Value) -> Result<Query, Response> {
+    let entity = crate::filter::companies(shared.lock().opts.change_fields);
+    Query::parse_for(v.to_string().as_bytes(), &entity).map_err(|m| errors(500, &m))
 }
 
 fn count(shared: &Shared, v: Value) -> Result<Response, Response> {
-    let q = parsed(&v)?;
+    let q = parsed(shared, &v)?;
     let st = shared.lock();
     if st.opts.require_filter && !q.has_condition() {
         return Err(errors(500, "A query requires at least one filter condition."));
     }
-    let n = st.opts.companies.iter().filter(|c| q.matches(c)).count();
+    let n = st.opts.companies.iter().filter(|c| q.matches(*c)).count();
     Ok(json_resp(200, json!({ "queryCount": n })))
 }
 
 /// Runs a query from `after` (exclusive id) on.
 fn run_query(shared: &Shared, idx: usize, v: Value, after: Option<i64>) -> Result<Response, Response> {
-    let q = parsed(&v)?;
+    let q = parsed(shared, &v)?;
     let st = shared.lock();
     let o = &st.opts;
     if o.require_filter && !q.has_condition() {
@@ -322,7 +360,7 @@ fn run_query(shared: &Shared, idx: usize, v: Value, after: Option<i64>) -> Resul
         }
         Some(_) => cap,
     };
-    let mut all: Vec<_> = o.companies.iter().filter(|c| q.matches(c)).collect();
+    let mut all: Vec<_> = o.companies.iter().filter(|c| q.matches(*c)).collect();
     all.sort_by_key(|c| c.id);
     let total = all.len();
     let rest: Vec<_> = all.into_iter().filter(|c| after.is_none_or(|a| c.id > a)).collect();
@@ -373,6 +411,41 @@ fn next_page(shared: &Shared, idx: usize, query_str: &str) -> Result<Response, R
     let after = v.get("after").and_then(Value::as_i64).ok_or_else(bad)?;
     let q = v.get("query").cloned().ok_or_else(bad)?;
     run_query(shared, idx, q, Some(after))
+}
+
+/// A ticket query from `after` (exclusive id) on, at most the page cap a page.
+fn ticket_query(shared: &Shared, idx: usize, v: Value, after: Option<i64>) -> Result<Response, Response> {
+    let st = shared.lock();
+    let o = &st.opts;
+    let entity = crate::tickets::ticket_entity(o.external_id_queryable);
+    let q = Query::parse_for(v.to_string().as_bytes(), &entity).map_err(|m| errors(500, &m))?;
+    if o.require_filter && !q.has_condition() {
+        return Err(errors(500, "A query requires at least one filter condition."));
+    }
+    let cap = o.page_cap.max(1);
+    let served = q.max_records.filter(|m| *m >= 1 && (*m as u64) <= cap as u64).map_or(cap, |m| m as usize);
+    let mut all: Vec<_> = st.tickets.iter().filter(|t| q.matches(*t)).collect();
+    all.sort_by_key(|t| t.id);
+    let rest: Vec<_> = all.into_iter().filter(|t| after.is_none_or(|a| t.id > a)).collect();
+    let page = &rest[..rest.len().min(served)];
+    let next = (rest.len() > page.len()).then(|| {
+        let last = page.last().map_or(0, |t| t.id);
+        let token = hex(json!({ "query": v, "after": last }).to_string().as_bytes());
+        format!("{}/ATServicesRest/V1.0/Tickets/query/next?paging={token}", st.zone_bases[idx])
+    });
+    let items: Vec<Value> = page.iter().map(|t| t.to_json()).collect();
+    Ok(json_resp(
+        200,
+        json!({"items": items, "pageDetails": {"count": page.len(), "requestCount": served, "prevPageUrl": null, "nextPageUrl": next}}),
+    ))
+}
+
+fn next_ticket_page(shared: &Shared, idx: usize, query_str: &str) -> Result<Response, Response> {
+    let bad = || errors(500, "The paging state of this next-page URL is not valid.");
+    let token = query_param(query_str, "paging").ok_or_else(bad)?;
+    let v: Value = serde_json::from_slice(&unhex(&token).ok_or_else(bad)?).map_err(|_| bad())?;
+    let after = v.get("after").and_then(Value::as_i64).ok_or_else(bad)?;
+    ticket_query(shared, idx, v.get("query").cloned().ok_or_else(bad)?, Some(after))
 }
 
 fn udf_definitions(shared: &Shared) -> Response {

@@ -37,6 +37,9 @@ pub struct SimCompany {
     pub web_address: Option<String>,
     /// UTC, `YYYY-MM-DDTHH:MM:SSZ`.
     pub last_activity_date: String,
+    /// `lastTrackedModifiedDateTime`: when the record itself last changed (UTC,
+    /// `YYYY-MM-DDTHH:MM:SS.ffZ`, as in the notes' A7 example).
+    pub last_tracked_modified: String,
     /// User-defined fields `(name, value)`; `None` = no value (how it is served: see
     /// [`crate::EmptyUdfs`]).
     pub udfs: Vec<(String, Option<String>)>,
@@ -75,6 +78,7 @@ impl SimCompany {
         m.insert("parentCompanyID".into(), json!(self.parent_company_id));
         m.insert("webAddress".into(), json!(self.web_address));
         m.insert("lastActivityDate".into(), json!(self.last_activity_date));
+        m.insert("lastTrackedModifiedDateTime".into(), json!(self.last_tracked_modified));
         let udfs: Vec<Value> = self
             .udfs
             .iter()
@@ -192,6 +196,9 @@ pub fn sample_companies(n: usize, seed: u64) -> Vec<SimCompany> {
             is_active,
             parent_company_id,
             web_address,
+            // Derived without the generator, so the data stays as it was: the record changed
+            // at midnight of its last activity's day (A7's example has it before the activity).
+            last_tracked_modified: format!("{}T00:00:00.52Z", &last_activity_date[..10]),
             last_activity_date,
             udfs,
         });

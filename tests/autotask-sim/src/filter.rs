@@ -26,7 +26,13 @@ fn get<'a>(o: &'a serde_json::Map<String, Value>, key: &str) -> Option<&'a Value
 
 impl Query {
     /// Parses a QueryModel body.
+    #[cfg(test)]
     pub fn parse(body: &[u8]) -> Result<Query, String> {
+        Self::parse_for(body, &companies(crate::ChangeFields::Both))
+    }
+
+    /// Parses a query on `entity` (its queryable fields).
+    pub fn parse_for(body: &[u8], entity: &Entity) -> Result<Query, String> {
         let v: Value = serde_json::from_slice(body).map_err(|e| format!("The query body is not valid JSON: {e}"))?;
         let o = v.as_object().ok_or("The query body must be a JSON object.")?;
         let max_records = match get(o, "MaxRecords") {
@@ -48,7 +54,7 @@ impl Query {
         let q = Query { max_records, include_fields, filter };
         let mut udfs = Vec::new();
         for f in &q.filter {
-            validate(f, &mut udfs, 0)?;
+            validate(f, &mut udfs, 0, entity)?;
         }
         Ok(q)
     }
@@ -59,12 +65,36 @@ impl Query {
     }
 
     /// Whether `c` matches every top-level item.
-    pub fn matches(&self, c: &SimCompany) -> bool {
+    pub fn matches(&self, c: &dyn Record) -> bool {
         self.filter.iter().all(|f| eval(f, c))
     }
 }
 
-const FIELDS: &[&str] = &["id", "companyName", "companyType", "isActive", "parentCompanyID", "webAddress", "lastActivityDate"];
+/// An entity's name (for error texts) and the fields a filter may name.
+pub struct Entity {
+    pub name: &'static str,
+    pub fields: Vec<&'static str>,
+}
+
+/// A record a filter is evaluated against.
+pub trait Record {
+    /// The value of `field` (any case), or of the UDF `field` when `udf`.
+    fn field(&self, field: &str, udf: bool) -> Scalar;
+}
+
+const COMPANY_FIELDS: &[&str] = &[
+    "id", "companyName", "companyType", "isActive", "parentCompanyID", "webAddress", "lastActivityDate", "lastTrackedModifiedDateTime",
+];
+
+/// Companies whose change-date fields are queryable only as `change_fields` says.
+pub fn companies(change_fields: crate::ChangeFields) -> Entity {
+    let drop = match change_fields {
+        crate::ChangeFields::Both => None,
+        crate::ChangeFields::LastActivityDateOnly => Some("lastTrackedModifiedDateTime"),
+        crate::ChangeFields::LastTrackedModifiedOnly => Some("lastActivityDate"),
+    };
+    Entity { name: "Company", fields: COMPANY_FIELDS.iter().copied().filter(|f| Some(*f) != drop).collect() }
+}
 const OPS: &[&str] = &[
     "eq", "noteq", "gt", "gte", "lt", "lte", "beginsWith", "endsWith", "contains", "exist", "notExist", "in", "notIn",
 ];
@@ -77,7 +107,7 @@ fn is_true(v: Option<&Value>) -> bool {
     }
 }
 
-fn validate(f: &Value, udfs: &mut Vec<String>, depth: usize) -> Result<(), String> {
+fn validate(f: &Value, udfs: &mut Vec<String>, depth: usize, entity: &Entity) -> Result<(), String> {
     if depth > 32 {
         return Err("The filter is nested too deeply.".into());
     }
@@ -88,7 +118,7 @@ fn validate(f: &Value, udfs: &mut Vec<String>, depth: usize) -> Result<(), Strin
         if items.len() > 500 {
             return Err("A grouping is limited to 500 conditions.".into());
         }
-        return items.iter().try_for_each(|i| validate(i, udfs, depth + 1));
+        return items.iter().try_for_each(|i| validate(i, udfs, depth + 1, entity));
     }
     if !OPS.iter().any(|k| k.eq_ignore_ascii_case(op)) {
         return Err(format!("The operator {op} is not valid."));
@@ -101,8 +131,8 @@ fn validate(f: &Value, udfs: &mut Vec<String>, depth: usize) -> Result<(), Strin
         if udfs.len() > 1 {
             return Err("You can only query by one user-defined field at a time.".into());
         }
-    } else if !FIELDS.iter().any(|k| k.eq_ignore_ascii_case(field)) {
-        return Err(format!("Unable to find {field} in the Company entity."));
+    } else if !entity.fields.iter().any(|k| k.eq_ignore_ascii_case(field)) {
+        return Err(format!("Unable to find {field} in the {} entity.", entity.name));
     }
     let needs_value = !(op.eq_ignore_ascii_case("exist") || op.eq_ignore_ascii_case("notExist"));
     if needs_value && get(o, "value").is_none_or(Value::is_null) {
@@ -116,11 +146,17 @@ fn validate(f: &Value, udfs: &mut Vec<String>, depth: usize) -> Result<(), Strin
 
 /// A company's field value as a comparable scalar.
 #[derive(Debug, Clone, PartialEq)]
-enum Scalar {
+pub enum Scalar {
     Int(i64),
     Bool(bool),
     Str(String),
     Null,
+}
+
+impl Record for SimCompany {
+    fn field(&self, field: &str, udf: bool) -> Scalar {
+        field_value(self, field, udf)
+    }
 }
 
 fn field_value(c: &SimCompany, field: &str, udf: bool) -> Scalar {
@@ -140,6 +176,7 @@ fn field_value(c: &SimCompany, field: &str, udf: bool) -> Scalar {
         "parentcompanyid" => c.parent_company_id.map_or(Scalar::Null, Scalar::Int),
         "webaddress" => c.web_address.clone().map_or(Scalar::Null, Scalar::Str),
         "lastactivitydate" => Scalar::Str(c.last_activity_date.clone()),
+        "lasttrackedmodifieddatetime" => Scalar::Str(c.last_tracked_modified.clone()),
         _ => Scalar::Null,
     }
 }
@@ -196,7 +233,7 @@ fn text(a: &Scalar) -> Option<String> {
     }
 }
 
-fn eval(f: &Value, c: &SimCompany) -> bool {
+fn eval(f: &Value, c: &dyn Record) -> bool {
     let Some(o) = f.as_object() else { return false };
     let op = get(o, "op").and_then(Value::as_str).unwrap_or("").to_ascii_lowercase();
     if op == "and" || op == "or" {
@@ -204,7 +241,7 @@ fn eval(f: &Value, c: &SimCompany) -> bool {
         return if op == "and" { items.iter().all(|i| eval(i, c)) } else { items.iter().any(|i| eval(i, c)) };
     }
     let field = get(o, "field").and_then(Value::as_str).unwrap_or("");
-    let a = field_value(c, field, is_true(get(o, "udf")));
+    let a = c.field(field, is_true(get(o, "udf")));
     let v = get(o, "value").unwrap_or(&Value::Null);
     let needle = || v.as_str().map(str::to_lowercase).unwrap_or_else(|| v.to_string().to_lowercase());
     match op.as_str() {
@@ -240,7 +277,7 @@ mod tests {
         let cs = sample_companies(200, 7);
         let count = |v: Value| {
             let q = q(v).unwrap();
-            cs.iter().filter(|c| q.matches(c)).count()
+            cs.iter().filter(|c| q.matches(*c)).count()
         };
         let customers = cs.iter().filter(|c| c.is_active_customer()).count();
         assert_eq!(

@@ -39,8 +39,16 @@
 //! | 3 concurrent requests per endpoint; the 4th refused mentioning "Itgenatr005"/"thread threshold", maybe not 429; zone lookups exempt | B6 | confirmed (A6, A3) | [`SimOptions::thread_limit`], [`LimitAnswer`] |
 //! | Permission problems: 500 `"The logged in Resource does not have the adequate permissions"` | B6 | confirmed (A2) | [`Faults::permission_denied`] |
 //! | Errors as `{"errors":[...]}` | B6 | confirmed (A1, A2) | – |
+//! | Companies' `lastActivityDate` and `lastTrackedModifiedDateTime`, both filterable (changed-since queries) | B3 | fields confirmed (A1, A7); queryability \[likely\] | [`SimOptions::change_fields`], [`AutotaskSim::touch_companies`] |
+//! | Tickets, ticket notes, their picklists, required fields, permissions: see [`tickets`] | B5, B6 | see there | [`SimOptions::ticket_picklists`], [`SimOptions::ticket_required`], [`SimOptions::external_id_queryable`], [`Faults::tickets_read_denied`] |
 //!
-//! Not simulated: tickets, notes, impersonation (the header is only logged), latency added at
+//! Where a connector keeps a ticket's deduplication key: `externalID`, a string field of the
+//! Ticket entity made for another system's id [confirmed A1], matched exactly with `eq`; whether
+//! Autotask lets a query filter on it is \[unsure\], so [`SimOptions::external_id_queryable`]
+//! answers both ways (a connector then needs another place, such as a tag in the title, which
+//! `contains` on `title` finds: the pattern real code uses, B5).
+//!
+//! Not simulated: ticket UDFs, ticket updates (PATCH), impersonation (the header is only logged), latency added at
 //! ≥ 50 % of the budget, HTTPS on the lookup listener, PascalCase output.
 //!
 //! The request log ([`LoggedRequest`]) records method, path, query, status, which auth headers
@@ -56,13 +64,15 @@ mod filter;
 pub mod options;
 mod sim;
 mod state;
+pub mod tickets;
 pub mod tls;
 
 pub use api::PERMISSION_TEXT;
 pub use data::{normalize_guid, sample_companies, SimCompany, COMPANY_TYPES, OTHER_UDF, TENANT_UDF};
 pub use options::{
-    BadIntegrationCode, Budget, CountRule, EmptyUdfs, Faults, LastPage, LimitAnswer, Listener, LoggedRequest, MoveAfter,
-    OverCap, SimOptions, UnknownUser,
+    BadIntegrationCode, Budget, ChangeFields, CountRule, EmptyUdfs, Faults, LastPage, LimitAnswer, Listener, LoggedRequest,
+    MoveAfter, OverCap, SimOptions, Touch, UnknownUser,
 };
+pub use tickets::{Pick, SimNote, SimTicket, TicketPicklists};
 pub use tls::{SimTls, ZoneTls, ZONE_NAMES};
 pub use sim::AutotaskSim;

@@ -1,7 +1,7 @@
 //! `autotask-sim`: serves a simulated Autotask database on loopback until Ctrl-C, printing the
 //! values an admin would copy from Autotask.
 
-use autotask_sim::{sample_companies, AutotaskSim, Budget, EmptyUdfs, LastPage, LimitAnswer, SimOptions};
+use autotask_sim::{sample_companies, AutotaskSim, Budget, ChangeFields, EmptyUdfs, LastPage, LimitAnswer, SimOptions};
 use clap::{Parser, ValueEnum};
 
 #[derive(Clone, Copy, Debug, ValueEnum)]
@@ -77,6 +77,20 @@ struct Args {
     /// the form's zone lookup URL on loopback reaches them there.
     #[arg(long)]
     zones_on_lookup_listener: bool,
+    /// Refuse ticket queries that filter on externalID (whether Autotask
+    /// allows it is unsure; a connector must cope either way).
+    #[arg(long)]
+    external_id_not_queryable: bool,
+    /// Which company change dates a query may filter on.
+    #[arg(long, value_enum, default_value_t = Changes::Both)]
+    change_fields: Changes,
+}
+
+#[derive(Clone, Copy, Debug, ValueEnum)]
+enum Changes {
+    Both,
+    LastActivityDate,
+    LastTrackedModified,
 }
 
 #[tokio::main]
@@ -87,6 +101,12 @@ async fn main() -> std::io::Result<()> {
         page_cap: a.page_cap.max(1),
         zones: a.zones.max(1),
         zones_on_lookup_listener: a.zones_on_lookup_listener,
+        external_id_queryable: !a.external_id_not_queryable,
+        change_fields: match a.change_fields {
+            Changes::Both => ChangeFields::Both,
+            Changes::LastActivityDate => ChangeFields::LastActivityDateOnly,
+            Changes::LastTrackedModified => ChangeFields::LastTrackedModifiedOnly,
+        },
         budget: (a.budget > 0).then(|| Budget { max_requests: a.budget, ..Budget::autotask() }),
         budget_answer: a.budget_answer.into(),
         thread_limit: (a.thread_limit > 0).then_some(a.thread_limit),

@@ -70,6 +70,46 @@ pub struct SimOptions {
     pub companies: Vec<SimCompany>,
     /// The company UDF definitions `GET Companies/entityInformation/userDefinedFields` lists.
     pub udf_definitions: Vec<String>,
+    /// Which of the companies' change dates a filter may name (notes B3: both fields exist
+    /// [confirmed A1], A7 filters on `lastActivityDate`; queryability \[likely\]).
+    pub change_fields: ChangeFields,
+    /// The ticket picklists `GET Tickets/entityInformation/fields` and
+    /// `GET TicketNotes/entityInformation/fields` serve.
+    pub ticket_picklists: crate::tickets::TicketPicklists,
+    /// Fields `POST Tickets` requires (notes B5: `companyID, title, status, priority` plus
+    /// `queueID` \[likely\]); a missing one is answered 500 with errors.
+    pub ticket_required: Vec<String>,
+    /// Whether `Tickets/query` may filter on `externalID` (notes B5: the field exists
+    /// [confirmed A1]; its queryability \[unsure\]). Default `true`; `false` answers such a
+    /// filter 500 "Unable to find externalID in the Ticket entity."
+    pub external_id_queryable: bool,
+    /// Most characters a ticket's `description` may hold (\[unsure\]: not in the notes;
+    /// 8,000 is the simulator's choice); more is answered 500 with errors.
+    pub ticket_description_max: usize,
+    /// Most characters a note's `description` may hold (32,000).
+    pub note_description_max: usize,
+}
+
+/// Which company change dates are queryable ([`SimOptions::change_fields`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ChangeFields {
+    /// `lastActivityDate` and `lastTrackedModifiedDateTime` (the default).
+    Both,
+    /// Only `lastActivityDate` (the one A7 filters on).
+    LastActivityDateOnly,
+    /// Only `lastTrackedModifiedDateTime`.
+    LastTrackedModifiedOnly,
+}
+
+/// Which company dates [`crate::AutotaskSim::touch_companies`] moves.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Touch {
+    /// Both dates.
+    Both,
+    /// Only `lastActivityDate` (an activity, the record unchanged).
+    Activity,
+    /// Only `lastTrackedModifiedDateTime` (the record changed, say a UDF, without an activity).
+    Modified,
 }
 
 impl Default for SimOptions {
@@ -99,6 +139,12 @@ impl Default for SimOptions {
             thread_answer: LimitAnswer::ServerError,
             companies: sample_companies(1200, 7),
             udf_definitions: vec![TENANT_UDF.to_string(), crate::data::OTHER_UDF.to_string()],
+            change_fields: ChangeFields::Both,
+            ticket_picklists: crate::tickets::TicketPicklists::default(),
+            ticket_required: ["companyID", "title", "status", "priority", "queueID"].map(String::from).to_vec(),
+            external_id_queryable: true,
+            ticket_description_max: 8000,
+            note_description_max: 32000,
         }
     }
 }
@@ -204,6 +250,11 @@ pub struct Faults {
     /// pages) were served: from then on its old zone answers 401 and the lookup names the new
     /// one (notes B1: a customer moved; A2 looks the zone up again on a 401).
     pub move_after_pages: Option<MoveAfter>,
+    /// Ticket reads (`Tickets/query`, `Tickets/{id}`, the entity information) answer 500
+    /// "does not have the adequate permissions" (notes B6).
+    pub tickets_read_denied: bool,
+    /// Ticket and note writes (`POST Tickets`, `POST Tickets/{id}/Notes`) answer so too.
+    pub tickets_write_denied: bool,
 }
 
 /// A database move after some company pages ([`Faults::move_after_pages`]).

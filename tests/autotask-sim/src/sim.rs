@@ -159,6 +159,37 @@ impl AutotaskSim {
         ]
     }
 
+    /// Moves the change dates of the companies `ids` to `at` (`YYYY-MM-DDTHH:MM:SSZ`), as a
+    /// change in Autotask would: both, or only the one `which` names.
+    pub fn touch_companies(&self, ids: &[i64], at: &str, which: crate::Touch) {
+        let mut st = self.shared.lock();
+        for c in st.opts.companies.iter_mut().filter(|c| ids.contains(&c.id)) {
+            if which != crate::Touch::Modified {
+                c.last_activity_date = at.to_string();
+            }
+            if which != crate::Touch::Activity {
+                c.last_tracked_modified = at.to_string();
+            }
+        }
+    }
+
+    /// The tickets posted so far.
+    pub fn tickets(&self) -> Vec<crate::SimTicket> {
+        self.shared.lock().tickets.clone()
+    }
+
+    /// The ticket notes posted so far.
+    pub fn notes(&self) -> Vec<crate::SimNote> {
+        self.shared.lock().notes.clone()
+    }
+
+    /// Sets a ticket's status (say 5, Complete), as a technician would.
+    pub fn set_ticket_status(&self, id: i64, status: i64) {
+        if let Some(t) = self.shared.lock().tickets.iter_mut().find(|t| t.id == id) {
+            t.status = status;
+        }
+    }
+
     /// Every request on every listener so far, in the order they were answered.
     pub fn requests(&self) -> Vec<LoggedRequest> {
         self.shared.lock().log.clone()

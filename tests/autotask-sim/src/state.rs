@@ -19,6 +19,10 @@ pub struct Inner {
     pub arrivals: VecDeque<Instant>,
     /// Requests in progress per endpoint (lower-cased entity name).
     pub in_flight: HashMap<String, usize>,
+    /// Tickets posted so far.
+    pub tickets: Vec<crate::tickets::SimTicket>,
+    /// Ticket notes posted so far.
+    pub notes: Vec<crate::tickets::SimNote>,
 }
 
 /// Cheaply clonable handle on the shared state.
@@ -36,6 +40,8 @@ impl Shared {
             log: Vec::new(),
             arrivals: VecDeque::new(),
             in_flight: HashMap::new(),
+            tickets: Vec::new(),
+            notes: Vec::new(),
         })))
     }
 

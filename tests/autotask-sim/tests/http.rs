@@ -506,3 +506,95 @@ async fn empty_udf_options() {
         assert_eq!(udfs.iter().find(|u| u["name"] == TENANT_UDF).unwrap()["value"], want);
     }
 }
+
+fn ticket(company: i64) -> Value {
+    json!({"id": 0, "companyID": company, "title": "[O365] MFA off", "description": "plain text", "status": 1, "priority": 2,
+           "queueID": 29682833, "ticketType": 5, "source": 8, "externalID": "o365:mfa:1"})
+}
+
+#[tokio::test]
+async fn tickets_notes_and_picklists() {
+    let sim = start(small(10)).await;
+    let api = discover(&sim).await;
+    let company = sim.options().companies[2].id;
+    // One object, not an array; the answer is only the id.
+    let (s, v, _) = send(authed(&sim, http().post(format!("{api}Tickets"))).json(&json!([ticket(company)]))).await;
+    assert_eq!(s, 500, "{v}");
+    let (s, v, _) = send(authed(&sim, http().post(format!("{api}Tickets"))).json(&ticket(company))).await;
+    assert_eq!(s, 200, "{v}");
+    let id = v["itemId"].as_i64().unwrap();
+    assert_eq!(v.as_object().unwrap().len(), 1);
+    assert_eq!(sim.tickets()[0].posted, ticket(company));
+    let (s, v, _) = send(authed(&sim, http().get(format!("{api}Tickets/{id}")))).await;
+    assert_eq!((s, v["item"]["ticketNumber"].as_str()), (200, Some("T20261130.0001")));
+    // Required fields, picklists, companies.
+    for (k, bad) in [("queueID", Value::Null), ("status", json!(99)), ("queueID", json!(29682835)), ("companyID", json!(1))] {
+        let mut b = ticket(company);
+        b[k] = bad;
+        let (s, v, _) = send(authed(&sim, http().post(format!("{api}Tickets"))).json(&b)).await;
+        assert_eq!(s, 500, "{k}: {v}");
+        assert!(v["errors"][0].as_str().unwrap().contains(k), "{v}");
+    }
+    // Find-open: companyID eq, status noteq 5, externalID eq.
+    let find = json!({"filter": [{"op": "and", "items": [
+        {"op": "eq", "field": "companyID", "value": company},
+        {"op": "noteq", "field": "status", "value": 5},
+        {"op": "eq", "field": "externalID", "value": "o365:mfa:1"}]}]});
+    let (s, v, _) = send(authed(&sim, http().post(format!("{api}Tickets/query"))).json(&find)).await;
+    assert_eq!((s, v["items"].as_array().unwrap().len()), (200, 1), "{v}");
+    sim.set_ticket_status(id, 5);
+    let (_, v, _) = send(authed(&sim, http().post(format!("{api}Tickets/query"))).json(&find)).await;
+    assert_eq!(v["items"].as_array().unwrap().len(), 0, "a completed ticket is not open");
+    // Notes.
+    let note = json!({"title": "Seen again", "description": "again", "noteType": 3, "publish": 2});
+    let (s, v, _) = send(authed(&sim, http().post(format!("{api}Tickets/{id}/Notes"))).json(&note)).await;
+    assert_eq!(s, 200, "{v}");
+    assert_eq!((sim.notes()[0].ticket_id, sim.notes()[0].publish), (id, 2));
+    let (s, v, _) = send(authed(&sim, http().post(format!("{api}Tickets/999999/Notes"))).json(&note)).await;
+    assert!(s == 500 && v["errors"][0].as_str().unwrap().contains("No matching records"), "{v}");
+    let long = json!({"title": "t", "description": "x".repeat(32001), "noteType": 3, "publish": 2});
+    assert_eq!(send(authed(&sim, http().post(format!("{api}Tickets/{id}/Notes"))).json(&long)).await.0, 500);
+    // Picklists.
+    let (_, v, _) = send(authed(&sim, http().get(format!("{api}Tickets/entityInformation/fields")))).await;
+    let queue = v["fields"].as_array().unwrap().iter().find(|f| f["name"] == "queueID").unwrap();
+    assert_eq!(queue["picklistValues"].as_array().unwrap().len(), 3);
+    let (_, v, _) = send(authed(&sim, http().get(format!("{api}TicketNotes/entityInformation/fields")))).await;
+    assert_eq!(v["fields"][1]["name"], "publish");
+}
+
+#[tokio::test]
+async fn ticket_permissions_and_external_id_queryability() {
+    let sim = start(SimOptions { external_id_queryable: false, ..small(5) }).await;
+    let api = discover(&sim).await;
+    let find = json!({"filter": [{"op": "eq", "field": "externalID", "value": "k"}]});
+    let (s, v, _) = send(authed(&sim, http().post(format!("{api}Tickets/query"))).json(&find)).await;
+    assert!(s == 500 && v["errors"][0].as_str().unwrap().contains("externalID"), "{v}");
+    sim.set_faults(Faults { tickets_read_denied: true, ..Default::default() });
+    let by_company = json!({"filter": [{"op": "eq", "field": "companyID", "value": 1}]});
+    let (s, v, _) = send(authed(&sim, http().post(format!("{api}Tickets/query"))).json(&by_company)).await;
+    assert!(s == 500 && v["errors"][0].as_str().unwrap().contains(PERMISSION_TEXT), "{v}");
+    let company = sim.options().companies[0].id;
+    assert_eq!(send(authed(&sim, http().post(format!("{api}Tickets"))).json(&ticket(company))).await.0, 200, "writes allowed");
+    sim.set_faults(Faults { tickets_write_denied: true, ..Default::default() });
+    assert_eq!(send(authed(&sim, http().post(format!("{api}Tickets"))).json(&ticket(company))).await.0, 500);
+    assert_eq!(send(authed(&sim, http().post(format!("{api}Tickets/query"))).json(&by_company)).await.0, 200, "reads allowed");
+}
+
+#[tokio::test]
+async fn companies_changed_since_on_either_date() {
+    let sim = start(small(40)).await;
+    let api = discover(&sim).await;
+    let ids: Vec<i64> = sim.options().companies.iter().take(4).map(|c| c.id).collect();
+    sim.touch_companies(&ids[..2], "2027-01-02T03:04:05Z", Touch::Both);
+    sim.touch_companies(&ids[2..3], "2027-01-02T03:04:05Z", Touch::Modified);
+    sim.touch_companies(&ids[3..], "2027-01-02T03:04:05Z", Touch::Activity);
+    let count = |field: &str| json!({"filter": [{"op": "gte", "field": field, "value": "2027-01-01T00:00:00Z"}]});
+    let (_, v, _) = post_query(&sim, &api, count("lastTrackedModifiedDateTime")).await;
+    assert_eq!(v["items"].as_array().unwrap().len(), 3);
+    let (_, v, _) = post_query(&sim, &api, count("lastActivityDate")).await;
+    assert_eq!(v["items"].as_array().unwrap().len(), 3);
+    let sim = start(SimOptions { change_fields: ChangeFields::LastActivityDateOnly, ..small(5) }).await;
+    let api = discover(&sim).await;
+    let (s, v, _) = post_query(&sim, &api, count("lastTrackedModifiedDateTime")).await;
+    assert!(s == 500 && v["errors"][0].as_str().unwrap().contains("lastTrackedModifiedDateTime"), "{v}");
+}

@@ -12,6 +12,7 @@
 mod common;
 
 mod autotask;
+mod autotask_tickets;
 mod autotask_zones;
 mod cache_integrity;
 mod compiled_cache;
