@@ -34,6 +34,9 @@ CLI = "host/cli/src/"
 # The Autotask connector's unit tests (plugin/autotask, scripted answers).
 AUTOTASK = "autotask:lib"
 AT = "plugin/autotask/src/"
+# The HaloPSA connector's unit tests (plugin/halopsa, scripted answers).
+HALOPSA = "halopsa:lib"
+HALO = "plugin/halopsa/src/"
 # The SDK's unit tests (plugin/sdk).
 SDK = "sdk:lib"
 SD = "plugin/sdk/src/"
@@ -47,6 +50,8 @@ def target(module):
         return ["-p", "psa-host-cli", "--test", "cli"], ""
     if module == AUTOTASK:
         return ["-p", "autotask-connector", "--lib"], ""
+    if module == HALOPSA:
+        return ["-p", "halopsa-connector", "--lib"], ""
     if module == SDK:
         return ["-p", "psa-connector-sdk", "--lib"], ""
     return INTEGRATION, module + "::"
@@ -155,6 +160,23 @@ ROWS = [
      "strict_server", "a_411_on_the_token_endpoint_names_the_proxy_not_a_wrong_url"),
     ("adaptive-page-size", "plugin/halopsa/src/pagination.rs", "} else if capped {", "} else if false {",
      "halo_paging", "every_customer_once_when_halo_counts_offsets_from_the_asked_size"),
+    # Issue 13: Halo's tickets (plugin/halopsa/src/tickets.rs) and changed-since import.
+    ("halo-ticket-key-verified", HALO + "tickets.rs",
+     'get("third_party_id_string").map(|v| v.as_str().map(str::trim) == Some(key))',
+     'get("third_party_id_string").map(|_| true)',
+     HALOPSA, "tickets::tests::find_page_verifies_client_key_and_closed"),
+    ("halo-ticket-find-pages-cap", HALO + "tickets.rs", "if page_no >= MAX_FIND_PAGES {", "if false {",
+     HALOPSA, "tickets::tests::find_open_with_a_halo_that_ignores_the_key_reads_every_page"),
+    ("halo-ticket-find-details-cap", HALO + "tickets.rs", "if unknown.len() > MAX_FIND_DETAILS {", "if false {",
+     HALOPSA, "tickets::tests::find_open_confirms_rows_without_the_key_field"),
+    ("halo-dedup-key-checked", HALO + "tickets.rs", "let ok = !key.is_empty()", "let ok = true || !key.is_empty()",
+     HALOPSA, "tickets::tests::ticket_body_carries_key_text_html_and_integers"),
+    ("halo-id-int32", HALO + "tickets.rs", ".filter(|n| (1..=i64::from(i32::MAX)).contains(n))", ".filter(|_| true)",
+     HALOPSA, "tickets::tests::ticket_body_carries_key_text_html_and_integers"),
+    ("halo-options-cap", HALO + "tickets.rs", "if out.len() >= MAX_OPTIONS {", "if false {",
+     HALOPSA, "tickets::tests::options_by_kind"),
+    ("halo-changed-since-probe", HALO + "session.rs", "Ok(page.record_count == 0)", "Ok(true)",
+     HALOPSA, "session::tests::changed_since_with_a_halo_that_ignores_it_lists_everyone_and_says_so"),
     # Issue 10, 4.3: the compiled-connector cache.
     ("cache-mac-covers-component", H + "cache.rs", "m.update(sha256.as_bytes());", "let _ = sha256;",
      "cache_integrity", "another_components_entry_renamed_to_the_pinned_key_does_not_run"),

@@ -11,6 +11,7 @@ use crate::messages as msg;
 pub const PERM_CUSTOMERS: &str = "read:customers";
 pub const PERM_ADMIN: &str = "admin";
 pub const PERM_TICKETS: &str = "edit:tickets";
+pub const PERM_READ_TICKETS: &str = "read:tickets";
 
 pub struct Api<'a> {
     pub cfg: &'a Config,

@@ -1,6 +1,6 @@
 //! `test-connection`: the form, then each network step in order.
 
-use crate::api::{Api, PERM_CUSTOMERS};
+use crate::api::{Api, PERM_CUSTOMERS, PERM_READ_TICKETS, PERM_TICKETS};
 use crate::auth::TokenCache;
 use crate::config;
 use crate::customers;
@@ -10,18 +10,21 @@ use crate::messages as msg;
 use crate::session::{read_csp, CspOutcome};
 use crate::types::{CheckStep, StepStatus};
 
-pub const STEPS: [(&str, &str); 5] = [
+pub const STEPS: [(&str, &str); 6] = [
     ("form-valid", "Form filled in correctly"),
     ("auth-server-reachable", "Authorization server reachable"),
     ("credentials-accepted", "Credentials accepted"),
     ("customers-readable", "Customers readable"),
     ("tenant-links-readable", "Microsoft 365 tenant links readable"),
+    ("tickets-readable", "Tickets readable"),
 ];
+
+const TICKETS_PROBE_QUERY: &str = "?pageinate=true&page_size=1&page_no=1";
 
 const PROBE_QUERY: &str =
     "?pageinate=true&page_size=1&page_no=1&includeactive=true&includeinactive=true&includeazuretenants=true";
 
-/// Run the steps; the first failure skips the rest.
+/// Run the steps; the first failure skips the rest (the contract's rule).
 pub fn run(entries: &[(String, String)], net: &mut dyn Transport) -> Vec<CheckStep> {
     let mut results: Vec<(StepStatus, String)> = Vec::new();
     diagnose(entries, net, &mut results);
@@ -75,14 +78,34 @@ fn diagnose(entries: &[(String, String)], net: &mut dyn Transport, out: &mut Vec
     pass(out, msg::customers_visible(page.record_count));
 
     if page.rows.first().is_some_and(|r| r.azure_tenants.is_some()) {
-        return pass(out, msg::links_in_rows());
+        pass(out, msg::links_in_rows());
+    } else {
+        match read_csp(&mut api) {
+            Ok(CspOutcome::Read { connections: 0, .. }) => pass(out, msg::links_none_configured()),
+            Ok(CspOutcome::Read { links, connections }) => pass(out, msg::links_from_csp(connections, links.links)),
+            Ok(CspOutcome::Forbidden { error, .. }) => return fail(out, msg::links_check_failed(&error.describe())),
+            Ok(CspOutcome::Unavailable { endpoint }) => return fail(out, msg::links_unavailable_check(&endpoint)),
+            Err(e) => return fail(out, e.describe()),
+        }
     }
-    match read_csp(&mut api) {
-        Ok(CspOutcome::Read { connections: 0, .. }) => pass(out, msg::links_none_configured()),
-        Ok(CspOutcome::Read { links, connections }) => pass(out, msg::links_from_csp(connections, links.links)),
-        Ok(CspOutcome::Forbidden { error, .. }) => fail(out, msg::links_check_failed(&error.describe())),
-        Ok(CspOutcome::Unavailable { endpoint }) => fail(out, msg::links_unavailable_check(&endpoint)),
-        Err(e) => fail(out, e.describe()),
+
+    // Tickets: readable (read:tickets), and, when the token says what it
+    // grants, writable (edit:tickets).
+    let endpoint = cfg.endpoint(crate::tickets::TICKETS);
+    let counted = api
+        .get(crate::tickets::TICKETS, TICKETS_PROBE_QUERY, PERM_READ_TICKETS)
+        .and_then(|body| crate::answer::parse_value(&endpoint, &body))
+        .and_then(|v| {
+            v.get("record_count")
+                .and_then(crate::field::parse_count)
+                .ok_or_else(|| Error::protocol(&endpoint, msg::tickets_not_a_list()))
+        });
+    match counted {
+        Ok(n) => match api.tokens.granted().filter(|g| !crate::auth::grants(g, PERM_TICKETS)) {
+            Some(g) => fail(out, msg::tickets_check_failed(&msg::tickets_cannot_edit(g))),
+            None => pass(out, msg::tickets_visible(n)),
+        },
+        Err(e) => fail(out, msg::tickets_check_failed(&e.describe())),
     }
 }
 
@@ -120,9 +143,12 @@ mod tests {
         net.token()
             .json(200, r#"{"record_count":1204,"clients":[{"id":1}]}"#)
             .json(200, r#"[{"id":2}]"#)
-            .json(200, r#"{"mappings_client":[{"client_id":1,"azure_tenant_id":"0a1b2c3d-4e5f-6789-abcd-ef0123456789"}]}"#);
+            .json(200, r#"{"mappings_client":[{"client_id":1,"azure_tenant_id":"0a1b2c3d-4e5f-6789-abcd-ef0123456789"}]}"#)
+            .json(200, r#"{"record_count":17,"tickets":[{"id":4}]}"#);
         let steps = run(&form("sec"), &mut net);
-        assert_eq!(statuses(&steps), vec!["passed"; 5]);
+        assert_eq!(statuses(&steps), vec!["passed"; 6]);
+        assert_eq!(steps[5].message, "17 tickets visible.");
+        assert!(net.urls()[4].ends_with("/api/Tickets?pageinate=true&page_size=1&page_no=1"));
         assert!(steps[0].message.contains("/api was assumed: https://acme.halopsa.com/api"));
         assert_eq!(steps[3].message, "1,204 customers visible.");
         assert!(steps[4].message.starts_with("1 tenant link(s) read from 1 Microsoft CSP connection(s)"));
@@ -134,7 +160,7 @@ mod tests {
         let mut net = Fake::new();
         net.json(401, r#"{"error":"invalid_client"}"#);
         let steps = run(&form("very-secret"), &mut net);
-        assert_eq!(statuses(&steps), vec!["passed", "passed", "failed", "skipped", "skipped"]);
+        assert_eq!(statuses(&steps), vec!["passed", "passed", "failed", "skipped", "skipped", "skipped"]);
         assert!(steps[2].message.contains("invalid_client"));
         assert_eq!(steps[3].message, "Skipped because an earlier step failed.");
         assert!(steps.iter().all(|s| !s.message.contains("very-secret")));
@@ -150,9 +176,9 @@ mod tests {
             kind: crate::http::ErrorKind::Dns,
         }));
         let steps = run(&form("s"), &mut net);
-        assert_eq!(statuses(&steps), vec!["passed", "failed", "skipped", "skipped", "skipped"]);
+        assert_eq!(statuses(&steps), vec!["passed", "failed", "skipped", "skipped", "skipped", "skipped"]);
         let steps = run(&[], &mut Fake::new());
-        assert_eq!(statuses(&steps), vec!["failed", "skipped", "skipped", "skipped", "skipped"]);
+        assert_eq!(statuses(&steps), vec!["failed", "skipped", "skipped", "skipped", "skipped", "skipped"]);
     }
 
     #[test]
@@ -160,7 +186,7 @@ mod tests {
         let mut net = Fake::new();
         net.json(411, "");
         let steps = run(&form("s"), &mut net);
-        assert_eq!(statuses(&steps), vec!["passed", "failed", "skipped", "skipped", "skipped"]);
+        assert_eq!(statuses(&steps), vec!["passed", "failed", "skipped", "skipped", "skipped", "skipped"]);
         assert!(steps[1].message.starts_with("Halo answered HTTP 411 on /auth/token: Length Required."), "{}", steps[1].message);
         assert!(steps[1].message.contains("web application firewall"), "{}", steps[1].message);
     }
@@ -170,8 +196,32 @@ mod tests {
         let mut net = Fake::new();
         net.token().json(200, r#"{"record_count":3,"clients":[{"id":1}]}"#).json(403, "");
         let steps = run(&form("s"), &mut net);
-        assert_eq!(statuses(&steps), vec!["passed", "passed", "passed", "passed", "failed"]);
+        assert_eq!(statuses(&steps), vec!["passed", "passed", "passed", "passed", "failed", "skipped"]);
         assert!(steps[4].message.contains("permission admin"));
         assert!(steps[4].message.ends_with("The import would still work, but without Microsoft 365 tenant links."));
+    }
+
+    #[test]
+    fn tickets_step_names_the_missing_permission() {
+        let rows = r#"{"record_count":3,"clients":[{"id":1,"azure_tenants":[]}]}"#;
+        // 403 on /Tickets: read:tickets.
+        let mut net = Fake::new();
+        net.json(200, r#"{"access_token":"t","scope":"read:customers"}"#).json(200, rows).json(403, "");
+        let steps = run(&form("s"), &mut net);
+        assert_eq!(statuses(&steps), vec!["passed", "passed", "passed", "passed", "passed", "failed"]);
+        assert!(steps[5].message.contains("permission read:tickets"), "{}", steps[5].message);
+        assert!(steps[5].message.ends_with("Customers would still import, but tickets could not be opened."), "{}", steps[5].message);
+        // Readable, but the token grants no edit:tickets.
+        let mut net = Fake::new();
+        net.json(200, r#"{"access_token":"t","scope":"read:customers read:tickets"}"#)
+            .json(200, rows)
+            .json(200, r#"{"record_count":2,"tickets":[]}"#);
+        let steps = run(&form("s"), &mut net);
+        assert_eq!(statuses(&steps)[5], "failed");
+        assert!(steps[5].message.contains("without edit:tickets"), "{}", steps[5].message);
+        // "all" grants both.
+        let mut net = Fake::new();
+        net.json(200, r#"{"access_token":"t","scope":"all"}"#).json(200, rows).json(200, r#"{"record_count":2,"tickets":[]}"#);
+        assert_eq!(statuses(&run(&form("s"), &mut net))[5], "passed");
     }
 }

@@ -441,6 +441,89 @@ pub fn ticket_no_id() -> String {
     "the created ticket carries no integer \"id\"".to_string()
 }
 
+pub fn bad_dedup_key(key: &str) -> String {
+    format!(
+        "The deduplication key \"{}\" cannot be stored in Halo: it must be 1 to 100 characters of letters, digits, '.', '_', ':' and '-'.",
+        clip(key, 120)
+    )
+}
+
+pub fn tickets_not_a_list() -> String {
+    "the answer carries no \"tickets\" list, which Halo's ticket list always has".to_string()
+}
+
+pub fn options_not_a_list() -> String {
+    "the answer is not a list, which Halo's lists of ticket types, priorities, statuses and outcomes are".to_string()
+}
+
+pub fn note_no_id() -> String {
+    "the created note (action) carries no integer \"id\"".to_string()
+}
+
+pub fn too_many_open_tickets(seen: u64, total: u64) -> String {
+    format!(
+        "looking for the open ticket with this deduplication key, {} of {} open tickets of the customer were read without reaching the end; Halo seems to ignore the third_party_id_string filter, and this customer has too many open tickets to search them all. Close old tickets of this customer in Halo, or ask Halo's support whether your version filters tickets on third_party_id_string.",
+        thousands(seen),
+        thousands(total)
+    )
+}
+
+pub fn tickets_without_key(n: usize) -> String {
+    format!(
+        "{n} open tickets of the customer came back without a third_party_id_string field, so the ticket opened for this deduplication key cannot be recognised without reading each of them; this Halo version does not show the field in ticket lists."
+    )
+}
+
+/// Halo's words as a sentence: clipped, with a final full stop.
+fn halo_sentence(halo: &str) -> String {
+    let t = clip(halo.trim(), 200);
+    if t.ends_with(['.', '!', '?']) { t } else { format!("{t}.") }
+}
+
+pub fn outcome_not_allowed(outcome: &str, halo: &str) -> String {
+    format!(
+        "{} The agent the API application logs in as may not run the action outcome {outcome}: choose another outcome for notes, or allow that agent the outcome in Halo (Configuration > Tickets > Actions), or open a new ticket instead.",
+        halo_sentence(halo)
+    )
+}
+
+pub fn note_ticket_missing(ticket_id: &str, halo: &str) -> String {
+    format!(
+        "{} Ticket {} no longer exists in Halo (deleted or merged): look for the open ticket again, or open a new one.",
+        halo_sentence(halo),
+        clip(ticket_id, 40)
+    )
+}
+
+pub fn option_not_for_tickets(kind: &str) -> String {
+    format!(
+        "A {kind} cannot be chosen for a Halo ticket: Halo's tickets take a ticket type, a priority and a status (a team is not listed by Halo's API, and an outcome belongs to a note)."
+    )
+}
+
+pub fn no_queue_list() -> String {
+    "Halo's API lists no queues (teams) for tickets: the ticket options Halo offers are ticket types, priorities, statuses and note outcomes.".to_string()
+}
+
+pub fn tickets_visible(n: u64) -> String {
+    format!("{} tickets visible.", thousands(n))
+}
+
+pub fn tickets_cannot_edit(granted: &[String]) -> String {
+    format!(
+        "Tickets can be read, but the access token Halo issued grants only {}: without edit:tickets, tickets and notes cannot be opened. Grant edit:tickets on the API application's Permissions tab in {APPS} (and to the agent it logs in as), and make sure the Scope field asks for it (\"all\" does).",
+        clip(&granted.join(" "), 300)
+    )
+}
+
+pub fn tickets_check_failed(detail: &str) -> String {
+    format!("{detail} Customers would still import, but tickets could not be opened.")
+}
+
+pub fn warn_changed_since_ignored() -> String {
+    "Halo ignored lastupdatefromdate on /Client (this version does not filter customers on their last update), so every customer is listed, not only those changed: the result is complete, only not cheaper than a full import.".to_string()
+}
+
 // ----- helpers ---------------------------------------------------------------
 
 fn quoted(name: &str) -> String {
@@ -569,6 +652,22 @@ mod tests {
         assert_eq!(host_name("[::1]:8443"), "[::1]");
         assert_eq!(host_name("::1"), "::1");
         assert_eq!(host_name("acme.halopsa.com"), "acme.halopsa.com");
+    }
+
+    #[test]
+    fn ticket_messages() {
+        assert_eq!(
+            outcome_not_allowed("15", "You do not have access to this Action at the moment"),
+            "You do not have access to this Action at the moment. The agent the API application logs in as may not run the action outcome 15: choose another outcome for notes, or allow that agent the outcome in Halo (Configuration > Tickets > Actions), or open a new ticket instead."
+        );
+        assert_eq!(
+            bad_dedup_key("a b"),
+            "The deduplication key \"a b\" cannot be stored in Halo: it must be 1 to 100 characters of letters, digits, '.', '_', ':' and '-'."
+        );
+        assert_eq!(tickets_visible(12_345), "12,345 tickets visible.");
+        assert!(tickets_cannot_edit(&["read:tickets".into()]).contains("grants only read:tickets: without edit:tickets"));
+        assert!(warn_changed_since_ignored().contains("every customer is listed"));
+        assert!(too_many_open_tickets(10_000, 12_000).contains("10,000 of 12,000 open tickets"));
     }
 
     #[test]

@@ -1,8 +1,26 @@
 //! A session's state (config, token, import progress, tenant-link source) and
-//! the `list-customers` / `create-ticket` flows over it.
+//! the `list-customers` / `list-customers-changed` flows over it (the ticket
+//! flows are in `tickets`).
+//!
+//! Customers changed since a time: Halo's spec lists `lastupdatefromdate` on
+//! `/Client` but describes it as a bool ("include the field"), while clients
+//! send ISO times on `/Tickets`; whether `/Client` filters on it is
+//! [unsure]. So the connector asks once per session, with one cheap request
+//! (`page_size=1`, `lastupdatefromdate=2100-01-01T00:00:00`): a Halo that
+//! filters counts 0 customers, one that ignores the parameter counts them
+//! all. On a filtering Halo the import asks for the customers updated since
+//! the platform's time less 14 hours (Halo's times carry no zone; an
+//! instance may read them in its own, UTC-12 to UTC+14), so it never misses
+//! a change: 1 token + 1 probe + the pages of changed customers. On a Halo
+//! that ignores it, it lists every customer (the same pages as a full
+//! import, plus the probe) and says so with the warning
+//! `changed-since-ignored`: complete, never missing a change, only not
+//! cheaper. The capability `customers-changed-since` is declared either way,
+//! since the call's answer is always right; the warning tells the platform
+//! when it bought nothing.
 
 use crate::answer::parse_value;
-use crate::api::{self, Api, PERM_ADMIN, PERM_CUSTOMERS};
+use crate::api::{Api, PERM_ADMIN, PERM_CUSTOMERS};
 use crate::auth::TokenCache;
 use crate::config::Config;
 use crate::customers;
@@ -10,7 +28,7 @@ use crate::error::Error;
 use crate::http::Transport;
 use crate::pagination::{decode_cursor, encode_cursor, list_query, ImportState, PageAt};
 use crate::tenants::{self, CspLinks};
-use crate::types::{CustomerPage, NewTicket, Warning};
+use crate::types::{CustomerPage, Warning};
 
 pub const CSP_REL: &str = "/AzureADConnection";
 
@@ -31,14 +49,122 @@ pub struct State {
     tokens: TokenCache,
     import: ImportState,
     source: TenantSource,
+    /// Whether this Halo filters `/Client` on `lastupdatefromdate`, once probed.
+    changed_filter: Option<bool>,
+}
+
+/// Warning code: Halo ignored `lastupdatefromdate`, so a changed-since import listed everyone.
+pub const W_CHANGED_IGNORED: &str = "changed-since-ignored";
+
+/// How far before the platform's time the connector asks Halo for changes:
+/// Halo's times carry no zone and an instance may read them in its own
+/// (UTC-12 at the furthest west, UTC+14 east), so 14 hours earlier never
+/// misses a change, at the price of returning some customers changed in
+/// those hours before.
+pub const CHANGED_MARGIN_SECONDS: u64 = 14 * 3600;
+
+/// The time of the probe that tells a filtering Halo from one that ignores
+/// `lastupdatefromdate`: no customer was updated after it, so a filtering
+/// Halo counts 0 customers and an ignoring one counts them all.
+pub const CHANGED_PROBE_TIME: &str = "2100-01-01T00:00:00";
+
+/// Seconds since 1970 as Halo's clients write times: `2026-08-01T06:30:00`
+/// (UTC; years past 9999 are written as 9999-12-31T23:59:59).
+pub fn halo_time(secs: u64) -> String {
+    const MAX: u64 = 253_402_300_799; // 9999-12-31T23:59:59
+    let secs = secs.min(MAX);
+    let days = secs / 86_400;
+    let rem = secs % 86_400;
+    // Civil from days (Howard Hinnant's algorithm), days >= 0.
+    let z = days + 719_468;
+    let era = z / 146_097;
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = yoe + era * 400 + u64::from(m <= 2);
+    format!("{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}", rem / 3600, rem % 3600 / 60, rem % 60)
 }
 
 impl State {
     pub fn new(cfg: Config) -> State {
-        State { cfg, tokens: TokenCache::default(), import: ImportState::default(), source: TenantSource::Undecided }
+        State {
+            cfg,
+            tokens: TokenCache::default(),
+            import: ImportState::default(),
+            source: TenantSource::Undecided,
+            changed_filter: None,
+        }
+    }
+
+    /// The session's authenticated API over `net`.
+    pub fn api<'a>(&'a mut self, net: &'a mut dyn Transport) -> Api<'a> {
+        Api { cfg: &self.cfg, tokens: &mut self.tokens, net }
+    }
+
+    /// The session's settings.
+    pub fn cfg(&self) -> &Config {
+        &self.cfg
     }
 
     pub fn list_customers(&mut self, net: &mut dyn Transport, cursor: Option<&str>) -> Result<CustomerPage, Error> {
+        self.read_page(net, cursor, "")
+    }
+
+    /// `list-customers-changed`: the customers changed since `since` (seconds
+    /// since 1970), paged like `list_customers`. When this Halo filters on
+    /// `lastupdatefromdate` (probed once per session, see
+    /// [`CHANGED_PROBE_TIME`]), only those changed since `since` less
+    /// [`CHANGED_MARGIN_SECONDS`] come back; when it ignores the parameter
+    /// (the spec types it as a bool, [unsure]), every customer comes back,
+    /// with the warning [`W_CHANGED_IGNORED`] on the first page: complete,
+    /// never missing a change, only not cheaper.
+    pub fn list_customers_changed(
+        &mut self,
+        net: &mut dyn Transport,
+        since: u64,
+        cursor: Option<&str>,
+    ) -> Result<CustomerPage, Error> {
+        let filters = match self.changed_filter {
+            Some(f) => f,
+            None => {
+                let f = self.probe_changed_filter(net)?;
+                self.changed_filter = Some(f);
+                f
+            }
+        };
+        let extra = if filters {
+            format!("&lastupdatefromdate={}", halo_time(since.saturating_sub(CHANGED_MARGIN_SECONDS)))
+        } else {
+            String::new()
+        };
+        let mut page = self.read_page(net, cursor, &extra)?;
+        if !filters && cursor.is_none() {
+            page.warnings.insert(
+                0,
+                Warning { code: W_CHANGED_IGNORED.into(), message: crate::messages::warn_changed_since_ignored(), customer_id: None },
+            );
+        }
+        Ok(page)
+    }
+
+    /// One row's worth of `/Client` asked for customers updated after
+    /// [`CHANGED_PROBE_TIME`]: `record_count` 0 means Halo filters.
+    fn probe_changed_filter(&mut self, net: &mut dyn Transport) -> Result<bool, Error> {
+        let endpoint = self.cfg.endpoint("/Client");
+        let query = format!(
+            "{}&lastupdatefromdate={CHANGED_PROBE_TIME}",
+            list_query(PageAt { page: 1, size: 1 }, self.cfg.include_inactive)
+        );
+        let body = self.api(net).get("/Client", &query, PERM_CUSTOMERS)?;
+        let page = customers::parse_page(&endpoint, 1, &body)?;
+        Ok(page.record_count == 0)
+    }
+
+    /// One page of `/Client`, `extra` appended to the query.
+    fn read_page(&mut self, net: &mut dyn Transport, cursor: Option<&str>, extra: &str) -> Result<CustomerPage, Error> {
         let at = match cursor {
             None => PageAt::FIRST,
             Some(c) => decode_cursor(c)?,
@@ -49,7 +175,8 @@ impl State {
         }
         let endpoint = self.cfg.endpoint("/Client");
         let mut api = Api { cfg: &self.cfg, tokens: &mut self.tokens, net };
-        let body = api.get("/Client", &list_query(at, self.cfg.include_inactive), PERM_CUSTOMERS)?;
+        let query = format!("{}{extra}", list_query(at, self.cfg.include_inactive));
+        let body = api.get("/Client", &query, PERM_CUSTOMERS)?;
         let page = customers::parse_page(&endpoint, page_no, &body)?;
         let mut built = Vec::with_capacity(page.rows.len());
         for (i, row) in page.rows.iter().enumerate() {
@@ -123,12 +250,6 @@ impl State {
         })
     }
 
-    pub fn create_ticket(&mut self, net: &mut dyn Transport, ticket: &NewTicket) -> Result<String, Error> {
-        let body = crate::tickets::build_body(ticket)?;
-        let mut api = Api { cfg: &self.cfg, tokens: &mut self.tokens, net };
-        let answer = api.post("/Tickets", body, api::PERM_TICKETS)?;
-        crate::tickets::parse_created(&self.cfg.endpoint("/Tickets"), &answer)
-    }
 }
 
 /// What reading the Microsoft CSP integration's mappings gave.
@@ -284,4 +405,50 @@ mod tests {
             let _ = crate::tickets::parse_created("/api/Tickets", b.as_bytes());
         }
     }
+
+    #[test]
+    fn halo_times() {
+        assert_eq!(halo_time(0), "1970-01-01T00:00:00");
+        assert_eq!(halo_time(1_785_565_800), "2026-08-01T06:30:00");
+        assert_eq!(halo_time(951_782_400), "2000-02-29T00:00:00");
+        assert_eq!(halo_time(u64::MAX), "9999-12-31T23:59:59");
+    }
+
+    #[test]
+    fn changed_since_with_a_filtering_halo() {
+        let mut s = state();
+        let mut net = Fake::new();
+        net.token()
+            .json(200, r#"{"record_count":0,"clients":[]}"#)
+            .json(200, r#"{"record_count":1,"clients":[{"id":4,"name":"D","azure_tenants":[]}]}"#);
+        let since = 1_785_565_800; // 2026-08-01T06:30:00
+        let p = s.list_customers_changed(&mut net, since, None).unwrap();
+        assert_eq!((p.customers.len(), p.next_cursor.clone(), p.warnings.len()), (1, None, 0));
+        let urls = net.urls();
+        assert!(urls[1].contains("page_size=1&page_no=1") && urls[1].ends_with("&lastupdatefromdate=2100-01-01T00:00:00"), "{}", urls[1]);
+        // 14 hours before the platform's time.
+        assert!(urls[2].ends_with("&lastupdatefromdate=2026-07-31T16:30:00"), "{}", urls[2]);
+        assert_eq!(net.sent.len(), 3);
+        // The probe is asked once per session.
+        net.json(200, r#"{"record_count":0,"clients":[]}"#);
+        s.list_customers_changed(&mut net, since, None).unwrap();
+        assert_eq!(net.sent.len(), 4);
+    }
+
+    #[test]
+    fn changed_since_with_a_halo_that_ignores_it_lists_everyone_and_says_so() {
+        let mut s = state();
+        let mut net = Fake::new();
+        net.token()
+            .json(200, r#"{"record_count":3,"clients":[{"id":1,"azure_tenants":[]}]}"#)
+            .json(200, r#"{"record_count":3,"clients":[{"id":1,"azure_tenants":[]},{"id":2,"azure_tenants":[]}]}"#)
+            .json(200, r#"{"record_count":3,"clients":[{"id":3,"azure_tenants":[]}]}"#);
+        let p1 = s.list_customers_changed(&mut net, 1_700_000_000, None).unwrap();
+        assert_eq!(p1.warnings[0].code, W_CHANGED_IGNORED);
+        assert!(!net.urls()[2].contains("lastupdatefromdate"), "{}", net.urls()[2]);
+        let p2 = s.list_customers_changed(&mut net, 1_700_000_000, p1.next_cursor.as_deref()).unwrap();
+        assert!(p2.warnings.is_empty());
+        assert_eq!((p2.fetched, p2.next_cursor), (3, None));
+    }
+
 }

@@ -13,21 +13,22 @@
 #![allow(clippy::result_large_err)]
 
 use crate::data::SimCustomer;
-use crate::options::{CspListShape, FaultKind, Listener, PageOffsets, SimOptions, TenantLinks};
+use crate::options::{CspListShape, FaultKind, FilterSupport, Listener, PageOffsets, SimOptions, TenantLinks};
 use crate::respond::{
     empty, form, html, json, rate_limited, reset, Framing, BAD_GATEWAY_HTML, GATEWAY_TIMEOUT_HTML, LOGIN_HTML, NOT_FOUND_HTML,
     UNAVAILABLE_HTML,
 };
-use crate::state::{Inner, Shared};
+use crate::state::{Inner, Shared, DEFAULT_CLIENT_UPDATE};
+use crate::tickets;
 use axum::extract::{Request, State};
 use axum::http::{header, HeaderValue};
 use axum::response::Response;
 use serde_json::{json, Map, Value};
 use std::collections::HashMap;
 
-type Query = HashMap<String, String>;
+pub(crate) type Query = HashMap<String, String>;
 /// `(page_no, page_size)` of a paged answer.
-type Paging = Option<(i64, usize)>;
+pub(crate) type Paging = Option<(i64, usize)>;
 
 /// The single handler of the resource listener: rate-limit window, latency, faults, dispatch,
 /// logging.
@@ -79,7 +80,7 @@ pub async fn handle(State(shared): State<Shared>, req: Request) -> Response {
             }
         }
     };
-    shared.log(Listener::Resource, &method, &path, &query, resp.status().as_u16(), fault_name, &framing);
+    shared.log(Listener::Resource, &method, &path, &query, resp.status().as_u16(), fault_name, &framing, Some(&body));
     resp
 }
 
@@ -133,14 +134,24 @@ fn route(shared: &Shared, method: &str, path: &str, query: &str, authorization: 
         }
     };
     let result = match (method, segs) {
-        ("GET", ["client"]) => need("read:customers").and_then(|_| list_clients(&st.opts, &q)),
         ("GET", ["client", id]) => need("read:customers").and_then(|_| get_client(&st.opts, id, &q)),
         ("GET", ["azureadconnection"]) => need("admin").and_then(|_| list_connections(&st.opts, &q)),
         ("GET", ["azureadconnection", id]) => need("admin").and_then(|_| get_connection(&st.opts, id, &q)),
-        ("POST", ["tickets"]) => need("edit:tickets").and_then(|_| post_tickets(&mut st, body)),
-        ("GET", ["tickets"]) => need("read:tickets").and_then(|_| list_tickets(&st, &q)),
-        ("GET", ["tickets", id]) => need("read:tickets").and_then(|_| get_ticket(&st, id)),
-        (_, ["client"] | ["client", _] | ["azureadconnection"] | ["azureadconnection", _] | ["tickets"] | ["tickets", _]) => {
+        ("GET", ["client"]) => need("read:customers").and_then(|_| list_clients(&st, &q)),
+        ("POST", ["tickets"]) => need("edit:tickets").and_then(|_| tickets::post_tickets(&mut st, body)),
+        ("GET", ["tickets"]) => need("read:tickets").and_then(|_| tickets::list_tickets(&st, &q)),
+        ("GET", ["tickets", id]) => need("read:tickets").and_then(|_| tickets::get_ticket(&st, id)),
+        ("POST", ["actions"]) => need("edit:tickets").and_then(|_| tickets::post_actions(&mut st, body)),
+        ("GET", ["actions"]) => need("read:tickets").and_then(|_| tickets::list_actions(&st, &q)),
+        ("GET", ["tickettype"]) => need("read:tickets").and_then(|_| tickets::ticket_types(&q)),
+        ("GET", ["priority"]) => need("read:tickets").and_then(|_| tickets::priorities(&q)),
+        ("GET", ["outcome"]) => need("read:tickets").and_then(|_| tickets::outcomes(&q)),
+        ("GET", ["status"]) => need("read:tickets").and_then(|_| tickets::statuses(&q)),
+        (
+            _,
+            ["client"] | ["client", _] | ["azureadconnection"] | ["azureadconnection", _] | ["tickets"] | ["tickets", _]
+            | ["actions"] | ["tickettype"] | ["priority"] | ["outcome"] | ["status"],
+        ) => {
             Err(json(
                 405,
                 json!({"Message": format!("The requested resource does not support http method '{method}'.")}),
@@ -151,19 +162,19 @@ fn route(shared: &Shared, method: &str, path: &str, query: &str, authorization: 
     result.unwrap_or_else(|r| r)
 }
 
-fn forbidden() -> Response {
+pub(crate) fn forbidden() -> Response {
     json(
         403,
         json!({"ClassName": "UnauthorizedAccessException", "Message": "You do not have permission to access this resource"}),
     )
 }
 
-fn invalid_value(key: &str, value: &str) -> Response {
+pub(crate) fn invalid_value(key: &str, value: &str) -> Response {
     json(400, json!({ key: format!("The value '{value}' is not valid.") }))
 }
 
 /// A boolean query parameter (`true`/`false`/`1`/`0`, any case); `None` when absent or empty.
-fn qbool(q: &Query, key: &str) -> Result<Option<bool>, Response> {
+pub(crate) fn qbool(q: &Query, key: &str) -> Result<Option<bool>, Response> {
     match q.get(key).map(|v| v.trim().to_ascii_lowercase()) {
         None => Ok(None),
         Some(v) if v.is_empty() => Ok(None),
@@ -174,7 +185,7 @@ fn qbool(q: &Query, key: &str) -> Result<Option<bool>, Response> {
 }
 
 /// An integer query parameter; `None` when absent or empty; 400 when not an integer.
-fn qint(q: &Query, key: &str) -> Result<Option<i64>, Response> {
+pub(crate) fn qint(q: &Query, key: &str) -> Result<Option<i64>, Response> {
     match q.get(key).map(|v| v.trim()) {
         None | Some("") => Ok(None),
         Some(v) => v.parse().map(Some).map_err(|_| invalid_value(key, v)),
@@ -184,7 +195,7 @@ fn qint(q: &Query, key: &str) -> Result<Option<i64>, Response> {
 /// Applies Halo's paging rules: only with `pageinate=true`; size capped at `page_cap`; the page
 /// starts where `offsets` says. Returns the rows to send plus `(page_no, page_size)` when paging
 /// was on (`page_size` as served).
-fn page<T: Clone>(rows: &[T], q: &Query, cap: usize, offsets: PageOffsets) -> Result<(Vec<T>, Paging), Response> {
+pub(crate) fn page<T: Clone>(rows: &[T], q: &Query, cap: usize, offsets: PageOffsets) -> Result<(Vec<T>, Paging), Response> {
     if qbool(q, "pageinate")?.unwrap_or(false) {
         let asked = usize::try_from(qint(q, "page_size")?.filter(|n| *n > 0).unwrap_or(50)).unwrap_or(usize::MAX);
         let size = asked.min(cap.max(1));
@@ -206,7 +217,7 @@ fn page<T: Clone>(rows: &[T], q: &Query, cap: usize, offsets: PageOffsets) -> Re
     }
 }
 
-fn paged_body(record_count: usize, key: &str, rows: Vec<Value>, paging: Paging) -> Value {
+pub(crate) fn paged_body(record_count: usize, key: &str, rows: Vec<Value>, paging: Paging) -> Value {
     let mut m = Map::new();
     if let Some((page_no, page_size)) = paging {
         m.insert("page_no".into(), json!(page_no));
@@ -298,7 +309,17 @@ fn rows_show_tenants(opts: &SimOptions) -> bool {
     matches!(opts.tenant_links, TenantLinks::OnRows | TenantLinks::Both)
 }
 
-fn list_clients(opts: &SimOptions, q: &Query) -> Result<Response, Response> {
+fn list_clients(st: &Inner, q: &Query) -> Result<Response, Response> {
+    let opts = &st.opts;
+    // Halo's filter on the last update, when this instance applies it (see
+    // `SimOptions::client_lastupdate_filter`); a value that is no time (the spec's bool) is
+    // left alone, like an unknown parameter.
+    let since = match (opts.client_lastupdate_filter, q.get("lastupdatefromdate").map(|v| v.trim())) {
+        (FilterSupport::Filters, Some(v)) if !v.is_empty() && !matches!(v, "true" | "false") => {
+            Some(parse_halo_time(v).ok_or_else(|| invalid_value("lastupdatefromdate", v))?)
+        }
+        _ => None,
+    };
     // Undocumented defaults: active only.
     let include_active = qbool(q, "includeactive")?.unwrap_or(true);
     let include_inactive = qbool(q, "includeinactive")?.unwrap_or(false);
@@ -314,6 +335,7 @@ fn list_clients(opts: &SimOptions, q: &Query) -> Result<Response, Response> {
         .filter(|c| toplevel.is_none_or(|t| c.toplevel_id == Some(t)))
         .filter(|c| search.as_ref().is_none_or(|s| c.name.to_lowercase().contains(s.as_str())))
         .filter(|c| !azure_only || !c.tenants.is_empty())
+        .filter(|c| since.is_none_or(|t| st.client_updated.get(&c.id).copied().unwrap_or(DEFAULT_CLIENT_UPDATE) >= t))
         .collect();
     rows.sort_by_cached_key(|c| (c.name.to_lowercase(), c.id));
     let total = rows.len();
@@ -335,7 +357,7 @@ fn get_client(opts: &SimOptions, id: &str, q: &Query) -> Result<Response, Respon
     Ok(json(200, client_row(c, links.as_deref(), true)))
 }
 
-fn not_found() -> Response {
+pub(crate) fn not_found() -> Response {
     json(404, json!({"Message": "No HTTP resource was found that matches the request URI"}))
 }
 
@@ -387,120 +409,43 @@ fn get_connection(opts: &SimOptions, id: &str, q: &Query) -> Result<Response, Re
     Ok(json(200, conn))
 }
 
-// ---------------------------------------------------------------------------------------------
-// Tickets
-
-fn bad_field(index: usize, field: &str, message: String) -> Response {
-    json(400, json!({ format!("[{index}].{field}"): message }))
-}
-
-/// Reads `client_id` as Halo does: integers (or integer strings) only.
-fn client_id_of(v: &Value) -> Option<i64> {
-    match v {
-        Value::Number(n) => n.as_i64(),
-        Value::String(s) => s.trim().parse().ok(),
-        _ => None,
+/// A time as Halo's clients send it, read as UTC: `2026-08-01T06:30:00`, with optional
+/// fractional seconds and `Z`, or a date alone. Seconds since 1970, or `None`.
+pub(crate) fn parse_halo_time(v: &str) -> Option<u64> {
+    let v = v.trim().trim_end_matches('Z');
+    let (date, time) = v.split_once('T').unwrap_or((v, "00:00:00"));
+    let d: Vec<&str> = date.split('-').collect();
+    let time = time.split('.').next()?;
+    let t: Vec<&str> = time.split(':').collect();
+    if d.len() != 3 || !(2..=3).contains(&t.len()) {
+        return None;
     }
-}
-
-fn post_tickets(st: &mut Inner, body: &[u8]) -> Result<Response, Response> {
-    let Ok(Value::Array(items)) = serde_json::from_slice::<Value>(body) else {
-        return Err(json(400, json!({"": "The request body must be a JSON array of tickets."})));
-    };
-    // Validate everything first so a bad element changes nothing.
-    let mut plans: Vec<(Option<usize>, Map<String, Value>)> = Vec::new();
-    for (i, item) in items.into_iter().enumerate() {
-        let Value::Object(obj) = item else {
-            return Err(json(400, json!({ format!("[{i}]"): "Each element must be a ticket object." })));
-        };
-        let existing = match obj.get("id") {
-            Some(v) if client_id_of(v).is_some_and(|n| n > 0) => {
-                let id = client_id_of(v).unwrap_or_default();
-                let pos = st.tickets.iter().position(|t| t["id"] == json!(id));
-                Some(pos.ok_or_else(|| bad_field(i, "id", format!("Ticket {id} not found")))?)
-            }
-            _ => None,
-        };
-        match obj.get("client_id") {
-            Some(v) => {
-                let Some(cid) = client_id_of(v) else {
-                    return Err(bad_field(i, "client_id", format!("The value {v} is not valid for client_id.")));
-                };
-                if !st.opts.customers.iter().any(|c| c.id == cid) {
-                    return Err(bad_field(i, "client_id", "Client not found".into()));
-                }
-            }
-            None if existing.is_none() => return Err(bad_field(i, "client_id", "Client not found".into())),
-            None => {}
-        }
-        let summary_ok = obj.get("summary").and_then(Value::as_str).is_some_and(|s| !s.trim().is_empty());
-        if existing.is_none() && !summary_ok {
-            return Err(bad_field(i, "summary", "Summary is required".into()));
-        }
-        plans.push((existing, obj));
+    let num = |s: &str| s.parse::<u64>().ok();
+    let (y, m, day) = (num(d[0])?, num(d[1])?, num(d[2])?);
+    let (h, mi, sec) = (num(t[0])?, num(t[1])?, t.get(2).map_or(Some(0), |s| num(s))?);
+    if !(1970..=9999).contains(&y) || !(1..=12).contains(&m) || !(1..=31).contains(&day) || h > 23 || mi > 59 || sec > 60 {
+        return None;
     }
+    // Days from civil (Howard Hinnant's algorithm), for years from 1970.
+    let (y, m) = if m <= 2 { (y - 1, m + 9) } else { (y, m - 3) };
+    let era = y / 400;
+    let yoe = y - era * 400;
+    let doy = (153 * m + 2) / 5 + day - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    let days = era * 146_097 + doe - 719_468;
+    Some(days * 86_400 + h * 3600 + mi * 60 + sec)
+}
 
-    let mut results = Vec::new();
-    for (existing, mut obj) in plans {
-        obj.retain(|k, _| !k.starts_with('_'));
-        if let Some(cid) = obj.get("client_id").and_then(client_id_of) {
-            obj.insert("client_id".into(), json!(cid));
-            let name = st.opts.customers.iter().find(|c| c.id == cid).map(|c| c.name.clone());
-            obj.insert("client_name".into(), json!(name));
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn halo_times() {
+        assert_eq!(super::parse_halo_time("2024-01-01T00:00:00"), Some(1_704_067_200));
+        assert_eq!(super::parse_halo_time("2026-08-01T06:30:00Z"), Some(1_785_565_800));
+        assert_eq!(super::parse_halo_time("2026-08-01T06:30:00.123"), Some(1_785_565_800));
+        assert_eq!(super::parse_halo_time("2000-02-29"), Some(951_782_400));
+        for bad in ["", "true", "2026-13-01T00:00:00", "2026-08-01T25:00:00", "x-y-z", "1969-12-31T00:00:00"] {
+            assert_eq!(super::parse_halo_time(bad), None, "{bad}");
         }
-        let ticket = match existing {
-            Some(pos) => {
-                let t = st.tickets[pos].as_object_mut().expect("tickets are objects");
-                for (k, v) in obj {
-                    if k != "id" {
-                        t.insert(k, v);
-                    }
-                }
-                st.tickets[pos].clone()
-            }
-            None => {
-                let id = st.next_ticket_id;
-                st.next_ticket_id += 1;
-                obj.insert("id".into(), json!(id));
-                obj.entry("status_id").or_insert(json!(1));
-                obj.entry("tickettype_id").or_insert(json!(1));
-                obj.entry("dateoccurred").or_insert(json!("2024-01-01T00:00:00"));
-                let t = Value::Object(obj);
-                st.tickets.push(t.clone());
-                t
-            }
-        };
-        results.push(ticket);
     }
-    let body = if results.len() == 1 { results.pop().unwrap_or_default() } else { Value::Array(results) };
-    Ok(json(201, body))
-}
-
-fn list_tickets(st: &Inner, q: &Query) -> Result<Response, Response> {
-    let client = qint(q, "client_id")?;
-    let open_only = qbool(q, "open_only")?.unwrap_or(false);
-    let search = q.get("search").map(|s| s.trim().to_lowercase()).filter(|s| !s.is_empty());
-    let rows: Vec<Value> = st
-        .tickets
-        .iter()
-        .filter(|t| client.is_none_or(|c| t["client_id"] == json!(c)))
-        .filter(|t| !open_only || t["status_id"] != json!(9))
-        .filter(|t| {
-            search.as_ref().is_none_or(|s| {
-                t["summary"].as_str().is_some_and(|x| x.to_lowercase().contains(s.as_str()))
-            })
-        })
-        .cloned()
-        .collect();
-    let total = rows.len();
-    let (rows, paging) = page(&rows, q, st.opts.page_cap, st.opts.page_offsets)?;
-    Ok(json(200, paged_body(total, "tickets", rows, paging)))
-}
-
-fn get_ticket(st: &Inner, id: &str) -> Result<Response, Response> {
-    let Ok(id) = id.parse::<i64>() else {
-        return Err(invalid_value("id", id));
-    };
-    let t = st.tickets.iter().find(|t| t["id"] == json!(id)).ok_or_else(not_found)?;
-    Ok(json(200, t.clone()))
 }

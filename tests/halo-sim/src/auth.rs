@@ -40,7 +40,7 @@ pub async fn handle(State(shared): State<Shared>, req: Request) -> Response {
     } else {
         (html(404, NOT_FOUND_HTML), None)
     };
-    shared.log(Listener::Auth, &method, &path, &query, resp.status().as_u16(), fault, &framing);
+    shared.log(Listener::Auth, &method, &path, &query, resp.status().as_u16(), fault, &framing, None);
     resp
 }
 
@@ -52,7 +52,7 @@ pub async fn length_required(shared: &Shared, listener: Listener, req: Request, 
     let query = req.uri().query().unwrap_or("").to_string();
     let _ = axum::body::to_bytes(req.into_body(), 16 << 20).await;
     let resp = html(411, LENGTH_REQUIRED_HTML);
-    shared.log(listener, &method, &path, &query, 411, Some("length-required"), &framing);
+    shared.log(listener, &method, &path, &query, 411, Some("length-required"), &framing, None);
     resp
 }
 

@@ -25,11 +25,12 @@ pub mod options;
 mod respond;
 mod sim;
 mod state;
+mod tickets;
 mod tls;
 
 pub use data::{sample_customers, SimCustomer, SimTenant};
 pub use options::{
-    CspListShape, FaultKind, Faults, Listener, LoggedRequest, PageOffsets, RateLimit, ScheduledFault, SimOptions,
+    CspListShape, FaultKind, Faults, FilterSupport, Listener, LoggedRequest, PageOffsets, RateLimit, ScheduledFault, SimOptions,
     SimTls, TenantFailure, TenantLinks,
 };
 pub use sim::HaloSim;

@@ -2,7 +2,7 @@
 //! an admin would copy from Halo and a ready-to-use `psa-host` config.
 
 use clap::{Parser, ValueEnum};
-use halo_sim::{sample_customers, HaloSim, PageOffsets, RateLimit, SimOptions, TenantLinks};
+use halo_sim::{sample_customers, FilterSupport, HaloSim, PageOffsets, RateLimit, SimOptions, TenantLinks};
 
 #[derive(Clone, Copy, Debug, ValueEnum)]
 enum Links {
@@ -10,6 +10,21 @@ enum Links {
     CspOnly,
     Both,
     None,
+}
+
+#[derive(Clone, Copy, Debug, ValueEnum)]
+enum Filter {
+    Filters,
+    Ignored,
+}
+
+impl From<Filter> for FilterSupport {
+    fn from(f: Filter) -> FilterSupport {
+        match f {
+            Filter::Filters => FilterSupport::Filters,
+            Filter::Ignored => FilterSupport::Ignored,
+        }
+    }
 }
 
 #[derive(Clone, Copy, Debug, ValueEnum)]
@@ -53,6 +68,15 @@ struct Args {
     /// Rolling-window rate limit over both listeners as N/SECONDS, e.g. 300/300 (hosted Halo).
     #[arg(long, value_parser = parse_rate_limit, value_name = "N/SECONDS")]
     rate_limit: Option<RateLimit>,
+    /// Whether GET /api/Tickets?third_party_id_string=K filters on the key or ignores it.
+    #[arg(long, value_enum, default_value_t = Filter::Filters)]
+    ticket_key_filter: Filter,
+    /// Whether GET /api/Client?lastupdatefromdate=ISO filters on the last update or ignores it.
+    #[arg(long, value_enum, default_value_t = Filter::Filters)]
+    client_lastupdate_filter: Filter,
+    /// An action outcome id the API agent may not run (repeatable).
+    #[arg(long = "restricted-outcome", value_name = "ID")]
+    restricted_outcomes: Vec<i64>,
 }
 
 /// `N/SECONDS` → at most N requests per rolling window of SECONDS (fractions allowed).
@@ -90,6 +114,9 @@ async fn main() -> std::io::Result<()> {
             Links::None => TenantLinks::None,
         },
         rate_limit: args.rate_limit.clone(),
+        ticket_key_filter: args.ticket_key_filter.into(),
+        client_lastupdate_filter: args.client_lastupdate_filter.into(),
+        restricted_outcomes: args.restricted_outcomes.clone(),
         ..SimOptions::default()
     };
     let sim = HaloSim::start_on(opts, args.auth_port, args.resource_port).await?;

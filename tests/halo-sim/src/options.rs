@@ -46,6 +46,32 @@ pub struct SimOptions {
     /// `Some`: both listeners serve HTTPS with this identity and the URLs are
     /// `https://localhost:PORT/...`. `None` (default): plain HTTP on `http://127.0.0.1:PORT`.
     pub tls: Option<SimTls>,
+    /// Whether `GET /api/Tickets?third_party_id_string=K` keeps only the tickets whose
+    /// `third_party_id_string` is `K` (the filter is [likely] in newer builds, absent from the 2024
+    /// spec), or ignores the parameter like any unknown one (default: filters).
+    pub ticket_key_filter: FilterSupport,
+    /// Whether `GET /api/Client?lastupdatefromdate=ISO` keeps only the customers updated at or
+    /// after that time (UTC), or ignores it and returns all ([unsure]: the spec types it as a
+    /// bool "include the field"). Default: filters. Customers count as last updated on
+    /// 2024-01-01 until [`crate::HaloSim::touch_customers`] updates them.
+    pub client_lastupdate_filter: FilterSupport,
+    /// `GET /api/Tickets` rows leave out `third_party_id_string` (list rows are slimmer than the
+    /// ticket; whether Halo's carry the field is not known), so only `GET /api/Tickets/{id}`
+    /// shows it. Default: false (rows carry it).
+    pub ticket_rows_omit_key: bool,
+    /// Action outcome ids the API agent may not run: `POST /api/Actions` with one answers 400
+    /// "You do not have access to this Action at the moment" (default: none).
+    pub restricted_outcomes: Vec<i64>,
+}
+
+/// Whether the simulated Halo applies a filter parameter or ignores it (as Halo ignores a
+/// parameter it does not know).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum FilterSupport {
+    /// The parameter filters.
+    Filters,
+    /// The parameter is ignored: every row comes back.
+    Ignored,
 }
 
 /// A rolling-window rate limit: at most `max_requests` requests may arrive within any `window`.
@@ -121,6 +147,10 @@ impl Default for SimOptions {
             rate_limit: None,
             authinfo: true,
             tls: None,
+            ticket_key_filter: FilterSupport::Filters,
+            client_lastupdate_filter: FilterSupport::Filters,
+            ticket_rows_omit_key: false,
+            restricted_outcomes: Vec::new(),
         }
     }
 }
@@ -276,4 +306,7 @@ pub struct LoggedRequest {
     pub content_length: Option<String>,
     /// Whether the request's body came chunked (`Transfer-Encoding: chunked`).
     pub chunked: bool,
+    /// The body of a resource-server request (`/api/...`), as sent, when it had one (lossy
+    /// UTF-8); never kept for the authorization server, whose bodies carry the client secret.
+    pub body: Option<String>,
 }

@@ -144,6 +144,73 @@ impl HaloSim {
         self.shared.lock().tickets.clone()
     }
 
+    /// Tickets as Halo now holds them, deleted ones left out.
+    pub fn live_tickets(&self) -> Vec<serde_json::Value> {
+        let st = self.shared.lock();
+        st.tickets
+            .iter()
+            .filter(|t| t["id"].as_i64().is_some_and(|id| !st.deleted_tickets.contains(&id)))
+            .cloned()
+            .collect()
+    }
+
+    /// Closes a ticket as an agent would (status Closed, `hasbeenclosed: true`). False when no
+    /// such ticket.
+    pub fn close_ticket(&self, id: i64) -> bool {
+        let mut st = self.shared.lock();
+        match st.tickets.iter_mut().find(|t| t["id"] == serde_json::json!(id)) {
+            Some(t) => {
+                t["status_id"] = serde_json::json!(crate::tickets::CLOSED);
+                t["hasbeenclosed"] = serde_json::json!(true);
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// Deletes a ticket: it leaves the lists, and `GET /api/Tickets/{id}` answers without an
+    /// `id`. False when no such ticket.
+    pub fn delete_ticket(&self, id: i64) -> bool {
+        let mut st = self.shared.lock();
+        let exists = st.tickets.iter().any(|t| t["id"] == serde_json::json!(id));
+        if exists {
+            st.deleted_tickets.insert(id);
+        }
+        exists
+    }
+
+    /// Actions (notes) created via `POST /api/Actions`, in creation order.
+    pub fn actions(&self) -> Vec<serde_json::Value> {
+        self.shared.lock().actions.clone()
+    }
+
+    /// The JSON bodies POSTed to a resource path (compared without regard to case, e.g.
+    /// `/api/Tickets`), in order, whatever the answer; a body that is not JSON as a string.
+    pub fn posted(&self, path: &str) -> Vec<serde_json::Value> {
+        self.shared
+            .lock()
+            .log
+            .iter()
+            .filter(|r| r.method == "POST" && r.path.eq_ignore_ascii_case(path))
+            .filter_map(|r| r.body.as_ref())
+            .map(|b| serde_json::from_str(b).unwrap_or_else(|_| serde_json::Value::String(b.clone())))
+            .collect()
+    }
+
+    /// Marks these customers as updated now (for `lastupdatefromdate`); returns how many exist.
+    pub fn touch_customers(&self, ids: &[i64]) -> usize {
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_secs())
+            .unwrap_or_default();
+        let mut st = self.shared.lock();
+        let known: Vec<i64> = ids.iter().copied().filter(|id| st.opts.customers.iter().any(|c| c.id == *id)).collect();
+        for id in &known {
+            st.client_updated.insert(*id, now);
+        }
+        known.len()
+    }
+
     /// Replaces the customers mid-run.
     pub fn set_customers(&self, c: Vec<SimCustomer>) {
         self.shared.lock().opts.customers = c;

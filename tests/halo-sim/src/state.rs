@@ -45,6 +45,9 @@ pub fn closure<'a>(scopes: impl IntoIterator<Item = &'a str>) -> BTreeSet<String
     out
 }
 
+/// When a customer counts as last updated until a test touches it: 2024-01-01T00:00:00Z.
+pub const DEFAULT_CLIENT_UPDATE: u64 = 1_704_067_200;
+
 /// An issued access token.
 #[derive(Clone, Debug)]
 pub struct Token {
@@ -58,8 +61,17 @@ pub struct Inner {
     pub opts: SimOptions,
     pub faults: Faults,
     pub tokens: HashMap<String, Token>,
+    /// Every ticket ever created, deleted ones included (see `deleted_tickets`).
     pub tickets: Vec<serde_json::Value>,
     pub next_ticket_id: i64,
+    /// Ids of tickets deleted in Halo (`HaloSim::delete_ticket`).
+    pub deleted_tickets: BTreeSet<i64>,
+    /// Actions (notes) created via `POST /api/Actions`.
+    pub actions: Vec<serde_json::Value>,
+    pub next_action_id: i64,
+    /// Last update of a customer, seconds since 1970 (UTC), when not the default
+    /// [`DEFAULT_CLIENT_UPDATE`].
+    pub client_updated: HashMap<i64, u64>,
     pub log: Vec<LoggedRequest>,
     pub rng: Rng,
     pub auth_url: String,
@@ -83,6 +95,10 @@ impl Shared {
             tokens: HashMap::new(),
             tickets: Vec::new(),
             next_ticket_id: 1001,
+            deleted_tickets: BTreeSet::new(),
+            actions: Vec::new(),
+            next_action_id: 5001,
+            client_updated: HashMap::new(),
             log: Vec::new(),
             rng: Rng::new(seed),
             auth_url: String::new(),
@@ -110,6 +126,7 @@ impl Shared {
         status: u16,
         fault: Option<&str>,
         framing: &Framing,
+        body: Option<&[u8]>,
     ) {
         self.lock().log.push(LoggedRequest {
             listener,
@@ -120,6 +137,7 @@ impl Shared {
             fault: fault.map(str::to_string),
             content_length: framing.content_length.clone(),
             chunked: framing.chunked,
+            body: body.filter(|b| !b.is_empty()).map(|b| String::from_utf8_lossy(b).into_owned()),
         });
     }
 

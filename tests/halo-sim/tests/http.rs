@@ -847,3 +847,192 @@ async fn strict_mode_wants_a_length() {
         assert!(!log[4].chunked && log[4].content_length.is_none(), "a GET: {:?}", log[4]);
     }
 }
+
+async fn post_json(sim: &HaloSim, token: &str, path: &str, body: &Value) -> (u16, Value) {
+    let r = http().post(format!("{}{path}", sim.resource_url())).bearer_auth(token).json(body).send().await.unwrap();
+    let status = r.status().as_u16();
+    (status, r.json::<Value>().await.unwrap_or(Value::Null))
+}
+
+#[tokio::test]
+async fn tickets_by_key_close_delete_and_strict_ids() {
+    for filter in [FilterSupport::Filters, FilterSupport::Ignored] {
+        let sim = start(SimOptions { ticket_key_filter: filter, ..small(10) }).await;
+        let t = token(&sim).await;
+        let cid = sim.options().customers[1].id;
+        let other = sim.options().customers[2].id;
+        let ticket = |client: i64, key: &str| {
+            json!([{"client_id": client, "summary": format!("Finding {key}"), "details": "d", "usertype": 1,
+                "userlookup": {"id": -1}, "_novalidate": true, "third_party_id_string": key}])
+        };
+        let (s, a) = post_json(&sim, &t, "/Tickets", &ticket(cid, "o365:mfa")).await;
+        assert_eq!(s, 201, "{a}");
+        assert_eq!(a["third_party_id_string"], "o365:mfa");
+        assert_eq!(a["hasbeenclosed"], false);
+        assert_eq!(a["user_name"], "General User");
+        assert!(a.get("_novalidate").is_none() && a.get("userlookup").is_none());
+        let (_, b) = post_json(&sim, &t, "/Tickets", &ticket(cid, "o365:other")).await;
+        post_json(&sim, &t, "/Tickets", &ticket(other, "o365:mfa")).await;
+
+        let v = get_json(&sim, &t, &format!("/Tickets?client_id={cid}&open_only=true&third_party_id_string=o365:mfa")).await;
+        let want = if filter == FilterSupport::Filters { 1 } else { 2 };
+        assert_eq!(v["record_count"], want, "{filter:?}: {v}");
+        let v = get_json(&sim, &t, &format!("/Tickets?client_id={cid}&search_summary=FINDING%20O365:OTH")).await;
+        assert_eq!(v["tickets"][0]["third_party_id_string"], "o365:other");
+        assert_eq!(v["tickets"][0]["id"], b["id"]);
+
+        // Closed: out of open_only, hasbeenclosed on the ticket; deleted: no id.
+        let id = a["id"].as_i64().unwrap();
+        assert!(sim.close_ticket(id));
+        let v = get_json(&sim, &t, &format!("/Tickets?client_id={cid}&open_only=true")).await;
+        assert_eq!(v["record_count"], 1);
+        assert_eq!(get_json(&sim, &t, &format!("/Tickets/{id}")).await["hasbeenclosed"], true);
+        assert!(sim.delete_ticket(id));
+        assert!(get_json(&sim, &t, &format!("/Tickets/{id}")).await.get("id").is_none());
+        assert_eq!(get(&sim, &t, "/Tickets/999999").await.0, 404);
+        assert_eq!(get_json(&sim, &t, &format!("/Tickets?client_id={cid}")).await["record_count"], 1);
+    }
+
+    let sim = start(SimOptions { page_cap: usize::MAX, ..small(10) }).await;
+    let t = token(&sim).await;
+    let cid = sim.options().customers[1].id;
+    for bad in [json!(95.0), json!(cid.to_string()), json!(null), json!(true)] {
+        let (s, v) = post_json(&sim, &t, "/Tickets", &json!([{"client_id": bad, "summary": "x"}])).await;
+        assert_eq!(s, 400, "{bad}: {v}");
+        assert!(v.get("[0].client_id").is_some(), "{v}");
+    }
+    let (s, v) = post_json(&sim, &t, "/Tickets", &json!([{"client_id": cid, "summary": "x", "priority_id": 2.0}])).await;
+    assert_eq!((s, v["[0].priority_id"].clone()), (400, json!("The value 2.0 is not valid for priority_id.")));
+    // Ticket type 21 has mandatory fields: only _novalidate skips them.
+    let (s, v) = post_json(&sim, &t, "/Tickets", &json!([{"client_id": cid, "summary": "x", "tickettype_id": 21}])).await;
+    assert_eq!((s, v["[0].category_1"].is_string()), (400, true));
+    let (s, _) = post_json(&sim, &t, "/Tickets", &json!([{"client_id": cid, "summary": "x", "tickettype_id": 21, "_novalidate": true}])).await;
+    assert_eq!(s, 201);
+    // A real user needs a site.
+    let (s, v) = post_json(&sim, &t, "/Tickets", &json!([{"client_id": cid, "summary": "x", "userlookup": {"id": 5}}])).await;
+    assert_eq!((s, v["[0].site_id"].is_string()), (400, true));
+    assert_eq!(sim.tickets().len(), 1);
+    assert_eq!(sim.posted("/api/tickets").len(), 8);
+
+    // Paging: at most 100 a page for tickets, whatever is asked.
+    let many: Vec<Value> = (0..130).map(|i| json!({"client_id": cid, "summary": format!("t{i}")})).collect();
+    let (s, v) = post_json(&sim, &t, "/Tickets", &Value::Array(many)).await;
+    assert_eq!((s, v.as_array().map(|a| a.len())), (201, Some(130)));
+    let v = get_json(&sim, &t, "/Tickets?pageinate=true&page_size=1000&page_no=1").await;
+    assert_eq!((v["record_count"].clone(), v["tickets"].as_array().unwrap().len()), (json!(131), 100));
+}
+
+#[tokio::test]
+async fn actions_need_an_outcome_the_agent_may_run() {
+    let sim = start(SimOptions { restricted_outcomes: vec![15], ..small(5) }).await;
+    let t = token(&sim).await;
+    let cid = sim.options().customers[0].id;
+    let (_, tk) = post_json(&sim, &t, "/Tickets", &json!([{"client_id": cid, "summary": "x"}])).await;
+    let id = tk["id"].as_i64().unwrap();
+    let (s, v) = post_json(&sim, &t, "/Actions", &json!([{"ticket_id": id, "note": "n"}])).await;
+    assert_eq!((s, v["[0].outcome"].clone()), (400, json!("An Outcome must be entered for this Action")));
+    let (s, v) = post_json(&sim, &t, "/Actions", &json!([{"ticket_id": id, "outcome_id": 15, "note": "n"}])).await;
+    assert_eq!((s, v["Message"].clone()), (400, json!("You do not have access to this Action at the moment")));
+    let (s, v) = post_json(&sim, &t, "/Actions", &json!({"ticket_id": id, "outcome_id": 7})).await;
+    assert_eq!(s, 400, "{v}");
+    let (s, v) = post_json(&sim, &t, "/Actions", &json!([{"ticket_id": 1, "outcome_id": 7}])).await;
+    assert_eq!((s, v["[0].ticket_id"].clone()), (400, json!("Ticket not found")));
+    let (s, v) = post_json(
+        &sim,
+        &t,
+        "/Actions",
+        &json!([{"ticket_id": id, "outcome_id": 7, "hiddenfromuser": true, "note_html": "<p>again</p>"}]),
+    )
+    .await;
+    assert_eq!(s, 201, "{v}");
+    assert_eq!((v["id"].clone(), v["outcome"].clone(), v["hiddenfromuser"].clone()), (json!(5001), json!("Private Note"), json!(true)));
+    assert_eq!(sim.actions().len(), 1);
+    let v = get_json(&sim, &t, &format!("/Actions?ticket_id={id}")).await;
+    assert_eq!(v["record_count"], 1);
+    // The Close outcome closes the ticket.
+    let (s, _) = post_json(&sim, &t, "/Actions", &json!([{"ticket_id": id, "outcome": "close", "note": "done"}])).await;
+    assert_eq!(s, 201);
+    assert_eq!(get_json(&sim, &t, &format!("/Tickets/{id}")).await["hasbeenclosed"], true);
+
+    // Reading needs read:tickets, writing edit:tickets.
+    let t_read = token_with(&sim, "read:tickets").await;
+    let (s, _) = post_json(&sim, &t_read, "/Actions", &json!([{"ticket_id": id, "outcome_id": 7}])).await;
+    assert_eq!(s, 403);
+    let t_cust = token_with(&sim, "read:customers").await;
+    for path in ["/Tickets", "/Actions?ticket_id=1", "/TicketType?showall=true", "/Priority", "/Outcome", "/Status"] {
+        assert_eq!(get(&sim, &t_cust, path).await.0, 403, "{path}");
+        assert_eq!(get(&sim, &t_read, path).await.0, 200, "{path}");
+    }
+}
+
+#[tokio::test]
+async fn ticket_lookups() {
+    let sim = start(small(3)).await;
+    let t = token(&sim).await;
+    let types = get_json(&sim, &t, "/TicketType?showall=true").await;
+    assert!(types.is_array());
+    assert_eq!(types.as_array().unwrap().len(), 4);
+    assert_eq!(get_json(&sim, &t, "/TicketType").await.as_array().unwrap().len(), 3);
+    let prios = get_json(&sim, &t, "/Priority").await;
+    let p = &prios[0];
+    assert!(p["id"].is_string() && p["priorityid"].is_i64(), "{p}");
+    assert_eq!(prios.as_array().unwrap().len(), 10, "five priorities in each of two SLAs");
+    assert_eq!(get_json(&sim, &t, "/Priority?slaid=2").await.as_array().unwrap().len(), 5);
+    let outcomes = get_json(&sim, &t, "/Outcome").await;
+    assert!(outcomes.as_array().unwrap().iter().any(|o| o["id"] == 7 && o["buttonname"] == "Internal Note"));
+    assert!(get_json(&sim, &t, "/Outcome?excludesystemactions=true").await.as_array().unwrap().iter().all(|o| o["hidden"] == false));
+    let statuses = get_json(&sim, &t, "/Status?excludeclosed=true").await;
+    assert!(statuses.as_array().unwrap().iter().all(|s| s["name"] != "Closed"));
+    // Teams (queues) have no list in the notes: not simulated.
+    assert_eq!(get(&sim, &t, "/Team").await.0, 404);
+}
+
+#[tokio::test]
+async fn clients_changed_since() {
+    for filter in [FilterSupport::Filters, FilterSupport::Ignored] {
+        let sim = start(SimOptions { client_lastupdate_filter: filter, ..small(30) }).await;
+        let t = token(&sim).await;
+        let ids: Vec<i64> = sim.options().customers.iter().filter(|c| !c.inactive).take(4).map(|c| c.id).collect();
+        assert_eq!(sim.touch_customers(&ids), 4);
+        assert_eq!(sim.touch_customers(&[-5]), 0);
+        let v = get_json(&sim, &t, "/Client?includeinactive=true&lastupdatefromdate=2025-01-01T00:00:00").await;
+        let n = v["record_count"].as_u64().unwrap();
+        match filter {
+            FilterSupport::Filters => assert_eq!(n, 4),
+            FilterSupport::Ignored => assert_eq!(n, 30),
+        }
+        // Before the default last update: everything.
+        let v = get_json(&sim, &t, "/Client?includeinactive=true&lastupdatefromdate=2023-06-01T00:00:00").await;
+        assert_eq!(v["record_count"], 30);
+        // The spec's bool is not a time and filters nothing.
+        let v = get_json(&sim, &t, "/Client?includeinactive=true&lastupdatefromdate=true").await;
+        assert_eq!(v["record_count"], 30);
+        let (s, _, _) = get(&sim, &t, "/Client?lastupdatefromdate=yesterday").await;
+        assert_eq!(s, if filter == FilterSupport::Filters { 400 } else { 200 });
+    }
+}
+
+#[tokio::test]
+async fn posted_bodies_are_kept_for_api_not_for_tokens() {
+    let sim = start(small(3)).await;
+    let t = token(&sim).await;
+    let cid = sim.options().customers[0].id;
+    post_json(&sim, &t, "/Tickets", &json!([{"client_id": cid, "summary": "x"}])).await;
+    let log = sim.requests();
+    let secret = sim.options().client_secret;
+    assert!(log.iter().filter(|r| r.listener == Listener::Auth).all(|r| r.body.is_none()));
+    assert!(log.iter().all(|r| !r.body.as_deref().unwrap_or("").contains(&secret)));
+    assert_eq!(sim.posted("/api/Tickets"), vec![json!([{"client_id": cid, "summary": "x"}])]);
+}
+
+#[tokio::test]
+async fn ticket_rows_can_leave_out_the_key() {
+    let sim = start(SimOptions { ticket_rows_omit_key: true, ..small(3) }).await;
+    let t = token(&sim).await;
+    let cid = sim.options().customers[0].id;
+    let (_, a) = post_json(&sim, &t, "/Tickets", &json!([{"client_id": cid, "summary": "x", "third_party_id_string": "k"}])).await;
+    let v = get_json(&sim, &t, "/Tickets?third_party_id_string=k").await;
+    assert_eq!(v["record_count"], 1);
+    assert!(v["tickets"][0].get("third_party_id_string").is_none());
+    assert_eq!(get_json(&sim, &t, &format!("/Tickets/{}", a["id"])).await["third_party_id_string"], "k");
+}

@@ -37,7 +37,10 @@ async fn all_steps_pass_on_a_healthy_instance() {
     let sim = start(small()).await;
     let st = steps(form(&sim)).await;
     let ids: Vec<&str> = st.iter().map(|s| s.id.as_str()).collect();
-    assert_eq!(ids, ["form-valid", "auth-server-reachable", "credentials-accepted", "customers-readable", "tenant-links-readable"]);
+    assert_eq!(
+        ids,
+        ["form-valid", "auth-server-reachable", "credentials-accepted", "customers-readable", "tenant-links-readable", "tickets-readable"]
+    );
     assert!(st.iter().all(|s| s.status == StepStatus::Passed), "{st:#?}");
     assert!(st[3].message.contains("30"), "customer count in {:?}", st[3].message);
 }

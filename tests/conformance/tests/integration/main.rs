@@ -24,6 +24,7 @@ mod halo_import;
 mod halo_openapi;
 mod halo_paging;
 mod halo_resilience;
+mod halo_tickets;
 mod host_limits;
 mod hostile_payloads;
 mod hostile_servers;
