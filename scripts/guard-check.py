@@ -173,7 +173,7 @@ ROWS = [
      HALOPSA, "tickets::tests::ticket_body_carries_key_text_html_and_integers"),
     ("halo-id-int32", HALO + "tickets.rs", ".filter(|n| (1..=i64::from(i32::MAX)).contains(n))", ".filter(|_| true)",
      HALOPSA, "tickets::tests::ticket_body_carries_key_text_html_and_integers"),
-    ("halo-options-cap", HALO + "tickets.rs", "if out.len() >= MAX_OPTIONS {", "if false {",
+    ("halo-options-cap", HALO + "tickets.rs", "        if out.len() >= MAX_OPTIONS {\n            return Err(Error::protocol(endpoint, msg::too_many_options(MAX_OPTIONS)));\n        }\n", "",
      HALOPSA, "tickets::tests::options_by_kind"),
     ("halo-changed-since-probe", HALO + "session.rs", "Ok(page.record_count == 0)", "Ok(true)",
      HALOPSA, "session::tests::changed_since_with_a_halo_that_ignores_it_lists_everyone_and_says_so"),

@@ -452,6 +452,13 @@ pub fn tickets_not_a_list() -> String {
     "the answer carries no \"tickets\" list, which Halo's ticket list always has".to_string()
 }
 
+pub fn too_many_options(max: usize) -> String {
+    format!(
+        "the list has more than {} entries, more than the platform can offer; hide unused entries in Halo, then try again",
+        thousands(max as u64)
+    )
+}
+
 pub fn options_not_a_list() -> String {
     "the answer is not a list, which Halo's lists of ticket types, priorities, statuses and outcomes are".to_string()
 }

@@ -338,7 +338,9 @@ impl HaloOption {
         match self {
             HaloOption::TicketType => ("/TicketType", "?showall=true"),
             HaloOption::Priority => ("/Priority", ""),
-            HaloOption::Status => ("/Status", ""),
+            // Closed statuses are left out: a ticket opened with one would
+            // never be found open again, so every run would open another.
+            HaloOption::Status => ("/Status", "?excludeclosed=true"),
             HaloOption::Outcome => ("/Outcome", ""),
         }
     }
@@ -347,8 +349,9 @@ impl HaloOption {
 /// One option as the contract lists it: (id, name, is-default).
 pub type HaloOptionRow = (String, String, bool);
 
-/// Most options of one kind returned (the rest are dropped, never a panic).
-pub const MAX_OPTIONS: usize = 2_000;
+/// Most options of one kind (the host's default limit on an option list):
+/// a longer list is refused with a sentence, never cut short silently.
+pub const MAX_OPTIONS: usize = 1_000;
 
 /// Reads a list answer: a plain array, or an object holding one array.
 pub fn parse_options(kind: HaloOption, endpoint: &str, body: &[u8]) -> Result<Vec<HaloOptionRow>, Error> {
@@ -365,9 +368,6 @@ pub fn parse_options(kind: HaloOption, endpoint: &str, body: &[u8]) -> Result<Ve
     let hidden = |r: &Value, k: &str| r.get(k).and_then(Value::as_bool) == Some(true);
     let mut out: Vec<HaloOptionRow> = Vec::new();
     for r in rows {
-        if out.len() >= MAX_OPTIONS {
-            break;
-        }
         let (id, name) = match kind {
             HaloOption::Priority if !hidden(r, "ishidden") => (r.get("priorityid").and_then(parse_int), text(r, "name")),
             HaloOption::Outcome if !hidden(r, "hidden") => {
@@ -382,6 +382,9 @@ pub fn parse_options(kind: HaloOption, endpoint: &str, body: &[u8]) -> Result<Ve
             continue;
         }
         let is_default = kind == HaloOption::Outcome && id == DEFAULT_OUTCOME.to_string();
+        if out.len() >= MAX_OPTIONS {
+            return Err(Error::protocol(endpoint, msg::too_many_options(MAX_OPTIONS)));
+        }
         out.push((id, name, is_default));
     }
     Ok(out)
@@ -792,8 +795,14 @@ mod tests {
         assert!(matches!(parse_options(HaloOption::Status, "/api/Status", b"{}"), Err(Error::Protocol { .. })));
         assert!(matches!(parse_options(HaloOption::Status, "/api/Status", b"3"), Err(Error::Protocol { .. })));
         let many: Vec<String> = (1..=(MAX_OPTIONS + 5)).map(|i| format!(r#"{{"id":{i},"name":"s{i}"}}"#)).collect();
-        let o = parse_options(HaloOption::Status, "/api/Status", format!("[{}]", many.join(",")).as_bytes()).unwrap();
+        match parse_options(HaloOption::Status, "/api/Status", format!("[{}]", many.join(",")).as_bytes()) {
+            Err(Error::Protocol { message, .. }) => assert!(message.contains("more than 1,000"), "{message}"),
+            other => panic!("a list longer than the cap is refused, not cut: {other:?}"),
+        }
+        let exactly: Vec<String> = (1..=MAX_OPTIONS).map(|i| format!(r#"{{"id":{i},"name":"s{i}"}}"#)).collect();
+        let o = parse_options(HaloOption::Status, "/api/Status", format!("[{}]", exactly.join(",")).as_bytes()).unwrap();
         assert_eq!(o.len(), MAX_OPTIONS);
+        assert_eq!(HaloOption::Status.request(), ("/Status", "?excludeclosed=true"), "closed statuses are never offered");
         assert_eq!(HaloOption::TicketType.request(), ("/TicketType", "?showall=true"));
         let mut net = Fake::new();
         net.token().json(403, "");
