@@ -4,6 +4,12 @@
 //! progress, and checks the contract's promises: every customer exactly
 //! once, and a cursor that moves on. An import either returns every
 //! customer or fails with [`ImportFailure`], which says how far it got.
+//!
+//! An incremental import ([`Session::import_since`] with a time) pages
+//! `list-customers-changed` when the connector has the
+//! `customers-changed-since` capability, under the same checks, retries and
+//! limits; otherwise it runs the full import and says so, and why, in
+//! [`ImportOutcome::read`] ([`ImportRead::FellBack`]).
 
 use crate::retry::{self, Attempts, GiveUp, Retryable};
 use crate::runtime::Session;
@@ -42,12 +48,64 @@ pub struct Waiting {
 /// A complete import.
 #[derive(Clone, Debug)]
 pub struct ImportOutcome {
-    /// Every customer, each once, in the order the PSA gave them.
+    /// Every customer, each once, in the order the PSA gave them (for an
+    /// incremental import: every customer changed since the time, and
+    /// perhaps some that did not change, as the contract allows).
     pub customers: Vec<Customer>,
     /// Every page's warnings.
     pub warnings: Vec<Warning>,
     /// Pages fetched.
     pub pages: u32,
+    /// How the customers were read: all of them, only the changed ones, or
+    /// all of them because the connector could not read only the changed.
+    pub read: ImportRead,
+}
+
+/// How an import read the customers.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ImportRead {
+    /// Every customer (`list-customers`), as asked.
+    Full,
+    /// Only customers changed since `since` (`list-customers-changed`).
+    ChangedSince {
+        /// Seconds since 1970-01-01 UTC.
+        since: u64,
+    },
+    /// Changes since `since` were asked for, but the connector cannot read
+    /// them: every customer was read (`list-customers`) instead.
+    FellBack {
+        /// Seconds since 1970-01-01 UTC.
+        since: u64,
+        /// Why the connector could not.
+        reason: FallbackReason,
+    },
+}
+
+/// Why an incremental import read every customer.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum FallbackReason {
+    /// The connector's contract version has no changed-since read (0.1.0).
+    ContractLacksIt {
+        /// The connector's contract version.
+        contract: String,
+    },
+    /// The connector does not list the `customers-changed-since`
+    /// capability (its PSA cannot filter customers by change time).
+    NotOffered,
+}
+
+impl std::fmt::Display for FallbackReason {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            FallbackReason::ContractLacksIt { contract } => write!(
+                f,
+                "the connector was built against contract {contract}, which cannot read only the customers changed since a time"
+            ),
+            FallbackReason::NotOffered => f.write_str(
+                "the connector does not offer `customers-changed-since` (its PSA cannot filter customers by change time)",
+            ),
+        }
+    }
 }
 
 impl ImportOutcome {
@@ -74,7 +132,39 @@ pub const MAX_PAGES: u32 = 100_000;
 
 impl Session {
     /// Imports every customer, calling `progress` after each page.
-    pub async fn import_all(&mut self, mut progress: impl FnMut(&Progress)) -> Result<ImportOutcome, ImportFailure> {
+    pub async fn import_all(&mut self, progress: impl FnMut(&Progress)) -> Result<ImportOutcome, ImportFailure> {
+        self.import_since(None, progress).await
+    }
+
+    /// With `since` (seconds since 1970-01-01 UTC), imports the customers
+    /// changed since then, when the connector can read them
+    /// ([`ImportRead::ChangedSince`]); else every customer, saying why
+    /// ([`ImportRead::FellBack`]). Without, the same as
+    /// [`Session::import_all`]. Either way every page is checked as in a
+    /// full import: no customer twice, a cursor that moves on, the limits.
+    pub async fn import_since(
+        &mut self,
+        since: Option<u64>,
+        mut progress: impl FnMut(&Progress),
+    ) -> Result<ImportOutcome, ImportFailure> {
+        let read = match since {
+            None => ImportRead::Full,
+            Some(since) if self.offers("customers-changed-since") => ImportRead::ChangedSince { since },
+            Some(since) => {
+                let reason = if self.contract_version() == "0.1.0" {
+                    FallbackReason::ContractLacksIt { contract: self.contract_version().to_string() }
+                } else {
+                    FallbackReason::NotOffered
+                };
+                tracing::info!(connector = %self.connector(), session = self.id(), "incremental import falls back to a full import: {reason}");
+                ImportRead::FellBack { since, reason }
+            }
+        };
+        let changed_since = match read {
+            ImportRead::ChangedSince { since } => Some(since),
+            _ => None,
+        };
+        let call = if changed_since.is_some() { "session.list-customers-changed" } else { "session.list-customers" };
         let mut customers: Vec<Customer> = Vec::new();
         let mut warnings = Vec::new();
         let mut seen: HashSet<String> = HashSet::new();
@@ -89,7 +179,11 @@ impl Session {
         loop {
             let fail = |error, customers: &Vec<Customer>, pages| ImportFailure { error, fetched: customers.len(), pages };
             let page = loop {
-                match self.list_customers(cursor.as_deref()).await {
+                let fetched = match changed_since {
+                    Some(since) => self.list_customers_changed(since, cursor.as_deref()).await,
+                    None => self.list_customers(cursor.as_deref()).await,
+                };
+                match fetched {
                     Ok(p) => {
                         attempts.succeeded();
                         break p;
@@ -146,7 +240,7 @@ impl Session {
             if held > max_bytes {
                 let e = HostError::HostLimit {
                     connector: self.connector().to_string(),
-                    call: "session.list-customers".to_string(),
+                    call: call.to_string(),
                     limit: HeldLimit::ImportBytes { max: max_bytes },
                 };
                 return Err(fail(e, &customers, pages));
@@ -171,7 +265,7 @@ impl Session {
                 }
             }
         }
-        Ok(ImportOutcome { customers, warnings, pages })
+        Ok(ImportOutcome { customers, warnings, pages, read })
     }
 
     fn contract_error(&self, message: String) -> HostError {

@@ -94,6 +94,7 @@ mod pacing;
 pub mod redact;
 mod retry;
 mod runtime;
+mod tickets;
 mod types;
 
 // Loading connectors and running sessions.
@@ -104,7 +105,7 @@ pub use runtime::{sha256_hex_of, Connector, Host, HostOptions, Session};
 // Settings of a host.
 pub use egress::{DnsOverrideError, DnsOverrides};
 pub use limits::{HeldLimit, Limits};
-pub use pacing::RateBudget;
+pub use pacing::{Pacing, RateBudget, MAX_DECLARED_REQUESTS, MAX_DECLARED_WINDOW};
 pub use retry::RetryPolicy;
 
 // Connection forms.
@@ -117,8 +118,11 @@ pub use types::{
     StepStatus, TenantLink, TicketBody, TicketOption, TicketRef, Warning,
 };
 
+// Tickets opened once per finding.
+pub use tickets::{check_dedup_key, TicketOutcome, MAX_DEDUP_KEY_CHARS};
+
 // Whole imports.
-pub use import::{ImportFailure, ImportOutcome, Progress, Waiting};
+pub use import::{FallbackReason, ImportFailure, ImportOutcome, ImportRead, Progress, Waiting};
 
 // What the sandbox allowed, refused, and where a connector's code came from.
 pub use allowed_hosts::{AllowedHosts, Origin};

@@ -10,6 +10,7 @@ use crate::cache::CompiledFrom;
 use crate::config::ConnectionConfig;
 use crate::contract::{ConnectorApi, ContractConnector, SUPPORTED_CONTRACTS};
 use crate::ctx::SessionState;
+use crate::pacing::{Pacing, RateBudget};
 use crate::types::{CheckStep, ConnectorInfo, StepStatus};
 use crate::HostError;
 use std::sync::Arc;
@@ -30,6 +31,8 @@ struct ConnectorInner {
     /// Shared with every session, which checks capabilities against it.
     info: Arc<ConnectorInfo>,
     declared: Vec<Origin>,
+    /// The declared budget and concurrency, clamped, for every session.
+    pacing: Pacing,
 }
 
 impl Connector {
@@ -46,7 +49,8 @@ impl Connector {
         let contract = ContractConnector::new(name, &sandbox.engine, linker, component)?;
         let info: ConnectorInfo = {
             // An empty allow-list: `info` is pure.
-            let mut inst = sandbox.instantiate(name, &contract, AllowedHosts::default(), vec![]).await?;
+            let mut inst =
+                sandbox.instantiate(name, &contract, AllowedHosts::default(), vec![], Pacing::default()).await?;
             inst.call("info", |c, s| Box::pin(async move { c.info(s).await })).await?
         };
         if !SUPPORTED_CONTRACTS.contains(&info.contract_version.as_str()) {
@@ -77,6 +81,7 @@ impl Connector {
                 name: crate::escape::for_terminal(&info.id).into_owned(),
                 contract,
                 compiled_from,
+                pacing: Pacing::from_declared(info.budget.as_ref(), sandbox.limits.max_requests_in_flight),
                 info: Arc::new(info),
                 declared,
             }),
@@ -110,6 +115,20 @@ impl Connector {
         &self.inner.declared
     }
 
+    /// How this connector's sessions are paced besides the host's own budget
+    /// ([`HostOptions::rate_budget`](crate::HostOptions::rate_budget)): its
+    /// declared budget and concurrency, clamped (see `pacing.rs`). Both
+    /// budgets hold, so the stricter one wins wherever they differ.
+    pub fn pacing(&self) -> Pacing {
+        self.inner.pacing
+    }
+
+    /// The budgets every request of this connector's sessions is held to:
+    /// the host's (if it paces) and the connector's declared one, clamped.
+    pub fn rate_budgets(&self) -> Vec<RateBudget> {
+        [self.inner.sandbox.pacer.budget(), self.inner.pacing.declared].into_iter().flatten().collect()
+    }
+
     /// The origins a session with this configuration may reach.
     pub fn allowed_hosts(&self, config: &ConnectionConfig) -> AllowedHosts {
         AllowedHosts::new(config.url_values(&self.inner.info), &self.inner.declared)
@@ -118,7 +137,8 @@ impl Connector {
     /// A new instance for `config`: its allow-list and its secrets.
     async fn instantiate(&self, config: &ConnectionConfig) -> Result<Instance, HostError> {
         let allowed = self.allowed_hosts(config);
-        self.inner.sandbox.instantiate(&self.inner.name, &self.inner.contract, allowed, config.secret_values()).await
+        let secrets = config.secret_values();
+        self.inner.sandbox.instantiate(&self.inner.name, &self.inner.contract, allowed, secrets, self.inner.pacing).await
     }
 
     /// Runs the connector's connection test. Never fails for problems the
