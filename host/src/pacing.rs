@@ -446,6 +446,16 @@ mod tests {
     }
 
     #[tokio::test(start_paused = true)]
+    async fn the_send_history_per_host_name_is_bounded() {
+        // A host budget larger than any history the pacer keeps, over a day.
+        let p = Pacer::new(Some(RateBudget { requests: u32::MAX, window: MAX_DECLARED_WINDOW }), Duration::from_secs(300));
+        for _ in 0..MAX_KEPT + 10 {
+            let _ = p.try_take("a", &Pacing::default());
+        }
+        assert_eq!(p.origins.lock().unwrap()["a"].sent.len(), MAX_KEPT);
+    }
+
+    #[tokio::test(start_paused = true)]
     async fn a_429_blocks_the_origin_for_everyone() {
         let p = Pacer::new(None, Duration::from_secs(300));
         p.rate_limited("a:443", Duration::from_secs(30));

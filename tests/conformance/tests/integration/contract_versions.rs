@@ -134,6 +134,8 @@ async fn each_version_creates_tickets_and_0_1_0_answers_the_new_calls_not_offere
     assert_eq!(b.find_open_ticket("C4", "other").await.unwrap(), None);
     let note = NewNote { body: TicketBody { text: "again".into(), html: None }, ..Default::default() };
     assert_eq!(b.add_note("1002", &note).await.unwrap().id, "1002-1");
+    let e = b.add_note("", &note).await.unwrap_err();
+    assert!(matches!(e, HostError::InvalidInput { .. }) && e.to_string().contains("empty ticket id"), "{e:?}");
     let options = b.ticket_options(OptionKind::Priority).await.unwrap();
     assert_eq!(options.iter().map(|o| (o.id.as_str(), o.is_default)).collect::<Vec<_>>(), [("10", false), ("20", true)]);
     a.close().await;
