@@ -559,13 +559,16 @@ async fn ticket(command: TicketCommand) -> ExitCode {
                 Ok(x) => x,
                 Err(code) => return code,
             };
-            let kinds: Vec<OptionKind> = match kind {
-                Some(k) => vec![k.into()],
-                None => connector.info().ticket_option_kinds.clone(),
-            };
             let mut session = match connector.open_session(&config).await {
                 Ok(s) => s,
                 Err(e) => return fail(&e),
+            };
+            let kinds: Vec<OptionKind> = match kind {
+                Some(k) => vec![k.into()],
+                // Without the capability, the first kind's call answers
+                // why (capability not offered), rather than an empty table.
+                None if !session.offers("ticket-options") => vec![OptionKind::TicketType],
+                None => connector.info().ticket_option_kinds.clone(),
             };
             let mut listed = Vec::new();
             for k in kinds {

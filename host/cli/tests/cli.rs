@@ -501,6 +501,10 @@ async fn ticket_options_lists_each_kind_as_a_table() {
     let out = psa_host(on_plugin(&["ticket", "options"], TICKETS_WASM, &cfg, &["--kind", "queue"]), vec![]).await;
     assert_eq!(out.status.code(), Some(2), "{}", all_output(&out));
     assert!(all_output(&out).contains("capability not offered by this connector (contract 0.2.0)"), "{}", all_output(&out));
+    // A connector without ticket options at all says so, also without --kind.
+    let out = psa_host(on_plugin(&["ticket", "options"], FROZEN_WASM, &cfg, &[]), vec![]).await;
+    assert_eq!(out.status.code(), Some(2), "{}", all_output(&out));
+    assert!(all_output(&out).contains("capability not offered by this connector (contract 0.1.0)"), "{}", all_output(&out));
     assert_eq!(psa.requests().len(), before);
 }
 

@@ -11,7 +11,7 @@ use crate::config::ConnectionConfig;
 use crate::contract::{ConnectorApi, ContractConnector, SUPPORTED_CONTRACTS};
 use crate::ctx::SessionState;
 use crate::pacing::{Pacing, RateBudget};
-use crate::types::{CheckStep, ConnectorInfo, StepStatus};
+use crate::types::{CheckStep, ConnectorInfo, OptionKind, StepStatus};
 use crate::HostError;
 use std::sync::Arc;
 use wasmtime::component::{Component, Linker};
@@ -74,6 +74,8 @@ impl Connector {
         // these entries, so no later answer of the connector can change them.
         let mut info = info;
         info.allowed_hosts = declared.iter().map(|o| o.to_string()).collect();
+        // Each kind once: callers ask the connector once per listed kind.
+        info.ticket_option_kinds = distinct_kinds(&info.ticket_option_kinds);
         Ok(Connector {
             inner: Arc::new(ConnectorInner {
                 sandbox: sandbox.clone(),
@@ -171,5 +173,30 @@ impl Connector {
             Ok(handle) => Ok(Session::new(inst, handle, self.inner.info.clone(), self.inner.contract.version())),
             Err(e) => Err(inst.connector_error(e)),
         }
+    }
+}
+
+/// The kinds, each once, in the order first listed (a connector may list
+/// one a million times; there are five).
+fn distinct_kinds(kinds: &[OptionKind]) -> Vec<OptionKind> {
+    let mut out = Vec::new();
+    for k in kinds {
+        if !out.contains(k) {
+            out.push(*k);
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn option_kinds_are_kept_once_each_in_order() {
+        let listed: Vec<OptionKind> =
+            std::iter::repeat_n([OptionKind::Priority, OptionKind::TicketType], 100_000).flatten().collect();
+        assert_eq!(distinct_kinds(&listed), [OptionKind::Priority, OptionKind::TicketType]);
+        assert!(distinct_kinds(&[]).is_empty());
     }
 }

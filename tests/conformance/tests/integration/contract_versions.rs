@@ -47,6 +47,7 @@ async fn one_host_loads_a_0_1_0_and_a_0_2_0_connector_and_reads_each_info() {
     // 0.2.0's self-description arrives whole.
     let i = new.info();
     assert_eq!(i.budget, Some(RequestBudget { requests: 5, window_seconds: 2, concurrency: Some(2) }));
+    // The guest lists priority twice; the host keeps each kind once.
     assert_eq!(i.ticket_option_kinds, [OptionKind::TicketType, OptionKind::Priority, OptionKind::Outcome]);
     for cap in ["ticket-dedup", "ticket-options", "customers-changed-since"] {
         assert!(i.capabilities.iter().any(|c| c == cap), "{cap} in {:?}", i.capabilities);

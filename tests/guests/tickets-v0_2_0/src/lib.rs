@@ -101,7 +101,8 @@ impl Guest for Tickets {
             ],
             allowed_hosts: vec![],
             budget: Some(RequestBudget { requests: 5, window_seconds: 2, concurrency: Some(2) }),
-            ticket_option_kinds: vec![OptionKind::TicketType, OptionKind::Priority, OptionKind::Outcome],
+            // Priority twice on purpose: the host keeps each kind once.
+            ticket_option_kinds: vec![OptionKind::TicketType, OptionKind::Priority, OptionKind::Outcome, OptionKind::Priority],
         }
     }
 
