@@ -264,3 +264,18 @@ async fn hostile_ticket_answers_are_refused_with_a_contract_error() {
     let e = s.ticket_options(OptionKind::Queue).await.unwrap_err();
     assert!(matches!(e, HostError::NotOffered { .. }), "{e:?}");
 }
+
+#[tokio::test]
+async fn a_secret_the_connector_echoes_in_ticket_answers_is_scrubbed() {
+    let psa = MiniPsa::start(3);
+    let (_host, _old, new) = both().await;
+    let secret = "hunter2-api-key-value";
+    let mut s = new.open_session(&config(&new, &psa, &[("api_key", secret), ("behaviour", "echo-secret")])).await.unwrap();
+    let created = s.create_ticket(&ticket("C1", "k")).await.unwrap();
+    assert_eq!(created.number.as_deref(), Some("T-[redacted]"));
+    assert!(!format!("{created:?}").contains(secret), "{created:?}");
+    let found = s.find_open_ticket("C1", "k").await.unwrap().unwrap();
+    assert!(!format!("{found:?}").contains(secret), "{found:?}");
+    let options = s.ticket_options(OptionKind::TicketType).await.unwrap();
+    assert!(!format!("{options:?}").contains(secret) && options[0].name == "Incident [redacted]", "{options:?}");
+}
