@@ -127,6 +127,21 @@ pub struct ImportFailure {
     pub pages: u32,
 }
 
+/// How an import asked for `since` reads, for a connector that does or does
+/// not offer `customers-changed-since`, built against `contract`.
+fn plan(since: Option<u64>, offers_changed: bool, contract: &str) -> ImportRead {
+    match since {
+        None => ImportRead::Full,
+        Some(since) if offers_changed => ImportRead::ChangedSince { since },
+        // 0.1.0 has no changed-since read at all; a later version has one
+        // the connector does not offer.
+        Some(since) if contract == "0.1.0" => {
+            ImportRead::FellBack { since, reason: FallbackReason::ContractLacksIt { contract: contract.to_string() } }
+        }
+        Some(since) => ImportRead::FellBack { since, reason: FallbackReason::NotOffered },
+    }
+}
+
 /// Most pages one import may take (a cursor that never ends is a bug).
 pub const MAX_PAGES: u32 = 100_000;
 
@@ -147,19 +162,10 @@ impl Session {
         since: Option<u64>,
         mut progress: impl FnMut(&Progress),
     ) -> Result<ImportOutcome, ImportFailure> {
-        let read = match since {
-            None => ImportRead::Full,
-            Some(since) if self.offers("customers-changed-since") => ImportRead::ChangedSince { since },
-            Some(since) => {
-                let reason = if self.contract_version() == "0.1.0" {
-                    FallbackReason::ContractLacksIt { contract: self.contract_version().to_string() }
-                } else {
-                    FallbackReason::NotOffered
-                };
-                tracing::info!(connector = %self.connector(), session = self.id(), "incremental import falls back to a full import: {reason}");
-                ImportRead::FellBack { since, reason }
-            }
-        };
+        let read = plan(since, self.offers("customers-changed-since"), self.contract_version());
+        if let ImportRead::FellBack { reason, .. } = &read {
+            tracing::info!(connector = %self.connector(), session = self.id(), "incremental import falls back to a full import: {reason}");
+        }
         let changed_since = match read {
             ImportRead::ChangedSince { since } => Some(since),
             _ => None,
@@ -270,5 +276,21 @@ impl Session {
 
     fn contract_error(&self, message: String) -> HostError {
         HostError::Contract { connector: self.connector().to_string(), message }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_incremental_import_reads_the_changes_only_where_it_can_and_says_why_not() {
+        assert_eq!(plan(None, true, "0.2.0"), ImportRead::Full);
+        assert_eq!(plan(Some(7), true, "0.2.0"), ImportRead::ChangedSince { since: 7 });
+        let lacks = plan(Some(7), false, "0.1.0");
+        assert_eq!(lacks, ImportRead::FellBack { since: 7, reason: FallbackReason::ContractLacksIt { contract: "0.1.0".into() } });
+        let ImportRead::FellBack { reason, .. } = plan(Some(7), false, "0.2.0") else { panic!() };
+        assert_eq!(reason, FallbackReason::NotOffered);
+        assert!(reason.to_string().contains("does not offer `customers-changed-since`"), "{reason}");
     }
 }
