@@ -71,6 +71,28 @@ pub enum ConfigError {
         /// The variable's name.
         variable: String,
     },
+    /// A `choice` field's value is not one of its choices.
+    #[error("`{field}` is {value:?}, which is not one of its choices: {}", choices.join(", "))]
+    NotAChoice {
+        /// The field id.
+        field: String,
+        /// The value given (escaped for a terminal).
+        value: String,
+        /// The values it accepts.
+        choices: Vec<String>,
+    },
+    /// A `number` field's value is not a whole number within its range.
+    #[error("`{field}` is {value:?}; it takes a whole number from {min} to {max}")]
+    NotInRange {
+        /// The field id.
+        field: String,
+        /// The value given (escaped for a terminal).
+        value: String,
+        /// The smallest value accepted.
+        min: i64,
+        /// The largest value accepted.
+        max: i64,
+    },
     /// A required field is missing or empty.
     #[error("required field `{field}` ({label}) is missing from the config file; {help}")]
     MissingRequired {
@@ -90,6 +112,8 @@ impl ConfigError {
             ConfigError::NotToml { .. } => None,
             ConfigError::UnknownKey { key, .. } | ConfigError::WrongType { key, .. } => Some(key),
             ConfigError::GivenTwice { field }
+            | ConfigError::NotAChoice { field, .. }
+            | ConfigError::NotInRange { field, .. }
             | ConfigError::UnsetVariable { field, .. }
             | ConfigError::MissingRequired { field, .. } => Some(field),
         }
@@ -151,6 +175,11 @@ impl ConnectionConfig {
             };
             entries.push((field.to_string(), text));
         }
+        for (k, v) in &entries {
+            if let Some(f) = info.field(k) {
+                check_kind(f, v)?;
+            }
+        }
         for f in &info.fields {
             let given = entries.iter().any(|(k, v)| k == &f.id && !v.trim().is_empty());
             if f.required && !given {
@@ -188,6 +217,31 @@ impl ConnectionConfig {
             .filter(|(k, v)| self.secret_ids.contains(k) && !v.is_empty())
             .map(|(_, v)| v.clone())
             .collect()
+    }
+}
+
+/// A `choice` value among the field's choices, a `number` value a whole
+/// number within its range; an empty value is a cleared field and passes
+/// (contract 0.2.0 passes it on as cleared).
+fn check_kind(f: &crate::types::ConfigField, value: &str) -> Result<(), ConfigError> {
+    if value.is_empty() {
+        return Ok(());
+    }
+    let shown = || crate::escape::for_terminal(value).into_owned();
+    match f.kind {
+        FieldKind::Choice if !f.choices.iter().any(|c| c.value == value) => Err(ConfigError::NotAChoice {
+            field: f.id.clone(),
+            value: shown(),
+            choices: f.choices.iter().map(|c| crate::escape::for_terminal(&c.value).into_owned()).collect(),
+        }),
+        FieldKind::Number => {
+            let (min, max) = f.range.map_or((i64::MIN, i64::MAX), |r| (r.min, r.max));
+            match value.trim().parse::<i64>() {
+                Ok(n) if (min..=max).contains(&n) => Ok(()),
+                _ => Err(ConfigError::NotInRange { field: f.id.clone(), value: shown(), min, max }),
+            }
+        }
+        _ => Ok(()),
     }
 }
 
@@ -235,6 +289,17 @@ mod tests {
                 f("url", FieldKind::Url, true),
                 f("secret", FieldKind::Secret, true),
                 f("flag", FieldKind::Flag, false),
+                ConfigField {
+                    choices: vec![
+                        crate::types::FieldChoice { value: "all".into(), label: "All".into() },
+                        crate::types::FieldChoice { value: "active".into(), label: "Active".into() },
+                    ],
+                    ..f("scope", FieldKind::Choice, false)
+                },
+                ConfigField {
+                    range: Some(crate::types::NumberRange { min: 1, max: 500 }),
+                    ..f("page_size", FieldKind::Number, false)
+                },
             ],
             allowed_hosts: vec![],
             budget: None,
@@ -272,5 +337,20 @@ mod tests {
         assert!(e.to_string().contains("given twice"), "{e}");
         let e = ConnectionConfig::from_toml("url = [", &info(), |_| None).unwrap_err();
         assert!(e.to_string().contains("not valid TOML"), "{e}");
+    }
+
+    #[test]
+    fn choice_and_number_fields_take_only_their_values() {
+        let base = "url = 'https://a/api'\nsecret = 's'\n";
+        let read = |extra: &str| ConnectionConfig::from_toml(&format!("{base}{extra}"), &info(), |_| None);
+        assert!(read("scope = 'active'\npage_size = 500\n").is_ok());
+        assert!(read("scope = ''\npage_size = ''\n").is_ok(), "cleared fields pass");
+        let e = read("scope = 'some\\u001b'\n").unwrap_err();
+        assert!(matches!(&e, ConfigError::NotAChoice { field, .. } if field == "scope"), "{e:?}");
+        assert!(e.to_string().contains("all, active") && !e.to_string().contains('\u{1b}'), "{e}");
+        for bad in ["0", "501", "ten", "1.5"] {
+            let e = read(&format!("page_size = '{bad}'\n")).unwrap_err();
+            assert!(e.to_string().contains("a whole number from 1 to 500"), "{bad}: {e}");
+        }
     }
 }

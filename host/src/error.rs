@@ -136,6 +136,17 @@ pub enum HostError {
         /// [`Limits::max_sessions`](crate::Limits::max_sessions).
         max: u32,
     },
+    /// What the caller asked for is not valid (a deduplication key with a
+    /// character outside `[A-Za-z0-9._:-]`, say); the connector was not called.
+    #[error("connector {connector}: `{call}` was not made: {message}")]
+    InvalidInput {
+        /// The connector, by its id (or the name it was loaded under).
+        connector: String,
+        /// The call that was not made (`session.create-ticket`).
+        call: String,
+        /// What is wrong, and what is accepted.
+        message: String,
+    },
     /// A call the connector does not offer: its contract version lacks it
     /// (0.1.0 has no `find-open-ticket`, `add-note`, `ticket-options`,
     /// `list-customers-changed`), or it does not list the capability. The

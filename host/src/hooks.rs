@@ -14,7 +14,7 @@
 
 use crate::allowed_hosts::{AllowedHosts, Scheme};
 use crate::outbound::Transport;
-use crate::pacing::{Pacer, PacingClock};
+use crate::pacing::{Pacer, Pacing, PacingClock};
 use std::fmt;
 use std::future::Future;
 use std::sync::atomic::{AtomicU32, Ordering};
@@ -293,6 +293,9 @@ pub(crate) struct SandboxHooks {
     /// Time this session's requests spent held back by the pacer; the call
     /// deadline is extended by it.
     pub(crate) paced: Arc<PacingClock>,
+    /// The connector's declared budget and concurrency, kept besides the
+    /// host's budget.
+    pub(crate) pacing: Pacing,
     /// How long an origin that answered 429 without `Retry-After` is held back.
     pub(crate) rate_limit_hold: Duration,
     /// This session's requests in flight, at most `max_in_flight`.
@@ -382,14 +385,17 @@ impl WasiHttpHooks for SandboxHooks {
         let hold = self.rate_limit_hold;
         let connector = self.connector.clone();
         let denials = self.denials.clone();
+        let pacing = self.pacing;
         // One budget per instance: its auth and API endpoints share it.
         let origin = request.uri().host().unwrap_or("").to_ascii_lowercase();
         Box::new(async move {
-            paced.acquire(&pacer, &origin).await;
+            let admitted = paced.acquire(&pacer, &origin, &pacing).await;
             let request_host = request.uri().host().unwrap_or("").to_ascii_lowercase();
             let request_scheme = request.uri().scheme_str().unwrap_or("https").to_string();
             let request_port = request.uri().port_u16();
             let result = transport.send(request, options).await;
+            // In flight for the PSA's concurrency until the head arrives.
+            drop(admitted);
             if let Err(Error::DestinationIpProhibited) = &result {
                 denials.refuse(&connector, Denial::InternalAddress { connector: connector.clone(), host: request_host.clone() });
             }

@@ -4,6 +4,12 @@
 //! progress, and checks the contract's promises: every customer exactly
 //! once, and a cursor that moves on. An import either returns every
 //! customer or fails with [`ImportFailure`], which says how far it got.
+//!
+//! An incremental import ([`Session::import_since`] with a time) pages
+//! `list-customers-changed` when the connector has the
+//! `customers-changed-since` capability, under the same checks, retries and
+//! limits; otherwise it runs the full import and says so, and why, in
+//! [`ImportOutcome::read`] ([`ImportRead::FellBack`]).
 
 use crate::retry::{self, Attempts, GiveUp, Retryable};
 use crate::runtime::Session;
@@ -42,12 +48,64 @@ pub struct Waiting {
 /// A complete import.
 #[derive(Clone, Debug)]
 pub struct ImportOutcome {
-    /// Every customer, each once, in the order the PSA gave them.
+    /// Every customer, each once, in the order the PSA gave them (for an
+    /// incremental import: every customer changed since the time, and
+    /// perhaps some that did not change, as the contract allows).
     pub customers: Vec<Customer>,
     /// Every page's warnings.
     pub warnings: Vec<Warning>,
     /// Pages fetched.
     pub pages: u32,
+    /// How the customers were read: all of them, only the changed ones, or
+    /// all of them because the connector could not read only the changed.
+    pub read: ImportRead,
+}
+
+/// How an import read the customers.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ImportRead {
+    /// Every customer (`list-customers`), as asked.
+    Full,
+    /// Only customers changed since `since` (`list-customers-changed`).
+    ChangedSince {
+        /// Seconds since 1970-01-01 UTC.
+        since: u64,
+    },
+    /// Changes since `since` were asked for, but the connector cannot read
+    /// them: every customer was read (`list-customers`) instead.
+    FellBack {
+        /// Seconds since 1970-01-01 UTC.
+        since: u64,
+        /// Why the connector could not.
+        reason: FallbackReason,
+    },
+}
+
+/// Why an incremental import read every customer.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum FallbackReason {
+    /// The connector's contract version has no changed-since read (0.1.0).
+    ContractLacksIt {
+        /// The connector's contract version.
+        contract: String,
+    },
+    /// The connector does not list the `customers-changed-since`
+    /// capability (its PSA cannot filter customers by change time).
+    NotOffered,
+}
+
+impl std::fmt::Display for FallbackReason {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            FallbackReason::ContractLacksIt { contract } => write!(
+                f,
+                "the connector was built against contract {contract}, which cannot read only the customers changed since a time"
+            ),
+            FallbackReason::NotOffered => f.write_str(
+                "the connector does not offer `customers-changed-since` (its PSA cannot filter customers by change time)",
+            ),
+        }
+    }
 }
 
 impl ImportOutcome {
@@ -69,12 +127,50 @@ pub struct ImportFailure {
     pub pages: u32,
 }
 
+/// How an import asked for `since` reads, for a connector that does or does
+/// not offer `customers-changed-since`, built against `contract`.
+fn plan(since: Option<u64>, offers_changed: bool, contract: &str) -> ImportRead {
+    match since {
+        None => ImportRead::Full,
+        Some(since) if offers_changed => ImportRead::ChangedSince { since },
+        // 0.1.0 has no changed-since read at all; a later version has one
+        // the connector does not offer.
+        Some(since) if contract == "0.1.0" => {
+            ImportRead::FellBack { since, reason: FallbackReason::ContractLacksIt { contract: contract.to_string() } }
+        }
+        Some(since) => ImportRead::FellBack { since, reason: FallbackReason::NotOffered },
+    }
+}
+
 /// Most pages one import may take (a cursor that never ends is a bug).
 pub const MAX_PAGES: u32 = 100_000;
 
 impl Session {
     /// Imports every customer, calling `progress` after each page.
-    pub async fn import_all(&mut self, mut progress: impl FnMut(&Progress)) -> Result<ImportOutcome, ImportFailure> {
+    pub async fn import_all(&mut self, progress: impl FnMut(&Progress)) -> Result<ImportOutcome, ImportFailure> {
+        self.import_since(None, progress).await
+    }
+
+    /// With `since` (seconds since 1970-01-01 UTC), imports the customers
+    /// changed since then, when the connector can read them
+    /// ([`ImportRead::ChangedSince`]); else every customer, saying why
+    /// ([`ImportRead::FellBack`]). Without, the same as
+    /// [`Session::import_all`]. Either way every page is checked as in a
+    /// full import: no customer twice, a cursor that moves on, the limits.
+    pub async fn import_since(
+        &mut self,
+        since: Option<u64>,
+        mut progress: impl FnMut(&Progress),
+    ) -> Result<ImportOutcome, ImportFailure> {
+        let read = plan(since, self.offers("customers-changed-since"), self.contract_version());
+        if let ImportRead::FellBack { reason, .. } = &read {
+            tracing::info!(connector = %self.connector(), session = self.id(), "incremental import falls back to a full import: {reason}");
+        }
+        let changed_since = match read {
+            ImportRead::ChangedSince { since } => Some(since),
+            _ => None,
+        };
+        let call = if changed_since.is_some() { "session.list-customers-changed" } else { "session.list-customers" };
         let mut customers: Vec<Customer> = Vec::new();
         let mut warnings = Vec::new();
         let mut seen: HashSet<String> = HashSet::new();
@@ -89,7 +185,11 @@ impl Session {
         loop {
             let fail = |error, customers: &Vec<Customer>, pages| ImportFailure { error, fetched: customers.len(), pages };
             let page = loop {
-                match self.list_customers(cursor.as_deref()).await {
+                let fetched = match changed_since {
+                    Some(since) => self.list_customers_changed(since, cursor.as_deref()).await,
+                    None => self.list_customers(cursor.as_deref()).await,
+                };
+                match fetched {
                     Ok(p) => {
                         attempts.succeeded();
                         break p;
@@ -146,7 +246,7 @@ impl Session {
             if held > max_bytes {
                 let e = HostError::HostLimit {
                     connector: self.connector().to_string(),
-                    call: "session.list-customers".to_string(),
+                    call: call.to_string(),
                     limit: HeldLimit::ImportBytes { max: max_bytes },
                 };
                 return Err(fail(e, &customers, pages));
@@ -171,10 +271,26 @@ impl Session {
                 }
             }
         }
-        Ok(ImportOutcome { customers, warnings, pages })
+        Ok(ImportOutcome { customers, warnings, pages, read })
     }
 
     fn contract_error(&self, message: String) -> HostError {
         HostError::Contract { connector: self.connector().to_string(), message }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_incremental_import_reads_the_changes_only_where_it_can_and_says_why_not() {
+        assert_eq!(plan(None, true, "0.2.0"), ImportRead::Full);
+        assert_eq!(plan(Some(7), true, "0.2.0"), ImportRead::ChangedSince { since: 7 });
+        let lacks = plan(Some(7), false, "0.1.0");
+        assert_eq!(lacks, ImportRead::FellBack { since: 7, reason: FallbackReason::ContractLacksIt { contract: "0.1.0".into() } });
+        let ImportRead::FellBack { reason, .. } = plan(Some(7), false, "0.2.0") else { panic!() };
+        assert_eq!(reason, FallbackReason::NotOffered);
+        assert!(reason.to_string().contains("does not offer `customers-changed-since`"), "{reason}");
     }
 }

@@ -9,8 +9,26 @@
 //! [`Session`]s, each in a store of its own, from a [`ConnectionConfig`]
 //! (the values of the connector's form). A session lists customers page by
 //! page ([`Session::list_customers`]), imports them all with retries and
-//! pacing ([`Session::import_all`]), and opens tickets. Every failure is a
-//! [`HostError`] whose message names the connector and what to do.
+//! pacing ([`Session::import_all`]) or only those changed since a time
+//! ([`Session::import_since`], falling back to a full import, and saying
+//! so, where the connector cannot), and opens tickets once per finding
+//! ([`Session::open_ticket`]: a note on the open ticket with the same
+//! deduplication key, else a new ticket). Every failure is a [`HostError`]
+//! whose message names the connector and what to do.
+//!
+//! # Contract versions
+//!
+//! The host runs connectors built against every version in
+//! [`SUPPORTED_CONTRACTS`] (0.2.0 and 0.1.0), side by side in one host. A
+//! call a connector's version lacks, or whose capability it does not list
+//! ([`ConnectorInfo::capabilities`]), is not made: it is answered
+//! [`HostError::NotOffered`] ("capability not offered by this connector
+//! (contract 0.1.0)"). A 0.1.0 connector still opens tickets
+//! ([`Session::create_ticket`]: the body as HTML, type and priority from
+//! the options) but cannot deduplicate them, list ticket options or read
+//! changed customers. A connector's declared request budget
+//! ([`ConnectorInfo::budget`], 0.2.0) is clamped and kept besides the host's
+//! own ([`Connector::pacing`]).
 //!
 //! ```no_run
 //! # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
@@ -47,7 +65,8 @@
 //! - `outbound.rs`: the vetted connection (TLS, timeouts, size caps);
 //! - `limits.rs`: every limit and its default ([`Limits`], [`HeldLimit`]);
 //! - `pacing.rs`: requests per PSA instance kept below its rate limit
-//!   ([`RateBudget`]);
+//!   ([`RateBudget`]) and a connector's declared budget and concurrency
+//!   ([`Pacing`]);
 //! - `retry.rs`: which failed calls an import retries, and after how long
 //!   ([`RetryPolicy`]);
 //! - `ctx.rs`: a session's store state (no files, no environment, no
@@ -70,8 +89,10 @@
 //!   version ([`SUPPORTED_CONTRACTS`]) with its generated bindings and their
 //!   conversions to the host's own types, behind a dispatch enum; the only
 //!   code that names generated types;
-//! - `import.rs` drives a whole import, `config.rs` reads connection forms,
-//!   `types.rs` holds the host's own contract types.
+//! - `import.rs` drives a whole import (full or since a time), `tickets.rs`
+//!   opens tickets once per deduplication key and checks what the ticket
+//!   calls return, `config.rs` reads connection forms, `types.rs` holds the
+//!   host's own contract types.
 
 #![deny(missing_docs)]
 
@@ -94,6 +115,7 @@ mod pacing;
 pub mod redact;
 mod retry;
 mod runtime;
+mod tickets;
 mod types;
 
 // Loading connectors and running sessions.
@@ -104,7 +126,7 @@ pub use runtime::{sha256_hex_of, Connector, Host, HostOptions, Session};
 // Settings of a host.
 pub use egress::{DnsOverrideError, DnsOverrides};
 pub use limits::{HeldLimit, Limits};
-pub use pacing::RateBudget;
+pub use pacing::{Pacing, RateBudget, MAX_DECLARED_REQUESTS, MAX_DECLARED_WINDOW};
 pub use retry::RetryPolicy;
 
 // Connection forms.
@@ -117,8 +139,11 @@ pub use types::{
     StepStatus, TenantLink, TicketBody, TicketOption, TicketRef, Warning,
 };
 
+// Tickets opened once per finding.
+pub use tickets::{check_dedup_key, TicketOutcome, MAX_DEDUP_KEY_CHARS};
+
 // Whole imports.
-pub use import::{ImportFailure, ImportOutcome, Progress, Waiting};
+pub use import::{FallbackReason, ImportFailure, ImportOutcome, ImportRead, Progress, Waiting};
 
 // What the sandbox allowed, refused, and where a connector's code came from.
 pub use allowed_hosts::{AllowedHosts, Origin};

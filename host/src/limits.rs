@@ -21,6 +21,10 @@
 //! | `guest_output_bytes` | 16 KiB per call | further guest stdout/stderr is dropped (and counted) |
 //! | `epoch_tick` | 1 ms | granularity of the CPU deadline; a running guest yields to the executor every tick, so one that spins cannot hold a worker thread |
 //! | `max_page_customers` | 10 000 | a larger page is refused as a contract violation |
+//! | `max_ticket_options` | 1 000 per kind | `Session::ticket_options` fails with [`HostError::Contract`]: a longer list is refused, not cut |
+//! | `max_ticket_text_bytes` | 1 KiB | a ticket or note id, ticket number, option id or option name the connector returns that is longer (or an empty id) fails the call with [`HostError::Contract`] |
+//! | `max_ticket_url_bytes` | 2 KiB | a longer ticket link (or one that is not `http`/`https`) fails the call with [`HostError::Contract`] |
+//! | declared request budget | requests clamped to 1..=100 000, window to 1 s..=1 day, concurrency to 1..=`max_requests_in_flight` | see `RateBudget::from_declared`: a connector's `connector-info.budget` can only slow its own sessions down, never lift the host's budget |
 //! | `fuel` | off | with `Some(n)`, each call may execute about `n` wasm instructions (deterministic, for tests) |
 //!
 //! Together these bound what one session can make the host hold: its linear
@@ -38,6 +42,7 @@
 //! [`HostError::MemoryExhausted`]: crate::HostError::MemoryExhausted
 //! [`HostError::Busy`]: crate::HostError::Busy
 //! [`HostError::HostLimit`]: crate::HostError::HostLimit
+//! [`HostError::Contract`]: crate::HostError::Contract
 
 use std::time::Duration;
 
@@ -95,6 +100,13 @@ pub struct Limits {
     pub max_import_bytes: u64,
     /// Most a call's deadline is pushed back for pacing waits.
     pub max_pacing_credit: Duration,
+    /// Options one `ticket-options` answer may list.
+    pub max_ticket_options: usize,
+    /// Bytes of one id, ticket number or option name a connector returns
+    /// from the ticket calls.
+    pub max_ticket_text_bytes: usize,
+    /// Bytes of one ticket link a connector returns.
+    pub max_ticket_url_bytes: usize,
 }
 
 impl Default for Limits {
@@ -122,6 +134,9 @@ impl Default for Limits {
             max_requests_in_flight: 16,
             max_import_bytes: 256 << 20,
             max_pacing_credit: Duration::from_secs(600),
+            max_ticket_options: 1_000,
+            max_ticket_text_bytes: 1 << 10,
+            max_ticket_url_bytes: 2 << 10,
         }
     }
 }

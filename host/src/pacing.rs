@@ -21,9 +21,33 @@
 //! credit of one call is capped (`Limits::max_pacing_credit`), so a
 //! connector cannot stretch its deadline by queueing requests it never
 //! waits for.
+//!
+//! A connector may declare its PSA's budget (contract 0.2.0,
+//! `connector-info.budget`): requests per window and, optionally, how many
+//! requests the PSA allows in flight at once. The host then holds every
+//! request of that connector's sessions to **both** its own budget and the
+//! declared one (the lower of the two wins wherever they differ: a declared
+//! budget can only slow a connector down), after clamping the declared
+//! values ([`RateBudget::from_declared`]: requests 1..=100 000, window
+//! 1 s..=1 day, concurrency 1..=`Limits::max_requests_in_flight`), so no
+//! declaration can stop a connector for ever, overflow a clock or make the
+//! host keep an unbounded history.
+//!
+//! Concurrency: the host itself sends a session's requests one call at a
+//! time, but a guest may have several requests in flight (up to
+//! `Limits::max_requests_in_flight`), and the platform runs several
+//! sessions of one connector at once. A declared concurrency is therefore
+//! kept per host name across all sessions of the host: a request waits
+//! here until fewer than that many requests to the host name are awaiting
+//! their response head. A request stops counting once its response head
+//! has arrived (not when its body is read), so a connector that holds a
+//! response body while it sends its next request cannot block itself.
+//! Waiting for a concurrency slot counts as a pacing wait for the call's
+//! deadline credit.
 
+use crate::types::RequestBudget;
 use std::collections::{HashMap, VecDeque};
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio::time::Instant;
 
@@ -96,9 +120,10 @@ impl PacingClock {
         st.credited.saturating_add(ongoing).min(self.cap)
     }
 
-    /// Waits for `pacer` to admit a request to `origin`, counting the wait
-    /// (also when the request is dropped while it waits).
-    pub async fn acquire(&self, pacer: &Pacer, origin: &str) {
+    /// Waits for `pacer` to admit a request to `origin` under `pacing`,
+    /// counting the wait (also when the request is dropped while it waits).
+    /// The request counts as in flight until the answer is dropped.
+    pub async fn acquire(&self, pacer: &Pacer, origin: &str, pacing: &Pacing) -> Admitted {
         struct Waiting<'a>(&'a PacingClock);
         impl Drop for Waiting<'_> {
             fn drop(&mut self) {
@@ -107,7 +132,7 @@ impl PacingClock {
         }
         self.update(|st| st.waiting = st.waiting.saturating_add(1));
         let _waiting = Waiting(self);
-        pacer.acquire(origin).await;
+        pacer.admit(origin, pacing).await.1
     }
 }
 
@@ -127,10 +152,86 @@ impl Default for RateBudget {
     }
 }
 
+/// Most requests per window a declared budget may name (more is clamped).
+pub const MAX_DECLARED_REQUESTS: u32 = 100_000;
+/// Longest window a declared budget may name (longer is clamped).
+pub const MAX_DECLARED_WINDOW: Duration = Duration::from_secs(86_400);
+/// Most send times the pacer keeps per host name.
+const MAX_KEPT: usize = MAX_DECLARED_REQUESTS as usize;
+
+impl RateBudget {
+    /// A connector's declared budget, clamped: requests to
+    /// 1..=[`MAX_DECLARED_REQUESTS`] (0 would stop the connector for ever),
+    /// the window to 1 s..=[`MAX_DECLARED_WINDOW`].
+    pub fn from_declared(declared: &RequestBudget) -> RateBudget {
+        RateBudget {
+            requests: declared.requests.clamp(1, MAX_DECLARED_REQUESTS),
+            window: Duration::from_secs(u64::from(declared.window_seconds)).clamp(Duration::from_secs(1), MAX_DECLARED_WINDOW),
+        }
+    }
+}
+
+/// How one connector's sessions are paced, besides the host's own budget:
+/// its declared budget and concurrency, clamped.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Pacing {
+    /// The connector's declared budget, clamped; kept together with the
+    /// host's ([`HostOptions::rate_budget`](crate::HostOptions::rate_budget)).
+    pub declared: Option<RateBudget>,
+    /// Requests to one host name awaiting their response head at once.
+    pub concurrency: Option<u32>,
+}
+
+impl Pacing {
+    /// The pacing a connector's declared `budget` asks for, clamped;
+    /// `max_in_flight` bounds the concurrency
+    /// ([`Limits::max_requests_in_flight`](crate::Limits::max_requests_in_flight)).
+    pub fn from_declared(budget: Option<&RequestBudget>, max_in_flight: usize) -> Pacing {
+        let most = u32::try_from(max_in_flight).unwrap_or(u32::MAX).max(1);
+        Pacing {
+            declared: budget.map(RateBudget::from_declared),
+            concurrency: budget.and_then(|b| b.concurrency).map(|c| c.clamp(1, most)),
+        }
+    }
+}
+
+/// A request admitted by the pacer; while it lives, the request counts
+/// against its host name's concurrency.
+pub struct Admitted {
+    slot: Arc<InFlight>,
+}
+
+impl Drop for Admitted {
+    fn drop(&mut self) {
+        if let Ok(mut n) = self.slot.count.lock() {
+            *n = n.saturating_sub(1);
+        }
+        self.slot.released.notify_waiters();
+    }
+}
+
+/// Requests to one host name awaiting their response head.
+#[derive(Default)]
+struct InFlight {
+    count: Mutex<u32>,
+    released: tokio::sync::Notify,
+}
+
 #[derive(Default)]
 struct OriginState {
     sent: VecDeque<Instant>,
     blocked_until: Option<Instant>,
+    /// The longest window any budget applied to this host name so far.
+    longest: Duration,
+    in_flight: Arc<InFlight>,
+}
+
+/// What the pacer answers a request now.
+enum Admission {
+    Go(Admitted),
+    Wait(Duration),
+    /// The concurrency is used up: wait until a request is answered.
+    Full(Arc<InFlight>),
 }
 
 /// The per-origin request windows of one host.
@@ -148,9 +249,9 @@ impl Pacer {
         Pacer { budget, max_hold, origins: Mutex::new(HashMap::new()) }
     }
 
-    /// How long a request to `origin` must wait now; records it as sent
-    /// when the answer is zero.
-    fn try_take(&self, origin: &str) -> Duration {
+    /// Whether a request to `origin` under `pacing` may go now; records it
+    /// as sent and in flight when it may.
+    fn try_take(&self, origin: &str, pacing: &Pacing) -> Admission {
         let now = Instant::now();
         let mut map = match self.origins.lock() {
             Ok(m) => m,
@@ -159,37 +260,87 @@ impl Pacer {
         let st = map.entry(origin.to_string()).or_default();
         if let Some(until) = st.blocked_until {
             if until > now {
-                return until - now;
+                return Admission::Wait(until - now);
             }
             st.blocked_until = None;
         }
-        if let Some(b) = self.budget {
-            while st.sent.front().is_some_and(|t| now.duration_since(*t) >= b.window) {
-                st.sent.pop_front();
-            }
-            if st.sent.len() >= b.requests as usize {
-                if let Some(oldest) = st.sent.front() {
-                    let free = oldest.checked_add(b.window).unwrap_or(now);
-                    return free.saturating_duration_since(now).max(Duration::from_millis(1));
+        let budgets = [self.budget, pacing.declared];
+        for b in budgets.iter().flatten() {
+            st.longest = st.longest.max(b.window);
+        }
+        while st.sent.front().is_some_and(|t| now.duration_since(*t) >= st.longest) {
+            st.sent.pop_front();
+        }
+        // Every budget must have room: the request `requests` sends back
+        // must have left its window.
+        let mut wait = Duration::ZERO;
+        for b in budgets.iter().flatten() {
+            let n = (b.requests as usize).max(1);
+            if st.sent.len() >= n {
+                if let Some(t) = st.sent.get(st.sent.len() - n) {
+                    let free = t.checked_add(b.window).unwrap_or(now);
+                    wait = wait.max(free.saturating_duration_since(now));
                 }
             }
-            st.sent.push_back(now);
         }
-        Duration::ZERO
+        if !wait.is_zero() {
+            return Admission::Wait(wait.max(Duration::from_millis(1)));
+        }
+        {
+            let mut n = match st.in_flight.count.lock() {
+                Ok(n) => n,
+                Err(p) => p.into_inner(),
+            };
+            if pacing.concurrency.is_some_and(|c| *n >= c) {
+                return Admission::Full(st.in_flight.clone());
+            }
+            *n = n.saturating_add(1);
+        }
+        if budgets.iter().any(Option::is_some) {
+            st.sent.push_back(now);
+            while st.sent.len() > MAX_KEPT {
+                st.sent.pop_front();
+            }
+        }
+        Admission::Go(Admitted { slot: st.in_flight.clone() })
     }
 
-    /// Waits until a request to `origin` fits the budget and records it.
-    /// Returns how long it waited.
-    pub async fn acquire(&self, origin: &str) -> Duration {
+    /// Waits until a request to `origin` fits the host's budget and
+    /// `pacing`, and records it. Returns how long it waited and the
+    /// admission, which counts the request as in flight while it lives.
+    pub async fn admit(&self, origin: &str, pacing: &Pacing) -> (Duration, Admitted) {
         let start = Instant::now();
         loop {
-            let wait = self.try_take(origin);
-            if wait.is_zero() {
-                return start.elapsed();
+            match self.try_take(origin, pacing) {
+                Admission::Go(admitted) => return (start.elapsed(), admitted),
+                Admission::Wait(wait) => {
+                    tracing::info!(%origin, wait_ms = wait.as_millis() as u64, "pacing: holding a request back to stay within the PSA's rate limit");
+                    tokio::time::sleep(wait).await;
+                }
+                Admission::Full(slot) => {
+                    let released = slot.released.notified();
+                    tokio::pin!(released);
+                    released.as_mut().enable();
+                    let full = slot.count.lock().map(|n| pacing.concurrency.is_some_and(|c| *n >= c)).unwrap_or(false);
+                    if full {
+                        tracing::debug!(%origin, "pacing: holding a request back until one in flight is answered (the PSA's concurrency limit)");
+                        released.await;
+                    }
+                }
             }
-            tracing::info!(%origin, wait_ms = wait.as_millis() as u64, "pacing: holding a request back to stay within the PSA's rate limit");
-            tokio::time::sleep(wait).await;
         }
+    }
+
+    /// Waits until a request to `origin` fits the host's budget and records
+    /// it (no declared pacing). Returns how long it waited.
+    #[cfg(test)]
+    pub async fn acquire(&self, origin: &str) -> Duration {
+        self.admit(origin, &Pacing::default()).await.0
+    }
+
+    /// The host's own budget, if it paces.
+    pub fn budget(&self) -> Option<RateBudget> {
+        self.budget
     }
 
     /// The origin answered 429: hold every session's requests to it back
@@ -225,6 +376,85 @@ mod tests {
         assert!(waited >= Duration::from_secs(10) && waited < Duration::from_secs(11), "{waited:?}");
     }
 
+    #[test]
+    fn a_declared_budget_is_clamped() {
+        let declared = |requests, window_seconds, concurrency| RequestBudget { requests, window_seconds, concurrency };
+        // Zero requests or a zero window would stop the connector for ever
+        // or divide nothing: at least one request a second.
+        let p = Pacing::from_declared(Some(&declared(0, 0, Some(0))), 16);
+        assert_eq!(p.declared, Some(RateBudget { requests: 1, window: Duration::from_secs(1) }));
+        assert_eq!(p.concurrency, Some(1));
+        // The largest values: bounded history, no overflow, no more in
+        // flight than the host allows anyway.
+        let p = Pacing::from_declared(Some(&declared(u32::MAX, u32::MAX, Some(u32::MAX))), 16);
+        assert_eq!(p.declared, Some(RateBudget { requests: MAX_DECLARED_REQUESTS, window: MAX_DECLARED_WINDOW }));
+        assert_eq!(p.concurrency, Some(16));
+        // Halo's and Autotask's published budgets pass unchanged.
+        let p = Pacing::from_declared(Some(&declared(10_000, 3_600, Some(3))), 16);
+        assert_eq!(p.declared, Some(RateBudget { requests: 10_000, window: Duration::from_secs(3_600) }));
+        assert_eq!(p.concurrency, Some(3));
+        assert_eq!(Pacing::from_declared(None, 16), Pacing::default());
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_zero_declared_budget_still_sends_one_request_a_second() {
+        let p = Pacer::new(None, Duration::from_secs(300));
+        let pacing = Pacing::from_declared(Some(&RequestBudget { requests: 0, window_seconds: 0, concurrency: None }), 16);
+        assert_eq!(p.admit("a", &pacing).await.0, Duration::ZERO);
+        let (waited, _) = p.admit("a", &pacing).await;
+        assert!(waited >= Duration::from_secs(1) && waited < Duration::from_millis(1_100), "{waited:?}");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn the_host_budget_and_the_declared_one_both_hold() {
+        let declared = Pacing { declared: Some(RateBudget { requests: 3, window: Duration::from_secs(10) }), concurrency: None };
+        // The declared budget is the stricter one.
+        let p = Pacer::new(Some(RateBudget::default()), Duration::from_secs(300));
+        for _ in 0..3 {
+            assert_eq!(p.admit("a", &declared).await.0, Duration::ZERO);
+        }
+        let (waited, _) = p.admit("a", &declared).await;
+        assert!(waited >= Duration::from_secs(10) && waited < Duration::from_secs(11), "{waited:?}");
+        // The host's budget is the stricter one: a generous declaration
+        // does not lift it.
+        let p = Pacer::new(Some(RateBudget { requests: 2, window: Duration::from_secs(20) }), Duration::from_secs(300));
+        let generous = Pacing { declared: Some(RateBudget { requests: 1_000, window: Duration::from_secs(1) }), concurrency: None };
+        for _ in 0..2 {
+            assert_eq!(p.admit("a", &generous).await.0, Duration::ZERO);
+        }
+        let (waited, _) = p.admit("a", &generous).await;
+        assert!(waited >= Duration::from_secs(20) && waited < Duration::from_secs(21), "{waited:?}");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_declared_concurrency_holds_requests_until_one_is_answered() {
+        let p = std::sync::Arc::new(Pacer::new(None, Duration::from_secs(300)));
+        let two = Pacing { declared: None, concurrency: Some(2) };
+        let (_, first) = p.admit("a", &two).await;
+        let (_, _second) = p.admit("a", &two).await;
+        // Another host name has its own count.
+        let _other = p.admit("b", &two).await;
+        let third = {
+            let p = p.clone();
+            tokio::spawn(async move { p.admit("a", &two).await.0 })
+        };
+        tokio::time::sleep(Duration::from_secs(5)).await;
+        assert!(!third.is_finished(), "a third request went while two were in flight");
+        drop(first);
+        let waited = tokio::time::timeout(Duration::from_secs(1), third).await.expect("admitted once one was answered").unwrap();
+        assert!(waited >= Duration::from_secs(5), "{waited:?}");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn the_send_history_per_host_name_is_bounded() {
+        // A host budget larger than any history the pacer keeps, over a day.
+        let p = Pacer::new(Some(RateBudget { requests: u32::MAX, window: MAX_DECLARED_WINDOW }), Duration::from_secs(300));
+        for _ in 0..MAX_KEPT + 10 {
+            let _ = p.try_take("a", &Pacing::default());
+        }
+        assert_eq!(p.origins.lock().unwrap()["a"].sent.len(), MAX_KEPT);
+    }
+
     #[tokio::test(start_paused = true)]
     async fn a_429_blocks_the_origin_for_everyone() {
         let p = Pacer::new(None, Duration::from_secs(300));
@@ -255,7 +485,7 @@ mod tests {
         let waits: Vec<_> = (0..3)
             .map(|_| {
                 let (c, p) = (clock.clone(), pacer.clone());
-                tokio::spawn(async move { c.acquire(&p, "a").await })
+                tokio::spawn(async move { drop(c.acquire(&p, "a", &Pacing::default()).await) })
             })
             .collect();
         tokio::time::sleep(Duration::from_secs(5)).await;
@@ -271,7 +501,7 @@ mod tests {
         assert!(clock.credit() < Duration::from_secs(16));
         // A long wait while blocked is capped.
         pacer.rate_limited("a", Duration::from_secs(200));
-        clock.acquire(&pacer, "a").await;
+        clock.acquire(&pacer, "a", &Pacing::default()).await;
         assert_eq!(clock.credit(), Duration::from_secs(50));
         // The next call starts from zero.
         clock.set_in_host(false);

@@ -10,7 +10,7 @@
 //! |---|---|
 //! | 0 | success; for `check`, every step passed or was skipped for a reason that is not a failure |
 //! | 1 | the connection does not work: a `check` step failed, or the import failed (the connector's error is printed) |
-//! | 2 | usage or configuration error (bad flag, unreadable or invalid config file, a cache directory or key file other users could write) |
+//! | 2 | usage or configuration error (bad flag, unreadable or invalid config file, a cache directory or key file other users could write, a bad `--since` or `--key`, a call the connector does not offer) |
 //! | 3 | the connector misbehaved: crashed, ran past its deadline or memory, or broke the contract |
 //! | 4 | the connector could not be loaded (not a component, wrong contract version) |
 
@@ -20,7 +20,10 @@ mod progress;
 
 use clap::{Parser, Subcommand, ValueEnum};
 use psa_host::escape::for_terminal as t;
-use psa_host::{ConnectionConfig, Connector, Host, HostError, HostOptions, ImportOutcome, StepStatus};
+use psa_host::{
+    ConnectionConfig, Connector, Host, HostError, HostOptions, ImportOutcome, NewTicket, OptionChoice, OptionKind,
+    StepStatus, TicketBody,
+};
 use std::io::Write;
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -145,6 +148,17 @@ enum Command {
         /// Write here instead of stdout. Nothing is written when the import fails.
         #[arg(long, value_name = "FILE")]
         output: Option<PathBuf>,
+        /// Import only the customers changed since this time: RFC 3339
+        /// (`2026-11-30T08:00:00Z`, `2026-11-30T09:00:00+01:00`) or seconds
+        /// since 1970-01-01 UTC. A connector that cannot read only the
+        /// changed ones gets a full import, and the summary says so and why.
+        #[arg(long, value_name = "TIMESTAMP", value_parser = parse_since)]
+        since: Option<u64>,
+    },
+    /// Open tickets once per finding, and list the PSA's ticket options.
+    Ticket {
+        #[command(subcommand)]
+        command: TicketCommand,
     },
     /// Start a PSA simulator on loopback and run the bundled connector's
     /// check and import against it.
@@ -157,6 +171,97 @@ enum Command {
         #[arg(long, value_enum, default_value = "halopsa")]
         connector: Bundled,
     },
+}
+
+#[derive(Subcommand)]
+enum TicketCommand {
+    /// Open a ticket for a finding, once: when the customer has an open
+    /// ticket with the same key, add a private note to it instead. Prints
+    /// the ticket's id, number and link, and whether it was created or
+    /// noted.
+    Open {
+        #[command(flatten)]
+        connect: ConnectArgs,
+        /// The PSA's id of the customer.
+        #[arg(long, value_name = "ID")]
+        customer: String,
+        /// The ticket's subject line.
+        #[arg(long, value_name = "TEXT")]
+        summary: String,
+        /// The ticket's body as plain text (also the note's, when noted).
+        #[arg(long, value_name = "TEXT")]
+        details: String,
+        /// The same body as HTML, for PSAs that store HTML.
+        #[arg(long, value_name = "HTML")]
+        html: Option<String>,
+        /// The finding's stable name, 1 to 100 characters of A-Z a-z 0-9 . _ : -
+        #[arg(long, value_name = "KEY")]
+        key: String,
+        /// Ticket type id (`psa-host ticket options --kind ticket-type`).
+        #[arg(long = "type", value_name = "ID")]
+        ticket_type: Option<String>,
+        /// Priority id.
+        #[arg(long, value_name = "ID")]
+        priority: Option<String>,
+        /// Queue or board id.
+        #[arg(long, value_name = "ID")]
+        queue: Option<String>,
+        /// Status id for a new ticket.
+        #[arg(long, value_name = "ID")]
+        status: Option<String>,
+        /// Note outcome or type id, for the note on an existing ticket.
+        #[arg(long, value_name = "ID")]
+        outcome: Option<String>,
+    },
+    /// List the PSA's ticket options (types, priorities, queues, statuses,
+    /// note outcomes) the connector offers, or those of one kind.
+    Options {
+        #[command(flatten)]
+        connect: ConnectArgs,
+        /// One kind only.
+        #[arg(long, value_enum, value_name = "KIND")]
+        kind: Option<KindArg>,
+    },
+}
+
+/// `--kind`: the contract's option kinds.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+enum KindArg {
+    TicketType,
+    Priority,
+    Queue,
+    Status,
+    Outcome,
+}
+
+impl From<KindArg> for OptionKind {
+    fn from(k: KindArg) -> Self {
+        match k {
+            KindArg::TicketType => OptionKind::TicketType,
+            KindArg::Priority => OptionKind::Priority,
+            KindArg::Queue => OptionKind::Queue,
+            KindArg::Status => OptionKind::Status,
+            KindArg::Outcome => OptionKind::Outcome,
+        }
+    }
+}
+
+/// `--since`: RFC 3339 (with its offset) or whole seconds since the Unix
+/// epoch, as seconds since the epoch; no time before 1970.
+fn parse_since(text: &str) -> Result<u64, String> {
+    let text = text.trim();
+    if !text.is_empty() && text.bytes().all(|b| b.is_ascii_digit()) {
+        return text
+            .parse::<u64>()
+            .map_err(|_| format!("{text:?} is too large for seconds since 1970-01-01 UTC"));
+    }
+    let at = time::OffsetDateTime::parse(text, &time::format_description::well_known::Rfc3339).map_err(|e| {
+        format!(
+            "{:?} is not a time: {e}. Give RFC 3339 (2026-11-30T08:00:00Z or 2026-11-30T09:00:00+01:00) or seconds since 1970-01-01 UTC (1764489600)",
+            t(text)
+        )
+    })?;
+    u64::try_from(at.unix_timestamp()).map_err(|_| format!("{:?} is before 1970-01-01 UTC", t(text)))
 }
 
 fn main() -> ExitCode {
@@ -202,13 +307,14 @@ async fn run(command: Command) -> ExitCode {
             };
             check(&connector, &config).await
         }
-        Command::Import { connect, format, output } => {
+        Command::Import { connect, format, output, since } => {
             let (connector, config) = match prepare(&connect).await {
                 Ok(x) => x,
                 Err(code) => return code,
             };
-            import(&connector, &config, format, output).await
+            import(&connector, &config, format, output, since).await
         }
+        Command::Ticket { command } => ticket(command).await,
         Command::Demo { customers, connector } => demo(customers, connector).await,
         Command::Connectors => connectors().await,
     }
@@ -297,6 +403,8 @@ fn exit_code(e: &HostError) -> ExitCode {
     ExitCode::from(match e {
         HostError::Connector { .. } | HostError::GaveUp { .. } | HostError::WaitTooLong { .. } => 1,
         HostError::Setup { .. } => 2,
+        // The caller asked for what the connector cannot do, or gave a bad value.
+        HostError::NotOffered { .. } | HostError::InvalidInput { .. } => 2,
         HostError::Load { .. } | HostError::UnsupportedContract { .. } => 4,
         _ => 3,
     })
@@ -307,11 +415,15 @@ fn exit_code(e: &HostError) -> ExitCode {
 /// Opens a session, imports every customer with the progress bar, closes
 /// the session; the outcome and how long the import took, or the exit code
 /// after the error was printed.
-async fn import_all(connector: &Connector, config: &ConnectionConfig) -> Result<(ImportOutcome, Duration), ExitCode> {
+async fn import_all(
+    connector: &Connector,
+    config: &ConnectionConfig,
+    since: Option<u64>,
+) -> Result<(ImportOutcome, Duration), ExitCode> {
     let mut session = connector.open_session(config).await.map_err(|e| fail(&e))?;
     let started = std::time::Instant::now();
     let progress = progress::ImportProgress::start();
-    let result = session.import_all(|p| progress.update(p)).await;
+    let result = session.import_since(since, |p| progress.update(p)).await;
     progress.finish();
     let took = started.elapsed();
     session.close().await;
@@ -350,8 +462,14 @@ async fn check(connector: &Connector, config: &ConnectionConfig) -> ExitCode {
     }
 }
 
-async fn import(connector: &Connector, config: &ConnectionConfig, format: Format, output: Option<PathBuf>) -> ExitCode {
-    let (outcome, took) = match import_all(connector, config).await {
+async fn import(
+    connector: &Connector,
+    config: &ConnectionConfig,
+    format: Format,
+    output: Option<PathBuf>,
+    since: Option<u64>,
+) -> ExitCode {
+    let (outcome, took) = match import_all(connector, config, since).await {
         Ok(x) => x,
         Err(code) => return code,
     };
@@ -379,6 +497,97 @@ async fn import(connector: &Connector, config: &ConnectionConfig, format: Format
     }
     let _ = output::print_summary(&mut std::io::stderr().lock(), &outcome, took);
     ExitCode::SUCCESS
+}
+
+async fn ticket(command: TicketCommand) -> ExitCode {
+    match command {
+        TicketCommand::Open {
+            connect,
+            customer,
+            summary,
+            details,
+            html,
+            key,
+            ticket_type,
+            priority,
+            queue,
+            status,
+            outcome,
+        } => {
+            // The key is checked before anything is loaded or sent.
+            if let Err(message) = psa_host::check_dedup_key(&key) {
+                eprintln!("error: --key: {message}");
+                return ExitCode::from(2);
+            }
+            let (connector, config) = match prepare(&connect).await {
+                Ok(x) => x,
+                Err(code) => return code,
+            };
+            let options = [
+                (OptionKind::TicketType, ticket_type),
+                (OptionKind::Priority, priority),
+                (OptionKind::Queue, queue),
+                (OptionKind::Status, status),
+                (OptionKind::Outcome, outcome),
+            ]
+            .into_iter()
+            .filter_map(|(kind, id)| id.map(|id| OptionChoice { kind, id }))
+            .collect();
+            let new = NewTicket {
+                customer_id: customer,
+                summary,
+                details: TicketBody { text: details, html },
+                dedup_key: key,
+                options,
+            };
+            let mut session = match connector.open_session(&config).await {
+                Ok(s) => s,
+                Err(e) => return fail(&e),
+            };
+            let opened = session.open_ticket(&new).await;
+            session.close().await;
+            match opened {
+                Ok(outcome) => {
+                    output::print_ticket_outcome(&mut std::io::stdout().lock(), &outcome);
+                    ExitCode::SUCCESS
+                }
+                Err(e) => fail(&e),
+            }
+        }
+        TicketCommand::Options { connect, kind } => {
+            let (connector, config) = match prepare(&connect).await {
+                Ok(x) => x,
+                Err(code) => return code,
+            };
+            let mut session = match connector.open_session(&config).await {
+                Ok(s) => s,
+                Err(e) => return fail(&e),
+            };
+            let kinds: Vec<OptionKind> = match kind {
+                Some(k) => vec![k.into()],
+                // Without the capability, the first kind's call answers
+                // why (capability not offered), rather than an empty table.
+                None if !session.offers("ticket-options") => vec![OptionKind::TicketType],
+                None => connector.info().ticket_option_kinds.clone(),
+            };
+            let mut listed = Vec::new();
+            for k in kinds {
+                match session.ticket_options(k).await {
+                    Ok(options) => listed.push((k, options)),
+                    Err(e) => {
+                        session.close().await;
+                        return fail(&e);
+                    }
+                }
+            }
+            session.close().await;
+            if listed.is_empty() {
+                println!("The connector lists no kinds of ticket options.");
+            }
+            output::print_ticket_options(&mut std::io::stdout().lock(), &listed);
+            ExitCode::SUCCESS
+        }
+    }
 }
 
 fn format_name(f: Format) -> &'static str {
@@ -496,7 +705,7 @@ async fn demo(customers: usize, which: Bundled) -> ExitCode {
     }
     println!();
     println!("$ psa-host import");
-    let (outcome, took) = match import_all(&connector, &config).await {
+    let (outcome, took) = match import_all(&connector, &config, None).await {
         Ok(x) => x,
         Err(code) => return code,
     };

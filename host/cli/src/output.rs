@@ -5,7 +5,7 @@
 //! through `escape::csv_cell` (no formulas); JSON is escaped by serde.
 
 use psa_host::escape::{csv_cell, for_terminal as t};
-use psa_host::{ConnectorInfo, Customer, ImportOutcome};
+use psa_host::{ConnectorInfo, Customer, FieldKind, ImportOutcome, ImportRead, OptionKind, TicketOption, TicketOutcome};
 use serde_json::json;
 use std::io::{self, Write};
 use std::time::Duration;
@@ -22,12 +22,62 @@ pub fn print_info(info: &ConnectorInfo, as_json: bool) {
     // the connection's URL fields.
     let fixed = if info.allowed_hosts.is_empty() { "none".to_string() } else { info.allowed_hosts.join(", ") };
     println!("declared hosts (fixed at load, besides the URL fields): {}", t(&fixed));
+    // As declared; the host clamps it and keeps its own budget as well.
+    match &info.budget {
+        Some(b) => {
+            let concurrency = b.concurrency.map(|c| format!(", at most {c} at once")).unwrap_or_default();
+            println!(
+                "request budget (declared; the host also keeps its own): {} requests per {} s{concurrency}",
+                b.requests, b.window_seconds
+            )
+        }
+        None => println!("request budget: none declared (the host's own budget applies)"),
+    }
+    let kinds: Vec<&str> = info.ticket_option_kinds.iter().map(|k| k.as_str()).collect();
+    println!("ticket option kinds: {}", if kinds.is_empty() { "none".to_string() } else { kinds.join(", ") });
     println!("fields:");
     for f in &info.fields {
         let req = if f.required { "required" } else { "optional" };
         let default = f.default_value.as_ref().map(|d| format!(", default {}", t(d))).unwrap_or_default();
         println!("  {:<26} {:?} ({req}{default}) {}", t(&f.id), f.kind, t(&f.label));
         println!("  {:<26} {}", "", t(&f.help));
+        if f.kind == FieldKind::Choice {
+            for c in &f.choices {
+                println!("  {:<26}   choice {:<24} {}", "", t(&c.value), t(&c.label));
+            }
+        }
+        if let Some(r) = f.range {
+            println!("  {:<26}   a whole number from {} to {}", "", r.min, r.max);
+        }
+    }
+}
+
+/// What `psa-host ticket open` did: created or noted, the ticket's id,
+/// number and link (all escaped: they come from the connector).
+pub fn print_ticket_outcome(out: &mut dyn Write, outcome: &TicketOutcome) {
+    let ticket = outcome.ticket();
+    let _ = match outcome {
+        TicketOutcome::Created { .. } => writeln!(out, "created: a new ticket was opened"),
+        TicketOutcome::Noted { note, .. } => {
+            writeln!(out, "noted on existing ticket: an open ticket had this key; note {} was added to it", t(&note.id))
+        }
+    };
+    let _ = writeln!(out, "ticket id: {}", t(&ticket.id));
+    let _ = writeln!(out, "number:    {}", ticket.number.as_deref().map(t).unwrap_or("-".into()));
+    let _ = writeln!(out, "link:      {}", ticket.url.as_deref().map(t).unwrap_or("-".into()));
+}
+
+/// `psa-host ticket options`: one table row per option, by kind.
+pub fn print_ticket_options(out: &mut dyn Write, listed: &[(OptionKind, Vec<TicketOption>)]) {
+    let _ = writeln!(out, "{:<12} {:<16} {:<8} name", "kind", "id", "default");
+    for (kind, options) in listed {
+        if options.is_empty() {
+            let _ = writeln!(out, "{:<12} (none)", kind.as_str());
+        }
+        for o in options {
+            let default = if o.is_default { "yes" } else { "" };
+            let _ = writeln!(out, "{:<12} {:<16} {:<8} {}", kind.as_str(), t(&o.id), default, t(&o.name));
+        }
     }
 }
 
@@ -127,6 +177,18 @@ pub fn print_summary(out: &mut dyn Write, outcome: &ImportOutcome, took: Duratio
         all.saturating_sub(with_tenant),
         outcome.warnings.len()
     )?;
+    match &outcome.read {
+        ImportRead::Full => {}
+        ImportRead::ChangedSince { since } => writeln!(
+            out,
+            "read: only the customers changed since {since} (seconds since 1970-01-01 UTC), through the connector's changed-since read"
+        )?,
+        ImportRead::FellBack { since, reason } => writeln!(
+            out,
+            "read: every customer, not only those changed since {since}: fell back to a full import because {}",
+            t(&reason.to_string())
+        )?,
+    }
     for w in &outcome.warnings {
         writeln!(out, "warning [{}]: {}", t(&w.code), t(&w.message))?;
     }

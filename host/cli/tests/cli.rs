@@ -457,3 +457,161 @@ fn a_wait_reason_from_the_connector_is_escaped_in_the_progress_line() {
     assert!(line.contains(" UTC, retry 2 (in "), "{line}");
     assert!(!line.contains(['\r', '\x1b', '\u{202e}', '\n']), "{line:?}");
 }
+
+// ---- tickets and incremental imports, on the contract-version test
+// connectors (tests/guests/tickets-v0_2_0, tests/guests/frozen-v0_1_0) and
+// the mini PSA they talk to.
+
+#[path = "../../../tests/guests/mini-psa.rs"]
+mod mini_psa;
+
+const TICKETS_WASM: &str = env!("PSA_TEST_TICKETS_V0_2_0_WASM");
+const FROZEN_WASM: &str = env!("PSA_TEST_FROZEN_V0_1_0_WASM");
+
+/// A config file for the test connectors: `base_url` plus `extra` lines.
+fn mini_config(dir: &Path, psa: &mini_psa::MiniPsa, extra: &str) -> std::path::PathBuf {
+    let p = dir.join("mini.toml");
+    std::fs::write(&p, format!("base_url = \"{}\"\n{extra}", psa.base_url())).unwrap();
+    p
+}
+
+/// `psa-host <cmd...> --allow-loopback --no-cache --plugin WASM --config CFG <rest...>`.
+fn on_plugin(cmd: &[&str], wasm: &str, cfg: &Path, rest: &[&str]) -> Vec<String> {
+    let mut a = s(cmd);
+    a.extend(s(&["--allow-loopback", "--no-cache", "--plugin", wasm, "--config", cfg.to_str().unwrap()]));
+    a.extend(s(rest));
+    a
+}
+
+const OPEN: [&str; 2] = ["ticket", "open"];
+const FINDING: [&str; 10] =
+    ["--customer", "C2", "--summary", "MFA disabled", "--details", "3 admins without MFA", "--key", "m365:mfa:C2", "--priority", "10"];
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ticket_open_twice_with_one_key_creates_then_notes_and_prints_id_number_and_link() {
+    let psa = mini_psa::MiniPsa::start(5);
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = mini_config(dir.path(), &psa, "");
+    let first = psa_host(on_plugin(&OPEN, TICKETS_WASM, &cfg, &FINDING), vec![]).await;
+    assert!(first.status.success(), "{}", all_output(&first));
+    let text = String::from_utf8_lossy(&first.stdout).to_string();
+    assert!(text.starts_with("created: a new ticket was opened\n"), "{text}");
+    assert!(text.contains("ticket id: 1001\n") && text.contains("number:    T-0001\n"), "{text}");
+    assert!(text.contains(&format!("link:      {}/tickets/1001\n", psa.base_url())), "{text}");
+
+    let second = psa_host(on_plugin(&OPEN, TICKETS_WASM, &cfg, &FINDING), vec![]).await;
+    assert!(second.status.success(), "{}", all_output(&second));
+    let text = String::from_utf8_lossy(&second.stdout).to_string();
+    assert!(text.starts_with("noted on existing ticket: an open ticket had this key; note 1001-1 was added to it\n"), "{text}");
+    assert!(text.contains("ticket id: 1001\n"), "{text}");
+    let tickets = psa.tickets();
+    assert_eq!(tickets.len(), 1, "one ticket for one key");
+    assert_eq!(tickets[0].body["priority"], "10");
+    assert_eq!(tickets[0].notes.len(), 1);
+    assert_eq!(tickets[0].notes[0]["private"], true);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ticket_open_refuses_a_bad_key_and_a_0_1_0_connector_with_exit_2() {
+    let psa = mini_psa::MiniPsa::start(5);
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = mini_config(dir.path(), &psa, "");
+    let mut bad = FINDING;
+    bad[7] = "has space";
+    let out = psa_host(on_plugin(&OPEN, TICKETS_WASM, &cfg, &bad), vec![]).await;
+    assert_eq!(out.status.code(), Some(2), "{}", all_output(&out));
+    assert!(all_output(&out).contains("--key: the deduplication key contains ' '"), "{}", all_output(&out));
+    let out = psa_host(on_plugin(&OPEN, FROZEN_WASM, &cfg, &FINDING), vec![]).await;
+    assert_eq!(out.status.code(), Some(2), "{}", all_output(&out));
+    assert!(all_output(&out).contains("capability not offered by this connector (contract 0.1.0)"), "{}", all_output(&out));
+    assert!(psa.requests().is_empty(), "{:?}", psa.requests());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ticket_output_from_the_connector_is_escaped() {
+    let psa = mini_psa::MiniPsa::start(5);
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = mini_config(dir.path(), &psa, "behaviour = \"control-chars\"\n");
+    let out = psa_host(on_plugin(&OPEN, TICKETS_WASM, &cfg, &FINDING), vec![]).await;
+    assert!(out.status.success(), "{}", all_output(&out));
+    let text = String::from_utf8_lossy(&out.stdout).to_string();
+    assert!(!text.contains('\u{1b}') && !text.contains("\nforged"), "{text:?}");
+    assert!(text.contains("number:    T-1\\u{1b}[31m\\nforged line\n"), "{text}");
+    let out = psa_host(on_plugin(&["ticket", "options"], TICKETS_WASM, &cfg, &[]), vec![]).await;
+    assert!(out.status.success(), "{}", all_output(&out));
+    let text = String::from_utf8_lossy(&out.stdout).to_string();
+    assert!(!text.contains('\u{1b}') && !text.contains('\u{7}') && !text.contains("\nforged"), "{text:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ticket_options_lists_each_kind_as_a_table() {
+    let psa = mini_psa::MiniPsa::start(5);
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = mini_config(dir.path(), &psa, "");
+    let out = psa_host(on_plugin(&["ticket", "options"], TICKETS_WASM, &cfg, &[]), vec![]).await;
+    assert!(out.status.success(), "{}", all_output(&out));
+    let text = String::from_utf8_lossy(&out.stdout).to_string();
+    let rows: Vec<Vec<&str>> = text.lines().map(|l| l.split_whitespace().collect()).collect();
+    assert_eq!(rows[0], ["kind", "id", "default", "name"]);
+    assert!(rows.contains(&vec!["ticket-type", "1", "yes", "Incident"]), "{text}");
+    assert!(rows.contains(&vec!["priority", "10", "P1", "Critical"]), "{text}");
+    assert!(rows.contains(&vec!["priority", "20", "yes", "P3", "Normal"]), "{text}");
+    assert!(rows.contains(&vec!["outcome", "n1", "yes", "Private", "Note"]), "{text}");
+    let out = psa_host(on_plugin(&["ticket", "options"], TICKETS_WASM, &cfg, &["--kind", "priority"]), vec![]).await;
+    assert_eq!(String::from_utf8_lossy(&out.stdout).lines().count(), 3, "{}", all_output(&out));
+    // A kind the connector does not list: exit 2, nothing asked of the PSA.
+    let before = psa.requests().len();
+    let out = psa_host(on_plugin(&["ticket", "options"], TICKETS_WASM, &cfg, &["--kind", "queue"]), vec![]).await;
+    assert_eq!(out.status.code(), Some(2), "{}", all_output(&out));
+    assert!(all_output(&out).contains("capability not offered by this connector (contract 0.2.0)"), "{}", all_output(&out));
+    // A connector without ticket options at all says so, also without --kind.
+    let out = psa_host(on_plugin(&["ticket", "options"], FROZEN_WASM, &cfg, &[]), vec![]).await;
+    assert_eq!(out.status.code(), Some(2), "{}", all_output(&out));
+    assert!(all_output(&out).contains("capability not offered by this connector (contract 0.1.0)"), "{}", all_output(&out));
+    assert_eq!(psa.requests().len(), before);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn import_since_reads_only_the_changed_or_says_it_fell_back() {
+    let psa = mini_psa::MiniPsa::start(120);
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = mini_config(dir.path(), &psa, "");
+    // 1_700_000_111 = 2023-11-14T22:15:11Z: customers C111..C120 changed since.
+    for since in ["2023-11-14T22:15:11Z", "2023-11-14T23:15:11+01:00", "1700000111"] {
+        let out = psa_host(on_plugin(&["import"], TICKETS_WASM, &cfg, &["--format", "ndjson", "--since", since]), vec![]).await;
+        assert!(out.status.success(), "{since}: {}", all_output(&out));
+        assert_eq!(String::from_utf8_lossy(&out.stdout).lines().count(), 10, "{since}");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(err.contains("read: only the customers changed since 1700000111"), "{since}: {err}");
+    }
+    let out = psa_host(on_plugin(&["import"], FROZEN_WASM, &cfg, &["--format", "ndjson", "--since", "1700000111"]), vec![]).await;
+    assert!(out.status.success(), "{}", all_output(&out));
+    assert_eq!(String::from_utf8_lossy(&out.stdout).lines().count(), 120, "every customer");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("read: every customer, not only those changed since 1700000111: fell back to a full import because the connector was built against contract 0.1.0"), "{err}");
+    for bad in ["yesterday", "2023-11-14", "1969-12-31T23:59:59Z", "99999999999999999999999"] {
+        let out = psa_host(on_plugin(&["import"], TICKETS_WASM, &cfg, &["--since", bad]), vec![]).await;
+        assert_eq!(out.status.code(), Some(2), "{bad}: {}", all_output(&out));
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(err.contains("--since"), "{bad}: {err}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn info_shows_the_budget_option_kinds_and_field_choices() {
+    let out = psa_host(s(&["info", "--no-cache", "--plugin", TICKETS_WASM]), vec![]).await;
+    assert!(out.status.success(), "{}", all_output(&out));
+    let text = String::from_utf8_lossy(&out.stdout).to_string();
+    assert!(text.contains("contract: optimize365:psa-connector@0.2.0"), "{text}");
+    assert!(text.contains("request budget (declared; the host also keeps its own): 5 requests per 2 s, at most 2 at once"), "{text}");
+    assert!(text.contains("ticket option kinds: ticket-type, priority, outcome"), "{text}");
+    assert!(text.contains("choice javascript-url"), "{text}");
+    assert!(text.contains("a whole number from 1 to 1000"), "{text}");
+    let json = psa_host(s(&["info", "--json", "--no-cache", "--plugin", TICKETS_WASM]), vec![]).await;
+    let doc: serde_json::Value = serde_json::from_slice(&json.stdout).unwrap();
+    assert_eq!(doc["budget"]["requests"], 5);
+    assert_eq!(doc["ticket_option_kinds"][2], "outcome");
+    let out = psa_host(s(&["info", "--no-cache", "--plugin", FROZEN_WASM]), vec![]).await;
+    let text = String::from_utf8_lossy(&out.stdout).to_string();
+    assert!(text.contains("request budget: none declared") && text.contains("ticket option kinds: none"), "{text}");
+}

@@ -42,7 +42,7 @@
 //!    [`ContractInstance`], and one arm in [`ContractConnector::bind`],
 //!    [`ContractConnector::version`], [`ContractConnector::instantiate`]
 //!    and the `dispatch!` macro.
-//! 4. A test guest built against 0.3.0 beside `tests/guests/v0_2_0` and
+//! 4. A test guest built against 0.3.0 beside `tests/guests/tickets-v0_2_0` and
 //!    `tests/guests/frozen-v0_1_0`; `tests/guests/future-contract` (now
 //!    9.0.0) must stay newer than every version this host runs.
 //!

@@ -10,7 +10,8 @@ use crate::cache::CompiledFrom;
 use crate::config::ConnectionConfig;
 use crate::contract::{ConnectorApi, ContractConnector, SUPPORTED_CONTRACTS};
 use crate::ctx::SessionState;
-use crate::types::{CheckStep, ConnectorInfo, StepStatus};
+use crate::pacing::{Pacing, RateBudget};
+use crate::types::{CheckStep, ConnectorInfo, OptionKind, StepStatus};
 use crate::HostError;
 use std::sync::Arc;
 use wasmtime::component::{Component, Linker};
@@ -30,6 +31,8 @@ struct ConnectorInner {
     /// Shared with every session, which checks capabilities against it.
     info: Arc<ConnectorInfo>,
     declared: Vec<Origin>,
+    /// The declared budget and concurrency, clamped, for every session.
+    pacing: Pacing,
 }
 
 impl Connector {
@@ -46,7 +49,8 @@ impl Connector {
         let contract = ContractConnector::new(name, &sandbox.engine, linker, component)?;
         let info: ConnectorInfo = {
             // An empty allow-list: `info` is pure.
-            let mut inst = sandbox.instantiate(name, &contract, AllowedHosts::default(), vec![]).await?;
+            let mut inst =
+                sandbox.instantiate(name, &contract, AllowedHosts::default(), vec![], Pacing::default()).await?;
             inst.call("info", |c, s| Box::pin(async move { c.info(s).await })).await?
         };
         if !SUPPORTED_CONTRACTS.contains(&info.contract_version.as_str()) {
@@ -70,6 +74,8 @@ impl Connector {
         // these entries, so no later answer of the connector can change them.
         let mut info = info;
         info.allowed_hosts = declared.iter().map(|o| o.to_string()).collect();
+        // Each kind once: callers ask the connector once per listed kind.
+        info.ticket_option_kinds = distinct_kinds(&info.ticket_option_kinds);
         Ok(Connector {
             inner: Arc::new(ConnectorInner {
                 sandbox: sandbox.clone(),
@@ -77,6 +83,7 @@ impl Connector {
                 name: crate::escape::for_terminal(&info.id).into_owned(),
                 contract,
                 compiled_from,
+                pacing: Pacing::from_declared(info.budget.as_ref(), sandbox.limits.max_requests_in_flight),
                 info: Arc::new(info),
                 declared,
             }),
@@ -110,6 +117,20 @@ impl Connector {
         &self.inner.declared
     }
 
+    /// How this connector's sessions are paced besides the host's own budget
+    /// ([`HostOptions::rate_budget`](crate::HostOptions::rate_budget)): its
+    /// declared budget and concurrency, clamped (see `pacing.rs`). Both
+    /// budgets hold, so the stricter one wins wherever they differ.
+    pub fn pacing(&self) -> Pacing {
+        self.inner.pacing
+    }
+
+    /// The budgets every request of this connector's sessions is held to:
+    /// the host's (if it paces) and the connector's declared one, clamped.
+    pub fn rate_budgets(&self) -> Vec<RateBudget> {
+        [self.inner.sandbox.pacer.budget(), self.inner.pacing.declared].into_iter().flatten().collect()
+    }
+
     /// The origins a session with this configuration may reach.
     pub fn allowed_hosts(&self, config: &ConnectionConfig) -> AllowedHosts {
         AllowedHosts::new(config.url_values(&self.inner.info), &self.inner.declared)
@@ -118,7 +139,8 @@ impl Connector {
     /// A new instance for `config`: its allow-list and its secrets.
     async fn instantiate(&self, config: &ConnectionConfig) -> Result<Instance, HostError> {
         let allowed = self.allowed_hosts(config);
-        self.inner.sandbox.instantiate(&self.inner.name, &self.inner.contract, allowed, config.secret_values()).await
+        let secrets = config.secret_values();
+        self.inner.sandbox.instantiate(&self.inner.name, &self.inner.contract, allowed, secrets, self.inner.pacing).await
     }
 
     /// Runs the connector's connection test. Never fails for problems the
@@ -151,5 +173,30 @@ impl Connector {
             Ok(handle) => Ok(Session::new(inst, handle, self.inner.info.clone(), self.inner.contract.version())),
             Err(e) => Err(inst.connector_error(e)),
         }
+    }
+}
+
+/// The kinds, each once, in the order first listed (a connector may list
+/// one a million times; there are five).
+fn distinct_kinds(kinds: &[OptionKind]) -> Vec<OptionKind> {
+    let mut out = Vec::new();
+    for k in kinds {
+        if !out.contains(k) {
+            out.push(*k);
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn option_kinds_are_kept_once_each_in_order() {
+        let listed: Vec<OptionKind> =
+            std::iter::repeat_n([OptionKind::Priority, OptionKind::TicketType], 100_000).flatten().collect();
+        assert_eq!(distinct_kinds(&listed), [OptionKind::Priority, OptionKind::TicketType]);
+        assert!(distinct_kinds(&[]).is_empty());
     }
 }

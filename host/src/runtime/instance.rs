@@ -11,7 +11,7 @@ use crate::ctx::SessionState;
 use crate::egress::DnsOverrides;
 use crate::hooks::{Denials, SandboxHooks};
 use crate::outbound::Transport;
-use crate::pacing::{Pacer, PacingClock};
+use crate::pacing::{Pacer, Pacing, PacingClock};
 use crate::retry::RetryPolicy;
 use crate::types::ConnectorError;
 use crate::{HostError, Limits};
@@ -72,7 +72,8 @@ pub(crate) type CallFuture<'a, R> =
 
 impl Sandbox {
     /// A new instance of `contract` in a store of its own, reaching only
-    /// `allowed`, with `secrets` scrubbed from what it prints and returns.
+    /// `allowed`, with `secrets` scrubbed from what it prints and returns,
+    /// its requests paced by the host's budget and `pacing`.
     /// `connector` names it in messages and log lines.
     pub(crate) async fn instantiate(
         self: &Arc<Self>,
@@ -80,6 +81,7 @@ impl Sandbox {
         contract: &ContractConnector,
         allowed: AllowedHosts,
         secrets: Vec<String>,
+        pacing: Pacing,
     ) -> Result<Instance, HostError> {
         let id = self.next_instance.fetch_add(1, Ordering::Relaxed);
         let secrets: Arc<[String]> = secrets.into();
@@ -97,6 +99,7 @@ impl Sandbox {
             denials: denials.clone(),
             pacer: self.pacer.clone(),
             paced: paced.clone(),
+            pacing,
             rate_limit_hold: self.retry.rate_limit_first_wait,
             in_flight: Default::default(),
             max_in_flight: self.limits.max_requests_in_flight,

@@ -48,7 +48,7 @@ impl Session {
 
     /// [`HostError::NotOffered`] unless the connector lists `capability`;
     /// the call is then not made.
-    fn require(&self, call: &str, capability: &str) -> Result<(), HostError> {
+    pub(crate) fn require(&self, call: &str, capability: &str) -> Result<(), HostError> {
         if self.offers(capability) {
             return Ok(());
         }
@@ -129,7 +129,7 @@ impl Session {
     /// Customers changed since `since` (seconds since 1970-01-01 UTC), one
     /// page; `None` starts. Only for connectors with the
     /// `customers-changed-since` capability (else [`HostError::NotOffered`]);
-    /// an incremental import falls back to a full import.
+    /// [`Session::import_since`] falls back to a full import.
     pub async fn list_customers_changed(&mut self, since: u64, cursor: Option<&str>) -> Result<CustomerPage, HostError> {
         const CALL: &str = "session.list-customers-changed";
         self.require(CALL, "customers-changed-since")?;
@@ -149,20 +149,49 @@ impl Session {
     /// there is no HTML) and the ticket-type and priority options only; it
     /// cannot store the deduplication key, so use
     /// [`Session::open_ticket`] to open tickets once per finding.
+    ///
+    /// A deduplication key, when given, must be 1 to 100 characters of
+    /// `[A-Za-z0-9._:-]` ([`HostError::InvalidInput`]). What the connector
+    /// answers is checked (see `crate::tickets`); a reference that fails
+    /// the checks is a [`HostError::Contract`] whose message says the
+    /// ticket may have been created all the same.
     pub async fn create_ticket(&mut self, ticket: &NewTicket) -> Result<TicketRef, HostError> {
-        self.require("session.create-ticket", "create-ticket")?;
+        const CALL: &str = "session.create-ticket";
+        if !ticket.dedup_key.is_empty() {
+            crate::tickets::check_dedup_key(&ticket.dedup_key).map_err(|m| self.invalid_input(CALL, m))?;
+        }
+        self.require(CALL, "create-ticket")?;
         let h = self.handle()?;
         let ticket = ticket.clone();
         let res = self
             .inst
-            .call("session.create-ticket", move |c, s| {
-                Box::pin(async move { c.create_ticket(s, h, &ticket).await })
-            })
+            .call(CALL, move |c, s| Box::pin(async move { c.create_ticket(s, h, &ticket).await }))
             .await?;
-        match res {
-            Ok(id) => Ok(id),
-            Err(e) => Err(self.with_denials(self.inst.connector_error(e))),
-        }
+        let created = res.map_err(|e| self.with_denials(self.inst.connector_error(e)))?;
+        let created = self.scrub_ref(created);
+        crate::tickets::check_ticket_ref(&created, self.limits()).map_err(|m| {
+            self.contract_violation(format!(
+                "`{CALL}` answered {m}. The ticket may have been created in the PSA all the same; look there before retrying"
+            ))
+        })?;
+        Ok(created)
+    }
+
+    /// A ticket reference with the session's secrets scrubbed from it.
+    fn scrub_ref(&self, t: TicketRef) -> TicketRef {
+        let s = |v: &str| crate::redact::scrub(v, self.inst.secrets());
+        TicketRef { id: s(&t.id), number: t.number.as_deref().map(s), url: t.url.as_deref().map(s) }
+    }
+
+    /// [`HostError::InvalidInput`] for `call`.
+    pub(crate) fn invalid_input(&self, call: &str, message: String) -> HostError {
+        HostError::InvalidInput { connector: self.inst.name().to_string(), call: call.to_string(), message }
+    }
+
+    /// [`HostError::Contract`]: the connector answered outside the contract
+    /// or the host's limits.
+    fn contract_violation(&self, message: String) -> HostError {
+        HostError::Contract { connector: self.inst.name().to_string(), message }
     }
 
     /// The open ticket that a [`Session::create_ticket`] for `customer_id`
@@ -176,12 +205,18 @@ impl Session {
             .inst
             .call(CALL, move |c, s| Box::pin(async move { c.find_open_ticket(s, h, &customer, &key).await }))
             .await?;
-        res.map_err(|e| self.with_denials(self.inst.connector_error(e)))
+        let found = res.map_err(|e| self.with_denials(self.inst.connector_error(e)))?.map(|t| self.scrub_ref(t));
+        if let Some(t) = &found {
+            crate::tickets::check_ticket_ref(t, self.limits())
+                .map_err(|m| self.contract_violation(format!("`{CALL}` answered {m}")))?;
+        }
+        Ok(found)
     }
 
     /// Adds a note to a ticket ([`TicketRef::id`]). Needs `ticket-dedup`.
     pub async fn add_note(&mut self, ticket_id: &str, note: &NewNote) -> Result<NoteRef, HostError> {
         const CALL: &str = "session.add-note";
+        crate::tickets::check_id("ticket id", ticket_id, self.limits()).map_err(|m| self.invalid_input(CALL, m))?;
         self.require(CALL, "ticket-dedup")?;
         let h = self.handle()?;
         let (ticket, note) = (ticket_id.to_string(), note.clone());
@@ -189,7 +224,14 @@ impl Session {
             .inst
             .call(CALL, move |c, s| Box::pin(async move { c.add_note(s, h, &ticket, &note).await }))
             .await?;
-        res.map_err(|e| self.with_denials(self.inst.connector_error(e)))
+        let added = res.map_err(|e| self.with_denials(self.inst.connector_error(e)))?;
+        let added = NoteRef { id: crate::redact::scrub(&added.id, self.inst.secrets()) };
+        crate::tickets::check_id("note id", &added.id, self.limits()).map_err(|m| {
+            self.contract_violation(format!(
+                "`{CALL}` answered {m}. The note may have been added in the PSA all the same"
+            ))
+        })?;
+        Ok(added)
     }
 
     /// The PSA's ticket options of `kind`. Needs `ticket-options`, and
@@ -197,12 +239,24 @@ impl Session {
     pub async fn ticket_options(&mut self, kind: OptionKind) -> Result<Vec<TicketOption>, HostError> {
         const CALL: &str = "session.ticket-options";
         self.require(CALL, "ticket-options")?;
+        if !self.info.ticket_option_kinds.contains(&kind) {
+            return Err(HostError::NotOffered {
+                connector: self.inst.name().to_string(),
+                call: format!("{CALL}({kind})"),
+                capability: format!("ticket-options (kind {kind})"),
+                contract: self.contract.to_string(),
+            });
+        }
         let h = self.handle()?;
         let res = self
             .inst
             .call(CALL, move |c, s| Box::pin(async move { c.ticket_options(s, h, kind).await }))
             .await?;
-        res.map_err(|e| self.with_denials(self.inst.connector_error(e)))
+        let listed = res.map_err(|e| self.with_denials(self.inst.connector_error(e)))?;
+        crate::tickets::check_options(&listed, self.limits())
+            .map_err(|m| self.contract_violation(format!("`{CALL}` for `{kind}`: {m}")))?;
+        let s = |v: &str| crate::redact::scrub(v, self.inst.secrets());
+        Ok(listed.into_iter().map(|o| TicketOption { id: s(&o.id), name: s(&o.name), is_default: o.is_default }).collect())
     }
 
     /// Adds the sandbox's refusals to a connector error's message, so the

@@ -25,6 +25,7 @@
 //! | `long-ticket-id` | ticket ids of 1 MiB |
 //! | `empty-ticket-id` | ticket ids that are empty |
 //! | `control-chars` | ticket numbers and option names with ESC and newlines |
+//! | `echo-secret` | the `api_key` field's value in ticket numbers, links and option names |
 
 wit_bindgen::generate!({
     path: "../../../wit/0.2.0",
@@ -43,9 +44,11 @@ struct State {
     base: String,
     page_size: u32,
     behaviour: String,
+    api_key: String,
 }
 
-const BEHAVIOURS: [&str; 6] = ["normal", "javascript-url", "huge-options", "long-ticket-id", "empty-ticket-id", "control-chars"];
+const BEHAVIOURS: [&str; 7] =
+    ["normal", "javascript-url", "huge-options", "long-ticket-id", "empty-ticket-id", "control-chars", "echo-secret"];
 
 impl Guest for Tickets {
     type Session = State;
@@ -86,6 +89,16 @@ impl Guest for Tickets {
                     range: Some(NumberRange { min: 1, max: 1000 }),
                 },
                 ConfigField {
+                    id: "api_key".into(),
+                    label: "API key".into(),
+                    help: "Not used by the mini PSA; echoed by the echo-secret behaviour".into(),
+                    kind: FieldKind::Secret,
+                    required: false,
+                    default_value: None,
+                    choices: vec![],
+                    range: None,
+                },
+                ConfigField {
                     id: "behaviour".into(),
                     label: "Behaviour".into(),
                     help: "How the test connector behaves".into(),
@@ -101,7 +114,8 @@ impl Guest for Tickets {
             ],
             allowed_hosts: vec![],
             budget: Some(RequestBudget { requests: 5, window_seconds: 2, concurrency: Some(2) }),
-            ticket_option_kinds: vec![OptionKind::TicketType, OptionKind::Priority, OptionKind::Outcome],
+            // Priority twice on purpose: the host keeps each kind once.
+            ticket_option_kinds: vec![OptionKind::TicketType, OptionKind::Priority, OptionKind::Outcome, OptionKind::Priority],
         }
     }
 
@@ -134,7 +148,8 @@ impl State {
             Some(b) if BEHAVIOURS.contains(&b) => b.to_string(),
             Some(_) => return Err(invalid("behaviour", "not one of the choices")),
         };
-        Ok(State { base: base.trim_end_matches('/').to_string(), page_size, behaviour })
+        let api_key = get("api_key").unwrap_or_default().to_string();
+        Ok(State { base: base.trim_end_matches('/').to_string(), page_size, behaviour, api_key })
     }
 
     fn page(&self, cursor: Option<String>, since: Option<u64>) -> Result<CustomerPage, ConnectorError> {
@@ -182,6 +197,11 @@ impl State {
             "empty-ticket-id" => String::new(),
             "control-chars" => {
                 number = Some("T-1\u{1b}[31m\nforged line".into());
+                id
+            }
+            "echo-secret" => {
+                number = Some(format!("T-{}", self.api_key));
+                url = Some(format!("{}/tickets/{id}?key={}", self.base, self.api_key));
                 id
             }
             _ => id,
@@ -266,6 +286,7 @@ impl GuestSession for State {
             e => e,
         })?;
         let control = self.behaviour == "control-chars";
+        let echo = self.behaviour == "echo-secret";
         Ok(v.as_array()
             .map(|a| a.as_slice())
             .unwrap_or_default()
@@ -274,6 +295,8 @@ impl GuestSession for State {
                 id: o["id"].as_str().unwrap_or_default().into(),
                 name: if control {
                     format!("{}\u{1b}]0;pwned\u{7}\nforged", o["name"].as_str().unwrap_or_default())
+                } else if echo {
+                    format!("{} {}", o["name"].as_str().unwrap_or_default(), self.api_key)
                 } else {
                     o["name"].as_str().unwrap_or_default().into()
                 },
