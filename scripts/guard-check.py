@@ -353,7 +353,7 @@ ROWS = [
      "pacing: Pacing::default(),",
      "contract_versions", "the_declared_budget_paces_the_connector_and_the_host_keeps_its_own"),
     ("v020-config-choice", H + "config.rs",
-     "FieldKind::Choice if !f.choices.iter().any(|c| c.value == value) => Err(ConfigError::NotAChoice {",
+     "FieldKind::Choice if !f.choices.iter().any(|c| c.value.eq_ignore_ascii_case(value.trim())) => Err(ConfigError::NotAChoice {",
      "FieldKind::Choice if false => Err(ConfigError::NotAChoice {",
      HOST_LIB, "config::tests::choice_and_number_fields_take_only_their_values"),
     ("v020-config-number-range", H + "config.rs", "Ok(n) if (min..=max).contains(&n) => Ok(()),", "Ok(_) => Ok(()),",

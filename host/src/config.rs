@@ -229,7 +229,8 @@ fn check_kind(f: &crate::types::ConfigField, value: &str) -> Result<(), ConfigEr
     }
     let shown = || crate::escape::for_terminal(value).into_owned();
     match f.kind {
-        FieldKind::Choice if !f.choices.iter().any(|c| c.value == value) => Err(ConfigError::NotAChoice {
+        // The SDK's rule: a choice matches trimmed and in any ASCII case.
+        FieldKind::Choice if !f.choices.iter().any(|c| c.value.eq_ignore_ascii_case(value.trim())) => Err(ConfigError::NotAChoice {
             field: f.id.clone(),
             value: shown(),
             choices: f.choices.iter().map(|c| crate::escape::for_terminal(&c.value).into_owned()).collect(),
@@ -344,6 +345,7 @@ mod tests {
         let base = "url = 'https://a/api'\nsecret = 's'\n";
         let read = |extra: &str| ConnectionConfig::from_toml(&format!("{base}{extra}"), &info(), |_| None);
         assert!(read("scope = 'active'\npage_size = 500\n").is_ok());
+        assert!(read("scope = ' Active '\n").is_ok(), "a choice matches as the SDK matches it: trimmed, any case");
         assert!(read("scope = ''\npage_size = ''\n").is_ok(), "cleared fields pass");
         let e = read("scope = 'some\\u001b'\n").unwrap_err();
         assert!(matches!(&e, ConfigError::NotAChoice { field, .. } if field == "scope"), "{e:?}");
