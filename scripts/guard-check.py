@@ -175,6 +175,8 @@ ROWS = [
      HALOPSA, "tickets::tests::ticket_body_carries_key_text_html_and_integers"),
     ("halo-options-cap", HALO + "tickets.rs", "        if out.len() >= MAX_OPTIONS {\n            return Err(Error::protocol(endpoint, msg::too_many_options(MAX_OPTIONS)));\n        }\n", "",
      HALOPSA, "tickets::tests::options_by_kind"),
+    ("halo-token-size", HALO + "auth.rs", "if token.len() > MAX_TOKEN_BYTES {", "if false {",
+     HALOPSA, "auth::tests::success"),
     ("halo-changed-since-probe", HALO + "session.rs", "Ok(page.record_count == 0)", "Ok(true)",
      HALOPSA, "session::tests::changed_since_with_a_halo_that_ignores_it_lists_everyone_and_says_so"),
     # Issue 10, 4.3: the compiled-connector cache.

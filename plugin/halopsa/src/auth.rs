@@ -147,6 +147,9 @@ pub fn fetch(cfg: &Config, net: &mut dyn Transport) -> Result<Issued, Error> {
     }
 }
 
+/// The longest access token accepted (Halo's are JWTs of one or two KiB).
+pub const MAX_TOKEN_BYTES: usize = 16 * 1024;
+
 /// Read the token endpoint's answer (pure).
 pub fn interpret(cfg: &Config, status: u16, content_type: Option<&str>, body: &[u8]) -> Result<Issued, Error> {
     let endpoint = cfg.token_endpoint();
@@ -170,6 +173,16 @@ pub fn interpret(cfg: &Config, status: u16, content_type: Option<&str>, body: &[
             Some(serde_json::Value::String(s)) if !s.is_empty() => s.clone(),
             _ => return Err(Error::protocol(&endpoint, msg::token_missing("no \"access_token\" string"))),
         };
+        // The token goes into every request's `Authorization` header: one
+        // too long for a header (the host caps a request's headers at
+        // 32 KiB) or with bytes a header cannot carry is refused here, as
+        // a wrong answer, not sent to fail later.
+        if token.len() > MAX_TOKEN_BYTES {
+            return Err(Error::protocol(&endpoint, msg::token_missing(&format!("a token of {} bytes, longer than the {MAX_TOKEN_BYTES} a request header can carry", token.len()))));
+        }
+        if !token.bytes().all(|b| b.is_ascii_graphic()) {
+            return Err(Error::protocol(&endpoint, msg::token_missing("the token holds spaces or characters a request header cannot carry")));
+        }
         let lifetime = obj.get("expires_in").and_then(lifetime_secs).unwrap_or(DEFAULT_LIFETIME_SECS);
         return Ok((token, lifetime, obj.get("scope").and_then(granted_scopes)));
     }
@@ -276,6 +289,14 @@ mod tests {
         assert_eq!(interpret(&c, 200, None, br#"{"access_token":"t","scope":""}"#).unwrap().2, Some(vec![]));
         assert_eq!(interpret(&c, 200, None, br#"{"access_token":"t","expires_in":"1800"}"#).unwrap().1, 1800);
         assert_eq!(interpret(&c, 200, None, br#"{"access_token":"t"}"#).unwrap().1, 3600);
+        let long = format!(r#"{{"access_token":"{}"}}"#, "a".repeat(MAX_TOKEN_BYTES + 1));
+        match interpret(&c, 200, None, long.as_bytes()) {
+            Err(Error::Protocol { message, .. }) => assert!(message.contains("longer than the 16384"), "{message}"),
+            other => panic!("a token too long for a header is a protocol error: {other:?}"),
+        }
+        let fits = format!(r#"{{"access_token":"{}"}}"#, "a".repeat(MAX_TOKEN_BYTES));
+        assert!(interpret(&c, 200, None, fits.as_bytes()).is_ok());
+        assert!(matches!(interpret(&c, 200, None, br#"{"access_token":"a\u0000b"}"#), Err(Error::Protocol { .. })));
         assert!(matches!(interpret(&c, 200, None, br#"{"token":"t"}"#), Err(Error::Protocol { .. })));
         assert!(matches!(interpret(&c, 200, None, b"[]"), Err(Error::Protocol { .. })));
     }
