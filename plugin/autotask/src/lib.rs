@@ -182,6 +182,9 @@ mod tests {
         let i = Autotask::info();
         assert_eq!(i.allowed_hosts, vec!["https://*.autotask.net".to_string()]);
         assert_eq!(i.fields.len(), 8);
+        // The integration code authenticates like the secret: the host scrubs it, the platform never shows it back.
+        let code = i.fields.iter().find(|f| f.id == "integration_code").unwrap();
+        assert_eq!(code.kind, psa_connector_sdk::FieldKind::Secret);
         for c in [Capability::CreateTicket, Capability::TicketDedup, Capability::TicketOptions, Capability::CustomersChangedSince] {
             assert!(i.capabilities.contains(&c), "{c:?}");
         }
