@@ -479,7 +479,7 @@ impl Tickets {
 
     /// Adds a note; its id.
     pub fn add_note(&mut self, api: &mut Api, t: &mut dyn Transport, ticket: &str, text: &str, public: bool, outcome: Option<&str>) -> Result<String, Error> {
-        let id = ticket.trim().parse::<i64>().ok().filter(|n| *n > 0).ok_or_else(|| not_found(msg::bad_ticket_id(ticket)))?;
+        let id = values::positive_id(ticket).ok_or_else(|| not_found(msg::bad_ticket_id(ticket)))?;
         let types = self.lists.options(api, t, Kind::Outcome)?;
         let chosen: Vec<(Kind, String)> = outcome.map(|o| (Kind::Outcome, o.to_string())).into_iter().collect();
         let note_type = match pick(Kind::Outcome, &chosen, None, &types)? {
