@@ -163,9 +163,9 @@ async fn an_incremental_import_after_ten_companies_changed_costs_two_requests() 
         sim.touch_companies(&changed[7..], "2027-01-02T03:04:05Z", Touch::Activity);
         let since = 1_798_761_600; // 2027-01-01T00:00:00Z
         let mut s = c.open_session(&cfg).await.unwrap();
-        let (mut got, mut warnings, mut cursor) = (Vec::new(), Vec::new(), None);
+        let (mut got, mut warnings, mut cursor) = (Vec::new(), Vec::new(), None::<String>);
         loop {
-            let page = s.list_customers_changed(since, cursor).await.expect("changed since");
+            let page = s.list_customers_changed(since, cursor.as_deref()).await.expect("changed since");
             got.extend(page.customers.iter().map(|c| c.id.parse::<i64>().unwrap()));
             warnings.extend(page.warnings);
             cursor = page.next_cursor;
