@@ -301,7 +301,7 @@ ROWS = [
      "never shown back.\",\n        FieldKind::Text,",
      AUTOTASK, "tests::info_declares_the_zone_hosts"),
     ("autotask-check-queue-known", AT + "check.rs", "Some(q) => match queues.iter().find(|o| &o.id == q) {",
-     "Some(_) => match queues.iter().find(|_| true) {",
+     "Some(q) => match queues.iter().find(|o| !q.is_empty() || o.id.is_empty()) {",
      AUTOTASK, "check::tests::the_ticket_queue_must_resolve"),
     ("autotask-check-queue-default", AT + "check.rs", "None => match queues.iter().find(|o| o.is_default) {",
      "None => match queues.iter().find(|_| true) {",
