@@ -284,8 +284,8 @@ ROWS = [
     # while open; text is cut to what Autotask accepts.
     ("autotask-ticket-key", AT + "tickets.rs", "if !key_ok(t.dedup_key) {", "if false {",
      AUTOTASK, "tickets::tests::the_ticket_body"),
-    ("autotask-ticket-company-id", AT + "tickets.rs", "n.parse::<i64>().ok().filter(|n| *n > 0 && n.to_string() == id.trim())",
-     "n.parse::<i64>().ok()",
+    ("autotask-ticket-company-id", AT + "tickets.rs", "values::positive_id(id).ok_or_else(|| not_found(msg::bad_company_id(id)))",
+     "id.parse::<i64>().ok().ok_or_else(|| not_found(msg::bad_company_id(id)))",
      AUTOTASK, "tickets::tests::the_ticket_body"),
     ("autotask-ticket-tag-exact", AT + "tickets.rs", 'is_some_and(|x| x.trim_end().ends_with(&tag)),', 'is_some_and(|x| x.contains(&tag)),',
      AUTOTASK, "tickets::tests::find_open_filters_and_picks_the_newest_exact_match"),
@@ -378,6 +378,53 @@ ROWS = [
      'u64::try_from(at.unix_timestamp()).map_err(|_| format!("{:?} is before 1970-01-01 UTC", t(text)))',
      "Ok::<u64, String>(at.unix_timestamp() as u64)",
      HOST_CLI, "import_since_reads_only_the_changed_or_says_it_fell_back"),
+    # Issue 13 review: a changed-since import never misses a change (one date
+    # alone is not trusted: every company is read); Complete is neither offered
+    # nor accepted; find-open pages on the zone, up to a cap, and re-checks the
+    # company; a missing company is not-found; option lists are never cut; the
+    # integration code is a secret; the check sees that a queue resolves. SDK:
+    # tenant links and invalid-id warnings capped per customer, times clamped to
+    # year 9999, dedup keys and ids checked strictly.
+    ("autotask-changed-since-full-read", AT + "customers.rs", "ChangeFilter::Modified | ChangeFilter::Activity => query_body(true, max),",
+     'ChangeFilter::Modified => json!({"filter": [cond(MODIFIED_FIELD)], "MaxRecords": max}),\n        ChangeFilter::Activity => json!({"filter": [cond(ACTIVITY_FIELD)], "MaxRecords": max}),',
+     AUTOTASK, "customers::tests::changed_since_reads_every_company_when_one_date_is_refused"),
+    ("autotask-status-complete-not-offered", AT + "tickets.rs", "list.retain(|o| !is_complete(&o.id));", "list.retain(|_| true);",
+     AUTOTASK, "tickets::tests::complete_is_not_offered_and_refused_for_a_new_ticket"),
+    ("autotask-status-complete-refused", AT + "tickets.rs", "if kind == Kind::Status && wanted.as_deref().is_some_and(is_complete) {", "if false {",
+     AUTOTASK, "tickets::tests::complete_is_not_offered_and_refused_for_a_new_ticket"),
+    ("autotask-find-open-company", AT + "tickets.rs", '.filter(|i| int(i.get("companyID")) == Some(company))', ".filter(|_| true)",
+     AUTOTASK, "tickets::tests::find_open_keeps_only_the_customers_tickets"),
+    ("autotask-find-open-page-cap", AT + "tickets.rs", "if page >= FIND_MAX_PAGES {", "if false {",
+     AUTOTASK, "tickets::tests::find_open_reads_every_page_up_to_a_cap"),
+    ("autotask-find-open-next-on-zone", AT + "tickets.rs", "let next = cursor::next_link(&zone, link).map_err(",
+     "let next = Ok::<String, Error>(link.to_string()).map_err(",
+     AUTOTASK, "tickets::tests::find_open_reads_every_page_up_to_a_cap"),
+    ("autotask-find-open-no-loop", AT + "tickets.rs", "if !visited.insert(next.clone()) {", "if false {",
+     AUTOTASK, "tickets::tests::find_open_reads_every_page_up_to_a_cap"),
+    ("autotask-company-gone", AT + "tickets.rs", 'm.contains("companyid") && (m.contains("does not exist") || m.contains("is invalid"))',
+     "m.is_empty() && false",
+     AUTOTASK, "tickets::tests::a_missing_company_is_not_found_naming_it"),
+    ("autotask-options-cap", AT + "tickets.rs", "if list.len() > MAX_TICKET_OPTIONS {", "if false {",
+     AUTOTASK, "tickets::tests::a_picklist_longer_than_the_platform_takes_is_an_error_not_a_cut"),
+    ("autotask-integration-code-secret", AT + "config.rs", "never shown back.\",\n        FieldKind::Secret,",
+     "never shown back.\",\n        FieldKind::Text,",
+     AUTOTASK, "tests::info_declares_the_zone_hosts"),
+    ("autotask-check-queue-known", AT + "check.rs", "Some(q) => match queues.iter().find(|o| &o.id == q) {",
+     "Some(q) => match queues.iter().find(|o| !q.is_empty() || o.id.is_empty()) {",
+     AUTOTASK, "check::tests::the_ticket_queue_must_resolve"),
+    ("autotask-check-queue-default", AT + "check.rs", "None => match queues.iter().find(|o| o.is_default) {",
+     "None => match queues.iter().find(|_| true) {",
+     AUTOTASK, "check::tests::the_ticket_queue_must_resolve"),
+    ("sdk-tenant-links-cap", SD + "tenants.rs", "if links.len() >= MAX_LINKS_PER_CUSTOMER {", "if false {",
+     SDK, "tenants::tests::a_hostile_field_is_capped_per_customer"),
+    ("sdk-invalid-warnings-cap", SD + "tenants.rs", "if invalid_count <= MAX_INVALID_WARNINGS_PER_CUSTOMER {", "if true {",
+     SDK, "tenants::tests::a_hostile_field_is_capped_per_customer"),
+    ("sdk-iso-year-clamp", SD + "values.rs", "let unix = unix_seconds.min(MAX_ISO_SECONDS);", "let unix = unix_seconds;",
+     SDK, "values::tests::times_are_iso_utc_and_clamped_to_year_9999"),
+    ("sdk-dedup-key", SD + "values.rs", "key.len() <= DEDUP_KEY_MAX && key.bytes()", "key.len() <= usize::MAX && key.bytes()",
+     SDK, "values::tests::dedup_keys_of_the_contracts_form"),
+    ("sdk-positive-id-strict", SD + "values.rs", "raw.bytes().all(|b| b.is_ascii_digit()) && !raw.starts_with('0')", "true",
+     SDK, "values::tests::ids_are_strict_positive_digits"),
 ]
 
 

@@ -229,9 +229,8 @@ async fn import_connector_autotask_with_a_config_file_writes_every_active_custom
     let dir = tempfile::tempdir().unwrap();
     let cfg = dir.path().join("at.toml");
     let text = format!(
-        "username = \"{}\"\nsecret_env = \"TEST_AT_SECRET\"\nintegration_code = \"{}\"\ntenant_udf = \"{}\"\nzone_lookup_url = \"{}\"\n",
+        "username = \"{}\"\nsecret_env = \"TEST_AT_SECRET\"\nintegration_code_env = \"TEST_AT_CODE\"\ntenant_udf = \"{}\"\nzone_lookup_url = \"{}\"\n",
         o.username,
-        o.integration_code,
         autotask_sim::TENANT_UDF,
         sim.lookup_url()
     );
@@ -241,10 +240,10 @@ async fn import_connector_autotask_with_a_config_file_writes_every_active_custom
         "import", "--connector", "autotask", "--allow-loopback", "--format", "csv", "--output", csv_path.to_str().unwrap(), "--config",
         cfg.to_str().unwrap(),
     ];
-    let out = psa_host(s(&args), vec![("TEST_AT_SECRET", o.secret.clone())]).await;
+    let out = psa_host(s(&args), vec![("TEST_AT_SECRET", o.secret.clone()), ("TEST_AT_CODE", o.integration_code.clone())]).await;
     let printed = all_output(&out);
     assert!(out.status.success(), "{printed}");
-    assert!(!printed.contains(&o.secret), "the secret was printed");
+    assert!(!printed.contains(&o.secret) && !printed.contains(&o.integration_code), "a secret was printed");
 
     // The oracle: active customers, a GUID in the tenant UDF unless another active customer has it too.
     let active: Vec<_> = o.companies.iter().filter(|c| c.is_active_customer()).collect();

@@ -3,9 +3,10 @@
 //! `form-valid`, `zone-lookup` (the user name), `credentials` (the three
 //! headers), `customers-readable` (the security level), `tenant-field` (the
 //! named user-defined field exists), `tickets-readable` (the security level
-//! lets the API user read tickets, and Autotask lets a query find tickets by
-//! the field that keeps the deduplication key). A step after a failed one is
-//! skipped.
+//! lets the API user read tickets, Autotask lets a query find tickets by
+//! the field that keeps the deduplication key, and the form's queue, or
+//! else the queue Autotask marks as default, is an active queue). A step
+//! after a failed one is skipped.
 
 use psa_connector_sdk::http::Transport;
 use psa_connector_sdk::{CheckStep, ConfigEntry, Error, StepStatus};
@@ -82,7 +83,21 @@ fn tickets_step(api: &mut Api, t: &mut dyn Transport, push: &mut dyn FnMut(StepS
     let body = json!({"MaxRecords": 1, "IncludeFields": ["id"], "filter": [{"op": "and", "items": [{"op": "gte", "field": "id", "value": 0}, probe]}]});
     api.call(t, &|base: &str| api::post_json(format!("{base}{TICKET_QUERY}"), &body, TICKET_QUERY))
         .map_err(|e| tickets::key_field_refused(tickets::permission(e, tickets::PERM_READ), field))?;
-    push(StepStatus::Passed, msg::step_tickets_ok(field == KeyField::Title));
+    // Autotask needs a queue on every new ticket: the form's, else the one
+    // Autotask marks as default. Checked here so that `check` fails, not the
+    // first ticket.
+    let queues = tickets::Picklists::default().values(api, t, tickets::Kind::Queue)?;
+    let queue = match &api.cfg.ticket_queue {
+        Some(q) => match queues.iter().find(|o| &o.id == q) {
+            Some(o) => o,
+            None => return Err(Error::config("ticket_queue_id", msg::step_queue_unknown(q, &queues))),
+        },
+        None => match queues.iter().find(|o| o.is_default) {
+            Some(o) => o,
+            None => return Err(Error::config("ticket_queue_id", msg::step_queue_missing(&queues))),
+        },
+    };
+    push(StepStatus::Passed, msg::step_tickets_ok(field == KeyField::Title, &queue.id, &queue.name));
     Ok(())
 }
 
@@ -142,9 +157,14 @@ mod tests {
         let one = json!({"items": [{"id": 1}], "pageDetails": {"count": 1}});
         let udfs = json!({"fields": [{"name": "NAV ID"}, {"name": "Microsoft 365 Tenant ID"}]});
         let tickets = json!({"items": [], "pageDetails": {"count": 0, "nextPageUrl": null}});
-        let mut t = Script::new().zone(Z5).json(200, one.clone()).json(200, udfs.clone()).json(200, tickets.clone());
+        let queues = json!({"fields": [{"name": "queueID", "picklistValues": [
+            {"value": "29682833", "label": "Service Desk", "isActive": true, "isDefaultValue": true},
+            {"value": "29682834", "label": "Monitoring", "isActive": true}]}]});
+        let mut t = Script::new().zone(Z5).json(200, one.clone()).json(200, udfs.clone()).json(200, tickets.clone()).json(200, queues.clone());
         let s = run(entries(&BASE), &mut t);
         assert_eq!(statuses(&s), [P, P, P, P, P, P]);
+        assert!(s[5].message.contains("29682833 (Service Desk)"), "{}", s[5].message);
+        assert_eq!(t.sent[4].url, "https://webservices5.autotask.net/ATServicesRest/V1.0/Tickets/entityInformation/fields");
         assert_eq!(t.sent[3].url, "https://webservices5.autotask.net/ATServicesRest/V1.0/Tickets/query");
         let probe: Value = serde_json::from_slice(t.sent[3].body.as_deref().unwrap()).unwrap();
         assert_eq!(probe["filter"][0]["items"][1]["field"], "externalID");
@@ -171,8 +191,36 @@ mod tests {
 
         let mut p = BASE.to_vec();
         p.push(("tenant_udf", ""));
-        let s = run(entries(&p), &mut Script::new().zone(Z5).json(200, one).json(200, tickets));
+        let s = run(entries(&p), &mut Script::new().zone(Z5).json(200, one.clone()).json(200, tickets.clone()).json(200, queues.clone()));
         assert_eq!(statuses(&s), [P, P, P, P, P, P]);
         assert!(s[4].message.contains("without Microsoft 365 tenant links"));
+    }
+
+    #[test]
+    fn the_ticket_queue_must_resolve() {
+        let one = json!({"items": [{"id": 1}], "pageDetails": {"count": 1}});
+        let tickets = json!({"items": [], "pageDetails": {"count": 0, "nextPageUrl": null}});
+        let queues = |default: bool| json!({"fields": [{"name": "queueID", "picklistValues": [
+            {"value": "29682833", "label": "Service Desk", "isActive": true, "isDefaultValue": default},
+            {"value": "29682835", "label": "Old Queue", "isActive": false}]}]});
+        let run_with = |extra: &[(&'static str, &'static str)], default: bool| {
+            let mut p = BASE.to_vec();
+            p.push(("tenant_udf", ""));
+            p.extend_from_slice(extra);
+            run(entries(&p), &mut Script::new().zone(Z5).json(200, one.clone()).json(200, tickets.clone()).json(200, queues(default)))
+        };
+        // No queue on the form and none marked default: the first ticket would fail, so the check does.
+        let s = run_with(&[], false);
+        assert_eq!(statuses(&s), [P, P, P, P, P, F]);
+        assert!(s[5].message.contains("ticket_queue_id") && s[5].message.contains("29682833 (Service Desk)"), "{}", s[5].message);
+        // A queue that is inactive or unknown.
+        for q in ["29682835", "12345"] {
+            let s = if q == "12345" { run_with(&[("ticket_queue_id", "12345")], true) } else { run_with(&[("ticket_queue_id", "29682835")], true) };
+            assert_eq!(statuses(&s), [P, P, P, P, P, F], "{q}");
+            assert!(s[5].message.contains("ticket_queue_id") && s[5].message.contains(q), "{}", s[5].message);
+        }
+        // The form's queue, or Autotask's default.
+        assert_eq!(statuses(&run_with(&[("ticket_queue_id", "29682833")], false)), [P, P, P, P, P, P]);
+        assert_eq!(statuses(&run_with(&[], true)), [P, P, P, P, P, P]);
     }
 }

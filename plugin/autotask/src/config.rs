@@ -68,8 +68,8 @@ pub const FIELDS: [FieldSpec; 8] = [
     FieldSpec::new(
         "integration_code",
         "API integration code",
-        "The tracking identifier of the API user (Security tab > API Tracking Identifier); Autotask sends it as ApiIntegrationCode.",
-        FieldKind::Text,
+        "The tracking identifier of the API user (Security tab > API Tracking Identifier); Autotask sends it as ApiIntegrationCode. A credential: stored encrypted and never shown back.",
+        FieldKind::Secret,
     )
     .required(),
     FieldSpec::new(

@@ -31,7 +31,9 @@ pub const CUSTOMER_TYPE: i64 = 1;
 
 pub use psa_connector_sdk::tenants::{W_CONFLICT, W_INVALID};
 pub const W_SKIPPED: &str = "record-skipped";
-pub const W_ONE_DATE: &str = "changed-since-one-date";
+/// A changed-since import that read every company, because Autotask lets a
+/// query filter on only one of the two change dates.
+pub const W_FULL_READ: &str = "changed-since-full-read";
 
 /// The query's body: active customers, or every company (Autotask needs a
 /// filter, so "every" is `id >= 0`).
@@ -90,7 +92,13 @@ pub fn row(item: &Value, udf: Option<&str>, endpoint: &str) -> Result<Row, Error
             .find_map(|f| f.get("value").and_then(Value::as_str));
         let tokens = value.unwrap_or_default().split([',', ';', ' ', '\n', '\r', '\t']).filter(|s| !s.is_empty());
         let raw = tokens.map(|t| TenantLink { tenant_id: t.to_string(), name: None, domain: None });
-        (tenants, warnings) = tenants::clean_links(&id, raw, |token| msg::warn_invalid_tenant(&name, &id, udf, token));
+        (tenants, warnings) = tenants::clean_links_worded(
+            &id,
+            raw,
+            |token| msg::warn_invalid_tenant(&name, &id, udf, token),
+            |n| msg::warn_more_invalid_tenants(&name, &id, udf, n),
+            |n| msg::warn_too_many_tenants(&name, &id, udf, n, tenants::MAX_LINKS_PER_CUSTOMER),
+        );
     }
     let customer = Customer { id, name, active, parent_id, parent_name: None, website, domains, m365_tenants: tenants };
     Ok(Row { customer, warnings, active_customer: active && ctype.is_none_or(|t| t == CUSTOMER_TYPE) })
@@ -118,43 +126,34 @@ pub enum ChangeFilter {
     /// found. The default.
     #[default]
     Either,
-    /// Only `lastTrackedModifiedDateTime` (when Autotask refuses the other).
+    /// Only `lastTrackedModifiedDateTime` is queryable (Autotask refuses the
+    /// other): every company is read.
     Modified,
-    /// Only `lastActivityDate` (when Autotask refuses the other).
+    /// Only `lastActivityDate` is queryable (Autotask refuses the other):
+    /// every company is read.
     Activity,
 }
 
 pub const MODIFIED_FIELD: &str = "lastTrackedModifiedDateTime";
 pub const ACTIVITY_FIELD: &str = "lastActivityDate";
 
-/// `YYYY-MM-DDTHH:MM:SSZ` of seconds since 1970 (UTC, as Autotask's times are).
-pub fn iso_utc(unix: u64) -> String {
-    let days = unix / 86_400;
-    let secs = unix % 86_400;
-    // Civil from days (H. Hinnant's algorithm), valid far beyond any real date.
-    let z = days as i64 + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    let y = yoe + era * 400 + i64::from(m <= 2);
-    format!("{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}Z", secs / 3600, secs % 3600 / 60, secs % 60)
-}
+/// `YYYY-MM-DDTHH:MM:SSZ` of seconds since 1970 (UTC, as Autotask's times
+/// are), clamped to the year 9999: the SDK's.
+pub use psa_connector_sdk::values::iso_utc;
 
 /// The body of a changed-since query: every company type (a customer that was
-/// retyped or deactivated must be seen too), changed at or after `since`.
+/// retyped or deactivated must be seen too), changed at or after `since` by
+/// either date. When only one date can be filtered, every company (the
+/// full query of every type): one date alone could miss a change (see
+/// [`ChangeFilter`]), and the contract allows returning unchanged customers,
+/// never missing a changed one.
 pub fn changed_body(since: u64, f: ChangeFilter, max: usize) -> Value {
     let at = iso_utc(since);
     let cond = |field: &str| json!({"op": "gte", "field": field, "value": at});
-    let filter = match f {
-        ChangeFilter::Either => json!([{"op": "or", "items": [cond(MODIFIED_FIELD), cond(ACTIVITY_FIELD)]}]),
-        ChangeFilter::Modified => json!([cond(MODIFIED_FIELD)]),
-        ChangeFilter::Activity => json!([cond(ACTIVITY_FIELD)]),
-    };
-    json!({"filter": filter, "MaxRecords": max})
+    match f {
+        ChangeFilter::Either => json!({"filter": [{"op": "or", "items": [cond(MODIFIED_FIELD), cond(ACTIVITY_FIELD)]}], "MaxRecords": max}),
+        ChangeFilter::Modified | ChangeFilter::Activity => query_body(true, max),
+    }
 }
 
 /// The state of one import in a session.
@@ -185,9 +184,24 @@ impl Import {
     }
 
     /// One page of the companies changed since `since` (seconds since 1970):
-    /// either change date at or after it; when Autotask refuses a filter on
-    /// one of the two fields, the other alone (said in a warning, because a
-    /// change only that field records is then not seen).
+    /// either change date at or after it. When Autotask refuses a filter on
+    /// one of the two fields, every company is read instead (paged as
+    /// usual), with a [`W_FULL_READ`] warning: the answer is complete, only
+    /// not cheaper. The other date alone is not trusted: a company whose
+    /// tenant field was edited without an activity moves only
+    /// `lastTrackedModifiedDateTime`, and which changes that field records is
+    /// not confirmed (notes B3), so either date alone could miss a change.
+    ///
+    /// Why not make the host fall back to a full import instead: the
+    /// connector learns that a field is refused only from Autotask's answer
+    /// to this call, and the contract has no error that says "run
+    /// `list-customers` instead"; reading every company here keeps the call
+    /// correct on every host.
+    ///
+    /// Without `all_companies`, a changed import returns companies that are
+    /// not active customers (vendors, prospects, a customer retyped or
+    /// deactivated) as inactive customers: a customer whose type changed
+    /// away from Customer must reach the platform as no longer active.
     pub fn page_changed(&mut self, api: &mut Api, t: &mut dyn Transport, since: u64, cursor: Option<&str>) -> Result<CustomerPage, Error> {
         if cursor.is_some() {
             return self.page_of(api, t, cursor, Value::Null);
@@ -204,7 +218,7 @@ impl Import {
                 }
                 Ok(mut page) => {
                     if filter != ChangeFilter::Either {
-                        page.warnings.push(Warning { code: W_ONE_DATE.into(), message: msg::warn_one_change_date(filter == ChangeFilter::Activity), customer_id: None });
+                        page.warnings.push(Warning { code: W_FULL_READ.into(), message: msg::warn_full_read(filter == ChangeFilter::Activity), customer_id: None });
                     }
                     return Ok(page);
                 }
@@ -459,7 +473,9 @@ mod tests {
         assert_eq!(iso_utc(0), "1970-01-01T00:00:00Z");
         assert_eq!(iso_utc(951_782_400), "2000-02-29T00:00:00Z");
         assert_eq!(iso_utc(1_796_041_445), "2026-11-30T12:24:05Z");
-        assert!(iso_utc(u64::MAX).ends_with(":15Z"), "no overflow: {}", iso_utc(u64::MAX));
+        // A hostile `since`: a real year, not a bogus one.
+        let b = changed_body(u64::MAX, ChangeFilter::Either, 500);
+        assert_eq!(b["filter"][0]["items"][0]["value"], "9999-12-31T23:59:59Z");
     }
 
     #[test]
@@ -485,17 +501,17 @@ mod tests {
     }
 
     #[test]
-    fn changed_since_falls_back_to_the_date_autotask_accepts() {
-        for (refused, used) in [(MODIFIED_FIELD, ACTIVITY_FIELD), (ACTIVITY_FIELD, MODIFIED_FIELD)] {
+    fn changed_since_reads_every_company_when_one_date_is_refused() {
+        for refused in [MODIFIED_FIELD, ACTIVITY_FIELD] {
             let err = json!({"errors": [format!("Unable to find {refused} in the Company entity.")]});
             let one = json!({"items": [company(1, None)], "pageDetails": {"count": 1, "nextPageUrl": null}});
             let mut t = Script::new().zone(Z5).json(500, err).json(200, one.clone()).json(200, one);
             let (mut api, mut imp) = (Api::new(cfg()), Import::default());
             let p = imp.page_changed(&mut api, &mut t, 0, None).unwrap();
             let body: Value = serde_json::from_slice(t.sent[2].body.as_deref().unwrap()).unwrap();
-            assert_eq!(body["filter"][0]["field"], used);
-            assert_eq!(p.warnings[0].code, W_ONE_DATE);
-            assert!(p.warnings[0].message.contains(refused));
+            assert_eq!(body, query_body(true, PAGE_SIZE), "every company, not one date alone");
+            assert_eq!(p.warnings[0].code, W_FULL_READ);
+            assert!(p.warnings[0].message.contains(refused) && p.warnings[0].message.contains("every company"), "{}", p.warnings[0].message);
             // Learnt once per session: the next changed-since import asks with that field at once.
             imp.page_changed(&mut api, &mut t, 0, None).unwrap();
             assert_eq!(t.sent.len(), 4);
@@ -547,6 +563,18 @@ mod tests {
         for bad in [json!({"companyName": "x"}), json!({"id": -1}), json!({"id": "1e3"})] {
             assert!(matches!(row(&bad, None, QUERY), Err(Error::Protocol { .. })));
         }
+    }
+
+    #[test]
+    fn a_hostile_tenant_field_is_capped() {
+        let guids: Vec<String> = (0..60u32).map(|i| format!("{i:08x}-2222-3333-4444-555555555555")).collect();
+        let junk: Vec<String> = (0..2000).map(|i| format!("junk{i}")).collect();
+        let value = format!("{} {}", guids.join(","), junk.join(";"));
+        let r = row(&company(5, Some(&value)), Some("Microsoft 365 Tenant ID"), QUERY).unwrap();
+        assert_eq!(r.customer.m365_tenants.len(), tenants::MAX_LINKS_PER_CUSTOMER);
+        assert_eq!(r.warnings.len(), tenants::MAX_INVALID_WARNINGS_PER_CUSTOMER + 2, "five ids, one summary of the rest, one of the links dropped");
+        assert!(r.warnings.iter().any(|w| w.code == W_INVALID && w.message.contains("1995 more")), "{:?}", r.warnings);
+        assert!(r.warnings.iter().any(|w| w.code == tenants::W_TOO_MANY && w.message.contains("10 more")), "{:?}", r.warnings);
     }
 
     #[test]

@@ -22,7 +22,22 @@
 //!   where a database does not let tickets be found by `externalID` (see
 //!   [`tickets`] for the reasons);
 //! - customers changed since a time: either of the company's change dates
-//!   (`lastTrackedModifiedDateTime`, `lastActivityDate`).
+//!   (`lastTrackedModifiedDateTime`, `lastActivityDate`); where Autotask lets
+//!   a query filter on only one of them, every company is read instead (one
+//!   date alone could miss a change, such as a tenant id field edited without
+//!   an activity), with a warning: complete, not cheaper. Unless every
+//!   company is imported, a changed import returns the changed companies that
+//!   are not active customers (vendors, prospects, a customer retyped or
+//!   deactivated) as inactive customers, so that a customer whose type
+//!   changed away from Customer reaches the platform as no longer active;
+//! - tickets are never opened or offered with the Complete status (such a
+//!   ticket would never be found open again); find-open reads every page of
+//!   matches (up to 20, then an error) and re-checks each row's company,
+//!   status and key rather than trust the server's filter; picklists longer
+//!   than the platform takes ([`psa_connector_sdk::MAX_TICKET_OPTIONS`]) are
+//!   an error, never cut;
+//! - the connection test's tickets step also checks that the form's queue,
+//!   or else the queue Autotask marks as default, is an active queue.
 //!
 //! Modules, leaves first: `messages` (every sentence), `config` (the form),
 //! `api` (zone discovery, authenticated calls, errors), `customers` (the
@@ -182,6 +197,9 @@ mod tests {
         let i = Autotask::info();
         assert_eq!(i.allowed_hosts, vec!["https://*.autotask.net".to_string()]);
         assert_eq!(i.fields.len(), 8);
+        // The integration code authenticates like the secret: the host scrubs it, the platform never shows it back.
+        let code = i.fields.iter().find(|f| f.id == "integration_code").unwrap();
+        assert_eq!(code.kind, psa_connector_sdk::FieldKind::Secret);
         for c in [Capability::CreateTicket, Capability::TicketDedup, Capability::TicketOptions, Capability::CustomersChangedSince] {
             assert!(i.capabilities.contains(&c), "{c:?}");
         }

@@ -141,9 +141,25 @@ pub fn warn_tenant_conflict_late(tenant: &str, earlier: &(String, String), later
 pub fn warn_filtered(n: usize) -> String {
     format!("Autotask returned {n} companies on this page that are not active customers although the query asked for active customers only; they were skipped.")
 }
-pub fn warn_one_change_date(activity: bool) -> String {
-    let (used, other) = if activity { ("lastActivityDate", "lastTrackedModifiedDateTime") } else { ("lastTrackedModifiedDateTime", "lastActivityDate") };
-    format!("Autotask refused to filter companies on {other}, so the changed companies were found by {used} alone; a change only {other} records (such as an edited user-defined field) may be missed until the next full import.")
+pub fn warn_full_read(activity_only: bool) -> String {
+    let refused = if activity_only { "lastTrackedModifiedDateTime" } else { "lastActivityDate" };
+    format!(
+        "Autotask refused to filter companies on {refused}, and one change date alone could miss a changed company (such as an edited tenant id field), so every company was read: the changed-since import is complete, but costs as many requests as a full import."
+    )
+}
+pub fn warn_more_invalid_tenants(name: &str, id: &str, udf: &str, n: usize) -> String {
+    format!(
+        "Company {} (id {id}) has {n} more values in its user-defined field {} that are not Microsoft 365 tenant ids (GUIDs); they were skipped. Keep only tenant ids in that field.",
+        quoted(name),
+        quoted(udf)
+    )
+}
+pub fn warn_too_many_tenants(name: &str, id: &str, udf: &str, n: usize, max: usize) -> String {
+    format!(
+        "Company {} (id {id}) has {n} more tenant ids in its user-defined field {} than the {max} a company may carry; they were skipped. Keep only the company's own tenants in that field.",
+        quoted(name),
+        quoted(udf)
+    )
 }
 fn list(holders: &[(String, String)]) -> String {
     holders.iter().take(10).map(|(id, n)| format!("{} (id {id})", quoted(n))).collect::<Vec<_>>().join(", ")
@@ -178,6 +194,25 @@ pub fn unknown_option(kind: &str, id: &str, list: &[crate::tickets::Opt]) -> Str
         quoted(id),
         if known.is_empty() { "(none listed)".to_string() } else { known.join(", ") }
     )
+}
+pub fn complete_status_refused(complete: i64) -> String {
+    format!(
+        "Status {complete} (Complete) is not a status a new ticket can be opened with: a Complete ticket is never found open again, so the next run would open another. Choose an open status from the ticket options, or none for Autotask's default."
+    )
+}
+pub fn too_many_options(kind: &str, field: &str, n: usize, max: usize) -> String {
+    format!(
+        "Autotask lists {n} active values for the {kind} picklist ({field}), more than the {max} the platform takes; the list was not cut, because a cut list would hide values. Make unused values inactive in Autotask (Admin > Features & Settings > Service Desk (Tickets)), then try again."
+    )
+}
+pub fn too_many_open_tickets(company: i64, key: &str, pages: usize) -> String {
+    format!(
+        "Autotask has more than {pages} pages of open tickets for company {company} with the key {}; the search stopped rather than answer from part of them. Complete or merge the duplicate tickets in Autotask.",
+        quoted(key)
+    )
+}
+pub fn company_gone(company: i64) -> String {
+    format!("Autotask has no company {company} (it answered that the companyID does not exist): it was deleted or merged; import the customers again and open the ticket for the company that holds the customer now.")
 }
 pub fn no_queue() -> String {
     "Autotask needs a queue for a new ticket and none was chosen: enter the default queue's id in the connection settings (Default ticket queue; the ticket options list the queues), or choose a queue for the ticket.".into()
@@ -222,11 +257,32 @@ pub fn step_udf_missing(udf: &str, known: &[String]) -> String {
         quoted(udf)
     )
 }
-pub fn step_tickets_ok(title: bool) -> String {
-    if title {
-        "Tickets are readable; a finding's key is kept as a [key] tag at the end of the ticket title.".into()
+pub fn step_tickets_ok(title: bool, queue: &str, queue_name: &str) -> String {
+    let key = if title {
+        "Tickets are readable; a finding's key is kept as a [key] tag at the end of the ticket title"
     } else {
-        "Tickets are readable, and can be found by External ID, where a finding's key is kept.".into()
+        "Tickets are readable, and can be found by External ID, where a finding's key is kept"
+    };
+    format!("{key}. New tickets go to the queue {queue} ({}).", clip(queue_name, 60))
+}
+fn queue_list(queues: &[crate::tickets::Opt]) -> String {
+    if queues.is_empty() {
+        return "Autotask lists no active queues".to_string();
     }
+    let known: Vec<String> = queues.iter().take(15).map(|o| format!("{} ({})", o.id, clip(&o.name, 40))).collect();
+    format!("the active queues are: {}", known.join(", "))
+}
+pub fn step_queue_unknown(queue: &str, queues: &[crate::tickets::Opt]) -> String {
+    format!(
+        "The default ticket queue (field ticket_queue_id) is {}, which is not an active queue in this Autotask database ({}). Enter one of those ids in Default ticket queue, or leave it empty to use the queue Autotask marks as default.",
+        quoted(queue),
+        queue_list(queues)
+    )
+}
+pub fn step_queue_missing(queues: &[crate::tickets::Opt]) -> String {
+    format!(
+        "Autotask needs a queue for every new ticket, the connection settings name none and Autotask marks no queue as default ({}). Enter a queue's id in Default ticket queue (field ticket_queue_id).",
+        queue_list(queues)
+    )
 }
 pub const SKIPPED: &str = "Skipped because an earlier step failed.";

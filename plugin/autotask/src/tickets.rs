@@ -33,8 +33,11 @@
 //! - Permission answers (HTTP 403, or 500 "does not have the adequate
 //!   permissions") name the security-level permission the call needs.
 
+use std::collections::HashSet;
+
+use psa_connector_sdk::cursor;
 use psa_connector_sdk::http::Transport;
-use psa_connector_sdk::Error;
+use psa_connector_sdk::{values, Error, MAX_TICKET_OPTIONS};
 use serde_json::{json, Value};
 
 use crate::api::{self, Api};
@@ -55,7 +58,12 @@ pub const DESCRIPTION_MAX: usize = 8000;
 pub const NOTE_TITLE_MAX: usize = 250;
 pub const NOTE_MAX: usize = 32000;
 /// The longest deduplication key the contract allows.
-pub const KEY_MAX: usize = 100;
+pub const KEY_MAX: usize = values::DEDUP_KEY_MAX;
+/// Most pages of `Tickets/query` one find-open reads (500 tickets a page):
+/// more open tickets with one customer and key than that is an error, never
+/// a partial answer.
+pub const FIND_MAX_PAGES: usize = 20;
+const TICKET_NEXT: &str = "/V1.0/Tickets/query (next page)";
 
 /// The security-level permissions (Admin > Resources > Security Levels) each call needs.
 pub const PERM_READ: &str = "Service Desk: Tickets (view), in the API user's security level";
@@ -136,7 +144,9 @@ fn not_found(message: String) -> Error {
     Error::not_found(message)
 }
 
-/// The picklist of `field` in an `entityInformation/fields` answer: active values only.
+/// The picklist of `field` in an `entityInformation/fields` answer: active
+/// values only, all of them (the list is never cut; [`Picklists::options`]
+/// refuses one longer than the platform takes).
 pub fn picklist(v: &Value, field: &str, endpoint: &str) -> Result<Vec<Opt>, Error> {
     let fields = v.get("fields").and_then(Value::as_array).ok_or_else(|| Error::protocol(endpoint, msg::bad_shape(endpoint, "it has no fields list")))?;
     let Some(f) = fields.iter().find(|f| f.get("name").and_then(Value::as_str).is_some_and(|n| n.eq_ignore_ascii_case(field))) else {
@@ -144,7 +154,7 @@ pub fn picklist(v: &Value, field: &str, endpoint: &str) -> Result<Vec<Opt>, Erro
     };
     let values = f.get("picklistValues").and_then(Value::as_array).map(Vec::as_slice).unwrap_or(&[]);
     let mut out = Vec::new();
-    for p in values.iter().take(2000) {
+    for p in values {
         if p.get("isActive").and_then(Value::as_bool) == Some(false) {
             continue;
         }
@@ -171,10 +181,29 @@ pub struct Picklists {
 }
 
 impl Picklists {
-    /// The options of `kind`.
+    /// The options of `kind` the platform is offered: at most
+    /// [`MAX_TICKET_OPTIONS`] (more is a protocol error naming the field,
+    /// never a cut list); statuses without Complete (a ticket opened
+    /// Complete would never be found open, so a new one would open on every
+    /// run).
     pub fn options(&mut self, api: &mut Api, t: &mut dyn Transport, kind: Kind) -> Result<Vec<Opt>, Error> {
+        let list = self.values(api, t, kind)?;
+        if list.len() > MAX_TICKET_OPTIONS {
+            let (field, note) = kind.field();
+            let endpoint = if note { NOTE_FIELDS } else { TICKET_FIELDS };
+            return Err(Error::protocol(endpoint, msg::too_many_options(kind.label(), field, list.len(), MAX_TICKET_OPTIONS)));
+        }
+        Ok(list)
+    }
+
+    /// The active values of `kind` a new ticket may take (Complete left out of the statuses), uncapped.
+    pub fn values(&mut self, api: &mut Api, t: &mut dyn Transport, kind: Kind) -> Result<Vec<Opt>, Error> {
         let (field, note) = kind.field();
-        self.field(api, t, field, note)
+        let mut list = self.field(api, t, field, note)?;
+        if kind == Kind::Status {
+            list.retain(|o| !is_complete(&o.id));
+        }
+        Ok(list)
     }
 
     /// The active values of the picklist `field` of `Tickets` (or `TicketNotes` when `note`).
@@ -196,15 +225,19 @@ pub fn permission(e: Error, perm: &str) -> Error {
     }
 }
 
-/// Whether `key` is a deduplication key the contract allows (1..=100 of `[A-Za-z0-9._:-]`).
+/// Whether `key` is a deduplication key the contract allows (1..=100 of `[A-Za-z0-9._:-]`): the SDK's.
 pub fn key_ok(key: &str) -> bool {
-    !key.is_empty() && key.len() <= KEY_MAX && key.bytes().all(|b| b.is_ascii_alphanumeric() || b"._:-".contains(&b))
+    values::dedup_key_ok(key)
 }
 
-/// A customer id as Autotask's integer `companyID`.
+/// Whether a status id is Complete.
+fn is_complete(id: &str) -> bool {
+    id.trim().parse::<i64>().ok() == Some(STATUS_COMPLETE)
+}
+
+/// A customer id as Autotask's integer `companyID` (strict digits: the SDK's [`values::positive_id`]).
 pub fn company_id(id: &str) -> Result<i64, Error> {
-    let n = id.trim();
-    n.parse::<i64>().ok().filter(|n| *n > 0 && n.to_string() == id.trim()).ok_or_else(|| not_found(msg::bad_company_id(id)))
+    values::positive_id(id).ok_or_else(|| not_found(msg::bad_company_id(id)))
 }
 
 /// At most `max` characters of plain text, control characters other than line breaks and
@@ -247,6 +280,9 @@ pub fn title(summary: &str, key: &str, field: KeyField) -> String {
 /// picklist's default value. Checked against the picklist.
 fn pick(kind: Kind, chosen: &[(Kind, String)], fallback: Option<&str>, list: &[Opt]) -> Result<Option<i64>, Error> {
     let wanted = chosen.iter().rev().find(|(k, _)| *k == kind).map(|(_, id)| id.trim().to_string());
+    if kind == Kind::Status && wanted.as_deref().is_some_and(is_complete) {
+        return Err(Error::internal(msg::complete_status_refused(STATUS_COMPLETE)));
+    }
     let from_form = wanted.is_none() && fallback.is_some();
     let id = match (wanted, fallback) {
         (Some(id), _) => Some(id),
@@ -321,12 +357,15 @@ fn int(v: Option<&Value>) -> Option<i64> {
     v.as_i64().or_else(|| v.as_str().and_then(|s| s.trim().parse().ok())).filter(|n| *n > 0)
 }
 
-/// The newest open ticket of a `Tickets/query` answer that carries `key` exactly.
-pub fn newest_match(v: &Value, key: &str, key_field: KeyField) -> Result<Option<Found>, Error> {
+/// The newest open ticket of a `Tickets/query` answer that belongs to `company` and carries
+/// `key` exactly. The server's filter is not trusted: each row's company, status and key are
+/// checked again.
+pub fn newest_match(v: &Value, company: i64, key: &str, key_field: KeyField) -> Result<Option<Found>, Error> {
     let items = v.get("items").and_then(Value::as_array).ok_or_else(|| Error::protocol(TICKET_QUERY, msg::bad_shape(TICKET_QUERY, "it has no items list")))?;
     let tag = format!("[{key}]");
     let best = items
         .iter()
+        .filter(|i| int(i.get("companyID")) == Some(company))
         .filter(|i| int(i.get("status")) != Some(STATUS_COMPLETE))
         .filter(|i| match key_field {
             KeyField::ExternalId => i.get("externalID").and_then(Value::as_str).is_some_and(|x| x.trim() == key),
@@ -388,14 +427,17 @@ impl Tickets {
             if kind == Kind::TicketType && !nt.options.iter().any(|(k, _)| *k == kind) {
                 continue;
             }
-            cache.push((kind, self.lists.options(api, t, kind)?));
+            cache.push((kind, self.lists.values(api, t, kind)?));
         }
         // A database without a source picklist gets none.
         let sources = self.lists.field(api, t, "source", false).unwrap_or_default();
         let source = sources.iter().find(|o| o.is_default).and_then(|o| o.id.parse().ok());
         let lists = |k: Kind| Ok(cache.iter().find(|(c, _)| *c == k).map(|(_, l)| l.clone()).unwrap_or_default());
         let body = ticket_body(nt, self.key_field, self.queue.as_deref(), source, &lists)?;
-        let (_, v) = api.call(t, &|base: &str| api::post_json(format!("{base}{TICKETS}"), &body, TICKETS)).map_err(|e| permission(e, PERM_ADD))?;
+        let company = body["companyID"].as_i64().unwrap_or_default();
+        let (_, v) = api
+            .call(t, &|base: &str| api::post_json(format!("{base}{TICKETS}"), &body, TICKETS))
+            .map_err(|e| company_gone(permission(e, PERM_ADD), company))?;
         let id = item_id(&v, TICKETS)?;
         let number = api.call(t, &|base: &str| api::get(format!("{base}{TICKETS}/{id}"), TICKET_ONE)).ok().and_then(|(_, v)| v.get("item").and_then(number_of));
         Ok(Found { id: id.to_string(), number })
@@ -406,16 +448,38 @@ impl Tickets {
         if !key_ok(key) {
             return Err(Error::internal(msg::bad_key(key)));
         }
-        let body = find_body(company_id(customer)?, key, self.key_field);
-        let (_, v) = api
-            .call(t, &|base: &str| api::post_json(format!("{base}{TICKET_QUERY}"), &body, TICKET_QUERY))
-            .map_err(|e| key_field_refused(permission(e, PERM_READ), self.key_field))?;
-        newest_match(&v, key, self.key_field)
+        let company = company_id(customer)?;
+        let body = find_body(company, key, self.key_field);
+        let refused = |e: Error| key_field_refused(permission(e, PERM_READ), self.key_field);
+        let (mut zone, mut v) = api.call(t, &|base: &str| api::post_json(format!("{base}{TICKET_QUERY}"), &body, TICKET_QUERY)).map_err(refused)?;
+        let mut best: Option<(i64, Found)> = None;
+        let mut visited: HashSet<String> = HashSet::new();
+        for page in 1.. {
+            let endpoint = if page == 1 { TICKET_QUERY } else { TICKET_NEXT };
+            if let Some(f) = newest_match(&v, company, key, self.key_field)? {
+                let id = f.id.parse::<i64>().unwrap_or_default();
+                if best.as_ref().is_none_or(|(b, _)| id > *b) {
+                    best = Some((id, f));
+                }
+            }
+            let next = v.pointer("/pageDetails/nextPageUrl").and_then(Value::as_str).map(str::trim).filter(|s| !s.is_empty());
+            let Some(link) = next else { break };
+            if page >= FIND_MAX_PAGES {
+                return Err(Error::protocol(TICKET_QUERY, msg::too_many_open_tickets(company, key, FIND_MAX_PAGES)));
+            }
+            let next = cursor::next_link(&zone, link).map_err(|_| Error::protocol(endpoint, msg::next_page_off_zone(link, &origin(&zone))))?;
+            if !visited.insert(next.clone()) {
+                return Err(Error::protocol(endpoint, msg::bad_shape(endpoint, "a next page repeats an earlier one")));
+            }
+            let tail = path_and_query(&next);
+            (zone, v) = api.call(t, &|base: &str| api::get(format!("{}{tail}", origin(base)), TICKET_NEXT)).map_err(refused)?;
+        }
+        Ok(best.map(|(_, f)| f))
     }
 
     /// Adds a note; its id.
     pub fn add_note(&mut self, api: &mut Api, t: &mut dyn Transport, ticket: &str, text: &str, public: bool, outcome: Option<&str>) -> Result<String, Error> {
-        let id = ticket.trim().parse::<i64>().ok().filter(|n| *n > 0).ok_or_else(|| not_found(msg::bad_ticket_id(ticket)))?;
+        let id = values::positive_id(ticket).ok_or_else(|| not_found(msg::bad_ticket_id(ticket)))?;
         let types = self.lists.options(api, t, Kind::Outcome)?;
         let chosen: Vec<(Kind, String)> = outcome.map(|o| (Kind::Outcome, o.to_string())).into_iter().collect();
         let note_type = match pick(Kind::Outcome, &chosen, None, &types)? {
@@ -436,6 +500,34 @@ impl Tickets {
             other => other,
         })?;
         Ok(item_id(&v, NOTES)?.to_string())
+    }
+}
+
+/// `scheme://host[:port]` of a URL.
+fn origin(u: &str) -> String {
+    url::Url::parse(u).map_or_else(|_| u.to_string(), |u| u.origin().ascii_serialization())
+}
+
+/// The path and query of an absolute URL (already checked to be on the zone).
+fn path_and_query(u: &str) -> String {
+    match url::Url::parse(u) {
+        Ok(u) => match u.query() {
+            Some(q) => format!("{}?{q}", u.path()),
+            None => u.path().to_string(),
+        },
+        Err(_) => u.to_string(),
+    }
+}
+
+/// Autotask's answer to a ticket for a company it does not have (500 "Reference value on
+/// field: companyID of type: Company does not exist or is invalid") as the contract's
+/// `not-found`, naming the company.
+pub fn company_gone(e: Error, company: i64) -> Error {
+    match e {
+        Error::Upstream { message, .. } if { let m = message.to_ascii_lowercase(); m.contains("companyid") && (m.contains("does not exist") || m.contains("is invalid")) } => {
+            not_found(msg::company_gone(company))
+        }
+        other => other,
     }
 }
 
@@ -538,17 +630,108 @@ mod tests {
         assert_eq!(b["filter"][0]["items"][1], json!({"op": "noteq", "field": "status", "value": 5}));
         assert_eq!(b["filter"][0]["items"][2], json!({"op": "eq", "field": "externalID", "value": "k:1"}));
         let answer = json!({"items": [
-            {"id": 10, "status": 1, "externalID": "k:1", "ticketNumber": "T1"},
-            {"id": 30, "status": 5, "externalID": "k:1", "ticketNumber": "T3"},
-            {"id": 20, "status": 8, "externalID": "k:1", "ticketNumber": "T2"},
-            {"id": 40, "status": 1, "externalID": "k:10", "title": "x [k:1]"}
+            {"id": 10, "companyID": 7, "status": 1, "externalID": "k:1", "ticketNumber": "T1"},
+            {"id": 30, "companyID": 7, "status": 5, "externalID": "k:1", "ticketNumber": "T3"},
+            {"id": 20, "companyID": 7, "status": 8, "externalID": "k:1", "ticketNumber": "T2"},
+            {"id": 40, "companyID": 7, "status": 1, "externalID": "k:10", "title": "x [k:1]"},
+            {"id": 50, "companyID": 8, "status": 1, "externalID": "k:1", "title": "x [k:1]"}
         ]});
-        assert_eq!(newest_match(&answer, "k:1", KeyField::ExternalId).unwrap(), Some(Found { id: "20".into(), number: Some("T2".into()) }));
-        assert_eq!(newest_match(&answer, "k:1", KeyField::Title).unwrap().unwrap().id, "40");
+        assert_eq!(newest_match(&answer, 7, "k:1", KeyField::ExternalId).unwrap(), Some(Found { id: "20".into(), number: Some("T2".into()) }));
+        assert_eq!(newest_match(&answer, 7, "k:1", KeyField::Title).unwrap().unwrap().id, "40");
         // `contains` also matches a longer key: only the exact tag counts.
-        let answer = json!({"items": [{"id": 5, "status": 1, "title": "x [k:1]-other"}]});
-        assert_eq!(newest_match(&answer, "k:1", KeyField::Title).unwrap(), None);
-        assert!(newest_match(&json!({}), "k", KeyField::Title).is_err());
+        let answer = json!({"items": [{"id": 5, "companyID": 7, "status": 1, "title": "x [k:1]-other"}]});
+        assert_eq!(newest_match(&answer, 7, "k:1", KeyField::Title).unwrap(), None);
+        assert!(newest_match(&json!({}), 7, "k", KeyField::Title).is_err());
+    }
+
+    #[test]
+    fn find_open_keeps_only_the_customers_tickets() {
+        // A server that ignores the companyID condition: another company's newer ticket is not taken.
+        let answer = json!({"items": [
+            {"id": 10, "companyID": 7, "status": 1, "externalID": "k:1", "ticketNumber": "T1"},
+            {"id": 50, "companyID": 8, "status": 1, "externalID": "k:1", "ticketNumber": "T5"},
+            {"id": 60, "status": 1, "externalID": "k:1", "ticketNumber": "T6"}
+        ]});
+        let mut t = Script::new().zone(Z5).json(200, answer);
+        let f = Tickets::new(KeyField::ExternalId, None).find_open(&mut Api::new(cfg()), &mut t, "7", "k:1").unwrap();
+        assert_eq!(f.map(|f| f.id), Some("10".to_string()));
+    }
+
+    fn ticket_page(ids: &[i64], next: Option<String>) -> Value {
+        let items: Vec<Value> = ids.iter().map(|i| json!({"id": i, "companyID": 7, "status": 1, "externalID": "k", "ticketNumber": format!("T{i}")})).collect();
+        json!({"items": items, "pageDetails": {"count": items.len(), "nextPageUrl": next}})
+    }
+
+    fn ticket_next(n: usize) -> String {
+        format!("{}V1.0/Tickets/query/next?paging={n}", Z5)
+    }
+
+    #[test]
+    fn find_open_reads_every_page_up_to_a_cap() {
+        // The newest ticket is on the last page.
+        let mut t = Script::new().zone(Z5).json(200, ticket_page(&[1, 2], Some(ticket_next(2)))).json(200, ticket_page(&[9, 3], Some(ticket_next(3)))).json(200, ticket_page(&[4], None));
+        let f = Tickets::new(KeyField::ExternalId, None).find_open(&mut Api::new(cfg()), &mut t, "7", "k").unwrap();
+        assert_eq!(f.map(|f| f.id), Some("9".to_string()));
+        assert_eq!(t.sent.len(), 4);
+        assert_eq!(t.sent[2].url, ticket_next(2));
+        assert_eq!(t.sent[2].method, psa_connector_sdk::http::Method::Get);
+        // More pages than the cap: an error that says so, never the newest of a part.
+        let mut t = Script::new().zone(Z5);
+        for n in 0..FIND_MAX_PAGES {
+            t = t.json(200, ticket_page(&[n as i64 + 1], Some(ticket_next(n + 2))));
+        }
+        let e = Tickets::new(KeyField::ExternalId, None).find_open(&mut Api::new(cfg()), &mut t, "7", "k").unwrap_err();
+        assert!(matches!(&e, Error::Protocol { .. }) && e.message().contains("more than 20 pages"), "{e:?}");
+        assert_eq!(t.sent.len(), 1 + FIND_MAX_PAGES);
+        // A next page off the zone, or the same page again: refused.
+        for link in ["https://evil.example.com/ATServicesRest/V1.0/Tickets/query/next?x=1".to_string(), ticket_next(2)] {
+            let mut t = Script::new().zone(Z5).json(200, ticket_page(&[1], Some(ticket_next(2)))).json(200, ticket_page(&[2], Some(link.clone())));
+            let e = Tickets::new(KeyField::ExternalId, None).find_open(&mut Api::new(cfg()), &mut t, "7", "k").unwrap_err();
+            assert!(matches!(&e, Error::Protocol { .. }), "{link}: {e:?}");
+            assert_eq!(t.sent.len(), 3, "{link}");
+        }
+    }
+
+    #[test]
+    fn complete_is_not_offered_and_refused_for_a_new_ticket() {
+        let mut t = Script::new().zone(Z5).json(200, fields());
+        let mut tk = Tickets::new(KeyField::ExternalId, Some("29682833".into()));
+        let statuses = tk.lists.options(&mut Api::new(cfg()), &mut t, Kind::Status).unwrap();
+        assert_eq!(statuses.iter().map(|o| o.id.as_str()).collect::<Vec<_>>(), ["1"]);
+        let lists = |k: Kind| picklist(&fields(), k.field().0, TICKET_FIELDS);
+        let e = ticket_body(&nt(vec![(Kind::Status, "5".into())]), KeyField::ExternalId, Some("29682833"), None, &lists).unwrap_err();
+        assert!(e.message().contains("Complete"), "{e:?}");
+        let mut t = Script::new().zone(Z5).json(200, fields());
+        let e = tk.create(&mut Api::new(cfg()), &mut t, &nt(vec![(Kind::Status, " 5".into())])).unwrap_err();
+        assert!(e.message().contains("Complete"), "{e:?}");
+        assert!(t.sent.is_empty(), "refused before anything is sent (the picklists were read for the options)");
+    }
+
+    #[test]
+    fn a_picklist_longer_than_the_platform_takes_is_an_error_not_a_cut() {
+        let many = |n: usize| {
+            let values: Vec<Value> = (1..=n).map(|i| json!({"value": i.to_string(), "label": format!("Q{i}"), "isActive": true})).collect();
+            json!({"fields": [{"name": "queueID", "picklistValues": values}]})
+        };
+        let mut t = Script::new().zone(Z5).json(200, many(MAX_TICKET_OPTIONS));
+        assert_eq!(Picklists::default().options(&mut Api::new(cfg()), &mut t, Kind::Queue).unwrap().len(), MAX_TICKET_OPTIONS);
+        let mut t = Script::new().zone(Z5).json(200, many(2500));
+        let e = Picklists::default().options(&mut Api::new(cfg()), &mut t, Kind::Queue).unwrap_err();
+        assert!(matches!(&e, Error::Protocol { .. }) && e.message().contains("2500") && e.message().contains("queueID"), "{e:?}");
+        // Every value is read (none cut at 2,000): a queue beyond it can still be chosen.
+        assert_eq!(picklist(&many(2500), "queueID", TICKET_FIELDS).unwrap().len(), 2500);
+    }
+
+    #[test]
+    fn a_missing_company_is_not_found_naming_it() {
+        let gone = json!({"errors": ["Reference value on field: companyID of type: Company does not exist or is invalid (29682801)."]});
+        let mut t = Script::new().zone(Z5).json(200, fields()).json(500, gone);
+        let e = Tickets::new(KeyField::ExternalId, Some("29682833".into())).create(&mut Api::new(cfg()), &mut t, &nt(vec![])).unwrap_err();
+        assert!(matches!(&e, Error::NotFound(m) if m.contains("company 29682801")), "{e:?}");
+        // Another 500 stays upstream.
+        let mut t = Script::new().zone(Z5).json(200, fields()).json(500, json!({"errors": ["Missing Required Field: issueType."]}));
+        let e = Tickets::new(KeyField::ExternalId, Some("29682833".into())).create(&mut Api::new(cfg()), &mut t, &nt(vec![])).unwrap_err();
+        assert!(matches!(&e, Error::Upstream { .. }), "{e:?}");
     }
 
     #[test]

@@ -191,12 +191,20 @@ mod error;
 pub mod form;
 pub mod http;
 pub mod tenants;
+pub mod values;
 
 pub use error::Error;
 
 /// The contract version this SDK implements (the folder `wit/0.2.0`); put
 /// it in [`ConnectorInfo::contract_version`].
 pub const CONTRACT_VERSION: &str = "0.2.0";
+
+/// Most options of one kind a connector should return from
+/// `ticket-options`: the host's default limit (`Limits::max_ticket_options`
+/// in `psa-host`), which refuses a longer list. A connector whose PSA lists
+/// more (Autotask's picklists hold up to 2,000) answers an error that says
+/// so rather than cut the list.
+pub const MAX_TICKET_OPTIONS: usize = 1000;
 
 /// The generated bindings: the contract's types, the `connector` interface
 /// and `wasi:http`. Private: connectors use the re-exports below.

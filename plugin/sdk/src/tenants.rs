@@ -75,10 +75,24 @@ pub enum Conflict<'a> {
     },
 }
 
+/// Most tenant links one customer keeps; the rest are dropped with one
+/// [`W_TOO_MANY`] warning (a hostile or garbled field cannot make an import
+/// hold thousands of links per customer).
+pub const MAX_LINKS_PER_CUSTOMER: usize = 50;
+/// Most [`W_INVALID`] warnings, one per id, for one customer; the ids beyond
+/// them are counted in one more, summary, warning.
+pub const MAX_INVALID_WARNINGS_PER_CUSTOMER: usize = 5;
+/// The warning code of links dropped beyond [`MAX_LINKS_PER_CUSTOMER`].
+pub const W_TOO_MANY: &str = "too-many-tenant-links";
+
 /// The links whose tenant id is a GUID, lower-cased, one per tenant (the
 /// first one's name and domain count); links with an empty tenant id are
 /// skipped silently. Each other id gives a [`W_INVALID`] warning for
-/// `customer_id`, worded by `invalid` from the id as given.
+/// `customer_id`, worded by `invalid` from the id as given, up to
+/// [`MAX_INVALID_WARNINGS_PER_CUSTOMER`]; more give one summary warning.
+/// At most [`MAX_LINKS_PER_CUSTOMER`] links are kept, with a [`W_TOO_MANY`]
+/// warning for the rest. The summaries are worded by the SDK; use
+/// [`clean_links_worded`] to word them yourself.
 ///
 /// ```
 /// use psa_connector_sdk::tenants::{clean_links, W_INVALID};
@@ -95,24 +109,64 @@ pub fn clean_links(
     raw: impl IntoIterator<Item = TenantLink>,
     invalid: impl Fn(&str) -> String,
 ) -> (Vec<TenantLink>, Vec<Warning>) {
+    let more_invalid = |n: usize| {
+        format!(
+            "Customer {customer_id} has {n} more tenant ids that are not Microsoft 365 tenant ids (GUIDs); they were skipped. Correct the customer's tenant links in the PSA."
+        )
+    };
+    let too_many = |n: usize| {
+        format!(
+            "Customer {customer_id} has {n} more Microsoft 365 tenant links than the {MAX_LINKS_PER_CUSTOMER} a customer may carry; they were skipped. Keep only the customer's own tenants in the PSA."
+        )
+    };
+    clean_links_worded(customer_id, raw, invalid, more_invalid, too_many)
+}
+
+/// [`clean_links`], with the summary warnings worded by the connector:
+/// `more_invalid(n)` for `n` invalid ids beyond the first
+/// [`MAX_INVALID_WARNINGS_PER_CUSTOMER`] (code [`W_INVALID`]), `too_many(n)`
+/// for `n` links beyond [`MAX_LINKS_PER_CUSTOMER`] (code [`W_TOO_MANY`]).
+/// Linear in the number of links.
+pub fn clean_links_worded(
+    customer_id: &str,
+    raw: impl IntoIterator<Item = TenantLink>,
+    invalid: impl Fn(&str) -> String,
+    more_invalid: impl Fn(usize) -> String,
+    too_many: impl Fn(usize) -> String,
+) -> (Vec<TenantLink>, Vec<Warning>) {
     let mut links: Vec<TenantLink> = Vec::new();
+    let mut seen: HashSet<String> = HashSet::new();
     let mut warnings = Vec::new();
+    let (mut invalid_count, mut dropped) = (0usize, 0usize);
+    let warn = |code: &str, message: String| Warning { code: code.into(), message, customer_id: Some(customer_id.to_string()) };
     for r in raw {
         if r.tenant_id.is_empty() {
             continue;
         }
         match normalise_guid(&r.tenant_id) {
             Some(t) => {
-                if !links.iter().any(|l| l.tenant_id == t) {
-                    links.push(TenantLink { tenant_id: t, name: r.name, domain: r.domain });
+                if !seen.insert(t.clone()) {
+                    continue;
+                }
+                if links.len() >= MAX_LINKS_PER_CUSTOMER {
+                    dropped = dropped.saturating_add(1);
+                    continue;
+                }
+                links.push(TenantLink { tenant_id: t, name: r.name, domain: r.domain });
+            }
+            None => {
+                invalid_count = invalid_count.saturating_add(1);
+                if invalid_count <= MAX_INVALID_WARNINGS_PER_CUSTOMER {
+                    warnings.push(warn(W_INVALID, invalid(&r.tenant_id)));
                 }
             }
-            None => warnings.push(Warning {
-                code: W_INVALID.into(),
-                message: invalid(&r.tenant_id),
-                customer_id: Some(customer_id.to_string()),
-            }),
         }
+    }
+    if invalid_count > MAX_INVALID_WARNINGS_PER_CUSTOMER {
+        warnings.push(warn(W_INVALID, more_invalid(invalid_count - MAX_INVALID_WARNINGS_PER_CUSTOMER)));
+    }
+    if dropped > 0 {
+        warnings.push(warn(W_TOO_MANY, too_many(dropped)));
     }
     (links, warnings)
 }
@@ -133,6 +187,8 @@ pub struct TenantOwners {
     owner: HashMap<String, Holder>,
     /// Tenant → every customer seen with it, for tenants given to nobody.
     conflicted: HashMap<String, Vec<Holder>>,
+    /// Tenant → the ids in `conflicted`, so that adding holders stays linear.
+    conflicted_ids: HashMap<String, HashSet<String>>,
 }
 
 impl TenantOwners {
@@ -143,13 +199,16 @@ impl TenantOwners {
     pub fn resolve_page(&mut self, customers: &mut [Customer], words: impl Fn(Conflict<'_>) -> String) -> Vec<Warning> {
         let mut on_page: HashMap<String, Vec<Holder>> = HashMap::new();
         let mut order: Vec<String> = Vec::new();
+        // (tenant, customer id) pairs already listed: linear, however many
+        // customers carry one tenant.
+        let mut listed: HashSet<(&str, &str)> = HashSet::new();
         for c in customers.iter() {
             for l in &c.m365_tenants {
                 let h = on_page.entry(l.tenant_id.clone()).or_default();
                 if h.is_empty() {
                     order.push(l.tenant_id.clone());
                 }
-                if !h.iter().any(|(id, _)| *id == c.id) {
+                if listed.insert((l.tenant_id.as_str(), c.id.as_str())) {
                     h.push((c.id.clone(), c.name.clone()));
                 }
             }
@@ -165,8 +224,9 @@ impl TenantOwners {
                 strip.insert(t);
             } else if holders.len() > 1 || self.conflicted.contains_key(&t) {
                 let all = self.conflicted.entry(t.clone()).or_default();
+                let ids = self.conflicted_ids.entry(t.clone()).or_default();
                 for h in holders {
-                    if !all.contains(h) {
+                    if ids.insert(h.0.clone()) {
                         all.push(h.clone());
                     }
                 }
@@ -283,5 +343,48 @@ mod tests {
         assert_eq!(links[0].name.as_deref(), Some("Acme"));
         assert_eq!(warnings.len(), 1);
         assert_eq!((warnings[0].code.as_str(), warnings[0].message.as_str(), warnings[0].customer_id.as_deref()), (W_INVALID, "bad nope", Some("7")));
+    }
+
+    #[test]
+    fn a_hostile_field_is_capped_per_customer() {
+        let link = |t: String| TenantLink { tenant_id: t, name: None, domain: None };
+        // 200 distinct GUIDs, each twice, and 1,000 tokens that are not GUIDs.
+        let guids: Vec<String> = (0..200u32).map(|i| format!("{i:08x}-2222-3333-4444-555555555555")).collect();
+        let raw = guids.iter().chain(guids.iter()).cloned().chain((0..1000).map(|i| format!("junk{i}"))).map(link);
+        let (links, warnings) = clean_links("9", raw, |raw| format!("bad {raw}"));
+        assert_eq!(links.len(), MAX_LINKS_PER_CUSTOMER);
+        assert_eq!(links[0].tenant_id, guids[0]);
+        let invalid: Vec<&Warning> = warnings.iter().filter(|w| w.code == W_INVALID).collect();
+        assert_eq!(invalid.len(), MAX_INVALID_WARNINGS_PER_CUSTOMER + 1, "one per id up to the cap, then one summary");
+        assert_eq!(invalid[0].message, "bad junk0");
+        assert!(invalid[MAX_INVALID_WARNINGS_PER_CUSTOMER].message.contains("995 more"), "{}", invalid[5].message);
+        let many: Vec<&Warning> = warnings.iter().filter(|w| w.code == W_TOO_MANY).collect();
+        assert_eq!(many.len(), 1);
+        assert!(many[0].message.contains("150 more") && many[0].customer_id.as_deref() == Some("9"), "{}", many[0].message);
+        // The connector's own words for the summaries.
+        let (_, w) = clean_links_worded("9", (0..7).map(|i| link(format!("x{i}"))), |r| r.to_string(), |n| format!("{n} more"), |n| format!("{n} dropped"));
+        assert_eq!(w.last().map(|w| w.message.as_str()), Some("2 more"));
+        // At the caps exactly: no summary.
+        let (l, w) = clean_links("9", guids[..50].iter().cloned().chain((0..5).map(|i| format!("y{i}"))).map(link), |r| r.to_string());
+        assert_eq!((l.len(), w.len()), (50, 5));
+    }
+
+    #[test]
+    fn one_tenant_on_very_many_customers_is_resolved_in_linear_time() {
+        let mut o = TenantOwners::default();
+        let mut page: Vec<Customer> = (0..20_000).map(|i| cust(&i.to_string(), &[T1, T1])).collect();
+        let start = std::time::Instant::now();
+        let w = o.resolve_page(&mut page, |c| match c {
+            Conflict::Several { holders, .. } => holders.len().to_string(),
+            Conflict::HeldEarlier { .. } => String::new(),
+        });
+        assert_eq!(w[0].message, "20000");
+        let mut again: Vec<Customer> = (0..20_000).map(|i| cust(&i.to_string(), &[T1])).collect();
+        let w = o.resolve_page(&mut again, |c| match c {
+            Conflict::Several { holders, .. } => holders.len().to_string(),
+            Conflict::HeldEarlier { .. } => String::new(),
+        });
+        assert_eq!(w[0].message, "20000", "the same customers again add no holder");
+        assert!(start.elapsed() < std::time::Duration::from_secs(5), "{:?}", start.elapsed());
     }
 }

@@ -418,7 +418,8 @@ fn ticket_query(shared: &Shared, idx: usize, v: Value, after: Option<i64>) -> Re
     let st = shared.lock();
     let o = &st.opts;
     let entity = crate::tickets::ticket_entity(o.external_id_queryable);
-    let q = Query::parse_for(v.to_string().as_bytes(), &entity).map_err(|m| errors(500, &m))?;
+    let filtered = if o.ticket_query_ignores_company { crate::tickets::without_company(&v) } else { v.clone() };
+    let q = Query::parse_for(filtered.to_string().as_bytes(), &entity).map_err(|m| errors(500, &m))?;
     if o.require_filter && !q.has_condition() {
         return Err(errors(500, "A query requires at least one filter condition."));
     }

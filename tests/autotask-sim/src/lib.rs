@@ -41,6 +41,7 @@
 //! | Errors as `{"errors":[...]}` | B6 | confirmed (A1, A2) | – |
 //! | Companies' `lastActivityDate` and `lastTrackedModifiedDateTime`, both filterable (changed-since queries) | B3 | fields confirmed (A1, A7); queryability \[likely\] | [`SimOptions::change_fields`], [`AutotaskSim::touch_companies`] |
 //! | Tickets, ticket notes, their picklists, required fields, permissions: see [`tickets`] | B5, B6 | see there | [`SimOptions::ticket_picklists`], [`SimOptions::ticket_required`], [`SimOptions::external_id_queryable`], [`Faults::tickets_read_denied`] |
+//! | A ticket query that ignores its `companyID` condition (hostile: a connector must re-check each row's company) | – | simulator's choice | [`SimOptions::ticket_query_ignores_company`] |
 //!
 //! Where a connector keeps a ticket's deduplication key: `externalID`, a string field of the
 //! Ticket entity made for another system's id [confirmed A1], matched exactly with `eq`; whether

@@ -83,6 +83,10 @@ pub struct SimOptions {
     /// [confirmed A1]; its queryability \[unsure\]). Default `true`; `false` answers such a
     /// filter 500 "Unable to find externalID in the Ticket entity."
     pub external_id_queryable: bool,
+    /// `Tickets/query` ignores conditions on `companyID` (a server whose filter is coarser
+    /// than asked, hostile to a connector that trusts it): every company's tickets that match
+    /// the other conditions are served. Not in the notes; the simulator's. Default `false`.
+    pub ticket_query_ignores_company: bool,
     /// Most characters a ticket's `description` may hold (\[unsure\]: not in the notes;
     /// 8,000 is the simulator's choice); more is answered 500 with errors.
     pub ticket_description_max: usize,
@@ -143,6 +147,7 @@ impl Default for SimOptions {
             ticket_picklists: crate::tickets::TicketPicklists::default(),
             ticket_required: ["companyID", "title", "status", "priority", "queueID"].map(String::from).to_vec(),
             external_id_queryable: true,
+            ticket_query_ignores_company: false,
             ticket_description_max: 8000,
             note_description_max: 32000,
         }

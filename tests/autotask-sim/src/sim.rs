@@ -148,15 +148,21 @@ impl AutotaskSim {
     }
 
     /// The Autotask connection form an admin would fill in: field id and value pairs
-    /// (`username`, `secret`, `integration_code`, `tenant_udf`).
+    /// (`username`, `secret`, `integration_code`, `tenant_udf`, and `ticket_queue_id`: the
+    /// first active queue, because the default picklists mark none as default and Autotask
+    /// needs a queue on every ticket).
     pub fn connection_form(&self) -> Vec<(String, String)> {
         let o = self.options();
-        vec![
+        let mut form = vec![
             ("username".to_string(), o.username),
             ("secret".to_string(), o.secret),
             ("integration_code".to_string(), o.integration_code),
             ("tenant_udf".to_string(), crate::data::TENANT_UDF.to_string()),
-        ]
+        ];
+        if let Some(q) = o.ticket_picklists.queue_id.iter().find(|p| p.is_active) {
+            form.push(("ticket_queue_id".to_string(), q.value.to_string()));
+        }
+        form
     }
 
     /// Moves the change dates of the companies `ids` to `at` (`YYYY-MM-DDTHH:MM:SSZ`), as a

@@ -139,6 +139,32 @@ pub fn ticket_entity(external_id_queryable: bool) -> Entity {
     Entity { name: "Ticket", fields }
 }
 
+/// A query body with every condition on `companyID` left out (and groups left empty by
+/// that dropped), for [`crate::SimOptions::ticket_query_ignores_company`].
+pub fn without_company(v: &Value) -> Value {
+    fn strip(items: &[Value]) -> Vec<Value> {
+        items
+            .iter()
+            .filter(|i| !i.get("field").and_then(Value::as_str).is_some_and(|f| f.eq_ignore_ascii_case("companyID")))
+            .map(|i| match i.get("items").and_then(Value::as_array) {
+                Some(inner) => {
+                    let mut i = i.clone();
+                    i["items"] = Value::Array(strip(inner));
+                    i
+                }
+                None => i.clone(),
+            })
+            .collect()
+    }
+    let mut out = v.clone();
+    for key in ["filter", "Filter"] {
+        if let Some(items) = v.get(key).and_then(Value::as_array) {
+            out[key] = Value::Array(strip(items));
+        }
+    }
+    out
+}
+
 /// A note as posted and stored.
 #[derive(Clone, Debug)]
 pub struct SimNote {

@@ -580,6 +580,25 @@ async fn ticket_permissions_and_external_id_queryability() {
     assert_eq!(send(authed(&sim, http().post(format!("{api}Tickets/query"))).json(&by_company)).await.0, 200, "reads allowed");
 }
 
+/// A server whose ticket query ignores `companyID` (a hostile option): another company's
+/// ticket with the key is served too.
+#[tokio::test]
+async fn a_ticket_query_that_ignores_the_company() {
+    let sim = start(SimOptions { ticket_query_ignores_company: true, ..small(5) }).await;
+    let api = discover(&sim).await;
+    let (a, b) = (sim.options().companies[0].id, sim.options().companies[1].id);
+    for company in [a, b] {
+        let mut t = ticket(company);
+        t["externalID"] = json!("k");
+        assert_eq!(send(authed(&sim, http().post(format!("{api}Tickets"))).json(&t)).await.0, 200);
+    }
+    let find = json!({"filter": [{"op": "and", "items": [
+        {"op": "eq", "field": "companyID", "value": a},
+        {"op": "eq", "field": "externalID", "value": "k"}]}]});
+    let (s, v, _) = send(authed(&sim, http().post(format!("{api}Tickets/query"))).json(&find)).await;
+    assert_eq!((s, v["items"].as_array().unwrap().len()), (200, 2), "{v}");
+}
+
 #[tokio::test]
 async fn companies_changed_since_on_either_date() {
     let sim = start(small(40)).await;

@@ -25,6 +25,7 @@ async fn setup(opts: SimOptions, extra: &[(&str, &str)]) -> (AutotaskSim, Connec
     let mut pairs = sim.connection_form();
     pairs.push(("zone_lookup_url".into(), sim.lookup_url()));
     for (k, v) in extra {
+        pairs.retain(|(id, _)| id != k);
         pairs.push((k.to_string(), v.to_string()));
     }
     let cfg = ConnectionConfig::from_pairs(pairs, c.info());
@@ -96,7 +97,9 @@ async fn ticket_options_of_every_kind() {
     assert!(p.contains(&("2".to_string(), true)) && p.len() == 4, "{p:?}");
     let o = ids(s.ticket_options(OptionKind::Outcome).await.unwrap());
     assert!(o.contains(&("3".to_string(), true)), "{o:?}");
-    assert_eq!(ids(s.ticket_options(OptionKind::Status).await.unwrap()).len(), 4);
+    let statuses = ids(s.ticket_options(OptionKind::Status).await.unwrap());
+    assert_eq!(statuses.len(), 3, "{statuses:?}");
+    assert!(!statuses.iter().any(|(id, _)| id == "5"), "Complete is not offered: a ticket opened Complete is never found open");
     assert_eq!(ids(s.ticket_options(OptionKind::TicketType).await.unwrap()).len(), 2);
 }
 
@@ -144,27 +147,103 @@ async fn ticket_permissions_are_named() {
 }
 
 /// Ten companies changed: a changed-since import reads them with one zone
-/// lookup and one page, also on a database that lets a query filter only on
-/// lastActivityDate (then one refused query more, and a warning).
+/// lookup and one page. Companies changed only by an edit
+/// (`lastTrackedModifiedDateTime`: say, the tenant id field) and only by an
+/// activity (`lastActivityDate`) all come back, on a database that filters
+/// on both dates and on one that filters on one only (there every company
+/// is read, with a warning: complete, not cheaper).
 #[tokio::test]
 async fn an_incremental_import_after_ten_companies_changed_costs_two_requests() {
-    for (fields, requests) in [(ChangeFields::Both, 2), (ChangeFields::LastActivityDateOnly, 3)] {
+    for fields in [ChangeFields::Both, ChangeFields::LastActivityDateOnly, ChangeFields::LastTrackedModifiedOnly] {
         let (sim, c, cfg) = setup(SimOptions { change_fields: fields, ..Default::default() }, &[]).await;
         let companies = sim.options().companies;
         let changed: Vec<i64> = companies.iter().filter(|c| c.is_active_customer()).take(10).map(|c| c.id).collect();
-        sim.touch_companies(&changed, "2027-01-02T03:04:05Z", Touch::Both);
+        sim.touch_companies(&changed[..4], "2027-01-02T03:04:05Z", Touch::Both);
+        sim.touch_companies(&changed[4..7], "2027-01-02T03:04:05Z", Touch::Modified);
+        sim.touch_companies(&changed[7..], "2027-01-02T03:04:05Z", Touch::Activity);
         let since = 1_798_761_600; // 2027-01-01T00:00:00Z
         let mut s = c.open_session(&cfg).await.unwrap();
-        let page = s.list_customers_changed(since, None).await.expect("changed since");
-        assert_eq!(page.next_cursor, None);
-        let mut got: Vec<i64> = page.customers.iter().map(|c| c.id.parse().unwrap()).collect();
-        got.sort();
-        assert_eq!(got, changed, "{fields:?}");
-        assert_eq!(sim.requests().len(), requests, "{fields:?}: {:#?}", sim.requests());
-        let one_date = page.warnings.iter().filter(|w| w.code == "changed-since-one-date").count();
-        assert_eq!(one_date, usize::from(fields != ChangeFields::Both), "{:?}", page.warnings);
-        println!("{fields:?}: {} changed customers in {requests} requests", got.len());
+        let (mut got, mut warnings, mut cursor) = (Vec::new(), Vec::new(), None::<String>);
+        loop {
+            let page = s.list_customers_changed(since, cursor.as_deref()).await.expect("changed since");
+            got.extend(page.customers.iter().map(|c| c.id.parse::<i64>().unwrap()));
+            warnings.extend(page.warnings);
+            cursor = page.next_cursor;
+            if cursor.is_none() {
+                break;
+            }
+        }
+        let full = warnings.iter().filter(|w| w.code == "changed-since-full-read").count();
+        let requests = sim.requests().len();
+        if fields == ChangeFields::Both {
+            got.sort();
+            assert_eq!(got, changed, "{fields:?}: exactly the changed companies");
+            assert_eq!(requests, 2, "{fields:?}: {:#?}", sim.requests());
+            assert_eq!(full, 0, "{warnings:?}");
+        } else {
+            for id in &changed {
+                assert!(got.contains(id), "{fields:?}: company {id} changed and was missed");
+            }
+            assert_eq!(got.len(), companies.len(), "{fields:?}: every company, once");
+            // The lookup, the refused filter, then the full read's pages of 500.
+            assert_eq!(requests, 2 + companies.len().div_ceil(500), "{fields:?}: {:#?}", sim.requests());
+            assert_eq!(full, 1, "{warnings:?}");
+        }
+        println!("{fields:?}: {} changed customers returned in {requests} requests", got.len());
     }
+}
+
+/// find-open reads every page of matches (a cap of 2 rows a page here) and
+/// keeps only the customer's tickets, also from a server that ignores the
+/// companyID condition.
+#[tokio::test]
+async fn find_open_pages_and_does_not_trust_the_servers_company_filter() {
+    let opts = SimOptions { page_cap: 2, ticket_query_ignores_company: true, ..Default::default() };
+    let (sim, c, cfg) = setup(opts, &[]).await;
+    let (a, b) = (sim.options().companies[0].id, sim.options().companies[1].id);
+    let mut s = c.open_session(&cfg).await.unwrap();
+    let mut last = None;
+    for _ in 0..5 {
+        last = Some(s.create_ticket(&finding(a, "o365:mfa:1")).await.expect("creates").id);
+    }
+    for _ in 0..2 {
+        s.create_ticket(&finding(b, "o365:mfa:1")).await.expect("creates");
+    }
+    sim.clear_requests();
+    let found = s.find_open_ticket(&a.to_string(), "o365:mfa:1").await.expect("finds").expect("open");
+    assert_eq!(Some(found.id), last, "the customer's newest, not the other company's");
+    let pages = sim.requests().iter().filter(|r| r.path.to_ascii_lowercase().contains("tickets/query")).count();
+    assert_eq!(pages, 4, "7 matches at 2 a page: {:#?}", sim.requests());
+    // A customer with no ticket of its own gets none, however many the server serves.
+    let other = sim.options().companies[2].id;
+    assert_eq!(s.find_open_ticket(&other.to_string(), "o365:mfa:1").await.unwrap(), None);
+}
+
+/// A ticket for a company Autotask does not have is `not-found`, naming it.
+#[tokio::test]
+async fn a_ticket_for_a_missing_company_is_not_found() {
+    let (sim, c, cfg) = setup(SimOptions::default(), &[]).await;
+    let mut s = c.open_session(&cfg).await.unwrap();
+    match s.create_ticket(&finding(99_999_999, "k")).await {
+        Err(HostError::Connector { error: ConnectorError::NotFound { message }, .. }) => assert!(message.contains("99999999"), "{message}"),
+        other => panic!("{:?}", other.map(|_| ())),
+    }
+    assert!(sim.tickets().is_empty());
+}
+
+/// The connection test fails when no queue would take a new ticket, and says
+/// which field to fill in.
+#[tokio::test]
+async fn the_check_names_the_queue_field_when_no_queue_resolves() {
+    for queue in ["", "29682835"] {
+        let (_sim, c, cfg) = setup(SimOptions::default(), &[("ticket_queue_id", queue)]).await;
+        let steps = c.test_connection(&cfg).await.unwrap();
+        let last = steps.last().unwrap();
+        assert_eq!((last.id.as_str(), last.status), ("tickets-readable", StepStatus::Failed), "{queue:?}: {steps:#?}");
+        assert!(last.message.contains("ticket_queue_id"), "{}", last.message);
+    }
+    let (_sim, c, cfg) = setup(SimOptions::default(), &[]).await;
+    assert!(c.test_connection(&cfg).await.unwrap().iter().all(|s| s.status == StepStatus::Passed), "the simulator's form names a queue");
 }
 
 /// A database that requires a field the connector does not fill: Autotask's
