@@ -14,6 +14,7 @@
 //! | 3 | the connector misbehaved: crashed, ran past its deadline or memory, or broke the contract |
 //! | 4 | the connector could not be loaded (not a component, wrong contract version) |
 
+mod harness;
 mod log_writer;
 mod output;
 mod progress;
@@ -95,6 +96,13 @@ enum Format {
     Csv,
 }
 
+/// `psa-host test --format`.
+#[derive(Copy, Clone, ValueEnum, PartialEq, Eq)]
+enum TestFormat {
+    Text,
+    Json,
+}
+
 /// The connectors this binary carries (`psa-host connectors`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
 enum Bundled {
@@ -145,6 +153,20 @@ enum Command {
         /// Write here instead of stdout. Nothing is written when the import fails.
         #[arg(long, value_name = "FILE")]
         output: Option<PathBuf>,
+    },
+    /// Check a connector against recorded HTTP exchanges (fixtures) served
+    /// on loopback through the sandbox: self-description, configuration
+    /// errors, paging, allow-list, typed errors, secrets, mutated answers.
+    /// Exits 1 when a check fails.
+    Test {
+        #[command(flatten)]
+        plugin: PluginArgs,
+        /// The fixture directory (connection.toml and NNN-name.toml exchanges).
+        #[arg(long, value_name = "DIR")]
+        fixtures: PathBuf,
+        /// Output: one line per check, or one JSON document for CI.
+        #[arg(long, value_enum, default_value = "text")]
+        format: TestFormat,
     },
     /// Start a PSA simulator on loopback and run the bundled connector's
     /// check and import against it.
@@ -209,6 +231,7 @@ async fn run(command: Command) -> ExitCode {
             };
             import(&connector, &config, format, output).await
         }
+        Command::Test { plugin, fixtures, format } => harness::run(&plugin, &fixtures, format == TestFormat::Json).await,
         Command::Demo { customers, connector } => demo(customers, connector).await,
         Command::Connectors => connectors().await,
     }
