@@ -167,6 +167,9 @@ enum Command {
         /// Output: one line per check, or one JSON document for CI.
         #[arg(long, value_enum, default_value = "text")]
         format: TestFormat,
+        /// Skip the mutated replays (faster while writing fixtures).
+        #[arg(long)]
+        no_mutations: bool,
     },
     /// Start a PSA simulator on loopback and run the bundled connector's
     /// check and import against it.
@@ -231,7 +234,9 @@ async fn run(command: Command) -> ExitCode {
             };
             import(&connector, &config, format, output).await
         }
-        Command::Test { plugin, fixtures, format } => harness::run(&plugin, &fixtures, format == TestFormat::Json).await,
+        Command::Test { plugin, fixtures, format, no_mutations } => {
+            harness::run(&plugin, &fixtures, format == TestFormat::Json, !no_mutations).await
+        }
         Command::Demo { customers, connector } => demo(customers, connector).await,
         Command::Connectors => connectors().await,
     }

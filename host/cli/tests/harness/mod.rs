@@ -1,0 +1,140 @@
+//! `psa-host test` end to end: the bundled HaloPSA connector against its
+//! committed fixtures (`plugin/halopsa/fixtures`) through the real sandbox,
+//! and broken copies of those fixtures that must make the right check FAIL
+//! with a sentence naming the problem. A submodule of `cli.rs`, so no
+//! second test binary links wasmtime.
+
+use super::{psa_host, s};
+use std::path::{Path, PathBuf};
+
+fn halo_fixtures() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../plugin/halopsa/fixtures")
+}
+
+/// A copy of the HaloPSA fixtures in a temporary directory.
+fn copy_fixtures() -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    for e in std::fs::read_dir(halo_fixtures()).unwrap() {
+        let e = e.unwrap();
+        std::fs::copy(e.path(), dir.path().join(e.file_name())).unwrap();
+    }
+    dir
+}
+
+fn body_of(text: &str) -> &str {
+    &text[text.find("body = '''").expect("an exchange with a body")..]
+}
+
+async fn run_test(dir: &Path, extra: &[&str]) -> (Option<i32>, String, String) {
+    let mut args = s(&["test", "--no-cache", "--fixtures", dir.to_str().unwrap()]);
+    args.extend(s(extra));
+    let out = psa_host(args, vec![]).await;
+    (out.status.code(), String::from_utf8_lossy(&out.stdout).into_owned(), String::from_utf8_lossy(&out.stderr).into_owned())
+}
+
+/// The one finding the harness makes on the bundled HaloPSA connector
+/// today: an access token of 100,000 characters (the `huge-strings`
+/// mutation of the token answer) is sent in an `Authorization` header
+/// larger than the host's 32 KiB per header set, and the host stops the
+/// call. Reported to the lead (plugin/halopsa is not the harness's part);
+/// when the connector refuses such a token with a typed error, this test
+/// fails: then delete this exception and expect every check to pass.
+const KNOWN_HALO_FINDING: &str =
+    "mutation huge-strings of 001-token.toml: the connector trapped: connector halopsa: `session.list-customers` built a header set larger than 32 KiB";
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn halopsa_passes_the_harness_from_its_fixtures() {
+    let (code, stdout, stderr) = run_test(&halo_fixtures(), &["--format", "json"]).await;
+    let doc: serde_json::Value = serde_json::from_str(&stdout).unwrap_or_else(|e| panic!("{e}: {stdout}\n{stderr}"));
+    let checks = doc["checks"].as_array().unwrap();
+    let names: Vec<&str> = checks.iter().map(|c| c["check"].as_str().unwrap()).collect();
+    for want in [
+        "self-description",
+        "config-errors",
+        "paging-ends",
+        "no-duplicates",
+        "none-lost",
+        "fetched-cumulative",
+        "total-consistent",
+        "tenant-ids",
+        "fixtures-cover-requests",
+        "allow-list",
+        "typed-error-401",
+        "typed-error-403",
+        "typed-error-429",
+        "typed-error-500",
+        "same-cursor",
+        "no-secrets",
+        "mutations",
+    ] {
+        assert!(names.contains(&want), "no check {want} in {stdout}");
+    }
+    for c in checks {
+        if c["check"] == "mutations" {
+            let reason = c["reason"].as_str().unwrap();
+            assert!(c["status"] == "PASS" || reason == KNOWN_HALO_FINDING || reason.starts_with(KNOWN_HALO_FINDING), "{c}");
+            assert_eq!(c["status"], "FAIL", "the known finding is fixed: delete KNOWN_HALO_FINDING and expect PASS ({c})");
+        } else {
+            assert_eq!(c["status"], "PASS", "{c}");
+        }
+    }
+    let m = &doc["summary"]["mutations"];
+    // 9 mutations of the token answer and of each of the 3 pages.
+    assert_eq!(m["tried"], 36, "{m}");
+    assert_eq!(m["hangs"], 0, "{m}");
+    assert_eq!(m["traps"], 1, "{m}");
+    assert_eq!(m["other"], 0, "{m}");
+    assert_eq!(m["typed_errors"].as_u64().unwrap() + m["completed"].as_u64().unwrap(), 35, "{m}");
+    assert_eq!(code, Some(1), "a failed check exits 1");
+    assert!(!stdout.contains("fixture-secret-7c1d9e42b8a3") && !stderr.contains("fixture-secret-7c1d9e42b8a3"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_page_that_repeats_customers_fails_paging() {
+    // Page 3 answers with page 2's customers (a Halo that ignores page_no).
+    let dir = copy_fixtures();
+    let p2 = std::fs::read_to_string(dir.path().join("003-clients-page2.toml")).unwrap();
+    let p3_path = dir.path().join("004-clients-page3.toml");
+    let p3 = std::fs::read_to_string(&p3_path).unwrap();
+    let head = &p3[..p3.find("body = '''").unwrap()];
+    std::fs::write(&p3_path, format!("{head}{}", body_of(&p2))).unwrap();
+    let (code, stdout, stderr) = run_test(dir.path(), &["--no-mutations"]).await;
+    assert_eq!(code, Some(1), "{stdout}\n{stderr}");
+    let line = stdout.lines().find(|l| l.contains(" paging-ends: ")).unwrap_or_else(|| panic!("{stdout}"));
+    assert!(line.starts_with("FAIL paging-ends: the import failed on page 3 after 6 customer(s)"), "{line}");
+    assert!(line.contains("Page 3 held only customers already imported from earlier pages"), "{line}");
+    // The other checks are not blamed.
+    assert!(stdout.contains("PASS no-duplicates:") && stdout.contains("PASS allow-list:"), "{stdout}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn customers_the_import_loses_are_named() {
+    // Halo's record_count says 6 of the 8 customers: the connector stops
+    // after page 2, and the harness names what never arrived.
+    let dir = copy_fixtures();
+    for f in ["002-clients-page1.toml", "003-clients-page2.toml", "004-clients-page3.toml"] {
+        let p = dir.path().join(f);
+        let text = std::fs::read_to_string(&p).unwrap().replace("\"record_count\": 8", "\"record_count\": 6");
+        std::fs::write(&p, text).unwrap();
+    }
+    let (code, stdout, stderr) = run_test(dir.path(), &["--no-mutations"]).await;
+    assert_eq!(code, Some(1), "{stdout}\n{stderr}");
+    let line = stdout.lines().find(|l| l.contains(" none-lost: ")).unwrap_or_else(|| panic!("{stdout}"));
+    assert_eq!(
+        line,
+        "FAIL none-lost: customer 18 (in 004-clients-page3.toml) never arrived, and that answer was never requested; \
+         customer 21 (in 004-clients-page3.toml) never arrived, and that answer was never requested"
+    );
+    assert_eq!(stdout.lines().filter(|l| l.starts_with("FAIL ")).count(), 1, "{stdout}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn fixtures_without_a_harness_table_are_refused() {
+    let dir = copy_fixtures();
+    let p = dir.path().join("connection.toml");
+    let text = std::fs::read_to_string(&p).unwrap();
+    std::fs::write(&p, &text[..text.find("[harness]").unwrap()]).unwrap();
+    let (code, stdout, stderr) = run_test(dir.path(), &["--no-mutations"]).await;
+    assert_eq!(code, Some(2), "{stdout}\n{stderr}");
+    assert!(stderr.contains("has no [harness] table; add one with customer_ids"), "{stderr}");
+}
