@@ -31,7 +31,7 @@
 //!
 //! ```toml
 //! # The token exchange (comments are free text for the reader).
-//! auth = true                      # optional: this is the authentication step, not an API call
+//! auth = true                      # optional: authentication or discovery, not an API call
 //! [request]
 //! method = "POST"
 //! url = "https://psa.example/auth/token"   # origin + path + query
@@ -41,6 +41,12 @@
 //! headers = { content-type = "application/json" }
 //! body = '''{"access_token": "fixture-token", "expires_in": 3600}'''
 //! ```
+//!
+//! `auth = true` marks a step that precedes the API proper: a token
+//! exchange, a zone lookup. The typed-error checks answer the first request
+//! *not* so marked with 401, 403, 429 and 500 (a PSA's token endpoint or
+//! zone lookup has its own rules: Autotask's answers 500 for an unknown
+//! user, which a connector rightly reports as that field).
 //!
 //! Why matched, not served in order: a request is answered by the exchange
 //! with the same method, host, path and query (query parameters compared as

@@ -138,3 +138,52 @@ async fn fixtures_without_a_harness_table_are_refused() {
     assert_eq!(code, Some(2), "{stdout}\n{stderr}");
     assert!(stderr.contains("has no [harness] table; add one with customer_ids"), "{stderr}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_secret_in_any_output_fails_no_secrets_even_where_the_host_scrubs_it() {
+    // The client secret in a customer's name (passed through as it is) and
+    // as a tenant id (the connector's warning quotes it; the host scrubs
+    // warnings, and the harness sees its `[redacted]` mark).
+    let dir = copy_fixtures();
+    let p = dir.path().join("002-clients-page1.toml");
+    let text = std::fs::read_to_string(&p)
+        .unwrap()
+        .replacen("\"name\": \"Adventure LLC\"", "\"name\": \"Adventure LLC fixture-secret-7c1d9e42b8a3\"", 1)
+        .replacen("\"azure_tenant_id\": \"1ed6af10-b865-4edd-9d04-3f7bd2e19339\"", "\"azure_tenant_id\": \"fixture-secret-7c1d9e42b8a3\"", 1);
+    std::fs::write(&p, text).unwrap();
+    let (code, stdout, stderr) = run_test(dir.path(), &["--no-mutations"]).await;
+    assert_eq!(code, Some(1), "{stdout}\n{stderr}");
+    let line = stdout.lines().find(|l| l.contains(" no-secrets: ")).unwrap_or_else(|| panic!("{stdout}"));
+    assert_eq!(
+        line,
+        "FAIL no-secrets: the full import: warning `invalid-tenant-id` on page 1 carried a configured secret (the host \
+         replaced it by [redacted]); the full import: customer 24 contains the value of `client_secret`"
+    );
+    assert!(!stdout.contains("fixture-secret-7c1d9e42b8a3"), "the report itself names the field, never the value");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_request_no_fixture_answers_is_named() {
+    let dir = copy_fixtures();
+    std::fs::remove_file(dir.path().join("004-clients-page3.toml")).unwrap();
+    let (code, stdout, stderr) = run_test(dir.path(), &["--no-mutations"]).await;
+    assert_eq!(code, Some(1), "{stdout}\n{stderr}");
+    let line = stdout.lines().find(|l| l.contains(" fixtures-cover-requests: ")).unwrap_or_else(|| panic!("{stdout}"));
+    assert_eq!(
+        line,
+        "FAIL fixtures-cover-requests: no fixture answers GET https://halo.example/api/Client?pageinate=true&page_size=3\
+         &page_no=3&includeactive=true&includeinactive=true&includeazuretenants=true"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn autotask_passes_the_harness_from_its_fixtures() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../plugin/autotask/fixtures");
+    let (code, stdout, stderr) = run_test(&dir, &["--connector", "autotask"]).await;
+    assert_eq!(code, Some(0), "{stdout}\n{stderr}");
+    assert_eq!(stdout.lines().filter(|l| l.starts_with("PASS ")).count(), 17, "{stdout}");
+    assert!(stdout.contains("PASS typed-error-500: 500 on 002-companies-page1.toml gives upstream"), "{stdout}");
+    // 9 mutations of each of the three answers (zone lookup and two pages).
+    assert!(stdout.contains("mutations: 27 tried,") && stdout.contains(" 0 traps, 0 hangs"), "{stdout}");
+    assert!(!stdout.contains("fixture-secret-2f7a61c0d94e") && !stderr.contains("fixture-secret-2f7a61c0d94e"));
+}
