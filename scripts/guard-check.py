@@ -282,6 +282,8 @@ ROWS = [
      HOST_CLI, "harness::a_secret_in_any_output_fails_no_secrets_even_where_the_host_scrubs_it"),
     ("harness-secret-redacted", CLI + "harness/checks.rs", 'if text.contains("[redacted]") {', "if false {",
      HOST_CLI, "harness::a_secret_in_any_output_fails_no_secrets_even_where_the_host_scrubs_it"),
+    ("harness-typed-error-kind", CLI + "harness/checks.rs", "(Some(_), _) if kind == Some(want) =>", "(Some(_), _) =>",
+     HOST_CLI, "harness::an_error_of_the_wrong_kind_fails_its_typed_error_check"),
     ("harness-paging-error", CLI + "harness/checks.rs",
      "(Some(e), _, _) => Outcome::fail(\n            \"paging-ends\",", "(Some(e), _, _) => Outcome::pass(\n            \"paging-ends\",",
      HOST_CLI, "harness::a_page_that_repeats_customers_fails_paging"),

@@ -187,3 +187,19 @@ async fn autotask_passes_the_harness_from_its_fixtures() {
     assert!(stdout.contains("mutations: 27 tried,") && stdout.contains(" 0 traps, 0 hangs"), "{stdout}");
     assert!(!stdout.contains("fixture-secret-2f7a61c0d94e") && !stderr.contains("fixture-secret-2f7a61c0d94e"));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_error_of_the_wrong_kind_fails_its_typed_error_check() {
+    // Without `auth = true` on the token exchange the harness answers the
+    // token request itself; Halo's connector reports a 403 there as
+    // `upstream` (a token endpoint's 403 names no permission), which the
+    // typed-error check must call out as not `forbidden`.
+    let dir = copy_fixtures();
+    let p = dir.path().join("001-token.toml");
+    std::fs::write(&p, std::fs::read_to_string(&p).unwrap().replace("\nauth = true\n", "\n")).unwrap();
+    let (code, stdout, stderr) = run_test(dir.path(), &["--no-mutations"]).await;
+    assert_eq!(code, Some(1), "{stdout}\n{stderr}");
+    let line = stdout.lines().find(|l| l.contains(" typed-error-403: ")).unwrap_or_else(|| panic!("{stdout}"));
+    assert!(line.starts_with("FAIL typed-error-403: 403 on 001-token.toml gives upstream instead of forbidden: "), "{line}");
+    assert!(stdout.contains("PASS typed-error-401: 401 on 001-token.toml gives unauthorized"), "{stdout}");
+}
