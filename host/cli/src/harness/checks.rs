@@ -24,7 +24,7 @@
 
 use super::fixture::Fixtures;
 use super::mutate::Mutation;
-use super::report::{MutationFigures, Outcome};
+use super::report::{MutationFigures, MutationRun, Outcome};
 use super::server::{Fault, ReplayServer, Served};
 use psa_host::{ConnectionConfig, Connector, ConnectorError, ConnectorInfo, CustomerPage, FieldKind, HostError};
 use std::collections::{BTreeMap, HashSet};
@@ -572,20 +572,47 @@ pub async fn mutations(ctx: &mut Ctx<'_>, baseline: &Run) -> (Outcome, MutationF
             figures.tried += 1;
             let label = format!("mutation {} of {file}", m.name());
             let run = ctx.import(Fault::Mutate { target, mutation: m }, &label).await;
-            match run.ending() {
+            let ending = run.ending();
+            figures.runs.push(MutationRun {
+                exchange: file.clone(),
+                mutation: m.name(),
+                ending: match ending {
+                    Ending::Completed => "completed",
+                    Ending::Typed => "typed-error",
+                    Ending::Trap => "trap",
+                    Ending::Hang => "hang",
+                    Ending::Other => "other",
+                },
+                error_kind: match &run.error {
+                    Some(HostError::Connector { error, .. }) => Some(kind_of(error)),
+                    _ => None,
+                },
+            });
+            match ending {
                 Ending::Typed => figures.typed_errors += 1,
                 Ending::Completed => {
-                    let bad = run
-                        .pages
-                        .iter()
-                        .flat_map(|p| p.customers.iter())
-                        .flat_map(|c| c.m365_tenants.iter())
-                        .any(|t| !is_lower_guid(&t.tenant_id));
-                    if bad {
-                        figures.other += 1;
-                        failures.push(format!("{label}: the import completed with a tenant id that is not a lower-case GUID"));
+                    // A completed import must still keep the contract.
+                    let customers: Vec<_> = run.pages.iter().flat_map(|p| p.customers.iter()).collect();
+                    let mut ids = HashSet::new();
+                    let mut so_far = 0u64;
+                    let problem = if customers.iter().flat_map(|c| c.m365_tenants.iter()).any(|t| !is_lower_guid(&t.tenant_id)) {
+                        Some("a tenant id that is not a lower-case GUID")
+                    } else if !customers.iter().all(|c| ids.insert(c.id.as_str())) {
+                        Some("a customer id twice")
+                    } else if !run.pages.iter().all(|p| {
+                        so_far += p.customers.len() as u64;
+                        p.fetched == so_far
+                    }) {
+                        Some("a `fetched` that is not the cumulative count")
                     } else {
-                        figures.completed += 1;
+                        None
+                    };
+                    match problem {
+                        Some(p) => {
+                            figures.other += 1;
+                            failures.push(format!("{label}: the import completed with {p}"));
+                        }
+                        None => figures.completed += 1,
                     }
                 }
                 Ending::Trap => {

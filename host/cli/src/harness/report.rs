@@ -35,6 +35,22 @@ pub struct MutationFigures {
     pub traps: u32,
     pub hangs: u32,
     pub other: u32,
+    /// Each mutated replay (JSON report only).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub runs: Vec<MutationRun>,
+}
+
+/// One mutated replay: which answer, which mutation, how it ended.
+#[derive(Clone, Debug, Serialize)]
+pub struct MutationRun {
+    /// The exchange file whose answer was mutated.
+    pub exchange: String,
+    pub mutation: &'static str,
+    /// `typed-error`, `completed`, `trap`, `hang` or `other`.
+    pub ending: &'static str,
+    /// The connector's error kind for a typed error (`protocol`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error_kind: Option<&'static str>,
 }
 
 #[derive(Serialize)]

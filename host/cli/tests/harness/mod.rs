@@ -85,6 +85,13 @@ async fn halopsa_passes_the_harness_from_its_fixtures() {
     assert_eq!(m["traps"], 1, "{m}");
     assert_eq!(m["other"], 0, "{m}");
     assert_eq!(m["typed_errors"].as_u64().unwrap() + m["completed"].as_u64().unwrap(), 35, "{m}");
+    let runs = m["runs"].as_array().unwrap();
+    assert_eq!(runs.len(), 36, "{m}");
+    // Every slow answer (past the harness's 2 s first-byte timeout) is the
+    // connector's typed `unreachable`, never a hang.
+    let slow: Vec<_> = runs.iter().filter(|r| r["mutation"] == "slow-answer").collect();
+    assert_eq!(slow.len(), 4, "{m}");
+    assert!(slow.iter().all(|r| r["ending"] == "typed-error" && r["error_kind"] == "unreachable"), "{m}");
     assert_eq!(code, Some(1), "a failed check exits 1");
     assert!(!stdout.contains("fixture-secret-7c1d9e42b8a3") && !stderr.contains("fixture-secret-7c1d9e42b8a3"));
 }
