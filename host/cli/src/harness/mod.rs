@@ -14,7 +14,8 @@
 //! ([`report`]); the mutations ([`mutate`]) replay the fixtures with one
 //! answer broken at a time.
 //!
-//! The harness runs with a 10 s call deadline, 2 s network timeouts, no
+//! The harness runs with a 10 s call deadline, 2 s first-byte and
+//! between-bytes timeouts (a `slow-answer` waits 3 s), no
 //! pacing and no host retries (it drives paging itself), so a fault
 //! surfaces as the connector's own error in seconds.
 //!
@@ -38,8 +39,11 @@ use std::time::Duration;
 
 /// The host's per-call deadline in the harness.
 const CALL_DEADLINE: Duration = Duration::from_secs(10);
-/// Connect, first-byte and between-bytes timeouts in the harness.
+/// First-byte and between-bytes timeouts in the harness.
 const NET_TIMEOUT: Duration = Duration::from_secs(2);
+/// Connect timeout (TCP and TLS to loopback): generous, so a loaded
+/// machine does not turn a handshake into a spurious failure.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 /// How long a `slow-answer` mutation holds its answer (past `NET_TIMEOUT`).
 const SLOW: Duration = Duration::from_secs(3);
 
@@ -75,7 +79,7 @@ pub async fn run(plugin: &PluginArgs, dir: &Path, json: bool, with_mutations: bo
     options.extra_roots = vec![server.ca_der.clone()];
     let mut limits = Limits::default();
     limits.call_timeout = CALL_DEADLINE;
-    limits.connect_timeout = NET_TIMEOUT;
+    limits.connect_timeout = CONNECT_TIMEOUT;
     limits.first_byte_timeout = NET_TIMEOUT;
     limits.between_bytes_timeout = NET_TIMEOUT;
     options.limits = limits;
