@@ -425,6 +425,24 @@ ROWS = [
      SDK, "values::tests::dedup_keys_of_the_contracts_form"),
     ("sdk-positive-id-strict", SD + "values.rs", "raw.bytes().all(|b| b.is_ascii_digit()) && !raw.starts_with('0')", "true",
      SDK, "values::tests::ids_are_strict_positive_digits"),
+    # `psa-host test` (host/cli/src/harness/): checks that must fail on a
+    # broken fixture set or a leaked secret, each with its sentence.
+    ("harness-none-lost", CLI + "harness/checks.rs",
+     "if seen_expected.insert(id.as_str()) && !first_page.contains_key(id.as_str()) {",
+     "if seen_expected.insert(id.as_str()) && false {",
+     HOST_CLI, "harness::customers_the_import_loses_are_named"),
+    ("harness-unmatched-request", CLI + "harness/checks.rs",
+     '(None, _) => misses.push(format!("no fixture answers {}", request_line(s))),', "(None, _) => {}",
+     HOST_CLI, "harness::a_request_no_fixture_answers_is_named"),
+    ("harness-secret-raw", CLI + "harness/checks.rs", "if text.contains(value.as_str()) {", "if false {",
+     HOST_CLI, "harness::a_secret_in_any_output_fails_no_secrets_even_where_the_host_scrubs_it"),
+    ("harness-secret-redacted", CLI + "harness/checks.rs", 'if text.contains("[redacted]") {', "if false {",
+     HOST_CLI, "harness::a_secret_in_any_output_fails_no_secrets_even_where_the_host_scrubs_it"),
+    ("harness-typed-error-kind", CLI + "harness/checks.rs", "(Some(_), _) if kind == Some(want) =>", "(Some(_), _) =>",
+     HOST_CLI, "harness::an_error_of_the_wrong_kind_fails_its_typed_error_check"),
+    ("harness-paging-error", CLI + "harness/checks.rs",
+     "(Some(e), _, _) => Outcome::fail(\n            \"paging-ends\",", "(Some(e), _, _) => Outcome::pass(\n            \"paging-ends\",",
+     HOST_CLI, "harness::a_page_that_repeats_customers_fails_paging"),
 ]
 
 

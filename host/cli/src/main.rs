@@ -14,6 +14,7 @@
 //! | 3 | the connector misbehaved: crashed, ran past its deadline or memory, or broke the contract |
 //! | 4 | the connector could not be loaded (not a component, wrong contract version) |
 
+mod harness;
 mod log_writer;
 mod output;
 mod progress;
@@ -98,6 +99,13 @@ enum Format {
     Csv,
 }
 
+/// `psa-host test --format`.
+#[derive(Copy, Clone, ValueEnum, PartialEq, Eq)]
+enum TestFormat {
+    Text,
+    Json,
+}
+
 /// The connectors this binary carries (`psa-host connectors`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
 enum Bundled {
@@ -159,6 +167,23 @@ enum Command {
     Ticket {
         #[command(subcommand)]
         command: TicketCommand,
+    },
+    /// Check a connector against recorded HTTP exchanges (fixtures) served
+    /// on loopback through the sandbox: self-description, configuration
+    /// errors, paging, allow-list, typed errors, secrets, mutated answers.
+    /// Exits 1 when a check fails.
+    Test {
+        #[command(flatten)]
+        plugin: PluginArgs,
+        /// The fixture directory (connection.toml and NNN-name.toml exchanges).
+        #[arg(long, value_name = "DIR")]
+        fixtures: PathBuf,
+        /// Output: one line per check, or one JSON document for CI.
+        #[arg(long, value_enum, default_value = "text")]
+        format: TestFormat,
+        /// Skip the mutated replays (faster while writing fixtures).
+        #[arg(long)]
+        no_mutations: bool,
     },
     /// Start a PSA simulator on loopback and run the bundled connector's
     /// check and import against it.
@@ -315,6 +340,9 @@ async fn run(command: Command) -> ExitCode {
             import(&connector, &config, format, output, since).await
         }
         Command::Ticket { command } => ticket(command).await,
+        Command::Test { plugin, fixtures, format, no_mutations } => {
+            harness::run(&plugin, &fixtures, format == TestFormat::Json, !no_mutations).await
+        }
         Command::Demo { customers, connector } => demo(customers, connector).await,
         Command::Connectors => connectors().await,
     }

@@ -6,6 +6,8 @@ use halo_sim::{sample_customers, Faults, HaloSim, SimOptions};
 use std::path::Path;
 use std::process::{Command, Output};
 
+mod harness;
+
 const BIN: &str = env!("CARGO_BIN_EXE_psa-host");
 
 fn write_config(dir: &Path, sim: &HaloSim, secret: Option<&str>) -> std::path::PathBuf {
