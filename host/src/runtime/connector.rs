@@ -83,7 +83,11 @@ impl Connector {
                 name: crate::escape::for_terminal(&info.id).into_owned(),
                 contract,
                 compiled_from,
-                pacing: Pacing::from_declared(info.budget.as_ref(), sandbox.limits.max_requests_in_flight),
+                pacing: if sandbox.declared_budgets {
+                    Pacing::from_declared(info.budget.as_ref(), sandbox.limits.max_requests_in_flight)
+                } else {
+                    Pacing::default()
+                },
                 info: Arc::new(info),
                 declared,
             }),

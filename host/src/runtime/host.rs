@@ -64,6 +64,7 @@ impl Host {
             tls,
             dns: Arc::new(options.dns_overrides.clone()),
             pacer: Arc::new(Pacer::new(options.rate_budget, options.retry.rate_limit_max_wait)),
+            declared_budgets: options.declared_budgets,
             retry: options.retry.clone(),
             next_instance: Default::default(),
         };

@@ -33,6 +33,9 @@ pub(crate) struct Sandbox {
     pub(crate) tls: Arc<rustls::ClientConfig>,
     pub(crate) dns: Arc<DnsOverrides>,
     pub(crate) pacer: Arc<Pacer>,
+    /// Whether connectors' declared budgets pace their sessions
+    /// ([`HostOptions::declared_budgets`](crate::HostOptions::declared_budgets)).
+    pub(crate) declared_budgets: bool,
     pub(crate) retry: RetryPolicy,
     /// The next instance's id (session ids in logs).
     pub(crate) next_instance: AtomicU64,

@@ -19,8 +19,14 @@ pub struct HostOptions {
     /// Extra trusted root certificates (DER), for PSAs behind a private CA.
     pub extra_roots: Vec<Vec<u8>>,
     /// Requests per rolling window and PSA instance, shared by all sessions;
-    /// `None` does not pace.
+    /// `None` does not pace by the host's own budget.
     pub rate_budget: Option<RateBudget>,
+    /// Whether a connector's declared request budget and concurrency
+    /// (`connector-info.budget`: the PSA's published limit) pace its
+    /// sessions, besides [`HostOptions::rate_budget`]. On by default; off
+    /// only for simulators on loopback, which have no such limit and serve
+    /// many tests from one process.
+    pub declared_budgets: bool,
     /// How failed calls are retried during an import.
     pub retry: RetryPolicy,
     /// Fixed addresses for host names, consulted before DNS; the egress
@@ -58,6 +64,7 @@ impl Default for HostOptions {
             allow_loopback: false,
             extra_roots: Vec::new(),
             rate_budget: Some(RateBudget::default()),
+            declared_budgets: true,
             retry: RetryPolicy::default(),
             dns_overrides: DnsOverrides::default(),
             cache_dir: crate::cache::default_dir(),
@@ -86,6 +93,11 @@ impl HostOptions {
     /// Sets [`HostOptions::rate_budget`].
     pub fn rate_budget(mut self, budget: Option<RateBudget>) -> Self {
         self.rate_budget = budget;
+        self
+    }
+    /// Sets [`HostOptions::declared_budgets`].
+    pub fn declared_budgets(mut self, yes: bool) -> Self {
+        self.declared_budgets = yes;
         self
     }
     /// Sets [`HostOptions::retry`].

@@ -75,7 +75,7 @@ pub async fn run(plugin: &PluginArgs, dir: &Path, json: bool, with_mutations: bo
             return ExitCode::from(2);
         }
     };
-    let mut options = HostOptions::default().allow_loopback(true).rate_budget(None);
+    let mut options = HostOptions::default().allow_loopback(true).rate_budget(None).declared_budgets(false);
     options.extra_roots = vec![server.ca_der.clone()];
     let mut limits = Limits::default();
     limits.call_timeout = CALL_DEADLINE;

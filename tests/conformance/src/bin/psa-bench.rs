@@ -351,7 +351,7 @@ fn host_options(cache: &std::path::Path, perf_map: bool) -> HostOptions {
     let mut limits = Limits::default();
     limits.call_timeout = Duration::from_secs(300);
     // No pacing: the simulator has no rate limit, and the floor has none.
-    HostOptions::default().allow_loopback(true).rate_budget(None).limits(limits).cache_dir(Some(cache.to_path_buf())).perf_map(perf_map)
+    HostOptions::default().allow_loopback(true).rate_budget(None).declared_budgets(false).limits(limits).cache_dir(Some(cache.to_path_buf())).perf_map(perf_map)
 }
 
 /// Rows a page holds: what the connector asks for, or the simulator's cap.

@@ -280,7 +280,7 @@ async fn run(args: Args, start: Mem) -> Result<bool, String> {
     let mut limits = Limits::default();
     limits.call_timeout = Duration::from_secs(args.call_timeout);
     let memory_cap = limits.memory_bytes;
-    let host = Host::new(HostOptions::default().allow_loopback(true).limits(limits).rate_budget(None))
+    let host = Host::new(HostOptions::default().allow_loopback(true).limits(limits).rate_budget(None).declared_budgets(false))
         .map_err(|e| e.to_string())?;
     let t = Instant::now();
     let halo = host.load("halopsa", psa_host::bundled::HALOPSA).await.map_err(|e| e.to_string())?;

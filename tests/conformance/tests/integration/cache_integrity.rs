@@ -11,7 +11,7 @@ const HOSTILE: &[u8] = include_bytes!(env!("PSA_TEST_HOSTILE_WASM"));
 const HALO: &[u8] = psa_host::bundled::HALOPSA;
 
 fn host(dir: &Path) -> Host {
-    Host::new(HostOptions::default().allow_loopback(true).rate_budget(None).cache_dir(Some(dir.to_path_buf()))).unwrap()
+    Host::new(HostOptions::default().allow_loopback(true).rate_budget(None).declared_budgets(false).cache_dir(Some(dir.to_path_buf()))).unwrap()
 }
 
 /// The `.cwasm` and `.sum` of the entry filed under `sha256`.

@@ -18,7 +18,7 @@ static HALO: OnceCell<Connector> = OnceCell::const_new();
 /// Pacing has its own tests, with hosts of their own (`halo_resilience`).
 pub async fn halo() -> Connector {
     HALO.get_or_init(|| async {
-        let host = Host::new(HostOptions::default().allow_loopback(true).rate_budget(None)).expect("host");
+        let host = Host::new(HostOptions::default().allow_loopback(true).rate_budget(None).declared_budgets(false)).expect("host");
         host.load("halopsa", psa_host::bundled::HALOPSA)
             .await
             .expect("bundled connector loads")

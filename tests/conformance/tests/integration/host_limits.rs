@@ -20,7 +20,7 @@ async fn hostile(options: HostOptions) -> Connector {
 fn options(call_timeout: Duration) -> HostOptions {
     let mut limits = Limits::default();
     limits.call_timeout = call_timeout;
-    HostOptions::default().allow_loopback(true).rate_budget(None).limits(limits)
+    HostOptions::default().allow_loopback(true).rate_budget(None).declared_budgets(false).limits(limits)
 }
 
 fn cfg(c: &Connector, mode: &str, target: &str) -> ConnectionConfig {
@@ -93,7 +93,7 @@ fn httpdate_in(ahead: Duration) -> String {
 async fn a_retry_after_beyond_the_budget_ends_the_import_at_once_naming_the_wait() {
     let sim = start(SimOptions::default()).await;
     sim.set_faults(Faults { rate_limit_next: 1, retry_after: Some(4000), ..Default::default() });
-    let host = Host::new(HostOptions::default().allow_loopback(true).rate_budget(None)).unwrap();
+    let host = Host::new(HostOptions::default().allow_loopback(true).rate_budget(None).declared_budgets(false)).unwrap();
     let halo = host.load("halopsa", psa_host::bundled::HALOPSA).await.unwrap();
     let mut s = halo.open_session(&config(&halo, form(&sim))).await.unwrap();
     let t = Instant::now();
