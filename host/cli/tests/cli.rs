@@ -616,3 +616,97 @@ async fn info_shows_the_budget_option_kinds_and_field_choices() {
     let text = String::from_utf8_lossy(&out.stdout).to_string();
     assert!(text.contains("request budget: none declared") && text.contains("ticket option kinds: none"), "{text}");
 }
+
+// ---- tickets on the bundled connectors, against the two simulators: the
+// CLI session the issue asks for (open, run again with the same key: a note
+// on the first ticket, not a second ticket).
+
+/// `psa-host ticket open --config CFG --connector ID --allow-loopback` plus `rest`.
+fn open_on(connector: &str, cfg: &Path, rest: &[&str]) -> Vec<String> {
+    let mut a = s(&OPEN);
+    a.extend(s(&["--connector", connector, "--allow-loopback", "--no-cache", "--config", cfg.to_str().unwrap()]));
+    a.extend(s(rest));
+    a
+}
+
+/// The value after `label` on its line of `text` (`ticket id: 7` -> `7`).
+fn printed<'a>(text: &'a str, label: &str) -> &'a str {
+    text.lines().find_map(|l| l.strip_prefix(label)).map(str::trim).unwrap_or_else(|| panic!("no {label:?} in {text}"))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ticket_open_on_halo_creates_once_then_notes_the_same_ticket() {
+    let sim = HaloSim::start(SimOptions { customers: sample_customers(5, 1), ..Default::default() }).await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = write_config(dir.path(), &sim, None);
+    let customer = sim.options().customers[0].id.to_string();
+    let finding = ["--customer", &customer, "--summary", "MFA disabled for 3 admins", "--details", "Three global admins sign in without MFA.", "--key", "m365:mfa-admins"];
+    let secret = sim.options().client_secret;
+    let env = || vec![("TEST_HALO_SECRET", secret.clone())];
+
+    let first = psa_host(open_on("halopsa", &cfg, &finding), env()).await;
+    let text = String::from_utf8_lossy(&first.stdout).to_string();
+    assert!(first.status.success(), "{}", all_output(&first));
+    assert!(text.starts_with("created: a new ticket was opened\n"), "{text}");
+    let id = printed(&text, "ticket id:").to_string();
+    assert!(printed(&text, "link:").ends_with(&format!("/tickets?id={id}")), "{text}");
+
+    let second = psa_host(open_on("halopsa", &cfg, &finding), env()).await;
+    let again = String::from_utf8_lossy(&second.stdout).to_string();
+    assert!(second.status.success(), "{}", all_output(&second));
+    assert!(again.starts_with("noted on existing ticket"), "{again}");
+    assert_eq!(printed(&again, "ticket id:"), id, "the note went to the first ticket");
+    assert_eq!(sim.live_tickets().len(), 1, "one ticket for one key");
+    let ticket = &sim.live_tickets()[0];
+    assert_eq!(ticket["third_party_id_string"], "m365:mfa-admins", "the key is stored in Halo");
+    let actions = sim.actions();
+    assert_eq!(actions.len(), 1, "{actions:?}");
+    assert_eq!(actions[0]["ticket_id"].to_string(), id);
+    assert_eq!(actions[0]["hiddenfromuser"], true, "a private note");
+    for o in [&first, &second] {
+        assert!(!all_output(o).contains(&secret), "the secret was printed");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ticket_open_on_autotask_creates_once_then_notes_the_same_ticket() {
+    let opts = autotask_sim::SimOptions { zones_on_lookup_listener: true, ..Default::default() };
+    let sim = autotask_sim::AutotaskSim::start(opts).await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = dir.path().join("at.toml");
+    let mut text = String::new();
+    for (k, v) in sim.connection_form() {
+        match k.as_str() {
+            "secret" => text.push_str("secret_env = \"TEST_AT_SECRET\"\n"),
+            "integration_code" => text.push_str("integration_code_env = \"TEST_AT_CODE\"\n"),
+            _ => text.push_str(&format!("{k} = \"{v}\"\n")),
+        }
+    }
+    text.push_str(&format!("zone_lookup_url = \"{}\"\n", sim.lookup_url()));
+    std::fs::write(&cfg, text).unwrap();
+    let o = sim.options();
+    let env = || vec![("TEST_AT_SECRET", o.secret.clone()), ("TEST_AT_CODE", o.integration_code.clone())];
+    let company = o.companies.iter().find(|c| c.is_active_customer()).unwrap().id.to_string();
+    let finding = ["--customer", &company, "--summary", "MFA disabled for 3 admins", "--details", "Three global admins sign in without MFA.", "--key", "m365:mfa-admins"];
+
+    let first = psa_host(open_on("autotask", &cfg, &finding), env()).await;
+    let out = String::from_utf8_lossy(&first.stdout).to_string();
+    assert!(first.status.success(), "{}", all_output(&first));
+    assert!(out.starts_with("created: a new ticket was opened\n"), "{out}");
+    let id = printed(&out, "ticket id:").to_string();
+    assert!(printed(&out, "number:").starts_with('T'), "Autotask's ticket number is shown: {out}");
+
+    let second = psa_host(open_on("autotask", &cfg, &finding), env()).await;
+    let again = String::from_utf8_lossy(&second.stdout).to_string();
+    assert!(second.status.success(), "{}", all_output(&second));
+    assert!(again.starts_with("noted on existing ticket"), "{again}");
+    assert_eq!(printed(&again, "ticket id:"), id, "the note went to the first ticket");
+    let tickets = sim.tickets();
+    assert_eq!(tickets.len(), 1, "one ticket for one key");
+    assert_eq!(tickets[0].external_id.as_deref(), Some("m365:mfa-admins"), "the key is stored in Autotask");
+    assert_eq!(sim.notes().len(), 1);
+    for run in [&first, &second] {
+        let all = all_output(run);
+        assert!(!all.contains(&o.secret) && !all.contains(&o.integration_code), "a secret was printed");
+    }
+}
