@@ -71,21 +71,10 @@ pub const CHANGED_PROBE_TIME: &str = "2100-01-01T00:00:00";
 /// Seconds since 1970 as Halo's clients write times: `2026-08-01T06:30:00`
 /// (UTC; years past 9999 are written as 9999-12-31T23:59:59).
 pub fn halo_time(secs: u64) -> String {
-    const MAX: u64 = 253_402_300_799; // 9999-12-31T23:59:59
-    let secs = secs.min(MAX);
-    let days = secs / 86_400;
-    let rem = secs % 86_400;
-    // Civil from days (Howard Hinnant's algorithm), days >= 0.
-    let z = days + 719_468;
-    let era = z / 146_097;
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    let y = yoe + era * 400 + u64::from(m <= 2);
-    format!("{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}", rem / 3600, rem % 3600 / 60, rem % 60)
+    // The SDK's ISO form (clamped to year 9999) without its zone letter.
+    let mut t = psa_connector_sdk::values::iso_utc(secs);
+    t.pop();
+    t
 }
 
 impl State {

@@ -448,7 +448,7 @@ pub async fn typed_errors(ctx: &mut Ctx<'_>, baseline: &Run) -> Vec<Outcome> {
             Some(HostError::Connector { error, .. }) => Some(error.clone()),
             _ => None,
         };
-        let kind = got.as_ref().map(kind_of);
+        let kind = got.as_ref().map(ConnectorError::kind);
         out.push(match (&got, &run.error) {
             (Some(ConnectorError::RateLimited { retry_after_seconds, .. }), _) if want == "rate-limited" => {
                 if *retry_after_seconds == retry_after {
@@ -464,22 +464,6 @@ pub async fn typed_errors(ctx: &mut Ctx<'_>, baseline: &Run) -> Vec<Outcome> {
         });
     }
     out
-}
-
-/// The contract's name of an error's kind.
-pub fn kind_of(e: &ConnectorError) -> &'static str {
-    match e {
-        ConnectorError::InvalidConfig { .. } => "invalid-config",
-        ConnectorError::Unreachable { .. } => "unreachable",
-        ConnectorError::Unauthorized { .. } => "unauthorized",
-        ConnectorError::Forbidden { .. } => "forbidden",
-        ConnectorError::RateLimited { .. } => "rate-limited",
-        ConnectorError::Upstream { .. } => "upstream",
-        ConnectorError::Protocol { .. } => "protocol",
-        ConnectorError::NotFound { .. } => "not-found",
-        ConnectorError::NotSupported { .. } => "not-supported",
-        _ => "internal",
-    }
 }
 
 /// `same-cursor`: the first next cursor answered in two fresh sessions.
@@ -584,7 +568,7 @@ pub async fn mutations(ctx: &mut Ctx<'_>, baseline: &Run) -> (Outcome, MutationF
                     Ending::Other => "other",
                 },
                 error_kind: match &run.error {
-                    Some(HostError::Connector { error, .. }) => Some(kind_of(error)),
+                    Some(HostError::Connector { error, .. }) => Some(error.kind()),
                     _ => None,
                 },
             });
