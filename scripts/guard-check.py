@@ -296,6 +296,8 @@ ROWS = [
     # Issue 13: contract 0.2.0 in the host. What the ticket calls return is
     # checked; a call the connector does not offer is not made; keys are
     # checked; declared budgets are clamped and kept besides the host's.
+    ("pacer-prunes-idle-hosts", H + "pacing.rs", "            map.retain(|_, st| !st.idle(now));", "",
+     HOST_LIB, "pacing::tests::idle_host_names_are_forgotten_and_busy_ones_kept"),
     ("v020-dedup-key-charset", H + "tickets.rs", "if let Some(bad) = key.chars().find(|c| !allowed(*c)) {",
      "if let Some(bad) = None::<char> {",
      HOST_LIB, "tickets::tests::a_dedup_key_is_1_to_100_characters_of_the_allowed_set"),

@@ -158,6 +158,11 @@ pub const MAX_DECLARED_REQUESTS: u32 = 100_000;
 pub const MAX_DECLARED_WINDOW: Duration = Duration::from_secs(86_400);
 /// Most send times the pacer keeps per host name.
 const MAX_KEPT: usize = MAX_DECLARED_REQUESTS as usize;
+/// Host names the pacer tracks before it forgets the idle ones (nothing in
+/// flight, not held back, nothing sent within their window): a connector
+/// whose declared hosts are a wildcard (`https://*.autotask.net`) could
+/// otherwise make the map grow with every new name it asks for.
+const PRUNE_ABOVE: usize = 1_024;
 
 impl RateBudget {
     /// A connector's declared budget, clamped: requests to
@@ -226,6 +231,17 @@ struct OriginState {
     in_flight: Arc<InFlight>,
 }
 
+impl OriginState {
+    /// Nothing to remember: not held back, nothing in flight, no send
+    /// within the longest window applied to it.
+    fn idle(&self, now: Instant) -> bool {
+        let blocked = self.blocked_until.is_some_and(|u| u > now);
+        let in_flight = self.in_flight.count.lock().map(|n| *n > 0).unwrap_or(true);
+        let recent = self.sent.back().is_some_and(|t| now.duration_since(*t) < self.longest);
+        !blocked && !in_flight && !recent
+    }
+}
+
 /// What the pacer answers a request now.
 enum Admission {
     Go(Admitted),
@@ -257,6 +273,9 @@ impl Pacer {
             Ok(m) => m,
             Err(p) => p.into_inner(),
         };
+        if map.len() >= PRUNE_ABOVE && !map.contains_key(origin) {
+            map.retain(|_, st| !st.idle(now));
+        }
         let st = map.entry(origin.to_string()).or_default();
         if let Some(until) = st.blocked_until {
             if until > now {
@@ -374,6 +393,22 @@ mod tests {
         assert_eq!(p.acquire("b:443").await, Duration::ZERO);
         let waited = p.acquire("a:443").await;
         assert!(waited >= Duration::from_secs(10) && waited < Duration::from_secs(11), "{waited:?}");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn idle_host_names_are_forgotten_and_busy_ones_kept() {
+        let p = Pacer::new(Some(RateBudget { requests: 100, window: Duration::from_secs(10) }), Duration::from_secs(300));
+        p.acquire("busy:443").await;
+        for i in 0..PRUNE_ABOVE {
+            p.acquire(&format!("z{i}.example:443")).await;
+        }
+        let len = || p.origins.lock().unwrap().len();
+        assert_eq!(len(), PRUNE_ABOVE + 1);
+        tokio::time::advance(Duration::from_secs(11)).await;
+        p.acquire("busy:443").await; // sent again: within its window from now
+        p.acquire("new:443").await; // a new name beyond the threshold prunes the idle ones
+        assert_eq!(len(), 2, "only the two names sent to within their window are kept");
+        assert!(p.origins.lock().unwrap().contains_key("busy:443"));
     }
 
     #[test]
