@@ -2,7 +2,9 @@
 //! `add-note` and `ticket-options`, as requests and answers (the flows over
 //! [`Api`] are at the end; `session` and `lib` call them).
 //!
-//! Choices (from `../shared/halopsa/tickets.md`; the simulator offers each
+//! Choices (from Halo's published OpenAPI document, `tests/openapi/`, and
+//! what public clients send: CIPP-API's `New-HaloPSATicket.ps1`,
+//! homotechsual/HaloAPI, n8n's HaloPSA node; the simulator offers each
 //! [unsure] answer and the integration tests run the connector against each):
 //!
 //! - **Create**: `POST /Tickets` with a JSON array of one ticket (`[{...}]`),

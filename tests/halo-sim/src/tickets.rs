@@ -1,5 +1,6 @@
-//! Tickets, notes (actions) and the lookups a ticket needs, as `../shared/halopsa/tickets.md`
-//! describes Halo's (the routes' permission checks are in `api`):
+//! Tickets, notes (actions) and the lookups a ticket needs, as Halo's published OpenAPI
+//! document (`tests/openapi/`) and public clients (CIPP-API, homotechsual/HaloAPI, n8n's
+//! HaloPSA node) show Halo's (the routes' permission checks are in `api`):
 //!
 //! - `POST /api/Tickets`: the body must be a JSON array; each element creates a ticket, or
 //!   updates one when it carries an existing `id`. `client_id` (and `tickettype_id`,
