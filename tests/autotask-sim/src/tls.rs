@@ -7,16 +7,6 @@
 //! [`crate::AutotaskSim::zone_addr`] (the host's test-only `DnsOverrides::connect_to`) and
 //! trusting the CA.
 
-use axum::Router;
-use hyper_util::rt::TokioIo;
-use hyper_util::service::TowerToHyperService;
-use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
-use std::io;
-use std::sync::Arc;
-use tokio::net::TcpListener;
-use tokio::sync::watch;
-use tokio_rustls::TlsAcceptor;
-
 pub use halo_sim::SimTls;
 
 /// Autotask's zone hosts the simulator serves by default over TLS (two of the known zones,
@@ -47,57 +37,6 @@ impl ZoneTls {
     }
 }
 
-fn invalid(e: impl std::fmt::Display) -> io::Error {
-    io::Error::new(io::ErrorKind::InvalidInput, format!("autotask-sim TLS: {e}"))
-}
-
-/// A TLS acceptor for this identity (ring provider, TLS 1.2 and 1.3, ALPN `http/1.1`).
-pub fn acceptor(tls: &SimTls) -> io::Result<TlsAcceptor> {
-    let certs: Vec<CertificateDer<'static>> = tls.cert_chain_der.iter().map(|c| CertificateDer::from(c.clone())).collect();
-    let key = PrivateKeyDer::try_from(tls.key_der.clone())
-        .unwrap_or_else(|_| PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(tls.key_der.clone())));
-    let mut config = rustls::ServerConfig::builder_with_provider(Arc::new(rustls::crypto::ring::default_provider()))
-        .with_safe_default_protocol_versions()
-        .map_err(invalid)?
-        .with_no_client_auth()
-        .with_single_cert(certs, key)
-        .map_err(invalid)?;
-    config.alpn_protocols = vec![b"http/1.1".to_vec()];
-    Ok(TlsAcceptor::from(Arc::new(config)))
-}
-
-/// Accepts TLS connections until `stopped` turns true; then open connections are dropped too.
-pub async fn serve(listener: TcpListener, acceptor: TlsAcceptor, app: Router, stopped: watch::Receiver<bool>) {
-    loop {
-        let mut stop = stopped.clone();
-        let (tcp, _) = tokio::select! {
-            r = listener.accept() => match r {
-                Ok(c) => c,
-                Err(_) => {
-                    tokio::time::sleep(std::time::Duration::from_millis(20)).await;
-                    continue;
-                }
-            },
-            _ = until_stopped(&mut stop) => return,
-        };
-        let acceptor = acceptor.clone();
-        let app = app.clone();
-        let mut stop = stopped.clone();
-        tokio::spawn(async move {
-            let conn = async move {
-                // A failed handshake (a client that does not trust the CA) just ends.
-                let Ok(stream) = acceptor.accept(tcp).await else { return };
-                let service = TowerToHyperService::new(app);
-                let _ = hyper::server::conn::http1::Builder::new().serve_connection(TokioIo::new(stream), service).await;
-            };
-            tokio::select! {
-                _ = conn => {}
-                _ = until_stopped(&mut stop) => {}
-            }
-        });
-    }
-}
-
-async fn until_stopped(stopped: &mut watch::Receiver<bool>) {
-    let _ = stopped.wait_for(|s| *s).await;
-}
+/// The TLS acceptor and accept loop are halo-sim's (ring provider, TLS 1.2 and 1.3, ALPN
+/// `http/1.1`, hyper's HTTP/1.1, open connections dropped when `stopped` turns true).
+pub use halo_sim::{serve_tls as serve, tls_acceptor as acceptor};

@@ -35,4 +35,4 @@ pub use options::{
 };
 pub use sim::HaloSim;
 pub use state::KNOWN_SCOPES;
-pub use tls::{self_signed_tls, test_ca};
+pub use tls::{acceptor as tls_acceptor, self_signed_tls, serve as serve_tls, test_ca};

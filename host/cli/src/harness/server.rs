@@ -13,8 +13,6 @@ use axum::body::{to_bytes, Body};
 use axum::extract::{Request, State};
 use axum::response::Response;
 use axum::Router;
-use hyper_util::rt::TokioIo;
-use hyper_util::service::TowerToHyperService;
 use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
@@ -66,6 +64,7 @@ pub struct ReplayServer {
     /// The CA certificate (DER) the run's host must trust.
     pub ca_der: Vec<u8>,
     task: tokio::task::JoinHandle<()>,
+    _stop: tokio::sync::watch::Sender<bool>,
 }
 
 impl Drop for ReplayServer {
@@ -80,37 +79,16 @@ impl ReplayServer {
     pub async fn start(fx: Arc<Fixtures>, names: &[String], slow: Duration) -> Result<ReplayServer, String> {
         let refs: Vec<&str> = names.iter().map(String::as_str).collect();
         let (tls, ca_der) = halo_sim::test_ca(&refs);
-        let certs = tls.cert_chain_der.iter().map(|c| rustls::pki_types::CertificateDer::from(c.clone())).collect();
-        let key = rustls::pki_types::PrivateKeyDer::Pkcs8(rustls::pki_types::PrivatePkcs8KeyDer::from(tls.key_der.clone()));
-        let mut config = rustls::ServerConfig::builder_with_provider(Arc::new(rustls::crypto::ring::default_provider()))
-            .with_safe_default_protocol_versions()
-            .map_err(|e| format!("replay server TLS: {e}"))?
-            .with_no_client_auth()
-            .with_single_cert(certs, key)
-            .map_err(|e| format!("replay server TLS: {e}"))?;
-        config.alpn_protocols = vec![b"http/1.1".to_vec()];
-        let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(config));
+        let acceptor = halo_sim::tls_acceptor(&tls).map_err(|e| format!("replay server: {e}"))?;
         let listener = TcpListener::bind("127.0.0.1:0").await.map_err(|e| format!("cannot listen on 127.0.0.1: {e}"))?;
         let addr = listener.local_addr().map_err(|e| e.to_string())?;
         let shared = Shared(Arc::new(Mutex::new(Inner { fx, fault: Fault::None, seen: HashMap::new(), log: Vec::new(), slow })));
         let app = Router::new().fallback(answer).with_state(shared.clone());
-        let task = tokio::spawn(async move {
-            loop {
-                let Ok((tcp, _)) = listener.accept().await else {
-                    tokio::time::sleep(Duration::from_millis(20)).await;
-                    continue;
-                };
-                let acceptor = acceptor.clone();
-                let app = app.clone();
-                tokio::spawn(async move {
-                    let Ok(stream) = acceptor.accept(tcp).await else { return };
-                    let _ = hyper::server::conn::http1::Builder::new()
-                        .serve_connection(TokioIo::new(stream), TowerToHyperService::new(app))
-                        .await;
-                });
-            }
-        });
-        Ok(ReplayServer { shared, addr, ca_der, task })
+        // The accept loop and its connections end when `stop` is dropped
+        // with the server.
+        let (stop, stopped) = tokio::sync::watch::channel(false);
+        let task = tokio::spawn(halo_sim::serve_tls(listener, acceptor, app, stopped));
+        Ok(ReplayServer { shared, addr, ca_der, task, _stop: stop })
     }
 
     /// Starts a new run: `fault` applies, the request log and repeat
