@@ -107,34 +107,8 @@ pub fn normalize_guid(raw: &str) -> Option<String> {
     ok.then(|| t.to_ascii_lowercase())
 }
 
-/// A small deterministic PRNG (SplitMix64): sample data must not change between runs.
-#[derive(Clone, Debug)]
-pub(crate) struct Rng(u64);
-
-impl Rng {
-    pub(crate) fn new(seed: u64) -> Rng {
-        Rng(seed ^ 0x5DEE_CE66_D1CE_4E5B)
-    }
-    pub(crate) fn next_u64(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
-    }
-    pub(crate) fn below(&mut self, n: u64) -> u64 {
-        self.next_u64() % n.max(1)
-    }
-    pub(crate) fn pick<'a, T>(&mut self, items: &'a [T]) -> &'a T {
-        &items[self.below(items.len() as u64) as usize]
-    }
-    pub(crate) fn guid(&mut self) -> String {
-        let a = self.next_u64();
-        let b = (self.next_u64() & 0x3FFF_FFFF_FFFF_FFFF) | 0x8000_0000_0000_0000;
-        let a = (a & 0xFFFF_FFFF_FFFF_0FFF) | 0x0000_0000_0000_4000;
-        format!("{:08x}-{:04x}-{:04x}-{:04x}-{:012x}", a >> 32, (a >> 16) & 0xFFFF, a & 0xFFFF, b >> 48, b & 0xFFFF_FFFF_FFFF)
-    }
-}
+// The sample data's deterministic generator is halo-sim's (SplitMix64).
+use halo_sim::Rng;
 
 const PREFIXES: &[&str] = &[
     "Acme", "Globex", "Initech", "Umbrella", "Stark", "Wayne", "Kühne", "Ørsted", "Société", "Zoë's", "O'Brien", "Smith & Sons",

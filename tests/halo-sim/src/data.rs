@@ -30,34 +30,37 @@ pub struct SimTenant {
 }
 
 /// A small deterministic PRNG (SplitMix64): sample data must not change between runs or
-/// crate versions.
+/// crate versions. Shared with the Autotask simulator.
 #[derive(Clone, Debug)]
-pub(crate) struct Rng(u64);
+pub struct Rng(u64);
 
 impl Rng {
-    pub(crate) fn new(seed: u64) -> Rng {
+    /// A generator for `seed`.
+    pub fn new(seed: u64) -> Rng {
         Rng(seed ^ 0x5DEE_CE66_D1CE_4E5B)
     }
-    pub(crate) fn next_u64(&mut self) -> u64 {
+    /// The next 64 random bits.
+    pub fn next_u64(&mut self) -> u64 {
         self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
         let mut z = self.0;
         z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
         z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
         z ^ (z >> 31)
     }
-    /// Uniform in `0..n` (n > 0).
-    pub(crate) fn below(&mut self, n: u64) -> u64 {
-        self.next_u64() % n
+    /// Uniform in `0..n` (0 for `n` = 0).
+    pub fn below(&mut self, n: u64) -> u64 {
+        self.next_u64() % n.max(1)
     }
     /// A float in `[0, 1)`.
-    pub(crate) fn unit(&mut self) -> f64 {
+    pub fn unit(&mut self) -> f64 {
         (self.next_u64() >> 11) as f64 / (1u64 << 53) as f64
     }
-    pub(crate) fn pick<'a, T>(&mut self, items: &'a [T]) -> &'a T {
+    /// One of `items` (not empty).
+    pub fn pick<'a, T>(&mut self, items: &'a [T]) -> &'a T {
         &items[self.below(items.len() as u64) as usize]
     }
     /// A random version-4 GUID, lower case, `8-4-4-4-12`.
-    pub(crate) fn guid(&mut self) -> String {
+    pub fn guid(&mut self) -> String {
         let a = self.next_u64();
         let b = self.next_u64();
         let b = (b & 0x3FFF_FFFF_FFFF_FFFF) | 0x8000_0000_0000_0000; // variant 10xx
@@ -72,7 +75,7 @@ impl Rng {
         )
     }
     /// An opaque random token (hex).
-    pub(crate) fn token(&mut self, words: usize) -> String {
+    pub fn token(&mut self, words: usize) -> String {
         (0..words).map(|_| format!("{:016x}", self.next_u64())).collect()
     }
 }

@@ -28,7 +28,7 @@ mod state;
 mod tickets;
 mod tls;
 
-pub use data::{sample_customers, SimCustomer, SimTenant};
+pub use data::{sample_customers, Rng, SimCustomer, SimTenant};
 pub use options::{
     CspListShape, FaultKind, Faults, FilterSupport, Listener, LoggedRequest, PageOffsets, RateLimit, ScheduledFault, SimOptions,
     SimTls, TenantFailure, TenantLinks,
