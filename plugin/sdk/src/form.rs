@@ -281,14 +281,7 @@ impl Form {
     /// without regard to case), the default when absent, `None` when
     /// cleared; [`FormProblem::NotAChoice`] for any other value.
     pub fn choice(&self, spec: &FieldSpec) -> Result<Option<&'static str>, FormProblem> {
-        let raw = match self.entry(spec.id) {
-            Entry::Value(v) => v,
-            Entry::Absent => match spec.default {
-                Some(d) => d,
-                None => return Ok(None),
-            },
-            Entry::Cleared => return Ok(None),
-        };
+        let Some(raw) = self.value_or_default(spec) else { return Ok(None) };
         match spec.choices.iter().find(|(value, _)| value.eq_ignore_ascii_case(raw)) {
             Some((value, _)) => Ok(Some(*value)),
             None => Err(FormProblem::NotAChoice {
@@ -305,14 +298,7 @@ impl Form {
     /// absent, `None` when cleared. [`FormProblem::NotANumber`] or
     /// [`FormProblem::OutOfRange`] otherwise.
     pub fn number(&self, spec: &FieldSpec) -> Result<Option<i64>, FormProblem> {
-        let raw = match self.entry(spec.id) {
-            Entry::Value(v) => v,
-            Entry::Absent => match spec.default {
-                Some(d) => d,
-                None => return Ok(None),
-            },
-            Entry::Cleared => return Ok(None),
-        };
+        let Some(raw) = self.value_or_default(spec) else { return Ok(None) };
         let digits = raw.strip_prefix(['+', '-']).unwrap_or(raw);
         let value = (!digits.is_empty() && digits.bytes().all(|b| b.is_ascii_digit()))
             .then(|| raw.parse::<i64>().ok())
