@@ -66,6 +66,7 @@
 //! - **Permissions**: a 403 on creating a ticket or a note names `edit:tickets`,
 //!   on reading tickets or the lists `read:tickets`.
 
+use psa_connector_sdk::values;
 use serde_json::{json, Value};
 
 use crate::api::{Api, PERM_READ_TICKETS, PERM_TICKETS};
@@ -106,24 +107,16 @@ pub const MAX_FIND_PAGES: u32 = 100;
 /// Tickets `find_open` fetches one by one at most, for rows that do not
 /// carry `third_party_id_string`.
 pub const MAX_FIND_DETAILS: usize = 25;
-/// Longest deduplication key (the contract's limit).
-pub const MAX_KEY_LEN: usize = 100;
 
 /// A Halo id as Halo's schema types ids: a positive 32-bit integer.
 pub fn halo_id(field: &str, what: &str, raw: &str) -> Result<i64, Error> {
-    raw.trim()
-        .parse::<i64>()
-        .ok()
-        .filter(|n| (1..=i64::from(i32::MAX)).contains(n))
-        .ok_or_else(|| Error::config(field, msg::bad_integer(what, raw)))
+    values::positive_id_i32(raw.trim()).map(i64::from).ok_or_else(|| Error::config(field, msg::bad_integer(what, raw)))
 }
 
-/// The deduplication key, checked: 1 to 100 characters of `[A-Za-z0-9._:-]`.
+/// The deduplication key, checked by the SDK's rule: 1 to 100 characters
+/// of `[A-Za-z0-9._:-]`.
 pub fn check_key(key: &str) -> Result<&str, Error> {
-    let ok = !key.is_empty()
-        && key.len() <= MAX_KEY_LEN
-        && key.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b':' | b'-'));
-    if ok {
+    if values::dedup_key_ok(key) {
         Ok(key)
     } else {
         Err(Error::config("dedup_key", msg::bad_dedup_key(key)))
