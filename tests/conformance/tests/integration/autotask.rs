@@ -38,7 +38,7 @@ async fn sim(opts: SimOptions) -> AutotaskSim {
     AutotaskSim::start(SimOptions { zones_on_lookup_listener: true, ..opts }).await.expect("simulator starts")
 }
 
-fn config(sim: &AutotaskSim, c: &Connector) -> ConnectionConfig {
+pub(crate) fn config(sim: &AutotaskSim, c: &Connector) -> ConnectionConfig {
     let mut pairs = sim.connection_form();
     pairs.push(("zone_lookup_url".into(), sim.lookup_url()));
     ConnectionConfig::from_pairs(pairs, c.info())
@@ -46,7 +46,7 @@ fn config(sim: &AutotaskSim, c: &Connector) -> ConnectionConfig {
 
 /// Active customers by id, with the tenant each should carry: a GUID in the
 /// UDF, unless another imported company carries the same tenant.
-fn expected(companies: &[SimCompany]) -> BTreeMap<String, BTreeSet<String>> {
+pub(crate) fn expected(companies: &[SimCompany]) -> BTreeMap<String, BTreeSet<String>> {
     let wanted: Vec<&SimCompany> = companies.iter().filter(|c| c.is_active_customer()).collect();
     let mut owners: BTreeMap<String, usize> = BTreeMap::new();
     for c in &wanted {

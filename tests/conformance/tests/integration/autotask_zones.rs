@@ -8,7 +8,7 @@
 //! egress check. The zone lookup is the form's `zone_lookup_url` (plain http
 //! on loopback, which the form's URL field admits).
 
-use autotask_sim::{AutotaskSim, Faults, Listener, MoveAfter, SimCompany, SimOptions, ZoneTls};
+use autotask_sim::{AutotaskSim, Faults, Listener, MoveAfter, SimOptions, ZoneTls};
 use psa_host::{ConnectionConfig, Connector, ConnectorError, Customer, DnsOverrides, Host, HostError, HostOptions};
 use std::collections::{BTreeMap, BTreeSet};
 use std::net::SocketAddr;
@@ -50,28 +50,9 @@ async fn connector(dns: DnsOverrides, ca: Vec<u8>) -> Connector {
     host.load("autotask", AUTOTASK).await.expect("loads")
 }
 
-fn config(sim: &AutotaskSim, c: &Connector) -> ConnectionConfig {
-    let mut pairs = sim.connection_form();
-    pairs.push(("zone_lookup_url".into(), sim.lookup_url()));
-    ConnectionConfig::from_pairs(pairs, c.info())
-}
-
-/// Active customers by id, with the tenant each should carry (a GUID in the
-/// UDF that no other imported company carries). Written apart from the
-/// connector's code on purpose.
-fn expected(companies: &[SimCompany]) -> BTreeMap<String, BTreeSet<String>> {
-    let wanted: Vec<&SimCompany> = companies.iter().filter(|c| c.is_active_customer()).collect();
-    let mut owners: BTreeMap<String, usize> = BTreeMap::new();
-    for c in &wanted {
-        if let Some(g) = c.tenant_guid() {
-            *owners.entry(g).or_default() += 1;
-        }
-    }
-    wanted
-        .iter()
-        .map(|c| (c.id.to_string(), c.tenant_guid().filter(|g| owners[g] == 1).into_iter().collect()))
-        .collect()
-}
+// The form and the oracle are `autotask`'s (written apart from the
+// connector's code on purpose).
+use super::autotask::{config, expected};
 
 /// Ids and tenant links, asserting every id arrived once.
 fn got(customers: &[Customer]) -> BTreeMap<String, BTreeSet<String>> {
