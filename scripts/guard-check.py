@@ -173,7 +173,7 @@ ROWS = [
      HALOPSA, "tickets::tests::ticket_body_carries_key_text_html_and_integers"),
     ("halo-id-int32", HALO + "tickets.rs", "values::positive_id_i32(raw.trim()).map(i64::from)", "raw.trim().parse::<i64>().ok()",
      HALOPSA, "tickets::tests::ticket_body_carries_key_text_html_and_integers"),
-    ("halo-options-cap", HALO + "tickets.rs", "        if out.len() >= MAX_OPTIONS {\n            return Err(Error::protocol(endpoint, msg::too_many_options(MAX_OPTIONS)));\n        }\n", "",
+    ("halo-options-cap", HALO + "tickets.rs", "        if out.len() >= MAX_TICKET_OPTIONS {\n            return Err(Error::protocol(endpoint, msg::too_many_options(MAX_TICKET_OPTIONS)));\n        }\n", "",
      HALOPSA, "tickets::tests::options_by_kind"),
     ("halo-token-size", HALO + "auth.rs", "if token.len() > MAX_TOKEN_BYTES {", "if false {",
      HALOPSA, "auth::tests::success"),

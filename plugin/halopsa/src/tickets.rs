@@ -66,7 +66,7 @@
 //! - **Permissions**: a 403 on creating a ticket or a note names `edit:tickets`,
 //!   on reading tickets or the lists `read:tickets`.
 
-use psa_connector_sdk::values;
+use psa_connector_sdk::{values, MAX_TICKET_OPTIONS};
 use serde_json::{json, Value};
 
 use crate::api::{Api, PERM_READ_TICKETS, PERM_TICKETS};
@@ -344,11 +344,9 @@ impl HaloOption {
 /// One option as the contract lists it: (id, name, is-default).
 pub type HaloOptionRow = (String, String, bool);
 
-/// Most options of one kind (the host's default limit on an option list):
-/// a longer list is refused with a sentence, never cut short silently.
-pub const MAX_OPTIONS: usize = 1_000;
-
-/// Reads a list answer: a plain array, or an object holding one array.
+/// Reads a list answer, a plain array or an object holding one array (at
+/// most [`MAX_TICKET_OPTIONS`] options: a longer list is refused with a
+/// sentence, never cut short silently).
 pub fn parse_options(kind: HaloOption, endpoint: &str, body: &[u8]) -> Result<Vec<HaloOptionRow>, Error> {
     let v = crate::answer::parse_value(endpoint, body)?;
     let rows = match &v {
@@ -377,8 +375,8 @@ pub fn parse_options(kind: HaloOption, endpoint: &str, body: &[u8]) -> Result<Ve
             continue;
         }
         let is_default = kind == HaloOption::Outcome && id == DEFAULT_OUTCOME.to_string();
-        if out.len() >= MAX_OPTIONS {
-            return Err(Error::protocol(endpoint, msg::too_many_options(MAX_OPTIONS)));
+        if out.len() >= MAX_TICKET_OPTIONS {
+            return Err(Error::protocol(endpoint, msg::too_many_options(MAX_TICKET_OPTIONS)));
         }
         out.push((id, name, is_default));
     }
@@ -789,14 +787,14 @@ mod tests {
         assert_eq!(parse_options(HaloOption::Status, "/api/Status", wrapped).unwrap().len(), 1);
         assert!(matches!(parse_options(HaloOption::Status, "/api/Status", b"{}"), Err(Error::Protocol { .. })));
         assert!(matches!(parse_options(HaloOption::Status, "/api/Status", b"3"), Err(Error::Protocol { .. })));
-        let many: Vec<String> = (1..=(MAX_OPTIONS + 5)).map(|i| format!(r#"{{"id":{i},"name":"s{i}"}}"#)).collect();
+        let many: Vec<String> = (1..=(MAX_TICKET_OPTIONS + 5)).map(|i| format!(r#"{{"id":{i},"name":"s{i}"}}"#)).collect();
         match parse_options(HaloOption::Status, "/api/Status", format!("[{}]", many.join(",")).as_bytes()) {
             Err(Error::Protocol { message, .. }) => assert!(message.contains("more than 1,000"), "{message}"),
             other => panic!("a list longer than the cap is refused, not cut: {other:?}"),
         }
-        let exactly: Vec<String> = (1..=MAX_OPTIONS).map(|i| format!(r#"{{"id":{i},"name":"s{i}"}}"#)).collect();
+        let exactly: Vec<String> = (1..=MAX_TICKET_OPTIONS).map(|i| format!(r#"{{"id":{i},"name":"s{i}"}}"#)).collect();
         let o = parse_options(HaloOption::Status, "/api/Status", format!("[{}]", exactly.join(",")).as_bytes()).unwrap();
-        assert_eq!(o.len(), MAX_OPTIONS);
+        assert_eq!(o.len(), MAX_TICKET_OPTIONS);
         assert_eq!(HaloOption::Status.request(), ("/Status", "?excludeclosed=true"), "closed statuses are never offered");
         assert_eq!(HaloOption::TicketType.request(), ("/TicketType", "?showall=true"));
         let mut net = Fake::new();
