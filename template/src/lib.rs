@@ -238,7 +238,9 @@ fn fetch_page(cfg: &Config, net: &mut dyn Transport, page: u32) -> Result<Page, 
     let mut out = Page { customers: Vec::new(), warnings: Vec::new(), next_cursor };
     for c in api.customers {
         let id = match &c.id {
-            serde_json::Value::Number(n) => n.to_string(),
+            // A whole number: `2^64` or `-1` is a wrong answer, not an id
+            // (turned into a string, two such customers would share one).
+            serde_json::Value::Number(n) if n.is_u64() => n.to_string(),
             serde_json::Value::String(s) if !s.is_empty() => s.clone(),
             _ => return Err(Error::protocol(&endpoint, format!("A customer named `{}` has no usable id.", c.name))),
         };
