@@ -183,6 +183,76 @@
 //! [`&mut dyn Transport`](http::Transport) and test it with a transport
 //! that returns scripted [`http::Response`]s: [`http::Scripted`] answers in
 //! order and records every request.
+//!
+//! ## Start, build, test, record
+//!
+//! The author's guide is the README of the connector template (`template/`
+//! in the Optimize365 repository, and of every project `psa-host new`
+//! writes); in short:
+//!
+//! ```sh
+//! cargo install --locked --path <repository>/host/cli   # the psa-host CLI
+//! psa-host new acme-psa && cd acme-psa                   # a complete connector and its fixtures
+//! cargo build --target wasm32-wasip2 --release
+//! psa-host test --plugin target/wasm32-wasip2/release/acme_psa.wasm --fixtures fixtures
+//! psa-host import --plugin <wasm> --config my-psa.toml --record recorded   # fixtures from a real PSA
+//! ```
+//!
+//! `psa-host test` loads the component into the real sandbox, replays the
+//! fixtures (recorded HTTP exchanges, TOML) from loopback and checks the
+//! contract: the self-description, configuration errors naming their field,
+//! paging that ends and neither repeats nor loses a customer, a cumulative
+//! `fetched`, lower-case GUID tenant ids, the allow-list, typed errors for
+//! 401, 403, 429 and 500, the same cursor answered the same way twice, no
+//! secret in any message or printed line, and every answer broken in turn
+//! (truncated, HTML, wrong types, huge values, slow) ending in a typed error.
+//!
+//! ## The contract's promises, and where the SDK keeps them
+//!
+//! | promise | why | helper |
+//! |---|---|---|
+//! | `open` checks the form without network I/O, and fails only with `invalid-config` naming the field | the platform shows the error on the field | [`form::Form::check`], [`Error::config`] |
+//! | every customer exactly once per import; the same cursor re-reads the same page | the platform reconciles its list with the import, and retries a page with its cursor | [`cursor::page_number`], [`cursor::next_page`], [`cursor::next_link`] |
+//! | `fetched` counts the customers so far, this page included | it drives the progress a person watches; a retried page must not count twice | [`cursor::Progress`] |
+//! | tenant ids are lower-case GUIDs; others are dropped with a warning | they key the Microsoft 365 scan | [`form::normalise_guid`], [`tenants`] |
+//! | errors typed by cause | the platform retries `rate-limited` and `unreachable`, asks for credentials on `unauthorized` | [`Error`]'s constructors, [`http::HttpError`] |
+//! | no secret in any message, step, warning or printed line | people read them, in logs and tickets | yours to keep: never format a [`form::Form`] secret into text |
+//! | never panic on any answer | a panic is a trap: the session is closed as crashed | [`values`] (strict ids, clamped times), no `unwrap` on network data |
+//!
+//! ## Mapping a PSA's errors
+//!
+//! HTTP 401 is [`Error::unauthorized`], 403 [`Error::forbidden`] (with the
+//! PSA's name of the missing permission), 429 [`Error::rate_limited`] with
+//! [`http::Response::retry_after`], any other error status
+//! [`Error::upstream`] (status, endpoint path, the PSA's message with any
+//! secret removed), an answer that is not what the PSA sends
+//! [`Error::protocol`], a network failure [`Error::unreachable`] with
+//! [`http::ErrorKind::network_stage`]. Map a PSA's own conventions by
+//! meaning: a throttling or permission answer sent as HTTP 500 with an
+//! `errors` array ([`http::error_messages`]) is `rate-limited` or `forbidden`.
+//!
+//! ## Fields, capabilities, budget
+//!
+//! The form is a list of [`form::FieldSpec`]s ([`form::fields`] turns them
+//! into [`ConfigField`]s): `url` fields decide what the sandbox lets the
+//! session reach, `secret` fields are stored encrypted and scrubbed from the
+//! host's logs, `choice` and `number` fields carry their options or range.
+//! [`Capability`] values are promises: list one only when its calls work;
+//! the [`Session`] defaults answer `not-supported` for the rest.
+//! [`RequestBudget`] declares the PSA's rate limit and concurrency; the host
+//! paces every session of an instance to it (clamped; it can only slow the
+//! connector down).
+//!
+//! ## Versions
+//!
+//! This SDK builds against one contract version, [`CONTRACT_VERSION`]
+//! (the folder `wit/0.2.0`). Released contract folders never change; a
+//! change is a new version in a new folder. A host runs every version it
+//! lists (`psa_host::SUPPORTED_CONTRACTS`: now 0.2.0 and 0.1.0) and answers
+//! the calls an older version lacks with "capability not offered" without
+//! calling the connector; a component built against a version the host does
+//! not know is refused at load with both versions named. Pin the SDK (a git
+//! `rev`) to pin the contract you build against.
 
 #![deny(missing_docs)]
 
