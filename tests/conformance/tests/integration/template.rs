@@ -111,3 +111,52 @@ async fn a_wrong_key_is_unauthorized_and_never_echoed() {
     );
     assert!(steps.iter().all(|s| !s.message.contains(wrong)));
 }
+
+/// The template is a contract 0.2.0 connector that lists none of the
+/// optional capabilities: the host answers every optional call
+/// `NotOffered`, naming the call, the capability and contract 0.2.0,
+/// without calling the connector (the PSA sees no request), and an
+/// incremental import falls back to a full one, saying why.
+#[tokio::test]
+async fn a_0_2_0_connector_without_a_capability_is_answered_not_offered_without_a_call() {
+    use psa_host::{FallbackReason, ImportRead, NewNote, NewTicket, OptionKind, TicketBody};
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::sync::Arc;
+    let requests = Arc::new(AtomicUsize::new(0));
+    let seen = requests.clone();
+    let addr = common::raw_server(move |_head, mut sock| {
+        seen.fetch_add(1, Ordering::SeqCst);
+        async move {
+            let body = r#"{"customers":[{"id":1,"name":"Acme","active":true}],"next_page":null}"#;
+            let reply = format!("HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}", body.len());
+            let _ = sock.write_all(reply.as_bytes()).await;
+        }
+    })
+    .await;
+    let (_host, connector) = template().await;
+    assert_eq!(connector.info().contract_version, "0.2.0");
+    let mut s = connector.open_session(&form(&connector, &format!("http://{addr}"), KEY)).await.expect("session opens");
+    let not_offered = |e: HostError, call: &str, capability: &str| {
+        assert!(matches!(&e, HostError::NotOffered { contract, .. } if contract == "0.2.0"), "{e:?}");
+        let text = e.to_string();
+        assert!(text.contains(call) && text.contains(capability), "{text}");
+    };
+    let ticket = NewTicket {
+        customer_id: "1".into(),
+        summary: "MFA disabled".into(),
+        details: TicketBody { text: "found".into(), html: None },
+        dedup_key: "mfa:1".into(),
+        options: Vec::new(),
+    };
+    not_offered(s.create_ticket(&ticket).await.unwrap_err(), "session.create-ticket", "create-ticket");
+    not_offered(s.find_open_ticket("1", "mfa:1").await.unwrap_err(), "session.find-open-ticket", "ticket-dedup");
+    not_offered(s.add_note("7", &NewNote::default()).await.unwrap_err(), "session.add-note", "ticket-dedup");
+    not_offered(s.ticket_options(OptionKind::Priority).await.unwrap_err(), "session.ticket-options", "ticket-options");
+    not_offered(s.list_customers_changed(0, None).await.unwrap_err(), "session.list-customers-changed", "customers-changed-since");
+    assert_eq!(requests.load(Ordering::SeqCst), 0, "a call that is not offered reached the PSA");
+
+    let outcome = s.import_since(Some(1_700_000_000), |_| {}).await.expect("the full import runs");
+    assert_eq!(outcome.customers.len(), 1);
+    assert!(matches!(&outcome.read, ImportRead::FellBack { reason: FallbackReason::NotOffered, .. }), "{:?}", outcome.read);
+    assert_eq!(requests.load(Ordering::SeqCst), 1);
+}
