@@ -138,3 +138,62 @@ async fn a_non_empty_record_directory_is_refused_before_any_request() {
     assert!(sim.requests().is_empty(), "{:?}", sim.requests());
     assert_eq!(files_of(&fx).len(), 1);
 }
+
+/// Autotask too: a zone lookup (marked `auth`, before the first customer
+/// page), then the company pages; both secrets (the API user's secret and
+/// the integration code, sent as headers) absent; the harness passes.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_recorded_autotask_import_passes_the_harness() {
+    let opts = autotask_sim::SimOptions {
+        zones_on_lookup_listener: true,
+        page_cap: 5,
+        companies: autotask_sim::sample_companies(12, 7),
+        ..Default::default()
+    };
+    let sim = autotask_sim::AutotaskSim::start(opts).await.unwrap();
+    let o = sim.options();
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = dir.path().join("at.toml");
+    let text = format!(
+        "username = \"{}\"\nsecret = \"{}\"\nintegration_code = \"{}\"\ntenant_udf = \"{}\"\nzone_lookup_url = \"{}\"\n",
+        o.username,
+        o.secret,
+        o.integration_code,
+        autotask_sim::TENANT_UDF,
+        sim.lookup_url()
+    );
+    std::fs::write(&cfg, text).unwrap();
+    let fx = dir.path().join("fixtures");
+    let csv = dir.path().join("c.csv");
+    let args = [
+        "import", "--connector", "autotask", "--allow-loopback", "--format", "csv", "--output", csv.to_str().unwrap(),
+        "--config", cfg.to_str().unwrap(), "--record", fx.to_str().unwrap(),
+    ];
+    let out = psa_host(s(&args), vec![]).await;
+    let printed = all_output(&out);
+    assert!(out.status.success(), "{printed}");
+    let files = files_of(&fx);
+    for (name, text) in &files {
+        for secret in [&o.secret, &o.integration_code] {
+            assert!(!text.contains(secret.as_str()), "{name} holds a secret:\n{text}");
+        }
+        assert!(!text.contains("127.0.0.1"), "{name} names the real origin:\n{text}");
+    }
+    let (first, text) = &files[0];
+    assert!(first.starts_with("001-") && text.contains("auth = true"), "the zone lookup is marked auth: {first}\n{text}");
+    let conn = &files.iter().find(|(n, _)| n == "connection.toml").unwrap().1;
+    assert!(conn.contains("customer_ids = \"/items/*/id\""), "{conn}");
+
+    let out = psa_host(
+        s(&["test", "--no-cache", "--connector", "autotask", "--fixtures", fx.to_str().unwrap(), "--format", "json"]),
+        vec![],
+    )
+    .await;
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let doc: serde_json::Value =
+        serde_json::from_str(&stdout).unwrap_or_else(|e| panic!("{e}: {stdout}\n{}", String::from_utf8_lossy(&out.stderr)));
+    for c in doc["checks"].as_array().unwrap() {
+        assert_eq!(c["status"], "PASS", "{c}\n{}", files.iter().map(|(n, t)| format!("== {n}\n{t}")).collect::<String>());
+    }
+    assert!(out.status.success(), "{stdout}");
+}
