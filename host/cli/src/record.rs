@@ -15,8 +15,10 @@
 //!   value (`recorded-secret-<field>`), and every origin (scheme, host,
 //!   port) the form or the exchanges name is replaced by a placeholder
 //!   (`https://<connector id>.example`, then `https://<id>-2.example`, ...),
-//!   consistently in URLs, headers and bodies, so the replay's requests go
-//!   where the fixtures say. A `[harness] customer_ids` pointer is guessed
+//!   consistently in URLs, headers and bodies (also `host:port` and a host
+//!   name on their own; the `Host` header is left out), so the replay's
+//!   requests go where the fixtures say and the instance's name stays out
+//!   of the fixtures. A `[harness] customer_ids` pointer is guessed
 //!   from the first customer page (the first answer holding a list of
 //!   objects with an `id`); without one it is a marked TODO.
 //! - `NNN-<slug>.toml`: one exchange each, in the order they were sent.
@@ -30,7 +32,8 @@
 //! answers and shown as `[scrubbed]` in the request comments; the values of
 //! token-like fields (`access_token`, `refresh_token`, `id_token`, `token`,
 //! `...secret`, `password`, in JSON, form-encoded bodies and queries) and
-//! of credential headers become `recorded-token-N` everywhere they appear;
+//! of credential headers become `recorded-token-N` everywhere they appear
+//! (values of at least [`MIN_TOKEN_CHARS`] characters);
 //! every configured secret value becomes its field's fake value wherever it
 //! appears, raw, URL-encoded, JSON-escaped or base64-encoded on its own.
 //!
@@ -149,6 +152,9 @@ pub fn sensitive_key(key: &str) -> bool {
     tokenish
         || ["secret", "password", "apikey", "jwt", "assertion", "sessionid", "signature"].iter().any(|w| n.contains(w))
 }
+
+/// Values shorter than this under token-like keys are left as they are.
+pub const MIN_TOKEN_CHARS: usize = 8;
 
 /// Response headers the harness's server writes itself (or that only
 /// describe this one transfer).
@@ -339,6 +345,9 @@ fn header_tokens(headers: &[(String, String)], out: &mut Vec<String>) {
             out.push(cred.trim().to_string());
         }
         // Cookies: each value.
+        if !k.contains("cookie") {
+            continue;
+        }
         for part in v.split(';') {
             if let Some((_, val)) = part.split_once('=') {
                 out.push(val.trim().to_string());
@@ -483,7 +492,9 @@ pub fn build(info: &ConnectorInfo, entries: &[(String, String)], exchanges: &[Ex
         }
     }
     let secret_values: Vec<&str> = secrets.iter().map(|(_, v, _)| *v).collect();
-    tokens.retain(|tok| tok.len() >= 4 && !secret_values.contains(&tok.as_str()));
+    // A shorter value under a token-like key is not taken for a credential
+    // (it would be replaced wherever the same text appears).
+    tokens.retain(|tok| tok.len() >= MIN_TOKEN_CHARS && !secret_values.contains(&tok.as_str()));
     tokens.sort();
     tokens.dedup();
     for (i, tok) in tokens.iter().enumerate() {
@@ -548,7 +559,7 @@ fn exchange_slug(e: &Exchange) -> String {
     }
     let segment = url::Url::parse(&e.url)
         .ok()
-        .and_then(|u| u.path_segments().and_then(|s| s.filter(|x| !x.is_empty()).next_back().map(str::to_string)))
+        .and_then(|u| u.path_segments().and_then(|mut s| s.rfind(|x| !x.is_empty()).map(str::to_string)))
         .unwrap_or_else(|| "root".to_string());
     let base = slug(&segment, 32);
     if e.method.eq_ignore_ascii_case("GET") { base } else { format!("{}-{base}", slug(&e.method, 8)) }
