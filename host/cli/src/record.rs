@@ -21,7 +21,8 @@
 //!   of the fixtures. A `[harness] customer_ids` pointer is guessed
 //!   from the first customer page (the first answer holding a list of
 //!   objects with an `id`); without one it is a marked TODO.
-//! - `NNN-<slug>.toml`: one exchange each, in the order they were sent.
+//! - `NNN-<slug>.toml`: one exchange each, in the order they were sent
+//!   (a JSON body indented when that changes only whitespace).
 //!   `auth = true` marks a token exchange (a request body with
 //!   `grant_type`, or an answer with an `access_token`) and every exchange
 //!   before the first customer page (a zone lookup, a discovery call): the
@@ -389,6 +390,18 @@ pub fn guess_customer_ids(v: &serde_json::Value) -> Option<String> {
     None
 }
 
+/// A JSON body indented for the reader when that changes nothing but
+/// whitespace: when it is exactly the compact form of what it parses to
+/// (so no number, escape or key order is rewritten). Anything else verbatim.
+fn readable(body: &str) -> String {
+    match serde_json::from_str::<serde_json::Value>(body) {
+        Ok(v) if serde_json::to_string(&v).is_ok_and(|compact| compact == body) => {
+            serde_json::to_string_pretty(&v).map(|p| p + "\n").unwrap_or_else(|_| body.to_string())
+        }
+        _ => body.to_string(),
+    }
+}
+
 /// A TOML string: a multi-line literal string when the text allows it
 /// (readable JSON), else a basic string with escapes.
 fn toml_text(s: &str) -> String {
@@ -614,7 +627,7 @@ fn exchange_toml(e: &Exchange, auth: bool, scrubber: &Scrubber, name: &str) -> R
             e.response_headers.iter().find(|(k, _)| k == "content-type").map(|(_, v)| v.as_str()).unwrap_or("none")
         )
     })?;
-    let body = scrubber.scrub(body);
+    let body = readable(&scrubber.scrub(body));
     let mut s = String::new();
     s.push_str(&format!("# {} {} answered HTTP {}, recorded by `psa-host import --record`.\n", t(&e.method), t(parsed.path()), e.status));
     if !e.response_complete {

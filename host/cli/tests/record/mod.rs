@@ -73,12 +73,13 @@ async fn a_recorded_import_passes_the_harness_and_holds_no_secret_or_token() {
     assert!(conn.contains("customer_ids = \"/clients/*/id\""), "{conn}");
     let token = text("001-token.toml");
     assert!(token.contains("auth = true"), "{token}");
-    assert!(token.contains("\"access_token\":\"recorded-token-"), "the access token is a placeholder:\n{token}");
-    assert!(token.contains("\"refresh_token\":\"recorded-token-"), "the refresh token is a placeholder:\n{token}");
+    assert!(token.contains("\"access_token\": \"recorded-token-"), "the access token is a placeholder:\n{token}");
+    assert!(token.contains("\"refresh_token\": \"recorded-token-"), "the refresh token is a placeholder:\n{token}");
     assert!(token.contains("body_contains = [\"grant_type=client_credentials\""), "{token}");
     let page = text("002-client.toml");
     assert!(!page.contains("auth = true"), "the first customer page is an API call:\n{page}");
     assert!(page.contains("authorization: [scrubbed]"), "{page}");
+    assert!(page.contains("body = '''\n{\n  \"clients\": [\n"), "a JSON body is indented for the reader:\n{page}");
     assert!(page.contains("x-echo-client = \"secret=recorded-secret-client-secret\""), "{page}");
 
     // The recording replays: every check of the harness passes.
