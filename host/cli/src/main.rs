@@ -9,8 +9,8 @@
 //! | code | meaning |
 //! |---|---|
 //! | 0 | success; for `check`, every step passed or was skipped for a reason that is not a failure |
-//! | 1 | the connection does not work: a `check` step failed, or the import failed (the connector's error is printed) |
-//! | 2 | usage or configuration error (bad flag, unreadable or invalid config file, a cache directory or key file other users could write, a bad `--since` or `--key`, a call the connector does not offer) |
+//! | 1 | the connection does not work: a `check` step failed, or the import failed (the connector's error is printed); or `import --record` refused the recording (a secret would remain in it) |
+//! | 2 | usage or configuration error (bad flag, unreadable or invalid config file, a cache directory or key file other users could write, a bad `--since` or `--key`, a call the connector does not offer, an `import --record` directory that is not empty or cannot be written) |
 //! | 3 | the connector misbehaved: crashed, ran past its deadline or memory, or broke the contract |
 //! | 4 | the connector could not be loaded (not a component, wrong contract version) |
 
