@@ -111,7 +111,6 @@ impl Exchange {
 }
 
 /// An [`ExchangeRecorder`] that keeps exchanges in memory, bounded.
-#[derive(Debug)]
 pub struct Recording {
     max_exchanges: usize,
     max_bytes: u64,
@@ -155,6 +154,19 @@ impl Recording {
         v.sort_by_key(|e| e.sequence);
         self.bytes.store(0, Ordering::Relaxed);
         v
+    }
+}
+
+impl fmt::Debug for Recording {
+    /// Its limits and counts, never the exchanges.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Recording")
+            .field("max_exchanges", &self.max_exchanges)
+            .field("max_bytes", &self.max_bytes)
+            .field("kept", &self.kept.lock().map(|v| v.len()).unwrap_or(0))
+            .field("bytes", &self.bytes.load(Ordering::Relaxed))
+            .field("dropped", &self.dropped())
+            .finish()
     }
 }
 
@@ -429,5 +441,9 @@ mod tests {
         let text = format!("{:?}", exchange(1, 4));
         assert!(!text.contains("hunter2"), "{text}");
         assert!(text.contains("https://psa.example/api"), "{text}");
+        let r = Recording::default();
+        r.record(exchange(1, 4));
+        let text = format!("{:?}", crate::HostOptions::default().recorder(Some(Arc::new(r))));
+        assert!(!text.contains("hunter2") && text.contains("kept: 1"), "{text}");
     }
 }
