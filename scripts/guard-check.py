@@ -445,8 +445,31 @@ ROWS = [
     ("harness-paging-error", CLI + "harness/checks.rs",
      "(Some(e), _, _) => Outcome::fail(\n            \"paging-ends\",", "(Some(e), _, _) => Outcome::pass(\n            \"paging-ends\",",
      HOST_CLI, "harness::a_page_that_repeats_customers_fails_paging"),
+    # --- #14 record ---
+    # `psa-host import --record` (host/cli/src/record.rs) and the host's
+    # recorder (host/src/record.rs).
+    ("record-kept-exchanges", H + "record.rs", "if kept.len() >= self.max_exchanges || !fits_bytes {", "if !fits_bytes {",
+     HOST_LIB, "record::tests::a_recording_keeps_at_most_its_exchanges_and_bytes_and_counts_the_rest"),
+    ("record-kept-bytes", H + "record.rs", "if kept.len() >= self.max_exchanges || !fits_bytes {",
+     "if kept.len() >= self.max_exchanges {",
+     HOST_LIB, "record::tests::a_recording_keeps_at_most_its_exchanges_and_bytes_and_counts_the_rest"),
+    ("record-scrub-secret", CLI + "record.rs",
+     "rules.push(Rule { needle: form, replacement: fake.clone(), bounded: false });", "let _ = (form, fake);",
+     HOST_CLI, "record::a_recorded_import_passes_the_harness_and_holds_no_secret_or_token"),
+    ("record-scrub-json-token", CLI + "record.rs", "json_tokens(&v, &mut tokens);\n            } else", "let _ = &v;\n            } else",
+     HOST_CLI, "record::a_recorded_import_passes_the_harness_and_holds_no_secret_or_token"),
+    ("record-scrub-auth-header", CLI + "record.rs", 'let v = if sensitive_name(k) { "[scrubbed]".to_string() }',
+     'let v = if false { "[scrubbed]".to_string() }',
+     HOST_CLI, "record::a_recorded_import_passes_the_harness_and_holds_no_secret_or_token"),
+    ("record-refuse-secret", CLI + "record.rs", "if let Some(at) = text.find(&form) {", "if let Some(at) = None::<usize> {",
+     HOST_CLI, "record::a_secret_the_scrubber_misses_refuses_the_whole_recording"),
+    ("record-refuse-base64", CLI + "record.rs", ".chain(base64_embedded(value).into_iter()",
+     ".chain(Vec::<String>::new().into_iter()",
+     HOST_CLI, "record::a_secret_the_scrubber_misses_refuses_the_whole_recording"),
+    ("record-non-empty-dir", CLI + "record.rs", "if let Err(message) = check_empty(dir) {\n        eprintln",
+     "if let Err(message) = Ok::<(), String>(()) {\n        eprintln",
+     HOST_CLI, "record::a_non_empty_record_directory_is_refused_before_any_request"),
 ]
-
 
 def run_row(row):
     rid, path, old, new, module, name = row

@@ -73,6 +73,8 @@
 //!   sockets; memory, tables and handles bounded);
 //! - `guest_output.rs` and `redact.rs`: what a connector prints goes to the
 //!   log, capped, with secrets scrubbed ([`redact::scrub`]);
+//! - [`record`]: the exchanges the sandbox let through, handed to an
+//!   embedder's recorder ([`HostOptions::recorder`]) when one is set;
 //! - `cache.rs`: compiled connectors cached on disk, authenticated with an
 //!   HMAC before they run.
 //!
@@ -112,6 +114,7 @@ mod import;
 mod limits;
 mod outbound;
 mod pacing;
+pub mod record;
 pub mod redact;
 mod retry;
 mod runtime;

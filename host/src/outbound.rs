@@ -27,6 +27,8 @@ pub(crate) struct Transport {
     pub(crate) allow_loopback: bool,
     pub(crate) tls: Arc<rustls::ClientConfig>,
     pub(crate) dns: Arc<DnsOverrides>,
+    /// Sees each answered exchange ([`crate::record`]); `None`: nothing is copied.
+    pub(crate) recorder: Option<Arc<dyn crate::record::ExchangeRecorder>>,
 }
 
 /// A frame-by-frame view of the events worth logging.
@@ -101,6 +103,20 @@ impl Transport {
         let mut req = req.map(|body| {
             CappedUpload { inner: body, budget: Budget(max_up), cut: upload_cut.clone() }.boxed_unsync()
         });
+        // Recording: the request as sent, its body copied as it goes.
+        let mut pending = None;
+        if let Some(recorder) = &self.recorder {
+            let copy = Arc::new(std::sync::Mutex::new(Vec::new()));
+            pending = Some(crate::record::Pending {
+                recorder: recorder.clone(),
+                sequence: crate::record::next_sequence(),
+                method: req.method().as_str().to_string(),
+                url: uri.to_string(),
+                request_headers: crate::record::header_pairs(req.headers()),
+                request_body: copy.clone(),
+            });
+            req = req.map(|inner| crate::record::TeeUpload { inner, copy, cap: max_up }.boxed_unsync());
+        }
 
         let addrs = match egress::resolve(&host, port, self.allow_loopback, connect_timeout, &self.dns).await {
             Ok(a) => a,
@@ -212,6 +228,25 @@ impl Transport {
             }
             .boxed_unsync()
         });
+        let resp = match pending {
+            None => resp,
+            Some(pending) => {
+                let status = resp.status().as_u16();
+                let response_headers = crate::record::header_pairs(resp.headers());
+                resp.map(|inner| {
+                    crate::record::TeeResponse {
+                        inner,
+                        pending: Some(pending),
+                        status,
+                        response_headers,
+                        body: Vec::new(),
+                        cap: max,
+                        complete: false,
+                    }
+                    .boxed_unsync()
+                })
+            }
+        };
         let io_done = async move {
             match conn_task.await {
                 Ok(Ok(())) => Ok(()),

@@ -9,8 +9,8 @@
 //! | code | meaning |
 //! |---|---|
 //! | 0 | success; for `check`, every step passed or was skipped for a reason that is not a failure |
-//! | 1 | the connection does not work: a `check` step failed, or the import failed (the connector's error is printed) |
-//! | 2 | usage or configuration error (bad flag, unreadable or invalid config file, a cache directory or key file other users could write, a bad `--since` or `--key`, a call the connector does not offer) |
+//! | 1 | the connection does not work: a `check` step failed, or the import failed (the connector's error is printed); or `import --record` refused the recording (a secret would remain in it) |
+//! | 2 | usage or configuration error (bad flag, unreadable or invalid config file, a cache directory or key file other users could write, a bad `--since` or `--key`, a call the connector does not offer, an `import --record` directory that is not empty or cannot be written) |
 //! | 3 | the connector misbehaved: crashed, ran past its deadline or memory, or broke the contract |
 //! | 4 | the connector could not be loaded (not a component, wrong contract version) |
 
@@ -18,6 +18,7 @@ mod harness;
 mod log_writer;
 mod output;
 mod progress;
+mod record;
 
 use clap::{Parser, Subcommand, ValueEnum};
 use psa_host::escape::for_terminal as t;
@@ -162,6 +163,11 @@ enum Command {
         /// changed ones gets a full import, and the summary says so and why.
         #[arg(long, value_name = "TIMESTAMP", value_parser = parse_since)]
         since: Option<u64>,
+        /// Also record the import's HTTP exchanges as fixtures for `psa-host
+        /// test --fixtures DIR`, secrets and tokens scrubbed (refused if a
+        /// configured secret would remain). DIR must be new or empty.
+        #[arg(long, value_name = "DIR")]
+        record: Option<PathBuf>,
     },
     /// Open tickets once per finding, and list the PSA's ticket options.
     Ticket {
@@ -332,7 +338,10 @@ async fn run(command: Command) -> ExitCode {
             };
             check(&connector, &config).await
         }
-        Command::Import { connect, format, output, since } => {
+        Command::Import { connect, format, output, since, record: Some(dir) } => {
+            record::import(&connect, &dir, format, output, since).await
+        }
+        Command::Import { connect, format, output, since, record: None } => {
             let (connector, config) = match prepare(&connect).await {
                 Ok(x) => x,
                 Err(code) => return code,
@@ -398,7 +407,15 @@ fn read_ca_certs(files: &[PathBuf]) -> Result<Vec<Vec<u8>>, ExitCode> {
 }
 
 async fn prepare(args: &ConnectArgs) -> Result<(Connector, ConnectionConfig), ExitCode> {
-    let mut options = HostOptions::default().allow_loopback(args.allow_loopback);
+    prepare_with(args, None).await
+}
+
+/// [`prepare`], with a recorder of the HTTP exchanges (`import --record`).
+async fn prepare_with(
+    args: &ConnectArgs,
+    recorder: Option<std::sync::Arc<dyn psa_host::record::ExchangeRecorder>>,
+) -> Result<(Connector, ConnectionConfig), ExitCode> {
+    let mut options = HostOptions::default().allow_loopback(args.allow_loopback).recorder(recorder);
     options.extra_roots = read_ca_certs(&args.ca_cert)?;
     for entry in &args.resolve {
         options.dns_overrides.parse_entry(entry).map_err(|e| {

@@ -66,6 +66,7 @@ impl Host {
             pacer: Arc::new(Pacer::new(options.rate_budget, options.retry.rate_limit_max_wait)),
             declared_budgets: options.declared_budgets,
             retry: options.retry.clone(),
+            recorder: options.recorder.clone(),
             next_instance: Default::default(),
         };
         Ok(Host { inner: Arc::new(HostInner { sandbox: Arc::new(sandbox), linker, cache, options }) })

@@ -37,6 +37,8 @@ pub(crate) struct Sandbox {
     /// ([`HostOptions::declared_budgets`](crate::HostOptions::declared_budgets)).
     pub(crate) declared_budgets: bool,
     pub(crate) retry: RetryPolicy,
+    /// Sees each answered exchange ([`HostOptions::recorder`](crate::HostOptions::recorder)).
+    pub(crate) recorder: Option<Arc<dyn crate::record::ExchangeRecorder>>,
     /// The next instance's id (session ids in logs).
     pub(crate) next_instance: AtomicU64,
 }
@@ -98,6 +100,7 @@ impl Sandbox {
                 allow_loopback: self.allow_loopback,
                 tls: self.tls.clone(),
                 dns: self.dns.clone(),
+                recorder: self.recorder.clone(),
             },
             denials: denials.clone(),
             pacer: self.pacer.clone(),

@@ -55,6 +55,10 @@ pub struct HostOptions {
     /// profiling only (a connector built without its name section shows as
     /// numbered functions).
     pub perf_map: bool,
+    /// Sees every HTTP exchange the sandbox lets through and that is
+    /// answered, secrets included ([`crate::record`]); `None` (the
+    /// default) copies nothing.
+    pub recorder: Option<std::sync::Arc<dyn crate::record::ExchangeRecorder>>,
 }
 
 impl Default for HostOptions {
@@ -71,6 +75,7 @@ impl Default for HostOptions {
             cache_key_file: None,
             pooling: true,
             perf_map: false,
+            recorder: None,
         }
     }
 }
@@ -123,6 +128,11 @@ impl HostOptions {
     /// Sets [`HostOptions::pooling`].
     pub fn pooling(mut self, yes: bool) -> Self {
         self.pooling = yes;
+        self
+    }
+    /// Sets [`HostOptions::recorder`].
+    pub fn recorder(mut self, recorder: Option<std::sync::Arc<dyn crate::record::ExchangeRecorder>>) -> Self {
+        self.recorder = recorder;
         self
     }
     /// Sets [`HostOptions::perf_map`].

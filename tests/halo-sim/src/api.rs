@@ -81,6 +81,12 @@ pub async fn handle(State(shared): State<Shared>, req: Request) -> Response {
         }
     };
     shared.log(Listener::Resource, &method, &path, &query, resp.status().as_u16(), fault_name, &framing, Some(&body));
+    let mut resp = resp;
+    for (name, value) in shared.lock().faults.extra_headers.clone() {
+        if let (Ok(n), Ok(v)) = (header::HeaderName::try_from(name), header::HeaderValue::try_from(value)) {
+            resp.headers_mut().append(n, v);
+        }
+    }
     resp
 }
 

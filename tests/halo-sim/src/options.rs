@@ -235,6 +235,9 @@ pub struct Faults {
     pub html_login_page: bool,
     /// Every response, auth and api, is delayed this long.
     pub latency_ms: u64,
+    /// Headers added to every /api answer (name, value), e.g. a debugging
+    /// header a proxy adds that echoes the caller's credentials.
+    pub extra_headers: Vec<(String, String)>,
 }
 
 /// A fault for the `nth` (1-based) /api request since [`crate::HaloSim::set_faults`].

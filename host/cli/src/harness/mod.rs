@@ -23,7 +23,7 @@
 //! could not be read; 4 the connector could not be loaded.
 
 mod checks;
-mod fixture;
+pub(crate) mod fixture;
 mod mutate;
 mod report;
 mod server;
