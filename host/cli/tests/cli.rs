@@ -7,6 +7,7 @@ use std::path::Path;
 use std::process::{Command, Output};
 
 mod harness;
+mod new_project;
 
 const BIN: &str = env!("CARGO_BIN_EXE_psa-host");
 
