@@ -341,7 +341,7 @@ fn check_dir(dir: &Path) -> Result<(), String> {
                 Some(entry) => {
                     let first = entry.map(|e| e.file_name().to_string_lossy().into_owned()).unwrap_or_default();
                     Err(format!(
-                        "{} is not empty (it holds {first:?}); psa-host new writes only into a new or empty directory, so nothing was written. Choose another --dir, or move its contents away.",
+                        "{} is not empty (it holds {first:?}); psa-host new writes only into a new or empty directory, so nothing was written. Choose another directory with --dir, or move its contents away.",
                         dir.display()
                     ))
                 }
