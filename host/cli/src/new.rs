@@ -140,9 +140,11 @@ fn check_name(name: &str) -> Result<(), String> {
     if name.is_empty() {
         return Err(format!("the connector's name is empty; {fix}."));
     }
-    let shown: String = name.chars().take(MAX_NAME + 10).collect();
+    // Shown in the sentence: escaped by `run`, and cut.
+    let shown: String = name.chars().take(40).collect();
+    let shown = if shown.len() < name.len() { format!("{shown}...") } else { shown };
     if name.chars().count() > MAX_NAME {
-        return Err(format!("`{shown}...` is longer than {MAX_NAME} characters; {fix}."));
+        return Err(format!("`{shown}` is longer than {MAX_NAME} characters; {fix}."));
     }
     if let Some(c) = name.chars().find(|c| !(c.is_ascii_lowercase() || c.is_ascii_digit() || *c == '-')) {
         return Err(format!("`{shown}` is not a connector name: it contains {c:?}; {fix}."));
