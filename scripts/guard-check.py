@@ -469,6 +469,22 @@ ROWS = [
     ("record-non-empty-dir", CLI + "record.rs", "if let Err(message) = check_empty(dir) {\n        eprintln",
      "if let Err(message) = Ok::<(), String>(()) {\n        eprintln",
      HOST_CLI, "record::a_non_empty_record_directory_is_refused_before_any_request"),
+    # --- #14 new ---
+    # `psa-host new` (host/cli/src/new.rs): refusals, each with its sentence
+    # and nothing written.
+    ("new-bad-name", CLI + "new.rs",
+     "if let Some(c) = name.chars().find(|c| !(c.is_ascii_lowercase() || c.is_ascii_digit() || *c == '-')) {",
+     "if let Some(c) = None::<char> {",
+     HOST_CLI, "new_project::new_refuses_a_bad_name_and_writes_nothing"),
+    ("new-reserved-name", CLI + "new.rs", "if RESERVED.contains(&name) {", "if false {",
+     HOST_CLI, "new_project::new_refuses_a_bad_name_and_writes_nothing"),
+    ("new-display-name-controls", CLI + "new.rs", "if t(text) != text {", "if false {",
+     HOST_CLI, "new_project::new_refuses_a_bad_name_and_writes_nothing"),
+    ("new-non-empty-dir", CLI + "new.rs", "match entries.next() {",
+     "match None::<std::io::Result<std::fs::DirEntry>> {",
+     HOST_CLI, "new_project::new_refuses_a_non_empty_directory_and_a_folder_that_is_not_the_sdk"),
+    ("new-not-the-sdk", CLI + "new.rs", "if !is_sdk(&dir) {", "if false {",
+     HOST_CLI, "new_project::new_refuses_a_non_empty_directory_and_a_folder_that_is_not_the_sdk"),
 ]
 
 def run_row(row):

@@ -1,6 +1,6 @@
-//! Example PSA connector: the starting point for your own connector.
+//! A PSA connector: the starting point for your own.
 //!
-//! It talks to a fictional "Example PSA" REST API:
+//! It talks to a small example REST API (the fictional "Example PSA"):
 //! `GET {base_url}/customers?page=N` with `Authorization: Bearer <api key>`,
 //! answering `{"customers":[{"id":1,"name":"Acme","active":true,
 //! "tenant_id":"<guid>"|null}], "next_page":2|null}`.
@@ -9,7 +9,8 @@
 //! (`psa_connector_sdk`): the contract's types, the `Connector` and
 //! `Session` traits, `export_connector!`, the sandbox's HTTP client and the
 //! form, cursor and error helpers. This file holds only what is about
-//! Example PSA: the form, the API's URLs and JSON, and the messages.
+//! the PSA: its name and the connector's id, the form, the API's URLs and
+//! JSON, and the messages.
 //!
 //! Replace the API details (the URL, the JSON shapes, the error texts) with
 //! your PSA's; keep the structure. Comments marked "Contract:" point at a
@@ -23,13 +24,24 @@ use psa_connector_sdk::{
     FieldKind, RequestBudget, StepStatus, TenantLink, Warning,
 };
 
+// The connector's id and the PSA's name: this block is the one place they
+// are written (`psa-host new NAME` writes them here), so renaming the
+// connector is an edit of these two lines.
+/// The connector's id: lower-case letters, digits and `-`, the same for the
+/// connector's whole life (the platform keeps connections under it).
+const CONNECTOR_ID: &str = "example-psa";
+/// The PSA's name as its users know it, in every label and message: a
+/// macro, so that `concat!` builds the form's constant labels from it.
+macro_rules! psa_name { () => { "Example PSA" }; }
+const PSA_NAME: &str = psa_name!();
+
 /// The connection form, in display order.
 const FIELDS: [FieldSpec; 3] = [
     // A `url` field is what lets the sandbox reach that host.
-    FieldSpec::new("base_url", "Example PSA URL", "Your Example PSA address, e.g. https://psa.example.com", FieldKind::Url).required(),
+    FieldSpec::new("base_url", concat!(psa_name!(), " URL"), concat!("Your ", psa_name!(), " address, e.g. https://psa.example.com"), FieldKind::Url).required(),
     // A `secret` is stored encrypted and scrubbed from the host's log.
-    FieldSpec::new("api_key", "API key", "Create an API key in Example PSA under Settings > API, with permission to read customers.", FieldKind::Secret).required(),
-    FieldSpec::new("include_inactive", "Include inactive customers", "Also import customers that Example PSA marks inactive.", FieldKind::Flag).default_value("true"),
+    FieldSpec::new("api_key", "API key", concat!("Create an API key in ", psa_name!(), " under Settings > API, with permission to read customers."), FieldKind::Secret).required(),
+    FieldSpec::new("include_inactive", "Include inactive customers", concat!("Also import customers that ", psa_name!(), " marks inactive."), FieldKind::Flag).default_value("true"),
 ];
 
 /// The component: `info` and `test-connection` need no session.
@@ -41,8 +53,8 @@ impl Connector for Example {
     /// Contract: pure, no network, the same answer on every call.
     fn info() -> ConnectorInfo {
         ConnectorInfo {
-            id: "example-psa".into(), // lower case; rename it for your connector
-            display_name: "Example PSA".into(),
+            id: CONNECTOR_ID.into(),
+            display_name: PSA_NAME.into(),
             version: env!("CARGO_PKG_VERSION").into(),
             contract_version: psa_connector_sdk::CONTRACT_VERSION.into(), // the wit folder the SDK was built against
             capabilities: vec![Capability::TestConnection, Capability::ListCustomers, Capability::M365TenantLinks],
@@ -60,19 +72,20 @@ impl Connector for Example {
     /// step in order; a step after a failed one is `skipped`.
     fn test_connection(config: Vec<ConfigEntry>) -> Vec<CheckStep> {
         let step = |id: &str, label: &str, status, message: String| CheckStep { id: id.into(), label: label.into(), status, message };
+        let api_label = format!("{PSA_NAME} API answers");
         let cfg = match Config::parse(Form::from_config(config)) {
             Ok(cfg) => cfg,
             Err(e) => {
                 return vec![
                     step("form-valid", "Connection form complete", StepStatus::Failed, e.message().to_string()),
-                    step("api-reachable", "Example PSA API answers", StepStatus::Skipped, "Skipped: fix the connection form first.".into()),
+                    step("api-reachable", &api_label, StepStatus::Skipped, "Skipped: fix the connection form first.".into()),
                 ]
             }
         };
         let form = step("form-valid", "Connection form complete", StepStatus::Passed, format!("Will connect to {}.", cfg.base_url));
         let api = match fetch_page(&cfg, &mut WasiHttp::new(), 1) {
-            Ok(page) => step("api-reachable", "Example PSA API answers", StepStatus::Passed, format!("The API key works; the first page lists {} customers.", page.customers.len())),
-            Err(e) => step("api-reachable", "Example PSA API answers", StepStatus::Failed, e.message().to_string()),
+            Ok(page) => step("api-reachable", &api_label, StepStatus::Passed, format!("The API key works; the first page lists {} customers.", page.customers.len())),
+            Err(e) => step("api-reachable", &api_label, StepStatus::Failed, e.message().to_string()),
         };
         vec![form, api]
     }
@@ -95,24 +108,24 @@ impl Config {
         let api_key = form.value("api_key").unwrap_or_default().to_string();
         if api_key.chars().any(|c| c.is_control() || c.is_whitespace()) {
             // Never echo the key itself: say what is wrong with it.
-            return Err(Error::config("api_key", "The API key contains spaces or line breaks. Copy it again from Example PSA and paste it without them."));
+            return Err(Error::config("api_key", format!("The API key contains spaces or line breaks. Copy it again from {PSA_NAME} and paste it without them.")));
         }
         let include_inactive = form.flag("include_inactive", true).map_err(form_error)?;
         Ok(Config { base_url, api_key, include_inactive })
     }
 }
 
-/// A form problem in Example PSA's words.
+/// A form problem in the PSA's words.
 fn form_error(p: FormProblem) -> Error {
     match p {
         FormProblem::Missing { field: "api_key", .. } => {
-            Error::config("api_key", "The API key is missing. Create one in Example PSA under Settings > API and paste it here.")
+            Error::config("api_key", format!("The API key is missing. Create one in {PSA_NAME} under Settings > API and paste it here."))
         }
         FormProblem::Missing { field: "base_url", .. } => {
-            Error::config("base_url", "The Example PSA URL is missing. Enter your Example PSA address, e.g. https://psa.example.com.")
+            Error::config("base_url", format!("The {PSA_NAME} URL is missing. Enter your {PSA_NAME} address, e.g. https://psa.example.com."))
         }
         FormProblem::Missing { field, label } => Error::config(field, format!("{label} is missing; fill it in.")),
-        FormProblem::Unknown { field } => Error::config(&field, format!("`{field}` is not a field of the Example PSA connector; remove it.")),
+        FormProblem::Unknown { field } => Error::config(&field, format!("`{field}` is not a field of the {PSA_NAME} connector; remove it.")),
         FormProblem::NotAFlag { field, value } => Error::config(&field, format!("`{value}` is not a yes/no value; use true or false.")),
         // For `FieldSpec::choice` and `FieldSpec::number` fields (none here yet).
         FormProblem::NotAChoice { field, label, choices, .. } => {
@@ -125,13 +138,13 @@ fn form_error(p: FormProblem) -> Error {
     }
 }
 
-/// A URL problem in Example PSA's words.
+/// A URL problem in the PSA's words.
 fn url_error(raw: &str, p: UrlProblem) -> Error {
-    let fix = "Enter your Example PSA address, e.g. https://psa.example.com.";
+    let fix = format!("Enter your {PSA_NAME} address, e.g. https://psa.example.com.");
     let message = match p {
-        UrlProblem::Empty => format!("The Example PSA URL is missing. {fix}"),
-        UrlProblem::Scheme(s) => format!("The Example PSA URL must start with https:// (it starts with {s}://). {fix}"),
-        UrlProblem::UserInfo => format!("The Example PSA URL contains a user name or password; the API key goes in its own field. {fix}"),
+        UrlProblem::Empty => format!("The {PSA_NAME} URL is missing. {fix}"),
+        UrlProblem::Scheme(s) => format!("The {PSA_NAME} URL must start with https:// (it starts with {s}://). {fix}"),
+        UrlProblem::UserInfo => format!("The {PSA_NAME} URL contains a user name or password; the API key goes in its own field. {fix}"),
         _ => format!("`{}` is not a web address. {fix}", raw.chars().take(200).collect::<String>()),
     };
     Error::config("base_url", message)
@@ -164,7 +177,7 @@ impl psa_connector_sdk::Session for ExampleSession {
             warnings: result.warnings,
             next_cursor: result.next_cursor,
             fetched,
-            total: None, // Example PSA does not report a total
+            total: None, // the example API does not report a total
         })
     }
 
@@ -174,7 +187,7 @@ impl psa_connector_sdk::Session for ExampleSession {
     // requires. Override one and declare its capability to offer it.
 }
 
-/// What Example PSA sends. Unknown fields are ignored; a missing or mistyped
+/// What the PSA sends. Unknown fields are ignored; a missing or mistyped
 /// field makes the whole answer a `protocol` error.
 #[derive(serde::Deserialize)]
 struct ApiPage {
@@ -214,26 +227,26 @@ fn fetch_page(cfg: &Config, net: &mut dyn Transport, page: u32) -> Result<Page, 
     let resp = net.send(&request).map_err(network_error)?;
     match resp.status {
         200..=299 => {}
-        401 => return Err(Error::unauthorized("Example PSA rejected the API key (HTTP 401). Create a new key under Settings > API in Example PSA and paste it into the API key field.")),
-        403 => return Err(Error::forbidden("customers:read", "The API key is valid but may not read customers (HTTP 403). In Example PSA, open Settings > API and give the key the customers:read permission.")),
-        429 => return Err(Error::rate_limited(resp.retry_after(), "Example PSA asks to slow down (HTTP 429): too many requests with this API key. Wait the time it names, then try again.")),
+        401 => return Err(Error::unauthorized(format!("{PSA_NAME} rejected the API key (HTTP 401). Create a new key under Settings > API in {PSA_NAME} and paste it into the API key field."))),
+        403 => return Err(Error::forbidden("customers:read", format!("The API key is valid but may not read customers (HTTP 403). In {PSA_NAME}, open Settings > API and give the key the customers:read permission."))),
+        429 => return Err(Error::rate_limited(resp.retry_after(), format!("{PSA_NAME} asks to slow down (HTTP 429): too many requests with this API key. Wait the time it names, then try again."))),
         status => {
             // Prefer the PSA's own error text, but never let it echo the key.
             let theirs = serde_json::from_slice::<serde_json::Value>(&resp.body).ok().and_then(|v| v.get("error").and_then(|e| e.as_str()).map(str::to_owned));
             let message = match theirs {
-                Some(t) => format!("Example PSA answered HTTP {status}: {}", t.replace(&cfg.api_key, "[api key]").chars().take(300).collect::<String>()),
-                None => format!("Example PSA answered HTTP {status}. Check the Example PSA status page, or try again later."),
+                Some(t) => format!("{PSA_NAME} answered HTTP {status}: {}", t.replace(&cfg.api_key, "[api key]").chars().take(300).collect::<String>()),
+                None => format!("{PSA_NAME} answered HTTP {status}. Check the {PSA_NAME} status page, or try again later."),
             };
             return Err(Error::upstream(status, &endpoint, message));
         }
     }
     if resp.is_html() {
-        return Err(Error::protocol(&endpoint, "The address answered with a web page, not the Example PSA API. Check that base_url is the API address, e.g. https://psa.example.com."));
+        return Err(Error::protocol(&endpoint, format!("The address answered with a web page, not the {PSA_NAME} API. Check that base_url is the API address, e.g. https://psa.example.com.")));
     }
-    let api: ApiPage = serde_json::from_slice(&resp.body).map_err(|e| Error::protocol(&endpoint, format!("The answer is not the JSON Example PSA sends ({e}). Check that base_url is the Example PSA API address.")))?;
+    let api: ApiPage = serde_json::from_slice(&resp.body).map_err(|e| Error::protocol(&endpoint, format!("The answer is not the JSON {PSA_NAME} sends ({e}). Check that base_url is the {PSA_NAME} API address.")))?;
     let next_cursor = cursor::next_page(page, api.next_page).map_err(|e| match e {
-        CursorError::NotForward(now, next) => Error::protocol(&endpoint, format!("Example PSA named page {next} as the one after page {now}; the import would never end.")),
-        _ => Error::protocol(&endpoint, "Example PSA named an unusable next page."),
+        CursorError::NotForward(now, next) => Error::protocol(&endpoint, format!("{PSA_NAME} named page {next} as the one after page {now}; the import would never end.")),
+        _ => Error::protocol(&endpoint, format!("{PSA_NAME} named an unusable next page.")),
     })?;
     let mut out = Page { customers: Vec::new(), warnings: Vec::new(), next_cursor };
     for c in api.customers {
@@ -254,7 +267,7 @@ fn fetch_page(cfg: &Config, net: &mut dyn Transport, page: u32) -> Result<Page, 
                 Some(tenant_id) => tenants.push(TenantLink { tenant_id, name: None, domain: None }),
                 None => out.warnings.push(Warning {
                     code: "invalid-tenant-id".into(),
-                    message: format!("Customer {} ({id}) has tenant id `{raw}`, which is not a GUID; the link was skipped. Correct it in Example PSA.", c.name),
+                    message: format!("Customer {} ({id}) has tenant id `{raw}`, which is not a GUID; the link was skipped. Correct it in {PSA_NAME}.", c.name),
                     customer_id: Some(id.clone()),
                 }),
             }
@@ -273,23 +286,23 @@ fn fetch_page(cfg: &Config, net: &mut dyn Transport, page: u32) -> Result<Page, 
     Ok(out)
 }
 
-/// A network failure in Example PSA's words: the SDK says what failed
+/// A network failure in the PSA's words: the SDK says what failed
 /// (`kind`), where (`phase`) and with which host; the message is ours.
 fn network_error(e: HttpError) -> Error {
     let host = e.host.as_str();
     let message = match &e.kind {
-        ErrorKind::Dns => format!("The name {host} could not be resolved. Check the spelling of the Example PSA address in base_url."),
+        ErrorKind::Dns => format!("The name {host} could not be resolved. Check the spelling of the {PSA_NAME} address in base_url."),
         // The sandbox refused the request: the host is not one of the
         // connection's URL fields, or plain http was used outside tests.
         ErrorKind::Denied => format!("The sandbox refused the request to {host}: a connector may reach only the address in its URL fields, over https. Check base_url."),
-        ErrorKind::Prohibited => format!("{host} resolves to an internal network address, which the platform does not connect to. Use the public address of Example PSA in base_url."),
-        ErrorKind::Timeout if e.phase == Phase::Body => format!("{host} stopped sending its answer part-way. Check that Example PSA is up, then try again."),
-        ErrorKind::Timeout => format!("{host} did not answer in time. Check that Example PSA is up and reachable from the internet, then try again."),
+        ErrorKind::Prohibited => format!("{host} resolves to an internal network address, which the platform does not connect to. Use the public address of {PSA_NAME} in base_url."),
+        ErrorKind::Timeout if e.phase == Phase::Body => format!("{host} stopped sending its answer part-way. Check that {PSA_NAME} is up, then try again."),
+        ErrorKind::Timeout => format!("{host} did not answer in time. Check that {PSA_NAME} is up and reachable from the internet, then try again."),
         ErrorKind::TlsCertificate | ErrorKind::TlsProtocol => format!("The secure connection to {host} failed: its certificate is not trusted, expired or issued for another name. Check base_url, or fix the server's certificate."),
-        ErrorKind::TooLarge => return Error::protocol(&e.endpoint, format!("The answer of {} is larger than the connector accepts; check that base_url is the Example PSA API address.", e.endpoint)),
+        ErrorKind::TooLarge => return Error::protocol(&e.endpoint, format!("The answer of {} is larger than the connector accepts; check that base_url is the {PSA_NAME} API address.", e.endpoint)),
         ErrorKind::InvalidRequest(what) => return Error::internal(format!("The connector could not build its request ({what}). This is a bug in the connector; please report it.")),
-        _ if e.phase == Phase::Body => format!("The connection to {host} broke off while the answer was being read. Try again; if it keeps happening, check what sits between the platform and Example PSA."),
-        _ => format!("Could not connect to {host}. Check that base_url is right and that Example PSA is up and reachable from the internet."),
+        _ if e.phase == Phase::Body => format!("The connection to {host} broke off while the answer was being read. Try again; if it keeps happening, check what sits between the platform and {PSA_NAME}."),
+        _ => format!("Could not connect to {host}. Check that base_url is right and that {PSA_NAME} is up and reachable from the internet."),
     };
     Error::unreachable(host, e.kind.network_stage(), message)
 }

@@ -16,6 +16,7 @@
 
 mod harness;
 mod log_writer;
+mod new;
 mod output;
 mod progress;
 mod record;
@@ -191,6 +192,9 @@ enum Command {
         #[arg(long)]
         no_mutations: bool,
     },
+    /// Write a new connector project from the template: its id, the
+    /// PSA's name, the SDK dependency, fixtures and the author's guide.
+    New(new::NewArgs),
     /// Start a PSA simulator on loopback and run the bundled connector's
     /// check and import against it.
     Demo {
@@ -354,6 +358,7 @@ async fn run(command: Command) -> ExitCode {
         }
         Command::Demo { customers, connector } => demo(customers, connector).await,
         Command::Connectors => connectors().await,
+        Command::New(args) => new::run(&args),
     }
 }
 

@@ -8,6 +8,7 @@ use std::process::{Command, Output};
 
 mod harness;
 mod record;
+mod new_project;
 
 const BIN: &str = env!("CARGO_BIN_EXE_psa-host");
 

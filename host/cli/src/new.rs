@@ -1,0 +1,435 @@
+//! `psa-host new NAME`: writes a connector project from the repository's
+//! `template/`, ready to build and to pass `psa-host test`.
+//!
+//! The template's files are embedded in this binary (`include_str!`), so the
+//! template folder stays the one source of truth: what the repository
+//! builds, tests and documents is what `new` writes. Three edits make it a
+//! project of its own, and nothing else is changed:
+//!
+//! - `src/lib.rs`: the block at its top that names the connector
+//!   (`CONNECTOR_ID` and the `psa_name!` macro every label and message is
+//!   built from): the one place an author renames the connector.
+//! - `Cargo.toml`: the package name, the SDK dependency (one line: a `path`
+//!   or a `git` dependency, the other form in the comment above it), and the
+//!   `[workspace]` table and `[profile.release]` size settings, which the
+//!   template carries commented out (in the repository the template is a
+//!   member of the repository's workspace).
+//! - `Cargo.lock`: the repository's own, so the project builds with the
+//!   dependency versions the SDK and the template were tested with (and
+//!   offline when cargo already holds them); cargo drops the entries the
+//!   project does not use on its first build.
+//!
+//! Refusals (exit code 2, nothing written): a NAME that is not lower-case
+//! letters, digits and `-`, a display name with control characters, a
+//! directory that exists and is not empty, an SDK folder that is not the
+//! SDK, and no SDK to point at (this binary's own checkout is gone and
+//! neither `--sdk-path` nor `--sdk-git` is given).
+
+use psa_host::escape::for_terminal as t;
+use std::fs::OpenOptions;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+/// `psa-host new`'s arguments.
+#[derive(clap::Args)]
+pub struct NewArgs {
+    /// The connector's id and its crate's name: lower-case letters, digits
+    /// and `-`, starting with a letter (`acme-psa`).
+    #[arg(value_name = "NAME")]
+    name: String,
+    /// The project's directory (default: ./NAME). It must not exist, or be
+    /// empty.
+    #[arg(long, value_name = "DIR")]
+    dir: Option<PathBuf>,
+    /// The PSA's name in the connector's labels and messages (default: from
+    /// NAME, `acme-psa` gives `Acme PSA`).
+    #[arg(long, value_name = "TEXT")]
+    display_name: Option<String>,
+    /// Depend on the SDK in this folder (`plugin/sdk` in a checkout of the
+    /// Optimize365 repository). Default: the SDK this psa-host was built
+    /// from, when that folder still exists.
+    #[arg(long, value_name = "PATH", conflicts_with = "sdk_git")]
+    sdk_path: Option<PathBuf>,
+    /// Depend on the SDK by git: the URL of the Optimize365 repository.
+    #[arg(long, value_name = "URL")]
+    sdk_git: Option<String>,
+    /// With --sdk-git: the commit, tag or branch to pin the SDK (and so the
+    /// contract version) to.
+    #[arg(long, value_name = "REV", requires = "sdk_git")]
+    sdk_rev: Option<String>,
+}
+
+/// The template's files, embedded: (path in the project, contents). A test
+/// (`host/cli/tests/new_project`) checks that this is every file of
+/// `template/`, so a file added there cannot be left out here.
+const TEMPLATE: &[(&str, &str)] = &[
+    ("Cargo.toml", include_str!("../../../template/Cargo.toml")),
+    ("src/lib.rs", include_str!("../../../template/src/lib.rs")),
+    ("README.md", include_str!("../../../template/README.md")),
+    (".gitignore", include_str!("../../../template/.gitignore")),
+    ("fixtures/README.md", include_str!("../../../template/fixtures/README.md")),
+    ("fixtures/connection.toml", include_str!("../../../template/fixtures/connection.toml")),
+    ("fixtures/001-customers-page1.toml", include_str!("../../../template/fixtures/001-customers-page1.toml")),
+    ("fixtures/002-customers-page2.toml", include_str!("../../../template/fixtures/002-customers-page2.toml")),
+    ("fixtures/003-customers-page3.toml", include_str!("../../../template/fixtures/003-customers-page3.toml")),
+];
+
+/// The repository's lock file: the versions the SDK and the template were
+/// built and tested with.
+const LOCK: &str = include_str!("../../../Cargo.lock");
+
+/// The SDK's package name, as the template's dependency line names it.
+const SDK_PACKAGE: &str = "psa-connector-sdk";
+
+/// Longest NAME and display name accepted.
+const MAX_NAME: usize = 64;
+const MAX_DISPLAY_NAME: usize = 60;
+
+/// Words that the derived display name writes in capitals.
+const ACRONYMS: &[&str] = &["psa", "bms", "crm", "erp", "rmm", "msp", "api", "it", "itsm", "hr", "cw"];
+
+/// Names that are Rust keywords or the standard library's crates: as a
+/// crate's name they do not build.
+const RESERVED: &[&str] = &[
+    "as", "async", "await", "break", "const", "continue", "crate", "dyn", "else", "enum", "extern", "false", "fn",
+    "for", "if", "impl", "in", "let", "loop", "match", "mod", "move", "mut", "pub", "ref", "return", "self",
+    "static", "struct", "super", "trait", "true", "type", "unsafe", "use", "where", "while", "abstract", "become",
+    "box", "do", "final", "gen", "macro", "override", "priv", "try", "typeof", "unsized", "virtual", "yield",
+    "std", "core", "alloc", "test", "proc-macro",
+];
+
+/// Where the SDK comes from.
+enum Sdk {
+    Path(PathBuf),
+    Git { url: String, rev: Option<String> },
+}
+
+/// `psa-host new`: exit code 0 when written, 2 when refused or not written.
+pub fn run(args: &NewArgs) -> ExitCode {
+    match new_project(args) {
+        Ok(text) => {
+            print!("{text}");
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("error: {}", t(&e));
+            ExitCode::from(2)
+        }
+    }
+}
+
+/// Checks everything, then writes; returns what to print.
+fn new_project(args: &NewArgs) -> Result<String, String> {
+    check_name(&args.name)?;
+    let display = match &args.display_name {
+        Some(d) => check_display_name(d)?,
+        None => display_name(&args.name),
+    };
+    let sdk = sdk(args)?;
+    let dir = args.dir.clone().unwrap_or_else(|| PathBuf::from(&args.name));
+    let files = project_files(&args.name, &display, &sdk)?;
+    check_dir(&dir)?;
+    write_all(&dir, &files)?;
+    Ok(next_steps(&args.name, &display, &dir, &sdk))
+}
+
+/// NAME: the connector's id and the crate's name.
+fn check_name(name: &str) -> Result<(), String> {
+    let fix = "give the connector's id: lower-case letters, digits and `-`, starting with a letter, e.g. acme-psa (it is also the crate's name)";
+    if name.is_empty() {
+        return Err(format!("the connector's name is empty; {fix}."));
+    }
+    // Shown in the sentence: escaped by `run`, and cut.
+    let shown: String = name.chars().take(40).collect();
+    let shown = if shown.len() < name.len() { format!("{shown}...") } else { shown };
+    if name.chars().count() > MAX_NAME {
+        return Err(format!("`{shown}` is longer than {MAX_NAME} characters; {fix}."));
+    }
+    if let Some(c) = name.chars().find(|c| !(c.is_ascii_lowercase() || c.is_ascii_digit() || *c == '-')) {
+        return Err(format!("`{shown}` is not a connector name: it contains {c:?}; {fix}."));
+    }
+    if !name.starts_with(|c: char| c.is_ascii_lowercase()) {
+        return Err(format!("`{shown}` is not a connector name: it must start with a letter; {fix}."));
+    }
+    if name.ends_with('-') || name.contains("--") {
+        return Err(format!("`{shown}` is not a connector name: a `-` must stand between two letters or digits; {fix}."));
+    }
+    if RESERVED.contains(&name) {
+        return Err(format!(
+            "`{name}` cannot be a crate's name (Rust reserves it); choose another, e.g. {name}-psa."
+        ));
+    }
+    Ok(())
+}
+
+/// `acme-psa` -> `Acme PSA`.
+fn display_name(name: &str) -> String {
+    name.split('-')
+        .map(|w| {
+            if ACRONYMS.contains(&w) {
+                w.to_ascii_uppercase()
+            } else {
+                let mut c = w.chars();
+                c.next().map(|f| f.to_ascii_uppercase().to_string() + c.as_str()).unwrap_or_default()
+            }
+        })
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+/// `--display-name`: one line of text, written into a Rust string literal.
+fn check_display_name(text: &str) -> Result<String, String> {
+    let text = text.trim();
+    if text.is_empty() {
+        return Err("--display-name is empty; give the PSA's name as its users know it, e.g. \"Acme PSA\".".into());
+    }
+    if t(text) != text {
+        return Err("--display-name contains a control character (a line break, a tab or a bidi control); give the PSA's name on one line of plain text.".into());
+    }
+    if text.chars().count() > MAX_DISPLAY_NAME {
+        return Err(format!("--display-name is longer than {MAX_DISPLAY_NAME} characters; give the PSA's name as its users know it."));
+    }
+    Ok(text.to_string())
+}
+
+/// The SDK dependency: `--sdk-path`, `--sdk-git`, or the SDK this binary was
+/// built from.
+fn sdk(args: &NewArgs) -> Result<Sdk, String> {
+    if let Some(url) = &args.sdk_git {
+        let parsed = url::Url::parse(url).map_err(|e| {
+            format!("--sdk-git `{url}` is not a URL ({e}); give the Optimize365 repository's git URL, e.g. https://github.com/<owner>/<repository>.")
+        })?;
+        if !["https", "http", "ssh", "git", "file"].contains(&parsed.scheme()) {
+            return Err(format!("--sdk-git `{url}` is not a git URL (https, ssh, git or file); give the Optimize365 repository's git URL."));
+        }
+        if let Some(rev) = &args.sdk_rev {
+            let ok = !rev.is_empty() && rev.len() <= 100 && rev.chars().all(|c| c.is_ascii_alphanumeric() || "._/-".contains(c));
+            if !ok {
+                return Err(format!("--sdk-rev `{rev}` is not a commit, tag or branch name (letters, digits, `.`, `_`, `/`, `-`)."));
+            }
+        }
+        return Ok(Sdk::Git { url: url.clone(), rev: args.sdk_rev.clone() });
+    }
+    if let Some(path) = &args.sdk_path {
+        let dir = path.canonicalize().map_err(|e| {
+            format!("--sdk-path {}: {e}; give the SDK's folder (plugin/sdk in a checkout of the Optimize365 repository).", path.display())
+        })?;
+        if !is_sdk(&dir) {
+            return Err(format!(
+                "--sdk-path {} is not the SDK's folder: it has no Cargo.toml of the package {SDK_PACKAGE} (in a checkout of the Optimize365 repository the SDK is plugin/sdk).",
+                path.display()
+            ));
+        }
+        return utf8(dir);
+    }
+    let built_from = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../plugin/sdk");
+    match built_from.canonicalize() {
+        Ok(dir) if is_sdk(&dir) => utf8(dir),
+        _ => Err(format!(
+            "this psa-host was built from {}, and the SDK beside it (plugin/sdk) is gone, so the project has no SDK to depend on; pass --sdk-path DIR (plugin/sdk in a checkout of the Optimize365 repository) or --sdk-git URL [--sdk-rev REV] (that repository's git URL).",
+            Path::new(env!("CARGO_MANIFEST_DIR")).display()
+        )),
+    }
+}
+
+/// Whether `dir` holds the SDK's package.
+fn is_sdk(dir: &Path) -> bool {
+    let Ok(text) = std::fs::read_to_string(dir.join("Cargo.toml")) else { return false };
+    let Ok(doc) = text.parse::<toml::Table>() else { return false };
+    doc.get("package").and_then(|p| p.get("name")).and_then(|n| n.as_str()) == Some(SDK_PACKAGE)
+}
+
+/// Cargo.toml takes the path as text.
+fn utf8(dir: PathBuf) -> Result<Sdk, String> {
+    match dir.to_str() {
+        Some(_) => Ok(Sdk::Path(dir)),
+        None => Err(format!("the SDK's folder {} is not valid UTF-8, which Cargo.toml cannot name; pass --sdk-path with another folder, or --sdk-git.", dir.display())),
+    }
+}
+
+/// A TOML string.
+fn toml_string(s: &str) -> String {
+    toml::Value::String(s.to_string()).to_string()
+}
+
+/// The dependency line for `sdk`, and the other form for the comment.
+fn sdk_lines(sdk: &Sdk) -> (String, String) {
+    let git_example = format!("{SDK_PACKAGE} = {{ git = \"https://github.com/<owner>/<repository>\", rev = \"<commit>\" }}");
+    match sdk {
+        Sdk::Path(dir) => {
+            let line = format!("{SDK_PACKAGE} = {{ path = {} }}", toml_string(dir.to_str().unwrap_or_default()));
+            (line, git_example)
+        }
+        Sdk::Git { url, rev } => {
+            let rev = rev.as_ref().map(|r| format!(", rev = {}", toml_string(r))).unwrap_or_default();
+            let line = format!("{SDK_PACKAGE} = {{ git = {}{rev} }}", toml_string(url));
+            let other = match Path::new(env!("CARGO_MANIFEST_DIR")).join("../../plugin/sdk").canonicalize() {
+                Ok(dir) if is_sdk(&dir) && dir.to_str().is_some() => {
+                    format!("{SDK_PACKAGE} = {{ path = {} }}", toml_string(dir.to_str().unwrap_or_default()))
+                }
+                _ => format!("{SDK_PACKAGE} = {{ path = \"<plugin/sdk in a checkout of the Optimize365 repository>\" }}"),
+            };
+            (line, other)
+        }
+    }
+}
+
+/// Replaces the one line of `text` that starts with `prefix`; a template
+/// without exactly one such line is a bug of this binary, reported as such.
+fn replace_line(text: &str, file: &str, prefix: &str, new: &str) -> Result<String, String> {
+    let n = text.lines().filter(|l| l.starts_with(prefix)).count();
+    if n != 1 {
+        return Err(format!(
+            "the template built into this psa-host has {n} lines starting `{prefix}` in {file}, not one; this is a bug in psa-host (template/{file}), nothing was written."
+        ));
+    }
+    Ok(text.lines().map(|l| if l.starts_with(prefix) { format!("{new}\n") } else { format!("{l}\n") }).collect())
+}
+
+/// Every file of the project, in memory.
+fn project_files(name: &str, display: &str, sdk: &Sdk) -> Result<Vec<(&'static str, String)>, String> {
+    let mut files = Vec::new();
+    for (path, text) in TEMPLATE {
+        let text = match *path {
+            "Cargo.toml" => cargo_toml(text, name, sdk)?,
+            "src/lib.rs" => {
+                let text = replace_line(text, path, "const CONNECTOR_ID: &str = ", &format!("const CONNECTOR_ID: &str = \"{name}\";"))?;
+                // `{:?}`: a Rust string literal (display names have no
+                // control characters; quotes and backslashes are escaped).
+                replace_line(&text, path, "macro_rules! psa_name {", &format!("macro_rules! psa_name {{ () => {{ {display:?} }}; }}"))?
+            }
+            _ => text.to_string(),
+        };
+        files.push((*path, text));
+    }
+    files.push(("Cargo.lock", LOCK.to_string()));
+    Ok(files)
+}
+
+/// The template's Cargo.toml made a project's: name, SDK line, and the
+/// commented `[workspace]` and `[profile.release]` from `# [workspace]` on
+/// uncommented.
+fn cargo_toml(text: &str, name: &str, sdk: &Sdk) -> Result<String, String> {
+    let file = "Cargo.toml";
+    let text = replace_line(text, file, "name = ", &format!("name = \"{name}\""))?;
+    let (line, other) = sdk_lines(sdk);
+    let text = replace_line(&text, file, &format!("# {SDK_PACKAGE} = "), &format!("# {other}"))?;
+    let text = replace_line(&text, file, &format!("{SDK_PACKAGE} = "), &line)?;
+    let Some(start) = text.find("\n# [workspace]\n") else {
+        return Err("the template built into this psa-host has no `# [workspace]` line in Cargo.toml; this is a bug in psa-host (template/Cargo.toml), nothing was written.".into());
+    };
+    let (head, tail) = text.split_at(start + 1);
+    let tail: String = tail
+        .lines()
+        .map(|l| format!("{}\n", l.strip_prefix("# ").or(l.strip_prefix('#')).unwrap_or(l)))
+        .collect();
+    Ok(format!("{head}{tail}"))
+}
+
+/// The directory must be new or empty.
+fn check_dir(dir: &Path) -> Result<(), String> {
+    match std::fs::symlink_metadata(dir) {
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+        Err(e) => Err(format!("cannot look at {}: {e}; choose another --dir.", dir.display())),
+        Ok(m) if !m.is_dir() && !dir.is_dir() => {
+            Err(format!("{} exists and is not a directory; nothing was written. Choose another --dir.", dir.display()))
+        }
+        Ok(_) => {
+            let mut entries = std::fs::read_dir(dir)
+                .map_err(|e| format!("cannot read the directory {}: {e}; choose another --dir.", dir.display()))?;
+            match entries.next() {
+                None => Ok(()),
+                Some(entry) => {
+                    let first = entry.map(|e| e.file_name().to_string_lossy().into_owned()).unwrap_or_default();
+                    Err(format!(
+                        "{} is not empty (it holds {first:?}); psa-host new writes only into a new or empty directory, so nothing was written. Choose another directory with --dir, or move its contents away.",
+                        dir.display()
+                    ))
+                }
+            }
+        }
+    }
+}
+
+/// Writes every file, never over an existing one; on a failure, removes
+/// what it wrote.
+fn write_all(dir: &Path, files: &[(&str, String)]) -> Result<(), String> {
+    let created = !dir.exists();
+    let mut written: Vec<PathBuf> = Vec::new();
+    let result = (|| -> Result<(), String> {
+        std::fs::create_dir_all(dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
+        for (path, text) in files {
+            let full = dir.join(path);
+            if let Some(parent) = full.parent() {
+                if !parent.exists() {
+                    std::fs::create_dir_all(parent).map_err(|e| format!("cannot create {}: {e}", parent.display()))?;
+                    written.push(parent.to_path_buf());
+                }
+            }
+            let mut f = OpenOptions::new()
+                .write(true)
+                .create_new(true)
+                .open(&full)
+                .map_err(|e| format!("cannot create {}: {e}", full.display()))?;
+            written.push(full.clone());
+            f.write_all(text.as_bytes()).map_err(|e| format!("cannot write {}: {e}", full.display()))?;
+        }
+        Ok(())
+    })();
+    if let Err(e) = result {
+        let cleaned = if created {
+            std::fs::remove_dir_all(dir).is_ok()
+        } else {
+            written.iter().rev().all(|p| if p.is_dir() { std::fs::remove_dir(p).is_ok() } else { std::fs::remove_file(p).is_ok() })
+        };
+        let after = if cleaned {
+            "what was written is removed again".to_string()
+        } else {
+            format!("remove what was written in {} by hand", dir.display())
+        };
+        return Err(format!("{e}; the project was not written ({after})."));
+    }
+    Ok(())
+}
+
+/// A path as one shell word.
+fn shell_word(s: &str) -> String {
+    if !s.is_empty() && s.chars().all(|c| c.is_ascii_alphanumeric() || "._/-+=:@".contains(c)) {
+        s.to_string()
+    } else {
+        format!("'{}'", s.replace('\'', r"'\''"))
+    }
+}
+
+/// What `new` prints: what was written and the exact next commands.
+fn next_steps(name: &str, display: &str, dir: &Path, sdk: &Sdk) -> String {
+    let dir_text = t(&dir.display().to_string()).into_owned();
+    let wasm = format!("target/wasm32-wasip2/release/{}.wasm", name.replace('-', "_"));
+    let sdk_text = t(&match sdk {
+        Sdk::Path(p) => format!("a path dependency on {}", p.display()),
+        Sdk::Git { url, rev: Some(r) } => format!("a git dependency on {url} at {r}"),
+        Sdk::Git { url, rev: None } => format!("a git dependency on {url} (its default branch; pin it with rev = \"<commit>\")"),
+    })
+    .into_owned();
+    let mut out = format!(
+        "Wrote the {display} connector `{name}` in {dir_text}:\n\
+         \x20 src/lib.rs   the connector; its id and the PSA's name are set at the top (CONNECTOR_ID, psa_name!)\n\
+         \x20 Cargo.toml   the SDK is one line: {sdk_text}\n\
+         \x20 fixtures/    recorded HTTP exchanges of the example API, for `psa-host test`\n\
+         \x20 README.md    the author's guide\n"
+    );
+    if let Sdk::Path(p) = sdk {
+        if p.components().any(|c| c.as_os_str() == "checkouts") && p.to_string_lossy().contains("/git/checkouts/") {
+            out.push_str("Note: that SDK folder is cargo's own copy of a git checkout, which cargo may remove; make the project last by switching Cargo.toml to the git dependency in the comment above the SDK line.\n");
+        }
+    }
+    out.push_str(&format!(
+        "\nNext (build once with `rustup target add wasm32-wasip2` if that target is missing):\n\
+         \x20 cd {}\n\
+         \x20 cargo build --target wasm32-wasip2 --release\n\
+         \x20 psa-host test --plugin {wasm} --fixtures fixtures\n",
+        t(&shell_word(&dir.display().to_string()))
+    ));
+    out
+}
