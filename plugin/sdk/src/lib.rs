@@ -188,15 +188,12 @@
 //!
 //! The author's guide is the README of the connector template (`template/`
 //! in the Optimize365 repository, and of every project `psa-host new`
-//! writes); in short:
-//!
-//! ```sh
-//! cargo install --locked --path <repository>/host/cli   # the psa-host CLI
-//! psa-host new acme-psa && cd acme-psa                   # a complete connector and its fixtures
-//! cargo build --target wasm32-wasip2 --release
-//! psa-host test --plugin target/wasm32-wasip2/release/acme_psa.wasm --fixtures fixtures
-//! psa-host import --plugin <wasm> --config my-psa.toml --record recorded   # fixtures from a real PSA
-//! ```
+//! writes), whose commands the repository's CI runs as written. In short:
+//! `cargo install` the `psa-host` CLI (`host/cli`); `psa-host new acme-psa`
+//! writes a complete connector with its fixtures; `cargo build --target
+//! wasm32-wasip2 --release` builds the component; `psa-host test --plugin
+//! <the .wasm> --fixtures fixtures` checks it; `psa-host import --record DIR`
+//! records fixtures from a real instance, secrets and tokens scrubbed.
 //!
 //! `psa-host test` loads the component into the real sandbox, replays the
 //! fixtures (recorded HTTP exchanges, TOML) from loopback and checks the
