@@ -98,7 +98,9 @@ impl Session {
     /// ([`Limits::guest_output_bytes`]). At most 64 KiB are kept between
     /// takes (a last entry counts what was not); the log has everything.
     /// Output held back at a call's end because it could begin a secret
-    /// comes with the next call's, and at the session's end goes to the log only.
+    /// comes with the next call's, and at the session's end goes to the log
+    /// only. What `session.open` printed comes with the first take (when
+    /// `open` fails there is no session, and only the log has it).
     pub fn take_guest_output(&mut self) -> Vec<String> {
         self.inst.take_output()
     }
