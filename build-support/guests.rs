@@ -54,7 +54,8 @@ fn build_guests(workspace: &Path, packages: &[&str]) -> Vec<PathBuf> {
     if !status.success() {
         panic!("building the guest components {packages:?} for {GUEST_TARGET} failed (see the cargo output above)");
     }
-    for dir in ["plugin", "wit", "tests/guests"] {
+    // `template`: the template is a guest, and `tests/guests/buggy-template` copies its source.
+    for dir in ["plugin", "wit", "tests/guests", "template"] {
         println!("cargo:rerun-if-changed={}", workspace.join(dir).display());
     }
     println!("cargo:rerun-if-changed={}", workspace.join("Cargo.lock").display());

@@ -10,6 +10,13 @@
 //! until the next drain joins it to what follows. Where the text ends for
 //! good (output cut at the cap, or the session's end), such a tail is
 //! dropped and counted, never shown.
+//!
+//! Each drain is also kept, per instance, for the embedder
+//! ([`Session::take_guest_output`](crate::Session::take_guest_output),
+//! [`Connector::test_connection_with_output`](crate::Connector::test_connection_with_output)):
+//! at most [`KEPT_OUTPUT_BYTES`] between takes (an embedder that never
+//! takes holds no more); beyond it the text is dropped and counted, and
+//! the log still has it.
 
 use std::io;
 use std::pin::Pin;
@@ -84,6 +91,56 @@ impl GuestOutput {
     }
 }
 
+/// Most bytes of drained guest output an instance keeps for the embedder
+/// between two takes.
+pub(crate) const KEPT_OUTPUT_BYTES: usize = 64 << 10;
+
+/// Drained guest output kept for the embedder, one entry per call that
+/// printed (`call: text`, already scrubbed and escaped), bounded by
+/// [`KEPT_OUTPUT_BYTES`].
+#[derive(Default)]
+pub(crate) struct Kept {
+    entries: Vec<String>,
+    bytes: usize,
+    /// Bytes not kept since the last take.
+    dropped: u64,
+}
+
+impl Kept {
+    /// Keeps what `call` printed, or as much of it as fits.
+    pub(crate) fn push(&mut self, call: &str, text: &str) {
+        let mut entry = format!("{call}: {text}");
+        let room = KEPT_OUTPUT_BYTES.saturating_sub(self.bytes);
+        if entry.len() > room {
+            let mut cut = room;
+            while !entry.is_char_boundary(cut) {
+                cut -= 1;
+            }
+            self.dropped = self.dropped.saturating_add((entry.len() - cut) as u64);
+            entry.truncate(cut);
+        }
+        if !entry.is_empty() {
+            self.bytes += entry.len();
+            self.entries.push(entry);
+        }
+    }
+
+    /// What was kept since the last take, with a last entry counting what
+    /// was not.
+    pub(crate) fn take(&mut self) -> Vec<String> {
+        let mut out = std::mem::take(&mut self.entries);
+        self.bytes = 0;
+        let dropped = std::mem::take(&mut self.dropped);
+        if dropped > 0 {
+            out.push(format!(
+                "[{dropped} more bytes of guest output not kept here: at most {} KiB are kept between takes; the log has them]",
+                KEPT_OUTPUT_BYTES >> 10
+            ));
+        }
+        out
+    }
+}
+
 impl IsTerminal for GuestOutput {
     fn is_terminal(&self) -> bool {
         false
@@ -147,5 +204,38 @@ impl tokio::io::AsyncWrite for GuestOutput {
 
     fn poll_shutdown(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<io::Result<()>> {
         Poll::Ready(Ok(()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn kept_output_is_bounded_between_takes() {
+        let mut k = Kept::default();
+        let line = "x".repeat(1000);
+        for _ in 0..1000 {
+            k.push("session.list-customers", &line);
+        }
+        let kept = k.take();
+        let bytes: usize = kept.iter().map(String::len).sum();
+        assert!(bytes <= KEPT_OUTPUT_BYTES + 200, "{bytes} bytes kept of about 1 MB printed");
+        let note = kept.last().unwrap();
+        assert!(note.contains("more bytes of guest output not kept here") && note.contains("64 KiB"), "{note}");
+        assert!(kept[0].starts_with("session.list-customers: xxx"), "{}", kept[0]);
+        // A take starts the count again.
+        k.push("session.list-customers", "again");
+        assert_eq!(k.take(), ["session.list-customers: again"]);
+        assert!(k.take().is_empty());
+    }
+
+    #[test]
+    fn a_cut_entry_ends_on_a_character_boundary() {
+        let mut k = Kept::default();
+        k.push("c", &"é".repeat(KEPT_OUTPUT_BYTES));
+        let kept = k.take();
+        assert!(kept[0].len() <= KEPT_OUTPUT_BYTES && kept[0].ends_with('é'));
+        assert!(kept[1].contains("not kept"), "{kept:?}");
     }
 }

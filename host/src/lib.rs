@@ -72,7 +72,8 @@
 //! - `ctx.rs`: a session's store state (no files, no environment, no
 //!   sockets; memory, tables and handles bounded);
 //! - `guest_output.rs` and `redact.rs`: what a connector prints goes to the
-//!   log, capped, with secrets scrubbed ([`redact::scrub`]);
+//!   log, capped, with secrets scrubbed ([`redact::scrub`]), and is kept,
+//!   bounded, for [`Session::take_guest_output`];
 //! - [`record`]: the exchanges the sandbox let through, handed to an
 //!   embedder's recorder ([`HostOptions::recorder`]) when one is set;
 //! - `cache.rs`: compiled connectors cached on disk, authenticated with an

@@ -19,6 +19,7 @@
 //! | `first_byte_timeout` | 60 s | the guest sees `connection-read-timeout` |
 //! | `between_bytes_timeout` | 30 s | the guest sees `connection-read-timeout` mid-body |
 //! | `guest_output_bytes` | 16 KiB per call | further guest stdout/stderr is dropped (and counted) |
+//! | kept guest output | 64 KiB per session between takes (fixed) | further output is not kept for [`Session::take_guest_output`](crate::Session::take_guest_output) (a last entry counts it); the log still has it |
 //! | `epoch_tick` | 1 ms | granularity of the CPU deadline; a running guest yields to the executor every tick, so one that spins cannot hold a worker thread |
 //! | `max_page_customers` | 10 000 | a larger page is refused as a contract violation |
 //! | `max_ticket_options` | 1 000 per kind | `Session::ticket_options` fails with [`HostError::Contract`]: a longer list is refused, not cut |

@@ -151,11 +151,29 @@ impl Connector {
     /// connector can diagnose (those are failed steps); fails only when the
     /// connector itself crashes or runs out of time.
     pub async fn test_connection(&self, config: &ConnectionConfig) -> Result<Vec<CheckStep>, HostError> {
-        let mut inst = self.instantiate(config).await?;
+        self.test_connection_with_output(config).await.0
+    }
+
+    /// [`Connector::test_connection`], and what the connector printed to
+    /// stdout and stderr during it, as [`Session::take_guest_output`] gives
+    /// it (scrubbed, escaped, bounded); also when the call failed.
+    pub async fn test_connection_with_output(
+        &self,
+        config: &ConnectionConfig,
+    ) -> (Result<Vec<CheckStep>, HostError>, Vec<String>) {
+        let mut inst = match self.instantiate(config).await {
+            Ok(i) => i,
+            Err(e) => return (Err(e), Vec::new()),
+        };
         let entries = config.entries().to_vec();
-        let steps = inst
+        let res = inst
             .call("test-connection", move |c, s| Box::pin(async move { c.test_connection(s, &entries).await }))
-            .await?;
+            .await;
+        let output = inst.take_output();
+        let steps = match res {
+            Ok(steps) => steps,
+            Err(e) => return (Err(e), output),
+        };
         let denied = inst.take_denials();
         let mut steps: Vec<CheckStep> = steps.into_iter().map(|st| st.scrub(inst.secrets())).collect();
         if !denied.is_empty() {
@@ -163,7 +181,7 @@ impl Connector {
                 step.message.push_str(&crate::hooks::sandbox_note(&denied));
             }
         }
-        Ok(steps)
+        (Ok(steps), output)
     }
 
     /// Opens a session: the connector checks the form; no network I/O yet.

@@ -154,6 +154,7 @@ impl Sandbox {
             secrets,
             denials,
             paced,
+            kept_output: Default::default(),
         };
         let pre = contract.clone();
         let c = inst
@@ -178,6 +179,9 @@ pub(crate) struct Instance {
     secrets: Arc<[String]>,
     denials: Denials,
     paced: Arc<PacingClock>,
+    /// What the guest printed, drained and scrubbed, kept for the embedder
+    /// (bounded: see `guest_output.rs`).
+    kept_output: crate::guest_output::Kept,
 }
 
 impl Drop for Instance {
@@ -362,10 +366,17 @@ impl Instance {
         HostError::Trap { connector, call, message: crate::redact::scrub(&message, &self.secrets) }
     }
 
-    fn flush_output(&self, call: &str) {
+    fn flush_output(&mut self, call: &str) {
         if let Some(text) = self.store.data().output.drain(&self.secrets) {
             tracing::info!(target: "psa_host::guest", connector = %self.name(), session = self.id, call, "{text}");
+            self.kept_output.push(call, &text);
         }
+    }
+
+    /// What the guest printed since the last take, one entry per call
+    /// (`call: text`), scrubbed and escaped as in the log; bounded.
+    pub(crate) fn take_output(&mut self) -> Vec<String> {
+        self.kept_output.take()
     }
 
     /// The connector's typed error, scrubbed, as a [`HostError`].

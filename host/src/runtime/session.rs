@@ -91,6 +91,20 @@ impl Session {
         self.inst.take_denials()
     }
 
+    /// What the connector printed to stdout and stderr since the last call
+    /// to this method, one entry per call that printed (`call: text`), as
+    /// the host logs it: the session's secret values replaced by
+    /// `[redacted]`, control characters escaped, each call's output capped
+    /// ([`Limits::guest_output_bytes`]). At most 64 KiB are kept between
+    /// takes (a last entry counts what was not); the log has everything.
+    /// Output held back at a call's end because it could begin a secret
+    /// comes with the next call's, and at the session's end goes to the log
+    /// only. What `session.open` printed comes with the first take (when
+    /// `open` fails there is no session, and only the log has it).
+    pub fn take_guest_output(&mut self) -> Vec<String> {
+        self.inst.take_output()
+    }
+
     fn handle(&self) -> Result<SessionHandle, HostError> {
         self.handle.ok_or_else(|| HostError::SessionClosed {
             connector: self.inst.name().to_string(),

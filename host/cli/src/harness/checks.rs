@@ -14,8 +14,8 @@
 //! | `fixtures-cover-requests` | every request of the import is answered by a fixture (and meets its `body_contains`) |
 //! | `allow-list` | the sandbox refused no request (the session's denials) |
 //! | `typed-error-401/403/429/500` | the first API call (the first request not marked `auth`) answered with that status gives `unauthorized`, `forbidden`, `rate-limited` (carrying the `Retry-After`), `upstream` |
-//! | `same-cursor` | a cursor answered in two sessions gives the same customers |
-//! | `no-secrets` | no configured secret (nor the host's `[redacted]` mark, which shows the host had to scrub one) in any error, check step, warning or customer field of any run |
+//! | `same-cursor` | a cursor asked in two sessions gives the same customers; asked again in one session (as a retry asks it) it gives no customer it did not give the first time (the same page, or without what it already returned) |
+//! | `no-secrets` | no configured secret (nor the host's `[redacted]` mark, which shows the host had to scrub one) in any error, check step, warning or customer field of any run, nor in what the connector printed to stdout or stderr ([`psa_host::Session::take_guest_output`]) |
 //! | `mutations` | every mutated replay ends in a typed error or a correct import; no trap, no hang |
 //!
 //! The harness drives paging itself (`Session::list_customers`), so the
@@ -27,6 +27,7 @@ use super::mutate::Mutation;
 use super::report::{MutationFigures, MutationRun, Outcome};
 use super::server::{Fault, ReplayServer, Served};
 use psa_host::{ConnectionConfig, Connector, ConnectorError, ConnectorInfo, CustomerPage, FieldKind, HostError};
+use psa_host::escape::for_terminal as t;
 use std::collections::{BTreeMap, HashSet};
 use std::time::Duration;
 
@@ -48,6 +49,8 @@ pub struct Run {
     pub page_limit: bool,
     pub served: Vec<Served>,
     pub denials: Vec<psa_host::Denial>,
+    /// What the connector printed (stdout, stderr), as the host kept it.
+    pub printed: Vec<String>,
 }
 
 /// How a run ended, for the mutation figures.
@@ -96,6 +99,9 @@ pub struct Ctx<'a> {
     pub outer_timeout: Duration,
     /// Texts a person could read, with where they came from, for `no-secrets`.
     pub seen: Vec<(String, String)>,
+    /// What the connector printed to stdout and stderr, with the run it
+    /// came from, for `no-secrets`.
+    pub printed: Vec<(String, String)>,
 }
 
 impl Ctx<'_> {
@@ -106,7 +112,15 @@ impl Ctx<'_> {
     /// A fresh session and a full import under `fault`, pages driven here.
     pub async fn import(&mut self, fault: Fault, label: &str) -> Run {
         self.server.reset(fault);
-        let mut run = Run { pages: Vec::new(), error: None, timed_out: false, page_limit: false, served: Vec::new(), denials: Vec::new() };
+        let mut run = Run {
+            pages: Vec::new(),
+            error: None,
+            timed_out: false,
+            page_limit: false,
+            served: Vec::new(),
+            denials: Vec::new(),
+            printed: Vec::new(),
+        };
         let mut session = match self.connector.open_session(self.config).await {
             Ok(s) => s,
             Err(e) => {
@@ -141,6 +155,7 @@ impl Ctx<'_> {
             }
         }
         run.denials = session.take_denials();
+        run.printed = session.take_guest_output();
         session.close().await;
         run.served = self.server.log();
         self.remember(label, &run);
@@ -148,6 +163,9 @@ impl Ctx<'_> {
     }
 
     fn remember(&mut self, label: &str, run: &Run) {
+        for text in &run.printed {
+            self.printed.push((label.to_string(), text.clone()));
+        }
         if let Some(e) = &run.error {
             self.seen.push((format!("{label}: the error"), e.to_string()));
         }
@@ -303,6 +321,32 @@ pub fn is_lower_guid(s: &str) -> bool {
         })
 }
 
+/// What is wrong with a tenant id that is not a lower-case GUID, in words.
+fn guid_problem(t: &str) -> &'static str {
+    let inner = t.strip_prefix('{').and_then(|r| r.strip_suffix('}'));
+    let braces = inner.is_some();
+    let bare = inner.unwrap_or(t);
+    if !is_lower_guid(&bare.to_ascii_lowercase()) {
+        return "not a GUID at all; drop such a link with a warning";
+    }
+    match (braces, bare.bytes().any(|b| b.is_ascii_uppercase())) {
+        (true, true) => "upper-case letters and braces kept: lower-case it and strip the braces",
+        (true, false) => "braces kept: strip them",
+        _ => "upper-case letters kept: lower-case it",
+    }
+}
+
+/// `a`, `a and b`, `a, b and c`; past `MAX_NAMED`, `and N more`.
+fn listing(items: &[String]) -> String {
+    const MAX_NAMED: usize = 10;
+    match items {
+        [] => String::new(),
+        [one] => one.clone(),
+        _ if items.len() > MAX_NAMED => format!("{} and {} more", items[..MAX_NAMED].join(", "), items.len() - MAX_NAMED),
+        [init @ .., last] => format!("{} and {last}", init.join(", ")),
+    }
+}
+
 fn request_line(s: &Served) -> String {
     format!("{} https://{}{}", s.method, s.host, s.path_query)
 }
@@ -321,10 +365,22 @@ pub fn import_checks(fx: &Fixtures, run: &Run) -> Vec<Outcome> {
         ),
         (None, _, _) => Outcome::pass("paging-ends", format!("{} page(s), {} customer(s), ended without a next cursor", run.pages.len(), arrived.len())),
     });
-    // no-duplicates
+    // no-duplicates: a page whose customers are exactly an earlier page's
+    // is named as a re-read page; other repeats one by one.
     let mut first_page: BTreeMap<&str, usize> = BTreeMap::new();
     let mut dups = Vec::new();
+    let page_ids: Vec<Vec<&str>> = run.pages.iter().map(|p| p.customers.iter().map(|c| c.id.as_str()).collect()).collect();
     for (i, p) in run.pages.iter().enumerate() {
+        if let Some(j) = (0..i).find(|j| !page_ids[i].is_empty() && page_ids[*j] == page_ids[i]) {
+            let ids: Vec<String> = page_ids[i].iter().map(|s| s.to_string()).collect();
+            dups.push(format!(
+                "page {} repeats the customers of page {} ({}): the cursor re-read a page",
+                i + 1,
+                j + 1,
+                listing(&ids)
+            ));
+            continue;
+        }
         for c in &p.customers {
             if let Some(earlier) = first_page.get(c.id.as_str()) {
                 dups.push(format!("customer {} arrived on page {} and again on page {}", c.id, earlier + 1, i + 1));
@@ -339,17 +395,37 @@ pub fn import_checks(fx: &Fixtures, run: &Run) -> Vec<Outcome> {
         Outcome::fail("no-duplicates", dups.join("; "))
     });
     // none-lost
+    // Lost customers grouped by the answer that holds them; an answer never
+    // requested though a later one was is a skipped page.
     let expected = fx.customer_ids();
-    let mut lost: Vec<String> = Vec::new();
+    let mut lost_in: Vec<(String, Vec<String>)> = Vec::new();
     let mut seen_expected = HashSet::new();
     for (id, file) in &expected {
         if seen_expected.insert(id.as_str()) && !first_page.contains_key(id.as_str()) {
-            let served = run.served.iter().any(|s| s.exchange.is_some_and(|i| fx.exchanges[i].file == *file));
-            lost.push(format!(
-                "customer {id} (in {file}) never arrived{}",
-                if served { "" } else { ", and that answer was never requested" }
-            ));
+            match lost_in.iter_mut().find(|(f, _)| f == file) {
+                Some((_, ids)) => ids.push(id.clone()),
+                None => lost_in.push((file.clone(), vec![id.clone()])),
+            }
         }
+    }
+    let served_index = |file: &str| fx.exchanges.iter().position(|e| e.file == file);
+    let last_served = run.served.iter().filter_map(|s| s.exchange).max();
+    let mut lost: Vec<String> = Vec::new();
+    for (file, ids) in &lost_in {
+        let who = if ids.len() == 1 { format!("customer {}", ids[0]) } else { format!("customers {}", listing(ids)) };
+        let served = run.served.iter().any(|s| s.exchange.is_some_and(|i| fx.exchanges[i].file == *file));
+        let why = if served {
+            String::new()
+        } else {
+            match (served_index(file), last_served) {
+                (Some(me), Some(later)) if later > me => format!(
+                    ", and that answer was never requested though a later one ({}) was: a page was skipped",
+                    fx.exchanges[later].file
+                ),
+                _ => ", and that answer was never requested: the import ended before it".to_string(),
+            }
+        };
+        lost.push(format!("{who} (in {file}) never arrived{why}"));
     }
     out.push(if expected.is_empty() {
         Outcome::fail(
@@ -364,16 +440,19 @@ pub fn import_checks(fx: &Fixtures, run: &Run) -> Vec<Outcome> {
     // fetched-cumulative
     let mut so_far = 0u64;
     let mut wrong = Vec::new();
+    let mut per_page = true;
     for (i, p) in run.pages.iter().enumerate() {
         so_far += p.customers.len() as u64;
         if p.fetched != so_far {
+            per_page &= p.fetched == p.customers.len() as u64;
             wrong.push(format!("page {} reports fetched {} after {} customer(s) arrived", i + 1, p.fetched, so_far));
         }
     }
     out.push(if wrong.is_empty() {
         Outcome::pass("fetched-cumulative", format!("fetched counted {} customer(s) page by page", so_far))
     } else {
-        Outcome::fail("fetched-cumulative", format!("`fetched` is not the cumulative count: {}", wrong.join("; ")))
+        let hint = if per_page { ": each is that page's own count, not the running total of the import" } else { "" };
+        Outcome::fail("fetched-cumulative", format!("`fetched` is not the cumulative count: {}{hint}", wrong.join("; ")))
     });
     // total-consistent
     let end = arrived.len() as u64;
@@ -384,6 +463,8 @@ pub fn import_checks(fx: &Fixtures, run: &Run) -> Vec<Outcome> {
         .filter_map(|(i, p)| p.total.filter(|t| run.error.is_none() && *t != end || *t < p.fetched).map(|t| (i, t)))
         .map(|(i, t)| format!("page {} reports total {t} but the import ends with {end}", i + 1))
         .collect();
+    let contradictions =
+        if contradictions.is_empty() { contradictions } else { vec![format!("`total` contradicts what arrives: {}", contradictions.join("; "))] };
     out.push(if contradictions.is_empty() {
         let given = run.pages.iter().filter(|p| p.total.is_some()).count();
         Outcome::pass("total-consistent", format!("{given} page(s) reported a total, none contradicted by the {end} customer(s)"))
@@ -396,7 +477,7 @@ pub fn import_checks(fx: &Fixtures, run: &Run) -> Vec<Outcome> {
         .iter()
         .flat_map(|p| p.customers.iter())
         .flat_map(|c| c.m365_tenants.iter().filter(|t| !is_lower_guid(&t.tenant_id)).map(move |t| (c.id.clone(), t.tenant_id.clone())))
-        .map(|(c, t)| format!("customer {c} carries tenant id {t:?}, not a lower-case GUID"))
+        .map(|(c, t)| format!("customer {c} carries tenant id {t:?}, not a lower-case GUID ({})", guid_problem(&t)))
         .collect();
     let links: usize = run.pages.iter().flat_map(|p| p.customers.iter()).map(|c| c.m365_tenants.len()).sum();
     out.push(if bad.is_empty() {
@@ -466,13 +547,15 @@ pub async fn typed_errors(ctx: &mut Ctx<'_>, baseline: &Run) -> Vec<Outcome> {
     out
 }
 
-/// `same-cursor`: the first next cursor answered in two fresh sessions.
+/// `same-cursor`: the first next cursor asked twice in one session (as the
+/// host's retry asks it) and again in a second, fresh session.
 pub async fn same_cursor(ctx: &mut Ctx<'_>, baseline: &Run) -> Outcome {
     const C: &str = "same-cursor";
     let Some(cursor) = baseline.pages.first().and_then(|p| p.next_cursor.clone()) else {
         return Outcome::pass(C, "the import has one page; no cursor to answer twice");
     };
-    let mut answers = Vec::new();
+    let shown = t(&cursor.chars().take(60).collect::<String>()).into_owned();
+    let mut answers: Vec<Vec<String>> = Vec::new();
     for round in 0..2 {
         ctx.server.reset(Fault::None);
         let mut s = match ctx.connector.open_session(ctx.config).await {
@@ -480,22 +563,73 @@ pub async fn same_cursor(ctx: &mut Ctx<'_>, baseline: &Run) -> Outcome {
             Err(e) => return Outcome::fail(C, format!("the session did not open: {e}")),
         };
         // The connector may rely on its first page (a token, a lookup).
-        let first = s.list_customers(None).await;
-        let page = match first {
-            Ok(_) => s.list_customers(Some(&cursor)).await,
-            Err(e) => Err(e),
-        };
-        s.close().await;
-        match page {
-            Ok(p) => answers.push(p.customers.iter().map(|c| c.id.clone()).collect::<Vec<_>>()),
-            Err(e) => return Outcome::fail(C, format!("the second page's cursor failed in session {}: {e}", round + 1)),
+        let mut got = Vec::new();
+        let mut failed = None;
+        match tokio::time::timeout(ctx.outer_timeout, s.list_customers(None)).await {
+            Ok(Ok(_)) => {
+                // Asked twice in the first session (a retry), once in the second.
+                for _ in 0..(2 - round) {
+                    match tokio::time::timeout(ctx.outer_timeout, s.list_customers(Some(&cursor))).await {
+                        Ok(Ok(p)) => got.push(p.customers.iter().map(|c| c.id.clone()).collect::<Vec<_>>()),
+                        Ok(Err(e)) => failed = Some(e.to_string()),
+                        Err(_) => failed = Some("it did not answer within the harness's timeout".into()),
+                    }
+                    if failed.is_some() {
+                        break;
+                    }
+                }
+            }
+            Ok(Err(e)) => failed = Some(e.to_string()),
+            Err(_) => failed = Some("the first page did not answer within the harness's timeout".into()),
         }
+        for text in s.take_guest_output() {
+            ctx.printed.push((C.to_string(), text));
+        }
+        s.close().await;
+        if let Some(e) = failed {
+            let asked = if round == 0 && got.len() == 1 { "asked again in the same session (as a retry asks it)" } else { "asked" };
+            return Outcome::fail(C, format!("the cursor `{shown}`, {asked} in session {}, failed: {e}", round + 1));
+        }
+        // Asked again in the session, the page may come again or without
+        // what it already returned (a connector that never returns a
+        // customer twice in an import); a customer it did not give the first
+        // time is another page's.
+        let new: Vec<String> = if round == 0 { got[1].iter().filter(|id| !got[0].contains(id)).cloned().collect() } else { Vec::new() };
+        if !new.is_empty() {
+            return Outcome::fail(
+                C,
+                format!(
+                    "the cursor `{shown}` gave customers {} and, asked again in the same session (as a retry asks it), {}, \
+                     with {} it did not give the first time: the page must follow from the cursor alone, not from state \
+                     that changes with each call",
+                    ids_of(&got[0]),
+                    ids_of(&got[1]),
+                    listing(&new)
+                ),
+            );
+        }
+        answers.push(got.swap_remove(0));
     }
     if answers[0] == answers[1] {
-        Outcome::pass(C, format!("the cursor gave the same {} customer(s) in two sessions", answers[0].len()))
+        Outcome::pass(
+            C,
+            format!("the cursor gave the same {} customer(s) in two sessions, and nothing new asked again in one", answers[0].len()),
+        )
     } else {
-        Outcome::fail(C, format!("the same cursor gave customers {:?} and then {:?}", answers[0], answers[1]))
+        Outcome::fail(
+            C,
+            format!(
+                "the cursor `{shown}` gave customers {} in one session and {} in a second: the page must follow from the cursor alone",
+                ids_of(&answers[0]),
+                ids_of(&answers[1])
+            ),
+        )
     }
+}
+
+/// Customer ids as `[a, b, c]` (at most ten named).
+fn ids_of(ids: &[String]) -> String {
+    format!("[{}]", listing(ids).replace(" and ", ", "))
 }
 
 /// `no-secrets` over every text the runs produced.
@@ -509,6 +643,11 @@ pub fn no_secrets(ctx: &Ctx<'_>) -> Outcome {
         .filter(|(k, v)| info.field(k).is_some_and(|f| f.kind == FieldKind::Secret) && v.len() >= 4)
         .cloned()
         .collect();
+    // The host's mark names no field; with one secret field it can only be that one.
+    let which = match secrets.as_slice() {
+        [(field, _)] => format!("the value of `{field}`"),
+        _ => "a configured secret".to_string(),
+    };
     let mut found = Vec::new();
     for (where_, text) in &ctx.seen {
         for (field, value) in &secrets {
@@ -517,14 +656,31 @@ pub fn no_secrets(ctx: &Ctx<'_>) -> Outcome {
             }
         }
         if text.contains("[redacted]") {
-            found.push(format!("{where_} carried a configured secret (the host replaced it by [redacted])"));
+            found.push(format!("{where_} carried {which} (the host replaced it by [redacted])"));
         }
     }
-    found.dedup();
+    // What the connector printed: once per run that printed it.
+    for (run, text) in &ctx.printed {
+        for (field, value) in &secrets {
+            if text.contains(value.as_str()) {
+                found.push(format!("{run}: the connector printed the value of `{field}` to stdout/stderr"));
+            }
+        }
+        if text.contains("[redacted]") {
+            found.push(format!("{run}: the connector printed {which} to stdout/stderr (the host replaced it by [redacted])"));
+        }
+    }
+    let mut once = HashSet::new();
+    found.retain(|f| once.insert(f.clone()));
     if found.is_empty() {
         Outcome::pass(
             C,
-            format!("{} secret field value(s) absent from {} error(s), step(s), warning(s) and customer(s) read", secrets.len(), ctx.seen.len()),
+            format!(
+                "{} secret field value(s) absent from {} error(s), step(s), warning(s) and customer(s) read and {} call(s)' printed output",
+                secrets.len(),
+                ctx.seen.len(),
+                ctx.printed.len()
+            ),
         )
     } else {
         Outcome::fail(C, found.join("; "))

@@ -107,23 +107,27 @@ pub async fn run(plugin: &PluginArgs, dir: &Path, json: bool, with_mutations: bo
         config: &config,
         outer_timeout: CALL_DEADLINE + Duration::from_secs(5),
         seen: Vec::new(),
+        printed: Vec::new(),
     };
     outcomes.push(checks::config_errors(&mut ctx).await);
     let baseline = ctx.import(server::Fault::None, "the full import").await;
     outcomes.extend(checks::import_checks(&fx, &baseline));
     outcomes.extend(checks::typed_errors(&mut ctx, &baseline).await);
     outcomes.push(checks::same_cursor(&mut ctx, &baseline).await);
-    // The connection test's steps, for the secret check (its requests need
-    // not all be in the fixtures: an unanswered one is a failed step).
+    // The connection test's steps and what it printed, for the secret check
+    // (its requests need not all be in the fixtures: an unanswered one is a
+    // failed step).
     server.reset(server::Fault::None);
-    match tokio::time::timeout(ctx.outer_timeout, connector.test_connection(&config)).await {
-        Ok(Ok(steps)) => {
-            for s in steps {
-                ctx.seen.push((format!("check step `{}`", s.id), format!("{} {}", s.label, s.message)));
+    if let Ok((res, printed)) = tokio::time::timeout(ctx.outer_timeout, connector.test_connection_with_output(&config)).await {
+        match res {
+            Ok(steps) => {
+                for s in steps {
+                    ctx.seen.push((format!("check step `{}`", s.id), format!("{} {}", s.label, s.message)));
+                }
             }
+            Err(e) => ctx.seen.push(("the connection test".into(), e.to_string())),
         }
-        Ok(Err(e)) => ctx.seen.push(("the connection test".into(), e.to_string())),
-        Err(_) => {}
+        ctx.printed.extend(printed.into_iter().map(|text| ("the connection test".to_string(), text)));
     }
     let mutations = if with_mutations { Some(checks::mutations(&mut ctx, &baseline).await) } else { None };
     outcomes.push(checks::no_secrets(&ctx));

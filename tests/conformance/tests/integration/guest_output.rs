@@ -120,3 +120,34 @@ async fn control_characters_in_guest_output_are_escaped_in_the_log() {
         assert!(!text.contains(bad), "a raw {bad:?} reached the log:\n{text}");
     }
 }
+
+#[tokio::test]
+async fn the_embedder_gets_what_the_connector_printed_scrubbed_and_bounded() {
+    let host = Host::new(HostOptions::default()).unwrap();
+    let c = host.load("hostile", HOSTILE).await.unwrap();
+    let cfg = ConnectionConfig::from_pairs(
+        [("mode".to_string(), "print-secret".to_string()), ("secret".to_string(), SECRET.to_string())],
+        c.info(),
+    );
+    let mut s = c.open_session(&cfg).await.unwrap();
+    s.list_customers(None).await.unwrap();
+    let printed = s.take_guest_output();
+    assert_eq!(printed.len(), 1, "{printed:?}");
+    assert!(printed[0].starts_with("session.list-customers: the secret is [redacted]"), "{printed:?}");
+    assert!(printed[0].contains("again on stderr: [redacted]"), "{printed:?}");
+    assert!(!printed[0].contains(SECRET), "{printed:?}");
+    assert!(s.take_guest_output().is_empty(), "a take empties what is kept");
+
+    // 1 MiB printed per call, 16 KiB of it kept per call: six calls pass
+    // the 64 KiB kept between takes, and the last entry counts the rest.
+    let cfg = ConnectionConfig::from_pairs([("mode".to_string(), "print-lots".to_string())], c.info());
+    let mut s = c.open_session(&cfg).await.unwrap();
+    for _ in 0..6 {
+        s.list_customers(None).await.unwrap();
+    }
+    let printed = s.take_guest_output();
+    let bytes: usize = printed.iter().map(String::len).sum();
+    assert!(bytes <= (64 << 10) + 200, "{bytes} bytes kept");
+    let note = printed.last().unwrap();
+    assert!(note.contains("more bytes of guest output not kept here"), "{}", &note[..note.len().min(300)]);
+}
