@@ -28,6 +28,7 @@
 #
 #     bash scripts/author-kit.sh
 set -euo pipefail
+python3 -c "import tomllib" 2>/dev/null || { echo "author-kit: needs python3 3.11 or newer (tomllib), for the stand-in PSA and the checks" >&2; exit 1; }
 REPO="$(cd "$(dirname "$0")/.." && pwd)"
 export REPO
 readme="$REPO/template/README.md"
@@ -89,6 +90,7 @@ run_block() {
             echo "author-kit: FAILED: $line" >&2
             exit 1
         fi
+        cat "$log" >> "$work/all-steps.log"
         echo "author-kit: $(seconds $(( $(now_ms) - started ))) s: $line"
         if [[ "$line" == "cargo install "* ]]; then
             compiled=$(grep -c '^ *Compiling ' "$log" || true)
@@ -131,10 +133,23 @@ echo "author-kit: my-psa.toml (the guide's, base_url on the stand-in; \$$key_var
 sed 's/^/    /' my-psa.toml
 run_block record
 run_block run
-rows=$(( $(wc -l < customers.csv) - 1 ))
+# What the commands left must be whole: every customer of the fixtures in
+# the CSV, one recorded file per exchange (and connection.toml), and the key
+# in no file and no line any step printed.
+expected=$(python3 -c 'import json, pathlib, sys, tomllib
+ids = set()
+for p in pathlib.Path(sys.argv[1]).glob("[0-9]*.toml"):
+    ids.update(str(c["id"]) for c in json.loads(tomllib.loads(p.read_text())["response"]["body"])["customers"])
+print(len(ids))' fixtures)
+rows=$(python3 -c 'import csv, sys; print(sum(1 for _ in csv.DictReader(open(sys.argv[1], newline=""))))' customers.csv)
 files=$(find recorded -name '*.toml' | wc -l)
-if grep -rq "$key" recorded customers.csv; then
-    echo "author-kit: the API key is in the recording or the CSV" >&2
+want_files=$(find fixtures -name '*.toml' | wc -l)
+if [ "$rows" -ne "$expected" ] || [ "$files" -ne "$want_files" ]; then
+    echo "author-kit: customers.csv holds $rows customers (the fixtures hold $expected); recorded/ holds $files files (fixtures/ holds $want_files)" >&2
     exit 1
 fi
-echo "author-kit: the guide's commands all ran: $rows customers in customers.csv, $files files recorded (the key in none)"
+if grep -rq "$key" recorded customers.csv report.json "$work/all-steps.log"; then
+    echo "author-kit: the API key is in the recording, the CSV, the report or a step's output" >&2
+    exit 1
+fi
+echo "author-kit: the guide's commands all ran: $rows customers in customers.csv (all of the fixtures'), $files files recorded (as many as fixtures/ holds), the key in none of them nor in any step's output"

@@ -39,6 +39,8 @@ HALOPSA = "halopsa:lib"
 HALO = "plugin/halopsa/src/"
 # The SDK's unit tests (plugin/sdk).
 SDK = "sdk:lib"
+# The connector template's unit tests (template/, scripted answers).
+TEMPLATE = "template:lib"
 SD = "plugin/sdk/src/"
 
 
@@ -54,6 +56,8 @@ def target(module):
         return ["-p", "halopsa-connector", "--lib"], ""
     if module == SDK:
         return ["-p", "psa-connector-sdk", "--lib"], ""
+    if module == TEMPLATE:
+        return ["-p", "psa-connector-template", "--lib"], ""
     return INTEGRATION, module + "::"
 
 # id, file, text to find (exactly once), replacement, test module, test name
@@ -524,6 +528,16 @@ ROWS = [
      "guest_output", "the_embedder_gets_what_the_connector_printed_scrubbed_and_bounded"),
     ("guest-output-kept-cap", H + "guest_output.rs", "if entry.len() > room {", "if false {",
      HOST_LIB, "guest_output::tests::kept_output_is_bounded_between_takes"),
+    # --- #14 lead ---
+    # The template: a customer id that is a number out of u64 (the harness's
+    # huge-numbers mutation made two customers share one id) is a protocol error.
+    ("template-id-whole-number", "template/src/lib.rs", "serde_json::Value::Number(n) if n.is_u64() =>",
+     "serde_json::Value::Number(n) =>", TEMPLATE, "tests::pages_become_customers_and_warnings"),
+    # The harness takes what the connector printed after every call, and the
+    # host's kept output says when what it did not keep held a scrubbed secret.
+    ("guest-output-dropped-mark", "host/src/guest_output.rs",
+     "self.dropped_redacted |= entry.contains(crate::redact::REDACTED);", "",
+     HOST_LIB, "guest_output::tests::a_scrubbed_secret_in_what_is_not_kept_is_still_reported"),
 ]
 
 def run_row(row):

@@ -104,6 +104,10 @@ pub(crate) struct Kept {
     bytes: usize,
     /// Bytes not kept since the last take.
     dropped: u64,
+    /// Whether what was not kept held the host's `[redacted]` mark: the
+    /// summary entry says so, so a reader looking for secrets the connector
+    /// printed still sees that one was.
+    dropped_redacted: bool,
 }
 
 impl Kept {
@@ -117,6 +121,8 @@ impl Kept {
                 cut -= 1;
             }
             self.dropped = self.dropped.saturating_add((entry.len() - cut) as u64);
+            // Checked on the whole entry: a mark cut in two is still a mark.
+            self.dropped_redacted |= entry.contains(crate::redact::REDACTED);
             entry.truncate(cut);
         }
         if !entry.is_empty() {
@@ -131,10 +137,12 @@ impl Kept {
         let mut out = std::mem::take(&mut self.entries);
         self.bytes = 0;
         let dropped = std::mem::take(&mut self.dropped);
+        let redacted = std::mem::take(&mut self.dropped_redacted);
         if dropped > 0 {
             out.push(format!(
-                "[{dropped} more bytes of guest output not kept here: at most {} KiB are kept between takes; the log has them]",
-                KEPT_OUTPUT_BYTES >> 10
+                "[{dropped} more bytes of guest output not kept here: at most {} KiB are kept between takes; the log has them{}]",
+                KEPT_OUTPUT_BYTES >> 10,
+                if redacted { format!("; they held the mark {}, where the host scrubbed a secret", crate::redact::REDACTED) } else { String::new() }
             ));
         }
         out
@@ -237,5 +245,17 @@ mod tests {
         let kept = k.take();
         assert!(kept[0].len() <= KEPT_OUTPUT_BYTES && kept[0].ends_with('é'));
         assert!(kept[1].contains("not kept"), "{kept:?}");
+    }
+
+    #[test]
+    fn a_scrubbed_secret_in_what_is_not_kept_is_still_reported() {
+        let mut k = Kept::default();
+        k.push("c", &"x".repeat(KEPT_OUTPUT_BYTES));
+        k.push("c", "the key is [redacted]");
+        let kept = k.take();
+        assert!(kept.last().unwrap().contains("[redacted]"), "{kept:?}");
+        // Without the mark, the summary does not claim one.
+        k.push("c", &"x".repeat(KEPT_OUTPUT_BYTES + 10));
+        assert!(!k.take().last().unwrap().contains("[redacted]"));
     }
 }

@@ -5,7 +5,10 @@
 //! it to everything a connector produces that reaches a person: guest
 //! output, error messages, check-step messages.
 
-/// Replaces each secret (at least 4 characters long) in `text` by `[redacted]`.
+/// What [`scrub`] puts where a secret was.
+pub const REDACTED: &str = "[redacted]";
+
+/// Replaces each secret (at least 4 characters long) in `text` by [`REDACTED`].
 pub fn scrub(text: &str, secrets: &[String]) -> String {
     let mut out = text.to_string();
     for s in secrets {
@@ -14,7 +17,7 @@ pub fn scrub(text: &str, secrets: &[String]) -> String {
         }
         for variant in spellings(s) {
             if out.contains(&variant) {
-                out = out.replace(&variant, "[redacted]");
+                out = out.replace(&variant, REDACTED);
             }
         }
     }

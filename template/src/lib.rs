@@ -313,26 +313,13 @@ export_connector!(Example);
 #[cfg(test)]
 mod tests {
     use super::*;
-    use psa_connector_sdk::http::Response;
+    use psa_connector_sdk::http::Scripted;
     use psa_connector_sdk::NetworkStage;
-
-    /// Scripted answers instead of the network.
-    struct Scripted(Vec<Result<Response, HttpError>>);
-
-    impl Transport for Scripted {
-        fn send(&mut self, req: &Request) -> Result<Response, HttpError> {
-            assert!(req.url.starts_with("https://psa.example.com/customers?page="), "{}", req.url);
-            self.0.remove(0)
-        }
-    }
+    use serde_json::json;
 
     fn cfg() -> Config {
         let form = Form::new([("base_url", " PSA.example.com/ "), ("api_key", "k")].map(|(k, v)| (k.to_string(), v.to_string())));
         Config::parse(form).unwrap()
-    }
-
-    fn json(status: u16, body: &str) -> Result<Response, HttpError> {
-        Ok(Response { status, headers: vec![("content-type".into(), "application/json".into())], body: body.as_bytes().to_vec() })
     }
 
     #[test]
@@ -354,22 +341,33 @@ mod tests {
         }
     }
 
+    /// The SDK's `http::Scripted` answers in order and records each request.
     #[test]
     fn pages_become_customers_and_warnings() {
-        let mut net = Scripted(vec![json(200, r#"{"customers":[{"id":1,"name":"A","tenant_id":"{6F1C2A3B-0D4E-4F5A-8B9C-0D1E2F3A4B5C}"},{"id":"c-2","name":"B","tenant_id":"x"}],"next_page":2}"#)]);
+        let mut net = Scripted::new().json(
+            200,
+            json!({"customers": [
+                {"id": 1, "name": "A", "tenant_id": "{6F1C2A3B-0D4E-4F5A-8B9C-0D1E2F3A4B5C}"},
+                {"id": "c-2", "name": "B", "tenant_id": "x"}
+            ], "next_page": 2}),
+        );
         let page = fetch_page(&cfg(), &mut net, 1).unwrap();
+        assert_eq!(net.sent[0].url, "https://psa.example.com/customers?page=1");
+        assert_eq!(net.header(0, "authorization"), Some("Bearer k"));
         assert_eq!(page.customers[0].m365_tenants[0].tenant_id, "6f1c2a3b-0d4e-4f5a-8b9c-0d1e2f3a4b5c");
         assert_eq!((page.warnings.len(), page.next_cursor.as_deref()), (1, Some("2")));
-        let mut net = Scripted(vec![json(200, r#"{"customers":[],"next_page":1}"#)]);
+        let mut net = Scripted::new().json(200, json!({"customers": [], "next_page": 1}));
         assert!(matches!(fetch_page(&cfg(), &mut net, 1), Err(Error::Protocol { .. })));
-        let mut net = Scripted(vec![json(401, "{}")]);
+        // A number that is no whole number is not an id.
+        let mut net = Scripted::new().body(200, r#"{"customers":[{"id":18446744073709551616,"name":"A"}],"next_page":null}"#);
+        assert!(matches!(fetch_page(&cfg(), &mut net, 1), Err(Error::Protocol { .. })));
+        let mut net = Scripted::new().json(401, json!({}));
         assert!(matches!(fetch_page(&cfg(), &mut net, 1), Err(Error::Unauthorized(_))));
     }
 
     #[test]
     fn a_timeout_inside_the_body_is_not_a_failure_to_connect() {
-        let req = Request::get("https://psa.example.com/customers?page=1");
-        let mut net = Scripted(vec![Err(HttpError::new(&req, Phase::Body, ErrorKind::Timeout))]);
+        let mut net = Scripted::new().fail_in(Phase::Body, ErrorKind::Timeout);
         match fetch_page(&cfg(), &mut net, 1) {
             Err(Error::Unreachable { host, stage, message }) => {
                 assert_eq!((host.as_str(), stage), ("psa.example.com", NetworkStage::Timeout));
@@ -377,7 +375,7 @@ mod tests {
             }
             _ => panic!("not unreachable"),
         }
-        let mut net = Scripted(vec![Err(HttpError::new(&req, Phase::Body, ErrorKind::Broken))]);
+        let mut net = Scripted::new().fail_in(Phase::Body, ErrorKind::Broken);
         let e = fetch_page(&cfg(), &mut net, 1).err().map(|e| e.message().to_string()).unwrap_or_default();
         assert!(e.contains("broke off while the answer was being read") && !e.contains("Could not connect"), "{e}");
     }

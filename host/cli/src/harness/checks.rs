@@ -35,6 +35,9 @@ use std::time::Duration;
 /// the host holds every request to the PSA back for it.
 const RETRY_AFTER: u32 = 2;
 
+/// Most bytes of printed output one run keeps whole (see `Run::keep_printed`).
+const MAX_PRINTED_BYTES: usize = 1 << 20;
+
 /// Most pages one import may take before "paging does not end".
 const MAX_PAGES: usize = 10_000;
 
@@ -51,6 +54,8 @@ pub struct Run {
     pub denials: Vec<psa_host::Denial>,
     /// What the connector printed (stdout, stderr), as the host kept it.
     pub printed: Vec<String>,
+    /// The bytes of `printed`.
+    printed_bytes: usize,
 }
 
 /// How a run ended, for the mutation figures.
@@ -81,6 +86,18 @@ impl Run {
                 _,
             ) => Ending::Trap,
             (Some(_), _) => Ending::Other,
+        }
+    }
+
+    /// Keeps what a call printed, up to [`MAX_PRINTED_BYTES`] per run;
+    /// past that, only what carries the host's `[redacted]` mark (all that
+    /// `no-secrets` looks for in it once the host has scrubbed it).
+    fn keep_printed(&mut self, texts: Vec<String>) {
+        for t in texts {
+            if self.printed_bytes.saturating_add(t.len()) <= MAX_PRINTED_BYTES || t.contains(psa_host::redact::REDACTED) {
+                self.printed_bytes = self.printed_bytes.saturating_add(t.len());
+                self.printed.push(t);
+            }
         }
     }
 
@@ -120,6 +137,7 @@ impl Ctx<'_> {
             served: Vec::new(),
             denials: Vec::new(),
             printed: Vec::new(),
+            printed_bytes: 0,
         };
         let mut session = match self.connector.open_session(self.config).await {
             Ok(s) => s,
@@ -135,7 +153,10 @@ impl Ctx<'_> {
                 run.page_limit = true;
                 break;
             }
-            match tokio::time::timeout(self.outer_timeout, session.list_customers(cursor.as_deref())).await {
+            let answer = tokio::time::timeout(self.outer_timeout, session.list_customers(cursor.as_deref())).await;
+            // Taken after every call: the host keeps at most 64 KiB between takes.
+            run.keep_printed(session.take_guest_output());
+            match answer {
                 Err(_) => {
                     run.timed_out = true;
                     break;
@@ -155,7 +176,6 @@ impl Ctx<'_> {
             }
         }
         run.denials = session.take_denials();
-        run.printed = session.take_guest_output();
         session.close().await;
         run.served = self.server.log();
         self.remember(label, &run);
