@@ -538,6 +538,8 @@ ROWS = [
     ("guest-output-dropped-mark", "host/src/guest_output.rs",
      "self.dropped_redacted |= entry.contains(crate::redact::REDACTED);", "",
      HOST_LIB, "guest_output::tests::a_scrubbed_secret_in_what_is_not_kept_is_still_reported"),
+    ("harness-printed-per-call", CLI + "harness/checks.rs", "run.keep_printed(session.take_guest_output());", "",
+     HOST_CLI, "harness::bug_secret_in_a_message_step_warning_and_print_fails_no_secrets"),
 ]
 
 def run_row(row):
