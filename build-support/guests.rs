@@ -1,4 +1,6 @@
-// Shared by `host/build.rs` and `tests/conformance/build.rs` through `include!`.
+// Shared through `include!` by `host/build.rs` and
+// `tests/conformance/build.rs` (build scripts: `build_guests`) and by the
+// CLI's tests (`host/cli/tests/cli.rs`, at test time: `build_guests_into`).
 //
 // Builds workspace crates as `wasm32-wasip2` components with the `guest`
 // profile. The nested cargo gets a target directory of its own,
@@ -12,9 +14,12 @@ use std::process::Command;
 
 const GUEST_TARGET: &str = "wasm32-wasip2";
 
-/// Builds `packages` and returns the path of each `.wasm`, in order.
+/// From a build script: builds `packages` into `<target>/guests` (found from
+/// OUT_DIR), tells cargo what to watch, and returns the path of each
+/// `.wasm`, in order. Panics (failing the build) when the build fails.
+#[allow(dead_code)]
 fn build_guests(workspace: &Path, packages: &[&str]) -> Vec<PathBuf> {
-    ensure_guest_target();
+    ensure_guest_target(true).unwrap_or_else(|e| panic!("{e}"));
     let out_dir = PathBuf::from(std::env::var("OUT_DIR").expect("cargo sets OUT_DIR"));
     // OUT_DIR is <target>[/<triple>]/<profile>/build/<pkg>-<hash>/out.
     let target_dir = out_dir
@@ -22,13 +27,27 @@ fn build_guests(workspace: &Path, packages: &[&str]) -> Vec<PathBuf> {
         .nth(4)
         .expect("OUT_DIR has the usual depth")
         .join("guests");
+    let wasm = build_guests_into(workspace, &target_dir, packages).unwrap_or_else(|e| panic!("{e}"));
+    // `template`: the template is a guest, and `tests/guests/buggy-template` copies its source.
+    for dir in ["plugin", "wit", "tests/guests", "template"] {
+        println!("cargo:rerun-if-changed={}", workspace.join(dir).display());
+    }
+    println!("cargo:rerun-if-changed={}", workspace.join("Cargo.lock").display());
+    println!("cargo:rerun-if-changed={}", workspace.join("Cargo.toml").display());
+    wasm
+}
+
+/// Builds `packages` of the workspace at `workspace` into `target_dir`
+/// (cargo's output goes to this process's stderr) and returns the path of
+/// each `.wasm`, in order; or a sentence saying what failed. Prints nothing
+/// for cargo to read, so tests can call it too.
+fn build_guests_into(workspace: &Path, target_dir: &Path, packages: &[&str]) -> Result<Vec<PathBuf>, String> {
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
     let mut cmd = Command::new(cargo);
     cmd.arg("build")
         .arg("--manifest-path")
         .arg(workspace.join("Cargo.toml"))
-        .args(["--target", GUEST_TARGET, "--profile", "guest"])
-        .env("CARGO_TARGET_DIR", &target_dir);
+        .args(["--target", GUEST_TARGET, "--profile", "guest"]);
     if std::env::var_os("CARGO_NET_OFFLINE").is_some() {
         cmd.arg("--offline");
     }
@@ -47,20 +66,20 @@ fn build_guests(workspace: &Path, packages: &[&str]) -> Vec<PathBuf> {
     ] {
         cmd.env_remove(var);
     }
-    cmd.env("CARGO_TARGET_DIR", &target_dir);
+    cmd.env("CARGO_TARGET_DIR", target_dir);
+    // Cargo's output to stderr, never to stdout, which a build script's
+    // cargo reads for instructions.
+    cmd.stdout(std::process::Stdio::null());
     let status = cmd
         .status()
-        .unwrap_or_else(|e| panic!("could not run cargo to build the guest components: {e}"));
+        .map_err(|e| format!("could not run cargo to build the guest components {packages:?}: {e}"))?;
     if !status.success() {
-        panic!("building the guest components {packages:?} for {GUEST_TARGET} failed (see the cargo output above)");
+        return Err(format!(
+            "building the guest components {packages:?} for {GUEST_TARGET} into {} failed (see the cargo output above)",
+            target_dir.display()
+        ));
     }
-    // `template`: the template is a guest, and `tests/guests/buggy-template` copies its source.
-    for dir in ["plugin", "wit", "tests/guests", "template"] {
-        println!("cargo:rerun-if-changed={}", workspace.join(dir).display());
-    }
-    println!("cargo:rerun-if-changed={}", workspace.join("Cargo.lock").display());
-    println!("cargo:rerun-if-changed={}", workspace.join("Cargo.toml").display());
-    packages
+    Ok(packages
         .iter()
         .map(|p| {
             target_dir
@@ -68,12 +87,13 @@ fn build_guests(workspace: &Path, packages: &[&str]) -> Vec<PathBuf> {
                 .join("guest")
                 .join(format!("{}.wasm", p.replace('-', "_")))
         })
-        .collect()
+        .collect())
 }
 
 /// Adds the `wasm32-wasip2` target to the active toolchain when it is
 /// missing. `rust-toolchain.toml` lists it, but with `RUSTUP_AUTO_INSTALL=0`
-/// rustup does not install it by itself.
+/// rustup does not install it by itself. `build_script`: print cargo's
+/// instructions (a build script's stdout); a test prints none.
 ///
 /// Cargo replays a build script's `cargo:warning`s on every later build
 /// that does not rerun the script, so the "installing" notice of the build
@@ -83,7 +103,7 @@ fn build_guests(workspace: &Path, packages: &[&str]) -> Vec<PathBuf> {
 /// the script once, finds the target and replaces the replayed output with
 /// one that has no notice. A removed target reruns it too, and installs
 /// the target again.
-fn ensure_guest_target() {
+fn ensure_guest_target(build_script: bool) -> Result<(), String> {
     let rustc = std::env::var("RUSTC").unwrap_or_else(|_| "rustc".into());
     let sysroot = Command::new(&rustc)
         .args(["--print", "sysroot"])
@@ -93,19 +113,27 @@ fn ensure_guest_target() {
         .map(|o| PathBuf::from(String::from_utf8_lossy(&o.stdout).trim()));
     if let Some(sysroot) = &sysroot {
         let installed = sysroot.join("lib/rustlib").join(GUEST_TARGET);
-        println!("cargo:rerun-if-changed={}", installed.display());
+        if build_script {
+            println!("cargo:rerun-if-changed={}", installed.display());
+        }
         if installed.exists() {
-            return;
+            return Ok(());
         }
     }
-    println!("cargo:warning=installing the {GUEST_TARGET} target with rustup (missing from {})", sysroot.as_deref().map_or("the toolchain".to_string(), |s| s.display().to_string()));
-    let status = Command::new("rustup")
-        .args(["target", "add", GUEST_TARGET])
-        .status()
-        .unwrap_or_else(|e| {
-            panic!("the {GUEST_TARGET} target is missing and rustup could not be run ({e}); run `rustup target add {GUEST_TARGET}`")
-        });
-    if !status.success() {
-        panic!("`rustup target add {GUEST_TARGET}` failed; run it by hand and build again");
+    let notice = format!(
+        "installing the {GUEST_TARGET} target with rustup (missing from {})",
+        sysroot.as_deref().map_or("the toolchain".to_string(), |s| s.display().to_string())
+    );
+    if build_script {
+        println!("cargo:warning={notice}");
+    } else {
+        eprintln!("{notice}");
     }
+    let status = Command::new("rustup").args(["target", "add", GUEST_TARGET]).status().map_err(|e| {
+        format!("the {GUEST_TARGET} target is missing and rustup could not be run ({e}); run `rustup target add {GUEST_TARGET}`")
+    })?;
+    if !status.success() {
+        return Err(format!("`rustup target add {GUEST_TARGET}` failed; run it by hand and build again"));
+    }
+    Ok(())
 }

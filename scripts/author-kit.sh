@@ -37,7 +37,7 @@ readme="$REPO/template/README.md"
 block() {
     awk -v open="^\`\`\`$2 title=\"$1\"\$" '$0 ~ open { inside = 1; next } inside && /^```/ { exit } inside && !/^[[:space:]]*(#|$)/ { print }' "$readme"
 }
-for title in walkthrough test record run; do
+for title in walkthrough walkthrough-git test record run; do
     if [ -z "$(block "$title" sh)" ]; then
         echo "author-kit: no commands in the \`\`\`sh title=\"$title\" block of $readme" >&2
         exit 1
@@ -75,6 +75,9 @@ run_block() {
     echo "author-kit: the guide's \"$1\" block:"
     for line in "${commands[@]}"; do
         run="$line"
+        # The git variant's placeholders: this repository and its HEAD.
+        run="${run//<repository URL>/\"${git_url:-}\"}"
+        run="${run//<commit>/${git_rev:-}}"
         if [[ "$line" == "cargo install "* ]]; then
             run="$line --debug --target-dir \"\$REPO/target\" --root \"$root\""
         elif [[ "$line" == "psa-host check "* || "$line" == "psa-host import "* ]]; then
@@ -153,3 +156,25 @@ if grep -rq "$key" recorded customers.csv report.json "$work/all-steps.log"; the
     exit 1
 fi
 echo "author-kit: the guide's commands all ran: $rows customers in customers.csv (all of the fixtures'), $files files recorded (as many as fixtures/ holds), the key in none of them nor in any step's output"
+
+# --- The guide's git-install variant ------------------------------------
+# "Without a checkout": the Quick start's ```sh title="walkthrough-git"```
+# block, with this repository as `<repository URL>` (file://, its HEAD: CI's
+# tree is committed) and HEAD as `<commit>`, in a directory of its own and
+# installing into a root of its own. With the repository's target directory
+# cargo reuses what `cargo test` built (the git checkout's crates hash like
+# the workspace's), so this checks the guide's commands and the project's
+# git SDK dependency (fetched, built for wasm, passing the harness), not a
+# cold build from git.
+git_started=$(now_ms)
+git_url="file://$REPO"
+git_rev="$(git -C "$REPO" rev-parse HEAD)"
+root="$work/cargo-root-git"
+export PATH="$root/bin:$PATH"
+mkdir -p "$work/git" && cd "$work/git"
+run_block walkthrough-git
+if ! grep -qxF "psa-connector-sdk = { git = \"$git_url\", rev = \"$git_rev\" }" Cargo.toml; then
+    echo "author-kit: $(pwd)/Cargo.toml has no git SDK line for $git_url at $git_rev" >&2
+    exit 1
+fi
+echo "author-kit: the git-install variant passed in $(seconds $(( $(now_ms) - git_started ))) s"

@@ -493,6 +493,14 @@ ROWS = [
      HOST_CLI, "new_project::new_refuses_a_non_empty_directory_and_a_folder_that_is_not_the_sdk"),
     ("new-not-the-sdk", CLI + "new.rs", "if !is_sdk(&dir) {", "if false {",
      HOST_CLI, "new_project::new_refuses_a_non_empty_directory_and_a_folder_that_is_not_the_sdk"),
+    # The default SDK inside cargo's git checkouts (`cargo install --git`)
+    # is refused; new.rs's unit tests run in the cli test binary.
+    ("new-sdk-in-git-checkout", CLI + "new.rs", "if in_cargo_git_checkout(&dir) {", "if false {",
+     HOST_CLI, "new_project::new_rs::tests::the_sdk_in_a_cargo_git_checkout_is_refused"),
+    # A --sdk-git URL's user info (a token) is never printed.
+    ("new-sdk-git-user-info", CLI + "new.rs",
+     "if !url.username().is_empty() || url.password().is_some() {", "if false {",
+     HOST_CLI, "new_project::new_shows_a_git_url_without_its_user_info"),
     # --- #14 bugs ---
     # The template with six deliberate bugs (tests/guests/buggy-template):
     # each harness check that names a bug, and what the connector printed

@@ -22,8 +22,14 @@
 //! Refusals (exit code 2, nothing written): a NAME that is not lower-case
 //! letters, digits and `-`, a display name with control characters, a
 //! directory that exists and is not empty, an SDK folder that is not the
-//! SDK, and no SDK to point at (this binary's own checkout is gone and
-//! neither `--sdk-path` nor `--sdk-git` is given).
+//! SDK, and no SDK to point at when neither `--sdk-path` nor `--sdk-git` is
+//! given: this binary's own checkout is gone, or it is cargo's copy of a git
+//! checkout (`cargo install --git`: `.../git/checkouts/...`, which cargo
+//! may delete or replace at any time).
+//!
+//! A `--sdk-git` URL is written into Cargo.toml as given (cargo needs it so),
+//! but shown without its user info (`user:token@`): what `new` prints may
+//! end up in a terminal log or a ticket.
 
 use psa_host::escape::for_terminal as t;
 use std::fs::OpenOptions;
@@ -102,7 +108,8 @@ const RESERVED: &[&str] = &[
 /// Where the SDK comes from.
 enum Sdk {
     Path(PathBuf),
-    Git { url: String, rev: Option<String> },
+    /// `url` as given (for Cargo.toml), `shown` without user info.
+    Git { url: String, shown: String, rev: Option<String> },
 }
 
 /// `psa-host new`: exit code 0 when written, 2 when refused or not written.
@@ -197,11 +204,13 @@ fn check_display_name(text: &str) -> Result<String, String> {
 /// built from.
 fn sdk(args: &NewArgs) -> Result<Sdk, String> {
     if let Some(url) = &args.sdk_git {
+        // Not echoed: text that is not a URL may still hold a token.
         let parsed = url::Url::parse(url).map_err(|e| {
-            format!("--sdk-git `{url}` is not a URL ({e}); give the Optimize365 repository's git URL, e.g. https://github.com/<owner>/<repository>.")
+            format!("--sdk-git is not a URL ({e}); give the Optimize365 repository's git URL, e.g. https://github.com/<owner>/<repository>.")
         })?;
+        let shown = without_user_info(&parsed);
         if !["https", "http", "ssh", "git", "file"].contains(&parsed.scheme()) {
-            return Err(format!("--sdk-git `{url}` is not a git URL (https, ssh, git or file); give the Optimize365 repository's git URL."));
+            return Err(format!("--sdk-git `{shown}` is not a git URL (https, ssh, git or file); give the Optimize365 repository's git URL."));
         }
         if let Some(rev) = &args.sdk_rev {
             let ok = !rev.is_empty() && rev.len() <= 100 && rev.chars().all(|c| c.is_ascii_alphanumeric() || "._/-".contains(c));
@@ -209,7 +218,7 @@ fn sdk(args: &NewArgs) -> Result<Sdk, String> {
                 return Err(format!("--sdk-rev `{rev}` is not a commit, tag or branch name (letters, digits, `.`, `_`, `/`, `-`)."));
             }
         }
-        return Ok(Sdk::Git { url: url.clone(), rev: args.sdk_rev.clone() });
+        return Ok(Sdk::Git { url: url.clone(), shown, rev: args.sdk_rev.clone() });
     }
     if let Some(path) = &args.sdk_path {
         let dir = path.canonicalize().map_err(|e| {
@@ -221,16 +230,56 @@ fn sdk(args: &NewArgs) -> Result<Sdk, String> {
                 path.display()
             ));
         }
-        return utf8(dir);
+        return utf8(dir).map(Sdk::Path);
     }
-    let built_from = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../plugin/sdk");
-    match built_from.canonicalize() {
-        Ok(dir) if is_sdk(&dir) => utf8(dir),
-        _ => Err(format!(
-            "this psa-host was built from {}, and the SDK beside it (plugin/sdk) is gone, so the project has no SDK to depend on; pass --sdk-path DIR (plugin/sdk in a checkout of the Optimize365 repository) or --sdk-git URL [--sdk-rev REV] (that repository's git URL).",
-            Path::new(env!("CARGO_MANIFEST_DIR")).display()
-        )),
+    built_from_sdk().map(Sdk::Path)
+}
+
+/// The SDK this binary was built from (`plugin/sdk` beside its source), when
+/// a project can depend on it by path.
+fn built_from_sdk() -> Result<PathBuf, String> {
+    sdk_beside(Path::new(env!("CARGO_MANIFEST_DIR")))
+}
+
+/// `plugin/sdk` beside the CLI's source folder `cli_dir` (`host/cli`): there,
+/// the SDK, not in cargo's git checkouts, and a path Cargo.toml can name.
+fn sdk_beside(cli_dir: &Path) -> Result<PathBuf, String> {
+    let options = "pass --sdk-git URL --sdk-rev REV (the Optimize365 repository's git URL and the commit to pin) or --sdk-path DIR (plugin/sdk in a checkout of that repository)";
+    let dir = match cli_dir.join("../../plugin/sdk").canonicalize() {
+        Ok(dir) if is_sdk(&dir) => dir,
+        _ => {
+            return Err(format!(
+                "this psa-host was built from {}, and the SDK beside it (plugin/sdk) is gone, so the project has no SDK to depend on; {options}; nothing was written.",
+                cli_dir.display()
+            ))
+        }
+    };
+    if in_cargo_git_checkout(&dir) {
+        return Err(format!(
+            "this psa-host was installed from git, and the SDK it was built from, {}, is cargo's own copy of that git checkout, which cargo may delete or replace at any time, so a project must not depend on it by path; {options}; nothing was written.",
+            dir.display()
+        ));
     }
+    utf8(dir)
+}
+
+/// Whether `dir` is inside cargo's git checkouts
+/// (`$CARGO_HOME/git/checkouts/<repository>-<hash>/<commit>/...`).
+fn in_cargo_git_checkout(dir: &Path) -> bool {
+    let parts: Vec<_> = dir.components().map(|c| c.as_os_str()).collect();
+    parts.windows(2).any(|w| w[0] == "git" && w[1] == "checkouts")
+}
+
+/// A URL as shown: without user info, which may be a token
+/// (`https://user:token@host/...`, or a token alone as the user name).
+fn without_user_info(url: &url::Url) -> String {
+    let mut shown = url.clone();
+    if !url.username().is_empty() || url.password().is_some() {
+        // Fails only for URLs that cannot have user info.
+        let _ = shown.set_password(None);
+        let _ = shown.set_username("");
+    }
+    shown.to_string()
 }
 
 /// Whether `dir` holds the SDK's package.
@@ -241,9 +290,9 @@ fn is_sdk(dir: &Path) -> bool {
 }
 
 /// Cargo.toml takes the path as text.
-fn utf8(dir: PathBuf) -> Result<Sdk, String> {
+fn utf8(dir: PathBuf) -> Result<PathBuf, String> {
     match dir.to_str() {
-        Some(_) => Ok(Sdk::Path(dir)),
+        Some(_) => Ok(dir),
         None => Err(format!("the SDK's folder {} is not valid UTF-8, which Cargo.toml cannot name; pass --sdk-path with another folder, or --sdk-git.", dir.display())),
     }
 }
@@ -261,14 +310,12 @@ fn sdk_lines(sdk: &Sdk) -> (String, String) {
             let line = format!("{SDK_PACKAGE} = {{ path = {} }}", toml_string(dir.to_str().unwrap_or_default()));
             (line, git_example)
         }
-        Sdk::Git { url, rev } => {
+        Sdk::Git { url, rev, .. } => {
             let rev = rev.as_ref().map(|r| format!(", rev = {}", toml_string(r))).unwrap_or_default();
             let line = format!("{SDK_PACKAGE} = {{ git = {}{rev} }}", toml_string(url));
-            let other = match Path::new(env!("CARGO_MANIFEST_DIR")).join("../../plugin/sdk").canonicalize() {
-                Ok(dir) if is_sdk(&dir) && dir.to_str().is_some() => {
-                    format!("{SDK_PACKAGE} = {{ path = {} }}", toml_string(dir.to_str().unwrap_or_default()))
-                }
-                _ => format!("{SDK_PACKAGE} = {{ path = \"<plugin/sdk in a checkout of the Optimize365 repository>\" }}"),
+            let other = match built_from_sdk() {
+                Ok(dir) => format!("{SDK_PACKAGE} = {{ path = {} }}", toml_string(dir.to_str().unwrap_or_default())),
+                Err(_) => format!("{SDK_PACKAGE} = {{ path = \"<plugin/sdk in a checkout of the Optimize365 repository>\" }}"),
             };
             (line, other)
         }
@@ -408,8 +455,8 @@ fn next_steps(name: &str, display: &str, dir: &Path, sdk: &Sdk) -> String {
     let wasm = format!("target/wasm32-wasip2/release/{}.wasm", name.replace('-', "_"));
     let sdk_text = t(&match sdk {
         Sdk::Path(p) => format!("a path dependency on {}", p.display()),
-        Sdk::Git { url, rev: Some(r) } => format!("a git dependency on {url} at {r}"),
-        Sdk::Git { url, rev: None } => format!("a git dependency on {url} (its default branch; pin it with rev = \"<commit>\")"),
+        Sdk::Git { shown, rev: Some(r), .. } => format!("a git dependency on {shown} at {r}"),
+        Sdk::Git { shown, rev: None, .. } => format!("a git dependency on {shown} (its default branch; pin it with rev = \"<commit>\")"),
     })
     .into_owned();
     let mut out = format!(
@@ -420,7 +467,7 @@ fn next_steps(name: &str, display: &str, dir: &Path, sdk: &Sdk) -> String {
          \x20 README.md    the author's guide\n"
     );
     if let Sdk::Path(p) = sdk {
-        if p.components().any(|c| c.as_os_str() == "checkouts") && p.to_string_lossy().contains("/git/checkouts/") {
+        if in_cargo_git_checkout(p) {
             out.push_str("Note: that SDK folder is cargo's own copy of a git checkout, which cargo may remove; make the project last by switching Cargo.toml to the git dependency in the comment above the SDK line.\n");
         }
     }
@@ -432,4 +479,50 @@ fn next_steps(name: &str, display: &str, dir: &Path, sdk: &Sdk) -> String {
         t(&shell_word(&dir.display().to_string()))
     ));
     out
+}
+
+// Compiled into the CLI's test binary (`host/cli/tests/new_project` includes
+// this file), as the binary has no unit-test build of its own.
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// `<root>/host/cli` beside `<root>/plugin/sdk`, a folder holding the
+    /// SDK's Cargo.toml.
+    fn checkout(root: &Path) -> PathBuf {
+        let sdk = root.join("plugin/sdk");
+        std::fs::create_dir_all(&sdk).unwrap();
+        std::fs::write(sdk.join("Cargo.toml"), "[package]\nname = \"psa-connector-sdk\"\n").unwrap();
+        let cli = root.join("host/cli");
+        std::fs::create_dir_all(&cli).unwrap();
+        cli
+    }
+
+    /// `cargo install --git`: the binary is built in
+    /// `$CARGO_HOME/git/checkouts/<repository>-<hash>/<commit>`.
+    #[test]
+    fn the_sdk_in_a_cargo_git_checkout_is_refused() {
+        let tmp = tempfile::tempdir().unwrap();
+        let cli = checkout(&tmp.path().join(".cargo/git/checkouts/optimize365-3f2a1b0c9d8e7f60/1a2b3c4"));
+        let err = sdk_beside(&cli).unwrap_err();
+        for part in ["installed from git", "git/checkouts/optimize365-3f2a1b0c9d8e7f60/1a2b3c4/plugin/sdk", "cargo may delete",
+            "pass --sdk-git URL --sdk-rev REV", "or --sdk-path DIR", "nothing was written"] {
+            assert!(err.contains(part), "no {part:?} in: {err}");
+        }
+        // The same SDK in an author's own checkout is the default.
+        let cli = checkout(&tmp.path().join("src/optimize365"));
+        assert_eq!(sdk_beside(&cli).unwrap(), tmp.path().join("src/optimize365/plugin/sdk").canonicalize().unwrap());
+        // Gone: the other sentence.
+        let err = sdk_beside(&tmp.path().join("elsewhere/host/cli")).unwrap_err();
+        assert!(err.contains("is gone") && err.contains("pass --sdk-git URL --sdk-rev REV"), "{err}");
+    }
+
+    #[test]
+    fn cargo_git_checkouts_are_recognised_by_two_folder_names() {
+        assert!(in_cargo_git_checkout(Path::new("/home/a/.cargo/git/checkouts/o-1/abc/plugin/sdk")));
+        assert!(in_cargo_git_checkout(Path::new("/opt/cargo-home/git/checkouts/o-1/abc/plugin/sdk")));
+        assert!(!in_cargo_git_checkout(Path::new("/home/a/git/optimize365/plugin/sdk")));
+        assert!(!in_cargo_git_checkout(Path::new("/home/a/checkouts/git/plugin/sdk")));
+        assert!(!in_cargo_git_checkout(Path::new("/home/a/my-git/checkouts/plugin/sdk")));
+    }
 }

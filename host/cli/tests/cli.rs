@@ -12,6 +12,76 @@ mod new_project;
 
 const BIN: &str = env!("CARGO_BIN_EXE_psa-host");
 
+/// The test connectors the CLI's tests run with `--plugin`: the
+/// contract-version connectors `tests/guests/tickets-v0_2_0` and the frozen
+/// `tests/guests/frozen-v0_1_0` (`ticket ...`, `import --since`, `info`),
+/// and the template with six deliberate bugs `tests/guests/buggy-template`
+/// (`psa-host test`, in `harness`).
+///
+/// Built here, at test time, once per test binary, into `<target>/guests`
+/// beside the bundled connectors (one cargo run for the three; a no-op when
+/// they are up to date). Not by a build script: building or installing the
+/// CLI (`cargo install --path host/cli`) must not build its test suite. A
+/// failed build fails every test that needs them, with cargo's output and
+/// the sentence from `build_guests_into`.
+mod test_guests {
+    #![allow(dead_code)]
+    include!("../../../build-support/guests.rs");
+
+    use std::sync::OnceLock;
+
+    const PACKAGES: [&str; 3] = ["tickets-v0_2_0-guest", "frozen-v0_1_0-guest", "buggy-template-guest"];
+
+    /// `.wasm` paths, in the order of `PACKAGES`.
+    fn built() -> &'static [String] {
+        static BUILT: OnceLock<Result<Vec<String>, String>> = OnceLock::new();
+        match BUILT.get_or_init(build) {
+            Ok(paths) => paths,
+            Err(e) => panic!("the CLI's test connectors could not be built: {e}"),
+        }
+    }
+
+    fn build() -> Result<Vec<String>, String> {
+        let workspace = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+        ensure_guest_target(false)?;
+        let target = target_dir(&workspace)?.join("guests");
+        let wasm = build_guests_into(&workspace, &target, &PACKAGES)?;
+        wasm.into_iter()
+            .map(|p| match p.is_file() {
+                true => p.to_str().map(str::to_string).ok_or_else(|| format!("{} is not UTF-8", p.display())),
+                false => Err(format!("cargo built {PACKAGES:?} but left no {}", p.display())),
+            })
+            .collect()
+    }
+
+    /// The workspace's target directory: the first folder above this test
+    /// binary (`<target>[/<triple>]/<profile>/deps/cli-<hash>`) that cargo
+    /// marked as one (`CACHEDIR.TAG`); else an absolute `CARGO_TARGET_DIR`,
+    /// else `<workspace>/target`.
+    fn target_dir(workspace: &Path) -> Result<PathBuf, String> {
+        let exe = std::env::current_exe().map_err(|e| format!("cannot find this test binary's path: {e}"))?;
+        if let Some(t) = exe.ancestors().skip(2).find(|d| d.join("CACHEDIR.TAG").is_file()) {
+            return Ok(t.to_path_buf());
+        }
+        match std::env::var_os("CARGO_TARGET_DIR").map(PathBuf::from) {
+            Some(t) if t.is_absolute() => Ok(t),
+            _ => Ok(workspace.join("target")),
+        }
+    }
+
+    pub fn tickets_v0_2_0() -> &'static str {
+        &built()[0]
+    }
+
+    pub fn frozen_v0_1_0() -> &'static str {
+        &built()[1]
+    }
+
+    pub fn buggy_template() -> &'static str {
+        &built()[2]
+    }
+}
+
 fn write_config(dir: &Path, sim: &HaloSim, secret: Option<&str>) -> std::path::PathBuf {
     let o = sim.options();
     let secret_line = match secret {
@@ -468,8 +538,7 @@ fn a_wait_reason_from_the_connector_is_escaped_in_the_progress_line() {
 #[path = "../../../tests/guests/mini-psa.rs"]
 mod mini_psa;
 
-const TICKETS_WASM: &str = env!("PSA_TEST_TICKETS_V0_2_0_WASM");
-const FROZEN_WASM: &str = env!("PSA_TEST_FROZEN_V0_1_0_WASM");
+use test_guests::{frozen_v0_1_0 as frozen_wasm, tickets_v0_2_0 as tickets_wasm};
 
 /// A config file for the test connectors: `base_url` plus `extra` lines.
 fn mini_config(dir: &Path, psa: &mini_psa::MiniPsa, extra: &str) -> std::path::PathBuf {
@@ -495,14 +564,14 @@ async fn ticket_open_twice_with_one_key_creates_then_notes_and_prints_id_number_
     let psa = mini_psa::MiniPsa::start(5);
     let dir = tempfile::tempdir().unwrap();
     let cfg = mini_config(dir.path(), &psa, "");
-    let first = psa_host(on_plugin(&OPEN, TICKETS_WASM, &cfg, &FINDING), vec![]).await;
+    let first = psa_host(on_plugin(&OPEN, tickets_wasm(), &cfg, &FINDING), vec![]).await;
     assert!(first.status.success(), "{}", all_output(&first));
     let text = String::from_utf8_lossy(&first.stdout).to_string();
     assert!(text.starts_with("created: a new ticket was opened\n"), "{text}");
     assert!(text.contains("ticket id: 1001\n") && text.contains("number:    T-0001\n"), "{text}");
     assert!(text.contains(&format!("link:      {}/tickets/1001\n", psa.base_url())), "{text}");
 
-    let second = psa_host(on_plugin(&OPEN, TICKETS_WASM, &cfg, &FINDING), vec![]).await;
+    let second = psa_host(on_plugin(&OPEN, tickets_wasm(), &cfg, &FINDING), vec![]).await;
     assert!(second.status.success(), "{}", all_output(&second));
     let text = String::from_utf8_lossy(&second.stdout).to_string();
     assert!(text.starts_with("noted on existing ticket: an open ticket had this key; note 1001-1 was added to it\n"), "{text}");
@@ -521,10 +590,10 @@ async fn ticket_open_refuses_a_bad_key_and_a_0_1_0_connector_with_exit_2() {
     let cfg = mini_config(dir.path(), &psa, "");
     let mut bad = FINDING;
     bad[7] = "has space";
-    let out = psa_host(on_plugin(&OPEN, TICKETS_WASM, &cfg, &bad), vec![]).await;
+    let out = psa_host(on_plugin(&OPEN, tickets_wasm(), &cfg, &bad), vec![]).await;
     assert_eq!(out.status.code(), Some(2), "{}", all_output(&out));
     assert!(all_output(&out).contains("--key: the deduplication key contains ' '"), "{}", all_output(&out));
-    let out = psa_host(on_plugin(&OPEN, FROZEN_WASM, &cfg, &FINDING), vec![]).await;
+    let out = psa_host(on_plugin(&OPEN, frozen_wasm(), &cfg, &FINDING), vec![]).await;
     assert_eq!(out.status.code(), Some(2), "{}", all_output(&out));
     assert!(all_output(&out).contains("capability not offered by this connector (contract 0.1.0)"), "{}", all_output(&out));
     assert!(psa.requests().is_empty(), "{:?}", psa.requests());
@@ -535,12 +604,12 @@ async fn ticket_output_from_the_connector_is_escaped() {
     let psa = mini_psa::MiniPsa::start(5);
     let dir = tempfile::tempdir().unwrap();
     let cfg = mini_config(dir.path(), &psa, "behaviour = \"control-chars\"\n");
-    let out = psa_host(on_plugin(&OPEN, TICKETS_WASM, &cfg, &FINDING), vec![]).await;
+    let out = psa_host(on_plugin(&OPEN, tickets_wasm(), &cfg, &FINDING), vec![]).await;
     assert!(out.status.success(), "{}", all_output(&out));
     let text = String::from_utf8_lossy(&out.stdout).to_string();
     assert!(!text.contains('\u{1b}') && !text.contains("\nforged"), "{text:?}");
     assert!(text.contains("number:    T-1\\u{1b}[31m\\nforged line\n"), "{text}");
-    let out = psa_host(on_plugin(&["ticket", "options"], TICKETS_WASM, &cfg, &[]), vec![]).await;
+    let out = psa_host(on_plugin(&["ticket", "options"], tickets_wasm(), &cfg, &[]), vec![]).await;
     assert!(out.status.success(), "{}", all_output(&out));
     let text = String::from_utf8_lossy(&out.stdout).to_string();
     assert!(!text.contains('\u{1b}') && !text.contains('\u{7}') && !text.contains("\nforged"), "{text:?}");
@@ -551,7 +620,7 @@ async fn ticket_options_lists_each_kind_as_a_table() {
     let psa = mini_psa::MiniPsa::start(5);
     let dir = tempfile::tempdir().unwrap();
     let cfg = mini_config(dir.path(), &psa, "");
-    let out = psa_host(on_plugin(&["ticket", "options"], TICKETS_WASM, &cfg, &[]), vec![]).await;
+    let out = psa_host(on_plugin(&["ticket", "options"], tickets_wasm(), &cfg, &[]), vec![]).await;
     assert!(out.status.success(), "{}", all_output(&out));
     let text = String::from_utf8_lossy(&out.stdout).to_string();
     let rows: Vec<Vec<&str>> = text.lines().map(|l| l.split_whitespace().collect()).collect();
@@ -560,15 +629,15 @@ async fn ticket_options_lists_each_kind_as_a_table() {
     assert!(rows.contains(&vec!["priority", "10", "P1", "Critical"]), "{text}");
     assert!(rows.contains(&vec!["priority", "20", "yes", "P3", "Normal"]), "{text}");
     assert!(rows.contains(&vec!["outcome", "n1", "yes", "Private", "Note"]), "{text}");
-    let out = psa_host(on_plugin(&["ticket", "options"], TICKETS_WASM, &cfg, &["--kind", "priority"]), vec![]).await;
+    let out = psa_host(on_plugin(&["ticket", "options"], tickets_wasm(), &cfg, &["--kind", "priority"]), vec![]).await;
     assert_eq!(String::from_utf8_lossy(&out.stdout).lines().count(), 3, "{}", all_output(&out));
     // A kind the connector does not list: exit 2, nothing asked of the PSA.
     let before = psa.requests().len();
-    let out = psa_host(on_plugin(&["ticket", "options"], TICKETS_WASM, &cfg, &["--kind", "queue"]), vec![]).await;
+    let out = psa_host(on_plugin(&["ticket", "options"], tickets_wasm(), &cfg, &["--kind", "queue"]), vec![]).await;
     assert_eq!(out.status.code(), Some(2), "{}", all_output(&out));
     assert!(all_output(&out).contains("capability not offered by this connector (contract 0.2.0)"), "{}", all_output(&out));
     // A connector without ticket options at all says so, also without --kind.
-    let out = psa_host(on_plugin(&["ticket", "options"], FROZEN_WASM, &cfg, &[]), vec![]).await;
+    let out = psa_host(on_plugin(&["ticket", "options"], frozen_wasm(), &cfg, &[]), vec![]).await;
     assert_eq!(out.status.code(), Some(2), "{}", all_output(&out));
     assert!(all_output(&out).contains("capability not offered by this connector (contract 0.1.0)"), "{}", all_output(&out));
     assert_eq!(psa.requests().len(), before);
@@ -581,19 +650,19 @@ async fn import_since_reads_only_the_changed_or_says_it_fell_back() {
     let cfg = mini_config(dir.path(), &psa, "");
     // 1_700_000_111 = 2023-11-14T22:15:11Z: customers C111..C120 changed since.
     for since in ["2023-11-14T22:15:11Z", "2023-11-14T23:15:11+01:00", "1700000111"] {
-        let out = psa_host(on_plugin(&["import"], TICKETS_WASM, &cfg, &["--format", "ndjson", "--since", since]), vec![]).await;
+        let out = psa_host(on_plugin(&["import"], tickets_wasm(), &cfg, &["--format", "ndjson", "--since", since]), vec![]).await;
         assert!(out.status.success(), "{since}: {}", all_output(&out));
         assert_eq!(String::from_utf8_lossy(&out.stdout).lines().count(), 10, "{since}");
         let err = String::from_utf8_lossy(&out.stderr);
         assert!(err.contains("read: only the customers changed since 1700000111"), "{since}: {err}");
     }
-    let out = psa_host(on_plugin(&["import"], FROZEN_WASM, &cfg, &["--format", "ndjson", "--since", "1700000111"]), vec![]).await;
+    let out = psa_host(on_plugin(&["import"], frozen_wasm(), &cfg, &["--format", "ndjson", "--since", "1700000111"]), vec![]).await;
     assert!(out.status.success(), "{}", all_output(&out));
     assert_eq!(String::from_utf8_lossy(&out.stdout).lines().count(), 120, "every customer");
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("read: every customer, not only those changed since 1700000111: fell back to a full import because the connector was built against contract 0.1.0"), "{err}");
     for bad in ["yesterday", "2023-11-14", "1969-12-31T23:59:59Z", "99999999999999999999999"] {
-        let out = psa_host(on_plugin(&["import"], TICKETS_WASM, &cfg, &["--since", bad]), vec![]).await;
+        let out = psa_host(on_plugin(&["import"], tickets_wasm(), &cfg, &["--since", bad]), vec![]).await;
         assert_eq!(out.status.code(), Some(2), "{bad}: {}", all_output(&out));
         let err = String::from_utf8_lossy(&out.stderr);
         assert!(err.contains("--since"), "{bad}: {err}");
@@ -602,7 +671,7 @@ async fn import_since_reads_only_the_changed_or_says_it_fell_back() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn info_shows_the_budget_option_kinds_and_field_choices() {
-    let out = psa_host(s(&["info", "--no-cache", "--plugin", TICKETS_WASM]), vec![]).await;
+    let out = psa_host(s(&["info", "--no-cache", "--plugin", tickets_wasm()]), vec![]).await;
     assert!(out.status.success(), "{}", all_output(&out));
     let text = String::from_utf8_lossy(&out.stdout).to_string();
     assert!(text.contains("contract: optimize365:psa-connector@0.2.0"), "{text}");
@@ -610,11 +679,11 @@ async fn info_shows_the_budget_option_kinds_and_field_choices() {
     assert!(text.contains("ticket option kinds: ticket-type, priority, outcome"), "{text}");
     assert!(text.contains("choice javascript-url"), "{text}");
     assert!(text.contains("a whole number from 1 to 1000"), "{text}");
-    let json = psa_host(s(&["info", "--json", "--no-cache", "--plugin", TICKETS_WASM]), vec![]).await;
+    let json = psa_host(s(&["info", "--json", "--no-cache", "--plugin", tickets_wasm()]), vec![]).await;
     let doc: serde_json::Value = serde_json::from_slice(&json.stdout).unwrap();
     assert_eq!(doc["budget"]["requests"], 5);
     assert_eq!(doc["ticket_option_kinds"][2], "outcome");
-    let out = psa_host(s(&["info", "--no-cache", "--plugin", FROZEN_WASM]), vec![]).await;
+    let out = psa_host(s(&["info", "--no-cache", "--plugin", frozen_wasm()]), vec![]).await;
     let text = String::from_utf8_lossy(&out.stdout).to_string();
     assert!(text.contains("request budget: none declared") && text.contains("ticket option kinds: none"), "{text}");
 }

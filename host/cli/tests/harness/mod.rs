@@ -188,7 +188,9 @@ async fn an_error_of_the_wrong_kind_fails_its_typed_error_check() {
 
 // --- The template with deliberate bugs -------------------------------------
 
-const BUGGY: &str = env!("PSA_TEST_BUGGY_TEMPLATE_WASM");
+/// The buggy template's component (built at test time, in `cli.rs`).
+use super::test_guests::buggy_template as buggy;
+
 /// The template fixtures' fake API key; a bug's key keeps its tail.
 const TEMPLATE_KEY: &str = "fixture-key-3b9e0c71d4a2";
 
@@ -236,7 +238,7 @@ fn template_fixtures_with(bug: Option<&str>) -> tempfile::TempDir {
 /// mutations: the exit code, the report, the FAIL lines by check.
 async fn run_bug(bug: &str) -> (Option<i32>, String, Vec<(String, String)>) {
     let dir = template_fixtures_with(Some(bug));
-    let (code, stdout, stderr) = run_test(dir.path(), &["--plugin", BUGGY, "--no-mutations"]).await;
+    let (code, stdout, stderr) = run_test(dir.path(), &["--plugin", buggy(), "--no-mutations"]).await;
     let key_tail = &TEMPLATE_KEY["fixture-key-".len()..];
     assert!(!stdout.contains(key_tail) && !stderr.contains(key_tail), "the API key reached the output:\n{stdout}\n{stderr}");
     let mut lines: Vec<(String, String)> = Vec::new();
@@ -265,7 +267,7 @@ async fn the_buggy_template_without_a_bug_passes_every_check() {
     // The copy itself is sound: with the template's own key (no bug on) it
     // passes every check, mutations included, so each FAIL below is its bug's.
     let dir = template_fixtures_with(None);
-    let (code, stdout, stderr) = run_test(dir.path(), &["--plugin", BUGGY]).await;
+    let (code, stdout, stderr) = run_test(dir.path(), &["--plugin", buggy()]).await;
     assert_eq!(code, Some(0), "{stdout}\n{stderr}");
     assert_eq!(stdout.lines().filter(|l| l.starts_with("PASS ")).count(), 17, "{stdout}");
     assert!(stdout.contains("PASS same-cursor: the cursor gave the same 3 customer(s) in two sessions"), "{stdout}");

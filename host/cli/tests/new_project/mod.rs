@@ -4,6 +4,11 @@
 //! check. A submodule of `cli.rs`, so no second test binary links wasmtime.
 
 use super::BIN;
+
+// new.rs's unit tests (the binary has no unit-test build) run here.
+#[path = "../../src/new.rs"]
+#[allow(dead_code)]
+mod new_rs;
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
@@ -141,6 +146,39 @@ fn new_takes_a_display_name_and_a_git_sdk() {
     assert!(new(&["kaseya-bms", "--dir", dir2.to_str().unwrap()]).status.success());
     let lib = std::fs::read_to_string(dir2.join("src/lib.rs")).unwrap();
     assert!(lib.contains(r#"macro_rules! psa_name { () => { "Kaseya BMS" }; }"#));
+}
+
+/// A `--sdk-git` URL with user info (a token as password, or alone as the
+/// user name) is written to Cargo.toml as given, and never printed.
+#[test]
+fn new_shows_a_git_url_without_its_user_info() {
+    let tmp = tempfile::tempdir().unwrap();
+    for (i, (url, shown)) in [
+        ("https://ana:ghp_S3cretT0ken@git.example/o/optimize365.git", "https://git.example/o/optimize365.git"),
+        ("https://ghp_S3cretT0ken@git.example/o/optimize365.git", "https://git.example/o/optimize365.git"),
+        ("ssh://ana:ghp_S3cretT0ken@git.example:2222/o/optimize365.git", "ssh://git.example:2222/o/optimize365.git"),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let dir = tmp.path().join(format!("p{i}"));
+        let out = new(&["acme-psa", "--dir", dir.to_str().unwrap(), "--sdk-git", url, "--sdk-rev", "v0.2.0"]);
+        assert!(out.status.success(), "{}", text(&out));
+        let printed = text(&out);
+        assert!(!printed.contains("S3cret") && !printed.contains("ana"), "{printed}");
+        assert!(printed.contains(&format!("a git dependency on {shown} at v0.2.0")), "{printed}");
+        let doc: toml::Table = std::fs::read_to_string(dir.join("Cargo.toml")).unwrap().parse().unwrap();
+        assert_eq!(doc["dependencies"]["psa-connector-sdk"]["git"].as_str(), Some(url));
+    }
+    // Refused URLs are not echoed with their user info either.
+    for url in ["ftp://ana:ghp_S3cretT0ken@git.example/o/r.git", "https://ana:ghp_S3cretT0ken@[git.example/o"] {
+        let dir = tmp.path().join("refused");
+        let out = new(&["acme-psa", "--dir", dir.to_str().unwrap(), "--sdk-git", url]);
+        assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+        let printed = text(&out);
+        assert!(printed.contains("--sdk-git") && !printed.contains("S3cret"), "{printed}");
+        assert!(!dir.exists());
+    }
 }
 
 #[test]
