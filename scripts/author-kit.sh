@@ -79,9 +79,9 @@ run_block() {
         run="${run//<repository URL>/\"${git_url:-}\"}"
         run="${run//<commit>/${git_rev:-}}"
         if [[ "$line" == "cargo install "* ]]; then
-            run="$line --debug --target-dir \"\$REPO/target\" --root \"$root\""
+            run="$run --debug --target-dir \"\$REPO/target\" --root \"$root\""
         elif [[ "$line" == "psa-host check "* || "$line" == "psa-host import "* ]]; then
-            run="$line --allow-loopback"
+            run="$run --allow-loopback"
         fi
         echo "author-kit: \$ $run"
         [[ "$line" == "psa-host new "* ]] && new_started=$(now_ms)
