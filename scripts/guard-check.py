@@ -473,6 +473,8 @@ ROWS = [
     ("record-non-empty-dir", CLI + "record.rs", "if let Err(message) = check_empty(dir) {\n        eprintln",
      "if let Err(message) = Ok::<(), String>(()) {\n        eprintln",
      HOST_CLI, "record::a_non_empty_record_directory_is_refused_before_any_request"),
+    ("record-reserve-room", H + "record.rs", "Some(p) => p.recorder.reserve(take as u64),", "Some(_) => true,",
+     HOST_LIB, "record::tests::a_body_copy_grows_only_into_room_reserved_from_the_recording"),
     # --- #14 new ---
     # `psa-host new` (host/cli/src/new.rs): refusals, each with its sentence
     # and nothing written.
