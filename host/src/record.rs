@@ -120,6 +120,24 @@ impl fmt::Debug for Exchange {
 }
 
 impl Exchange {
+    /// An exchange with empty headers and bodies, read to its end (for an
+    /// embedder's tests and its own recorders; set the public fields).
+    pub fn new(sequence: u64, method: &str, url: &str, status: u16) -> Exchange {
+        Exchange {
+            sequence,
+            method: method.to_string(),
+            url: url.to_string(),
+            request_headers: Vec::new(),
+            request_body: Vec::new(),
+            status,
+            response_headers: Vec::new(),
+            response_body: Vec::new(),
+            response_complete: true,
+            copy_cut: false,
+            reserved: 0,
+        }
+    }
+
     /// Bytes this exchange holds (bodies, URL and headers), as counted
     /// against [`Recording::max_bytes`].
     pub fn size(&self) -> u64 {
@@ -131,6 +149,32 @@ impl Exchange {
             + headers(&self.request_headers)
             + headers(&self.response_headers)) as u64
     }
+}
+
+/// Statuses after which the host retries a call ([`crate::RetryPolicy`];
+/// a connect failure or a timeout leave no exchange, or one not read to
+/// its end).
+pub const RETRIED_STATUSES: [u16; 4] = [429, 502, 503, 504];
+
+/// Leaves out each failed attempt (a status in [`RETRIED_STATUSES`], or
+/// an answer not read to its end) that a later request with the same
+/// method, URL and body replaced: the host (or the connector) retried it,
+/// and a replay in order without retries (`psa-host test`) would fail on
+/// it. A success sent twice, or a failure never repeated, is kept.
+/// Returns the exchanges kept, in their order, and how many were left out.
+pub fn drop_replaced(exchanges: Vec<Exchange>) -> (Vec<Exchange>, usize) {
+    let same = |a: &Exchange, b: &Exchange| a.method == b.method && a.url == b.url && a.request_body == b.request_body;
+    let replaced: Vec<bool> = exchanges
+        .iter()
+        .enumerate()
+        .map(|(i, e)| {
+            let failed = RETRIED_STATUSES.contains(&e.status) || !e.response_complete;
+            failed && exchanges[i + 1..].iter().any(|later| same(e, later))
+        })
+        .collect();
+    let dropped = replaced.iter().filter(|r| **r).count();
+    let kept = exchanges.into_iter().zip(replaced).filter(|(_, r)| !r).map(|(e, _)| e).collect();
+    (kept, dropped)
 }
 
 /// An [`ExchangeRecorder`] that keeps exchanges in memory, bounded.
@@ -445,6 +489,34 @@ mod tests {
         }
         assert_eq!(r.take().len(), 2, "the byte limit holds");
         assert_eq!(r.dropped(), 2);
+    }
+
+    /// A failed attempt (429, 502-504, or not read to its end) that a later
+    /// identical request replaced is left out; one with another URL or
+    /// body, a success sent twice, or a failure never repeated is kept.
+    #[test]
+    fn a_failed_attempt_a_retry_replaced_is_left_out() {
+        let a = "https://psa.example/api/clients?page=1";
+        let b = "https://psa.example/api/clients?page=2";
+        let mut cut = Exchange::new(4, "GET", b, 200);
+        cut.response_complete = false;
+        let mut post = Exchange::new(6, "POST", a, 503);
+        post.request_body = b"x=1".to_vec();
+        let list = vec![
+            Exchange::new(0, "GET", a, 429),
+            Exchange::new(1, "GET", a, 200),
+            Exchange::new(2, "GET", a, 200),
+            Exchange::new(3, "GET", b, 503),
+            cut,
+            Exchange::new(5, "GET", b, 200),
+            post,
+            Exchange::new(7, "POST", a, 200),
+            Exchange::new(8, "GET", a, 500),
+            Exchange::new(9, "GET", a, 502),
+        ];
+        let (kept, dropped) = drop_replaced(list);
+        assert_eq!(kept.iter().map(|e| e.sequence).collect::<Vec<_>>(), [1, 2, 5, 6, 7, 8, 9]);
+        assert_eq!(dropped, 3);
     }
 
     fn pending(recorder: Arc<Recording>, sent: &[u8]) -> Pending {

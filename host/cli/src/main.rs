@@ -169,6 +169,11 @@ enum Command {
         /// configured secret would remain). DIR must be new or empty.
         #[arg(long, value_name = "DIR")]
         record: Option<PathBuf>,
+        /// For tests: the most exchanges `--record` keeps (at most the
+        /// default, 1000), so a full recording is cheap to reach.
+        #[arg(long, value_name = "N", hide = true, requires = "record",
+              value_parser = clap::value_parser!(u16).range(1..=1000))]
+        record_max_exchanges: Option<u16>,
     },
     /// Open tickets once per finding, and list the PSA's ticket options.
     Ticket {
@@ -342,10 +347,10 @@ async fn run(command: Command) -> ExitCode {
             };
             check(&connector, &config).await
         }
-        Command::Import { connect, format, output, since, record: Some(dir) } => {
-            record::import(&connect, &dir, format, output, since).await
+        Command::Import { connect, format, output, since, record: Some(dir), record_max_exchanges } => {
+            record::import(&connect, &dir, format, output, since, record_max_exchanges).await
         }
-        Command::Import { connect, format, output, since, record: None } => {
+        Command::Import { connect, format, output, since, record: None, .. } => {
             let (connector, config) = match prepare(&connect).await {
                 Ok(x) => x,
                 Err(code) => return code,
@@ -523,7 +528,12 @@ async fn import(
         Ok(x) => x,
         Err(code) => return code,
     };
-    let write = |w: &mut dyn Write| output::write_customers(w, &outcome, format_name(format));
+    write_import(&outcome, took, format, output)
+}
+
+/// Writes an import's customers (to `output` or stdout) and its summary.
+fn write_import(outcome: &ImportOutcome, took: Duration, format: Format, output: Option<PathBuf>) -> ExitCode {
+    let write = |w: &mut dyn Write| output::write_customers(w, outcome, format_name(format));
     let written = match &output {
         Some(path) => {
             // Write to a temporary file and rename, so a reader never sees half a file.
@@ -545,7 +555,7 @@ async fn import(
         eprintln!("error: could not write the output: {e}");
         return ExitCode::from(2);
     }
-    let _ = output::print_summary(&mut std::io::stderr().lock(), &outcome, took);
+    let _ = output::print_summary(&mut std::io::stderr().lock(), outcome, took);
     ExitCode::SUCCESS
 }
 
