@@ -486,9 +486,12 @@ ROWS = [
     ("record-full-refused", CLI + "record.rs", "    if dropped > 0 {\n        return Err(format!(\n            \"the recording was refused",
      "    if false {\n        return Err(format!(\n            \"the recording was refused",
      HOST_CLI, "record::a_full_recording_is_refused_and_nothing_is_written"),
-    ("record-write-whole", CLI + "record.rs", 'let tmp = parent.join(format!(".{name}.recording-{}", std::process::id()));',
-     "let tmp = dir.to_path_buf();",
-     HOST_CLI, "record::a_write_that_fails_part_way_leaves_nothing_in_the_record_directory"),
+    # Writing into DIR itself and keeping what a failed write left: both
+    # must go for a partial DIR.
+    ("record-write-whole", [(CLI + "record.rs", 'let tmp = parent.join(format!(".{name}.recording-{}", std::process::id()));',
+                             "let tmp = dir.to_path_buf();"),
+                            (CLI + "record.rs", "let _ = std::fs::remove_dir_all(&tmp);", "let _ = &tmp;")],
+     None, None, HOST_CLI, "record::a_write_that_fails_part_way_leaves_nothing_in_the_record_directory"),
     ("record-escape-dir", CLI + "record.rs",
      'if let Err(message) = check_empty(dir) {\n        eprintln!("error: --record: {}", t(&message));',
      'if let Err(message) = check_empty(dir) {\n        eprintln!("error: --record: {message}");',
