@@ -492,6 +492,8 @@ ROWS = [
                              "let tmp = dir.to_path_buf();"),
                             (CLI + "record.rs", "let _ = std::fs::remove_dir_all(&tmp);", "let _ = &tmp;")],
      None, None, HOST_CLI, "record::a_write_that_fails_part_way_leaves_nothing_in_the_record_directory"),
+    ("record-write-cleanup", CLI + "record.rs", "let _ = std::fs::remove_dir_all(&tmp);", "let _ = &tmp;",
+     HOST_CLI, "record::a_write_that_fails_part_way_leaves_nothing_in_the_record_directory"),
     ("record-escape-dir", CLI + "record.rs",
      'if let Err(message) = check_empty(dir) {\n        eprintln!("error: --record: {}", t(&message));',
      'if let Err(message) = check_empty(dir) {\n        eprintln!("error: --record: {message}");',

@@ -180,10 +180,18 @@ fn write(dir: &Path, files: &Files) -> Result<(), String> {
     };
     std::fs::create_dir_all(&parent).map_err(|e| format!("cannot create {}: {e}", parent.display()))?;
     let tmp = parent.join(format!(".{name}.recording-{}", std::process::id()));
+    // Debug builds only: a write failing after N files, for the tests.
+    #[cfg(debug_assertions)]
+    let fail_after: Option<usize> = std::env::var("PSA_HOST_TEST_RECORD_FAIL_AFTER").ok().and_then(|v| v.parse().ok());
+    #[cfg(not(debug_assertions))]
+    let fail_after: Option<usize> = None;
     let written = (|| {
         std::fs::create_dir(&tmp).map_err(|e| format!("cannot create {}: {e}", tmp.display()))?;
-        for (file, text) in files {
+        for (n, (file, text)) in files.iter().enumerate() {
             let path = tmp.join(file);
+            if fail_after == Some(n) {
+                return Err(format!("cannot write {}: a failure injected by PSA_HOST_TEST_RECORD_FAIL_AFTER", path.display()));
+            }
             std::fs::write(&path, text).map_err(|e| format!("cannot write {}: {e}", path.display()))?;
         }
         // An empty DIR that exists is replaced by the written one.

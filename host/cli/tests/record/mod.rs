@@ -206,28 +206,28 @@ async fn an_answer_not_read_to_its_end_refuses_the_recording() {
     assert!(!customers.exists(), "the import's output was written");
 }
 
-/// A write of the fixtures that fails part-way leaves nothing in DIR:
-/// here the process may write files of at most 4 KiB (`ulimit -f 8`, dash's
-/// 512-byte blocks), so `connection.toml` and the token exchange fit and
-/// the first page of 20 customers does not.
+/// A write of the fixtures that fails part-way (here after two files, by
+/// the debug builds' `PSA_HOST_TEST_RECORD_FAIL_AFTER`) leaves nothing:
+/// neither DIR, nor the temporary directory beside it, nor the import's
+/// output.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_write_that_fails_part_way_leaves_nothing_in_the_record_directory() {
-    let sim = HaloSim::start(SimOptions { customers: sample_customers(30, 7), page_cap: 20, ..Default::default() })
-        .await
-        .unwrap();
+    let sim = small_sim().await;
     let dir = tempfile::tempdir().unwrap();
     let cfg = write_config(dir.path(), &sim, Some(&sim.options().client_secret));
     let fx = dir.path().join("fixtures");
-    let mut args = s(&["-c", "ulimit -f 8 && exec \"$0\" \"$@\"", super::BIN]);
-    args.extend(s(&[
-        "import", "--allow-loopback", "--no-cache", "--config", cfg.to_str().unwrap(), "--record", fx.to_str().unwrap(),
-    ]));
-    let out = tokio::task::spawn_blocking(move || std::process::Command::new("/bin/sh").args(&args).output().unwrap())
-        .await
-        .unwrap();
-    assert!(!out.status.success(), "the write did not fail: {}", all_output(&out));
+    let customers = dir.path().join("customers.json");
+    let args = [
+        "import", "--allow-loopback", "--config", cfg.to_str().unwrap(), "--output", customers.to_str().unwrap(),
+        "--record", fx.to_str().unwrap(),
+    ];
+    let out = psa_host(s(&args), vec![("PSA_HOST_TEST_RECORD_FAIL_AFTER", "2".to_string())]).await;
+    let printed = all_output(&out);
+    assert_eq!(out.status.code(), Some(2), "{printed}");
+    assert!(printed.contains("a failure injected by PSA_HOST_TEST_RECORD_FAIL_AFTER; nothing was left in"), "{printed}");
     assert!(!fx.exists(), "a partial recording was left: {:?}", std::fs::read_dir(&fx).map(|d| d.count()));
-    assert!(out.stdout.is_empty(), "the import's output was written: {}", all_output(&out));
+    let left: Vec<_> = std::fs::read_dir(dir.path()).unwrap().map(|e| e.unwrap().file_name()).collect();
+    assert_eq!(left, [std::ffi::OsString::from("halo.toml")], "something besides the config was left");
 }
 
 /// A refusal names DIR escaped for the terminal.
