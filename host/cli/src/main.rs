@@ -9,7 +9,7 @@
 //! | code | meaning |
 //! |---|---|
 //! | 0 | success; for `check`, every step passed or was skipped for a reason that is not a failure |
-//! | 1 | the connection does not work: a `check` step failed, or the import failed (the connector's error is printed); or `import --record` refused the recording (a secret would remain in it) |
+//! | 1 | the connection does not work: a `check` step failed, or the import failed (the connector's error is printed); or `import --record` refused the recording (a secret would remain in it, an answer was not read to its end, or it is full), writing nothing |
 //! | 2 | usage or configuration error (bad flag, unreadable or invalid config file, a cache directory or key file other users could write, a bad `--since` or `--key`, a call the connector does not offer, an `import --record` directory that is not empty or cannot be written) |
 //! | 3 | the connector misbehaved: crashed, ran past its deadline or memory, or broke the contract |
 //! | 4 | the connector could not be loaded (not a component, wrong contract version) |
@@ -166,7 +166,10 @@ enum Command {
         since: Option<u64>,
         /// Also record the import's HTTP exchanges as fixtures for `psa-host
         /// test --fixtures DIR`, secrets and tokens scrubbed (refused if a
-        /// configured secret would remain). DIR must be new or empty.
+        /// configured secret would remain, an answer was not read to its
+        /// end, or the recording is full). DIR must be new or empty. The
+        /// output is written only once the recording is: a refused
+        /// recording writes nothing at all.
         #[arg(long, value_name = "DIR")]
         record: Option<PathBuf>,
         /// For tests: the most exchanges `--record` keeps (at most the
