@@ -242,6 +242,8 @@ impl Transport {
                         body: Vec::new(),
                         cap: max,
                         complete: false,
+                        cut: false,
+                        reserved: 0,
                     }
                     .boxed_unsync()
                 })

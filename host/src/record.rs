@@ -24,7 +24,11 @@
 //! [`Recording`] is a ready recorder that keeps the exchanges in memory,
 //! at most [`Recording::max_exchanges`] of them and
 //! [`Recording::max_bytes`] bytes of bodies together; what does not fit is
-//! counted ([`Recording::dropped`]), never silently lost.
+//! counted ([`Recording::dropped`]), never silently lost. A response body
+//! is copied only into room reserved from the recorder as it arrives
+//! ([`ExchangeRecorder::reserve`]), so the copies of all bodies in flight
+//! together stay within [`Recording::max_bytes`]; once the recording is
+//! full nothing more is copied.
 //!
 //! [`Limits::max_request_body_bytes`]: crate::Limits::max_request_body_bytes
 
@@ -32,7 +36,7 @@ use bytes::Bytes;
 use http_body::{Body, Frame, SizeHint};
 use std::fmt;
 use std::pin::Pin;
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll};
 
@@ -41,6 +45,16 @@ use std::task::{Context, Poll};
 pub trait ExchangeRecorder: Send + Sync + fmt::Debug {
     /// One finished exchange.
     fn record(&self, exchange: Exchange);
+
+    /// Room for `bytes` more of a response body the host is copying, asked
+    /// before they are copied. `false`: the recorder is full; the host
+    /// stops copying that body and hands the exchange over with
+    /// [`Exchange::copy_cut`] set (what it copied so far was reserved).
+    /// The default has room for everything.
+    fn reserve(&self, bytes: u64) -> bool {
+        let _ = bytes;
+        true
+    }
 }
 
 /// One HTTP request a connector sent and the response it got, as they
@@ -70,6 +84,14 @@ pub struct Exchange {
     /// Whether the guest read the response body to its end; `false` when
     /// it dropped the body early or the body failed (cap, timeout, reset).
     pub response_complete: bool,
+    /// The recorder had no room for the whole response body
+    /// ([`ExchangeRecorder::reserve`] said no), so the copy stopped:
+    /// `response_body` holds only what was reserved. [`Recording`] counts
+    /// such an exchange dropped.
+    pub copy_cut: bool,
+    /// Bytes of `response_body` the host reserved from the recorder
+    /// ([`ExchangeRecorder::reserve`]) while copying it.
+    reserved: u64,
 }
 
 impl fmt::Debug for Exchange {
@@ -92,11 +114,30 @@ impl fmt::Debug for Exchange {
             .field("request_body_bytes", &self.request_body.len())
             .field("response_body_bytes", &self.response_body.len())
             .field("response_complete", &self.response_complete)
+            .field("copy_cut", &self.copy_cut)
             .finish()
     }
 }
 
 impl Exchange {
+    /// An exchange with empty headers and bodies, read to its end (for an
+    /// embedder's tests and its own recorders; set the public fields).
+    pub fn new(sequence: u64, method: &str, url: &str, status: u16) -> Exchange {
+        Exchange {
+            sequence,
+            method: method.to_string(),
+            url: url.to_string(),
+            request_headers: Vec::new(),
+            request_body: Vec::new(),
+            status,
+            response_headers: Vec::new(),
+            response_body: Vec::new(),
+            response_complete: true,
+            copy_cut: false,
+            reserved: 0,
+        }
+    }
+
     /// Bytes this exchange holds (bodies, URL and headers), as counted
     /// against [`Recording::max_bytes`].
     pub fn size(&self) -> u64 {
@@ -110,13 +151,44 @@ impl Exchange {
     }
 }
 
+/// Statuses after which the host retries a call ([`crate::RetryPolicy`];
+/// a connect failure or a timeout leave no exchange, or one not read to
+/// its end).
+pub const RETRIED_STATUSES: [u16; 4] = [429, 502, 503, 504];
+
+/// Leaves out each failed attempt (a status in [`RETRIED_STATUSES`], or
+/// an answer not read to its end) that a later request with the same
+/// method, URL and body replaced: the host (or the connector) retried it,
+/// and a replay in order without retries (`psa-host test`) would fail on
+/// it. A success sent twice, or a failure never repeated, is kept.
+/// Returns the exchanges kept, in their order, and how many were left out.
+pub fn drop_replaced(exchanges: Vec<Exchange>) -> (Vec<Exchange>, usize) {
+    let same = |a: &Exchange, b: &Exchange| a.method == b.method && a.url == b.url && a.request_body == b.request_body;
+    let replaced: Vec<bool> = exchanges
+        .iter()
+        .enumerate()
+        .map(|(i, e)| {
+            let failed = RETRIED_STATUSES.contains(&e.status) || !e.response_complete;
+            failed && exchanges[i + 1..].iter().any(|later| same(e, later))
+        })
+        .collect();
+    let dropped = replaced.iter().filter(|r| **r).count();
+    let kept = exchanges.into_iter().zip(replaced).filter(|(_, r)| !r).map(|(e, _)| e).collect();
+    (kept, dropped)
+}
+
 /// An [`ExchangeRecorder`] that keeps exchanges in memory, bounded.
 pub struct Recording {
     max_exchanges: usize,
     max_bytes: u64,
     kept: Mutex<Vec<Exchange>>,
+    /// Bytes of the kept exchanges plus those reserved by response bodies
+    /// still being copied.
     bytes: AtomicU64,
     dropped: AtomicUsize,
+    /// Set once anything was dropped or refused room: the recording is
+    /// incomplete, so nothing more is copied.
+    full: AtomicBool,
 }
 
 impl Recording {
@@ -129,7 +201,32 @@ impl Recording {
     /// A recording that keeps at most `max_exchanges` exchanges and
     /// `max_bytes` bytes of them ([`Exchange::size`]) together.
     pub fn new(max_exchanges: usize, max_bytes: u64) -> Recording {
-        Recording { max_exchanges, max_bytes, kept: Mutex::new(Vec::new()), bytes: AtomicU64::new(0), dropped: AtomicUsize::new(0) }
+        Recording {
+            max_exchanges,
+            max_bytes,
+            kept: Mutex::new(Vec::new()),
+            bytes: AtomicU64::new(0),
+            dropped: AtomicUsize::new(0),
+            full: AtomicBool::new(false),
+        }
+    }
+
+    /// Adds `n` to the bytes held if they stay within the limit.
+    fn take_room(&self, n: u64) -> bool {
+        self.bytes
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |b| b.checked_add(n).filter(|total| *total <= self.max_bytes))
+            .is_ok()
+    }
+
+    /// Gives back `n` bytes taken before.
+    fn give_back(&self, n: u64) {
+        let _ = self.bytes.fetch_update(Ordering::AcqRel, Ordering::Acquire, |b| Some(b.saturating_sub(n)));
+    }
+
+    /// Counts one exchange not kept; nothing more is copied after it.
+    fn drop_one(&self) {
+        self.full.store(true, Ordering::Release);
+        self.dropped.fetch_add(1, Ordering::Relaxed);
     }
 
     /// The most exchanges kept.
@@ -142,7 +239,8 @@ impl Recording {
         self.max_bytes
     }
 
-    /// Exchanges that arrived once the recording was full, and were not
+    /// Exchanges that arrived once the recording was full (or whose
+    /// response body found no room while it was copied), and were not
     /// kept. Anything but 0 means the recording is incomplete.
     pub fn dropped(&self) -> usize {
         self.dropped.load(Ordering::Relaxed)
@@ -178,19 +276,35 @@ impl Default for Recording {
 
 impl ExchangeRecorder for Recording {
     fn record(&self, exchange: Exchange) {
+        // The response body's bytes were reserved while it was copied.
+        let reserved = exchange.reserved;
         let Ok(mut kept) = self.kept.lock() else {
-            self.dropped.fetch_add(1, Ordering::Relaxed);
+            self.give_back(reserved);
+            self.drop_one();
             return;
         };
-        let size = exchange.size();
-        let bytes = self.bytes.load(Ordering::Relaxed);
-        let fits_bytes = bytes.checked_add(size).is_some_and(|total| total <= self.max_bytes);
+        let rest = exchange.size().saturating_sub(reserved);
+        let fits_bytes = !exchange.copy_cut && self.take_room(rest);
         if kept.len() >= self.max_exchanges || !fits_bytes {
-            self.dropped.fetch_add(1, Ordering::Relaxed);
+            if fits_bytes {
+                self.give_back(rest);
+            }
+            self.give_back(reserved);
+            self.drop_one();
             return;
         }
-        self.bytes.store(bytes + size, Ordering::Relaxed);
         kept.push(exchange);
+    }
+
+    fn reserve(&self, bytes: u64) -> bool {
+        if self.full.load(Ordering::Acquire) {
+            return false;
+        }
+        if self.take_room(bytes) {
+            return true;
+        }
+        self.full.store(true, Ordering::Release);
+        false
     }
 }
 
@@ -259,6 +373,10 @@ pub(crate) struct TeeResponse<B> {
     pub(crate) body: Vec<u8>,
     pub(crate) cap: u64,
     pub(crate) complete: bool,
+    /// The recorder refused room: nothing more is copied.
+    pub(crate) cut: bool,
+    /// Bytes the recorder granted for this body's copy.
+    pub(crate) reserved: u64,
 }
 
 impl<B> TeeResponse<B> {
@@ -275,6 +393,8 @@ impl<B> TeeResponse<B> {
             response_headers: std::mem::take(&mut self.response_headers),
             response_body: std::mem::take(&mut self.body),
             response_complete: self.complete,
+            copy_cut: self.cut,
+            reserved: self.reserved,
         });
     }
 }
@@ -288,9 +408,21 @@ impl<B: Body<Data = Bytes> + Unpin> Body for TeeResponse<B> {
         let polled = Pin::new(&mut this.inner).poll_frame(cx);
         match &polled {
             Poll::Ready(Some(Ok(frame))) => {
-                if let Some(data) = frame.data_ref() {
+                if let (Some(data), false) = (frame.data_ref(), this.cut) {
                     let room = usize::try_from(this.cap).unwrap_or(usize::MAX).saturating_sub(this.body.len());
-                    this.body.extend_from_slice(&data[..data.len().min(room)]);
+                    let take = data.len().min(room);
+                    // Room from the recorder first, so the copies of all
+                    // bodies in flight stay within its limit.
+                    let granted = match &this.pending {
+                        Some(p) => p.recorder.reserve(take as u64),
+                        None => false,
+                    };
+                    if granted {
+                        this.reserved += take as u64;
+                        this.body.extend_from_slice(&data[..take]);
+                    } else {
+                        this.cut = true;
+                    }
                 }
             }
             Poll::Ready(None) => {
@@ -333,6 +465,8 @@ mod tests {
             response_headers: Vec::new(),
             response_body: vec![b'x'; body],
             response_complete: true,
+            copy_cut: false,
+            reserved: 0,
         }
     }
 
@@ -355,6 +489,34 @@ mod tests {
         }
         assert_eq!(r.take().len(), 2, "the byte limit holds");
         assert_eq!(r.dropped(), 2);
+    }
+
+    /// A failed attempt (429, 502-504, or not read to its end) that a later
+    /// identical request replaced is left out; one with another URL or
+    /// body, a success sent twice, or a failure never repeated is kept.
+    #[test]
+    fn a_failed_attempt_a_retry_replaced_is_left_out() {
+        let a = "https://psa.example/api/clients?page=1";
+        let b = "https://psa.example/api/clients?page=2";
+        let mut cut = Exchange::new(4, "GET", b, 200);
+        cut.response_complete = false;
+        let mut post = Exchange::new(6, "POST", a, 503);
+        post.request_body = b"x=1".to_vec();
+        let list = vec![
+            Exchange::new(0, "GET", a, 429),
+            Exchange::new(1, "GET", a, 200),
+            Exchange::new(2, "GET", a, 200),
+            Exchange::new(3, "GET", b, 503),
+            cut,
+            Exchange::new(5, "GET", b, 200),
+            post,
+            Exchange::new(7, "POST", a, 200),
+            Exchange::new(8, "GET", a, 500),
+            Exchange::new(9, "GET", a, 502),
+        ];
+        let (kept, dropped) = drop_replaced(list);
+        assert_eq!(kept.iter().map(|e| e.sequence).collect::<Vec<_>>(), [1, 2, 5, 6, 7, 8, 9]);
+        assert_eq!(dropped, 3);
     }
 
     fn pending(recorder: Arc<Recording>, sent: &[u8]) -> Pending {
@@ -383,6 +545,8 @@ mod tests {
             body: Vec::new(),
             cap: 1 << 20,
             complete: false,
+            cut: false,
+            reserved: 0,
         };
         let seen = tee.collect().await.unwrap().to_bytes();
         assert_eq!(&seen[..], b"{\"a\":1}");
@@ -401,6 +565,8 @@ mod tests {
             body: Vec::new(),
             cap: 4,
             complete: false,
+            cut: false,
+            reserved: 0,
         };
         assert_eq!(tee.collect().await.unwrap().to_bytes().len(), 10);
         assert_eq!(rec.take()[0].response_body, b"0123");
@@ -414,11 +580,62 @@ mod tests {
             body: Vec::new(),
             cap: 1 << 20,
             complete: false,
+            cut: false,
+            reserved: 0,
         };
         let _ = tee.frame().await;
         drop(tee);
         let got = rec.take();
         assert_eq!((got[0].response_body.as_slice(), got[0].response_complete), (&b"first"[..], false));
+    }
+
+    /// A response body's copy takes room from the recording before it
+    /// grows: with 10 bytes of room, a 24-byte body is copied no further
+    /// than the room (the guest still reads all of it), the exchange is
+    /// counted dropped and its room given back, and once the recording is
+    /// full, the next body copies nothing at all.
+    #[tokio::test]
+    async fn a_body_copy_grows_only_into_room_reserved_from_the_recording() {
+        use http_body_util::BodyExt;
+        let rec = Arc::new(Recording::new(100, 10));
+        let mut tee = TeeResponse {
+            inner: frames(&[b"12345678", b"abcdefgh", b"ABCDEFGH"]),
+            pending: Some(pending(rec.clone(), b"")),
+            status: 200,
+            response_headers: vec![],
+            body: Vec::new(),
+            cap: 1 << 20,
+            complete: false,
+            cut: false,
+            reserved: 0,
+        };
+        let mut seen = 0;
+        while let Some(frame) = tee.frame().await {
+            seen += frame.unwrap().into_data().unwrap().len();
+            assert!(tee.body.len() <= 10, "the copy grew to {} bytes, beyond the recording's room", tee.body.len());
+            assert!(rec.bytes.load(Ordering::Relaxed) <= 10);
+        }
+        assert_eq!(seen, 24, "the guest reads the whole body");
+        drop(tee);
+        assert_eq!(rec.dropped(), 1, "the cut exchange is counted");
+        assert!(rec.take().is_empty());
+        assert_eq!(rec.bytes.load(Ordering::Relaxed), 0, "its room was given back");
+
+        // Full: a small body that would fit is not copied either.
+        let tee = TeeResponse {
+            inner: frames(&[b"x"]),
+            pending: Some(pending(rec.clone(), b"")),
+            status: 200,
+            response_headers: vec![],
+            body: Vec::new(),
+            cap: 1 << 20,
+            complete: false,
+            cut: false,
+            reserved: 0,
+        };
+        let _ = tee.collect().await.unwrap();
+        assert_eq!(rec.dropped(), 2);
+        assert!(rec.take().is_empty());
     }
 
     /// A body of the given data frames.

@@ -9,7 +9,7 @@
 //! | code | meaning |
 //! |---|---|
 //! | 0 | success; for `check`, every step passed or was skipped for a reason that is not a failure |
-//! | 1 | the connection does not work: a `check` step failed, or the import failed (the connector's error is printed); or `import --record` refused the recording (a secret would remain in it) |
+//! | 1 | the connection does not work: a `check` step failed, or the import failed (the connector's error is printed); or `import --record` refused the recording (a secret would remain in it, an answer was not read to its end, or it is full), writing nothing |
 //! | 2 | usage or configuration error (bad flag, unreadable or invalid config file, a cache directory or key file other users could write, a bad `--since` or `--key`, a call the connector does not offer, an `import --record` directory that is not empty or cannot be written) |
 //! | 3 | the connector misbehaved: crashed, ran past its deadline or memory, or broke the contract |
 //! | 4 | the connector could not be loaded (not a component, wrong contract version) |
@@ -166,9 +166,17 @@ enum Command {
         since: Option<u64>,
         /// Also record the import's HTTP exchanges as fixtures for `psa-host
         /// test --fixtures DIR`, secrets and tokens scrubbed (refused if a
-        /// configured secret would remain). DIR must be new or empty.
+        /// configured secret would remain, an answer was not read to its
+        /// end, or the recording is full). DIR must be new or empty. The
+        /// output is written only once the recording is: a refused
+        /// recording writes nothing at all.
         #[arg(long, value_name = "DIR")]
         record: Option<PathBuf>,
+        /// For tests: the most exchanges `--record` keeps (at most the
+        /// default, 1000), so a full recording is cheap to reach.
+        #[arg(long, value_name = "N", hide = true, requires = "record",
+              value_parser = clap::value_parser!(u16).range(1..=1000))]
+        record_max_exchanges: Option<u16>,
     },
     /// Open tickets once per finding, and list the PSA's ticket options.
     Ticket {
@@ -342,10 +350,10 @@ async fn run(command: Command) -> ExitCode {
             };
             check(&connector, &config).await
         }
-        Command::Import { connect, format, output, since, record: Some(dir) } => {
-            record::import(&connect, &dir, format, output, since).await
+        Command::Import { connect, format, output, since, record: Some(dir), record_max_exchanges } => {
+            record::import(&connect, &dir, format, output, since, record_max_exchanges).await
         }
-        Command::Import { connect, format, output, since, record: None } => {
+        Command::Import { connect, format, output, since, record: None, .. } => {
             let (connector, config) = match prepare(&connect).await {
                 Ok(x) => x,
                 Err(code) => return code,
@@ -523,7 +531,12 @@ async fn import(
         Ok(x) => x,
         Err(code) => return code,
     };
-    let write = |w: &mut dyn Write| output::write_customers(w, &outcome, format_name(format));
+    write_import(&outcome, took, format, output)
+}
+
+/// Writes an import's customers (to `output` or stdout) and its summary.
+fn write_import(outcome: &ImportOutcome, took: Duration, format: Format, output: Option<PathBuf>) -> ExitCode {
+    let write = |w: &mut dyn Write| output::write_customers(w, outcome, format_name(format));
     let written = match &output {
         Some(path) => {
             // Write to a temporary file and rename, so a reader never sees half a file.
@@ -545,7 +558,7 @@ async fn import(
         eprintln!("error: could not write the output: {e}");
         return ExitCode::from(2);
     }
-    let _ = output::print_summary(&mut std::io::stderr().lock(), &outcome, took);
+    let _ = output::print_summary(&mut std::io::stderr().lock(), outcome, took);
     ExitCode::SUCCESS
 }
 

@@ -46,14 +46,32 @@
 //! place. Bodies that are not UTF-8 text (compressed, binary) are refused
 //! likewise: the fixture format holds text.
 //!
-//! Limits: at most [`Recording::DEFAULT_MAX_EXCHANGES`] exchanges (the
-//! fixture format's [`fixture::MAX_EXCHANGES`]) and
-//! [`Recording::DEFAULT_MAX_BYTES`] together; an import that makes more
-//! requests is not recorded (no partial recording). A file over
-//! [`fixture::MAX_FILE_BYTES`] is refused.
+//! Retries: a failed attempt (HTTP 429, 502, 503 or 504, or an answer not
+//! read to its end) that a later request with the same method, URL and
+//! body replaced (the host retried the page, or the connector retried) is
+//! left out, and stderr says how many: the harness replays the fixtures in
+//! order and does not retry. Any other answer not read to its end refuses
+//! the recording (its fixture would hold part of an answer), naming the
+//! exchange.
 //!
-//! Exit codes: 2 when DIR is not empty or cannot be written, 1 when the
-//! recording is refused (the import's own codes otherwise).
+//! Limits: at most [`Recording::DEFAULT_MAX_EXCHANGES`] exchanges (the
+//! fixture format's [`fixture::MAX_EXCHANGES`]; the hidden
+//! `--record-max-exchanges N` lowers it, for tests) and
+//! [`Recording::DEFAULT_MAX_BYTES`] together, response bodies counted as
+//! they are copied; an import that makes more requests is not recorded
+//! (no partial recording). A file over [`fixture::MAX_FILE_BYTES`] is
+//! refused.
+//!
+//! All or nothing: the import's output (`--output FILE` or stdout) is
+//! written only after the fixtures were. A refused recording (or a failed
+//! import) leaves DIR as it was and writes no output; the fixtures are
+//! written into a temporary sibling of DIR and renamed into place, so a
+//! write that fails part-way leaves nothing either; if the output then
+//! cannot be written, the fixtures are removed again.
+//!
+//! Exit codes: 2 when DIR is not empty or cannot be written (or the output
+//! cannot be), 1 when the recording is refused (the import's own codes
+//! otherwise).
 
 use crate::harness::fixture;
 use base64::Engine as _;
@@ -67,41 +85,64 @@ use std::sync::Arc;
 /// A fixture directory's files, name and text, ready to be written.
 pub type Files = Vec<(String, String)>;
 
-/// `psa-host import --record DIR` (the import's other arguments as given).
+/// `psa-host import --record DIR` (the import's other arguments as given;
+/// `max_exchanges`: the hidden `--record-max-exchanges`, for tests).
 pub async fn import(
     connect: &crate::ConnectArgs,
     dir: &Path,
     format: crate::Format,
     output: Option<std::path::PathBuf>,
     since: Option<u64>,
+    max_exchanges: Option<u16>,
 ) -> ExitCode {
     if let Err(message) = check_empty(dir) {
-        eprintln!("error: --record: {message}");
+        eprintln!("error: --record: {}", t(&message));
         return ExitCode::from(2);
     }
-    let recording = Arc::new(Recording::default());
+    let max = max_exchanges.map_or(Recording::DEFAULT_MAX_EXCHANGES, usize::from).min(fixture::MAX_EXCHANGES);
+    let recording = Arc::new(Recording::new(max, Recording::DEFAULT_MAX_BYTES));
     let (connector, config) = match crate::prepare_with(connect, Some(recording.clone())).await {
         Ok(x) => x,
         Err(code) => return code,
     };
-    let code = crate::import(&connector, &config, format, output, since).await;
-    if code != ExitCode::SUCCESS {
-        eprintln!("error: --record: the import did not succeed, so nothing was recorded in {}", t(&dir.display().to_string()));
-        return code;
+    // The import's output waits for the recording: a refused recording
+    // writes nothing at all, neither fixtures nor output.
+    let (outcome, took) = match crate::import_all(&connector, &config, since).await {
+        Ok(x) => x,
+        Err(code) => {
+            eprintln!("error: --record: the import did not succeed, so nothing was recorded in {}", t(&dir.display().to_string()));
+            return code;
+        }
+    };
+    let (exchanges, replaced) = psa_host::record::drop_replaced(recording.take());
+    if replaced > 0 {
+        eprintln!(
+            "--record: left out {replaced} failed attempt(s) (HTTP 429, 502-504, or an answer not read to its end) that a retry \
+             of the same request replaced; the fixtures hold the retries"
+        );
     }
-    let exchanges = recording.take();
-    let built = build(connector.info(), config.entries(), &exchanges, recording.dropped())
+    let built = build(connector.info(), config.entries(), &exchanges, recording.dropped(), max)
         .and_then(|files| refuse_secrets(&files, connector.info(), config.entries()).map(|()| files));
     let files = match built {
         Ok(f) => f,
         Err(message) => {
             eprintln!("error: --record: {}", t(&message));
+            eprintln!("error: --record: the import's output was not written either; run it again without --record to get it");
             return ExitCode::from(1);
         }
     };
     if let Err(message) = write(dir, &files) {
         eprintln!("error: --record: {}", t(&message));
+        eprintln!("error: --record: the import's output was not written either");
         return ExitCode::from(2);
+    }
+    let code = crate::write_import(&outcome, took, format, output);
+    if code != ExitCode::SUCCESS {
+        // The output could not be written: the fixtures go too, so the
+        // command leaves all or nothing.
+        let _ = std::fs::remove_dir_all(dir);
+        eprintln!("error: --record: so the fixtures were removed from {} again", t(&dir.display().to_string()));
+        return code;
     }
     eprintln!(
         "recorded {} exchange(s) in {}; check them with: psa-host test --fixtures {}",
@@ -127,12 +168,44 @@ pub fn check_empty(dir: &Path) -> Result<(), String> {
     }
 }
 
+/// Writes the files into a temporary sibling of `dir`, then renames it
+/// into place: `dir` ends up holding the whole recording or nothing (a
+/// failed write removes what it wrote).
 fn write(dir: &Path, files: &Files) -> Result<(), String> {
     check_empty(dir)?;
-    std::fs::create_dir_all(dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
-    for (name, text) in files {
-        let path = dir.join(name);
-        std::fs::write(&path, text).map_err(|e| format!("cannot write {}: {e}", path.display()))?;
+    let name = dir.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_else(|| "fixtures".to_string());
+    let parent = match dir.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+        _ => std::path::PathBuf::from("."),
+    };
+    std::fs::create_dir_all(&parent).map_err(|e| format!("cannot create {}: {e}", parent.display()))?;
+    let tmp = parent.join(format!(".{name}.recording-{}", std::process::id()));
+    // Debug builds only: a write failing after N files, for the tests.
+    #[cfg(debug_assertions)]
+    let fail_after: Option<usize> = std::env::var("PSA_HOST_TEST_RECORD_FAIL_AFTER").ok().and_then(|v| v.parse().ok());
+    #[cfg(not(debug_assertions))]
+    let fail_after: Option<usize> = None;
+    let written = (|| {
+        std::fs::create_dir(&tmp).map_err(|e| format!("cannot create {}: {e}", tmp.display()))?;
+        for (n, (file, text)) in files.iter().enumerate() {
+            let path = tmp.join(file);
+            if fail_after == Some(n) {
+                return Err(format!("cannot write {}: a failure injected by PSA_HOST_TEST_RECORD_FAIL_AFTER", path.display()));
+            }
+            std::fs::write(&path, text).map_err(|e| format!("cannot write {}: {e}", path.display()))?;
+        }
+        // An empty DIR that exists is replaced by the written one.
+        match std::fs::remove_dir(dir) {
+            Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+                return Err(format!("cannot replace the empty directory {}: {e}", dir.display()));
+            }
+            _ => {}
+        }
+        std::fs::rename(&tmp, dir).map_err(|e| format!("cannot move the recording into {}: {e}", dir.display()))
+    })();
+    if let Err(message) = written {
+        let _ = std::fs::remove_dir_all(&tmp);
+        return Err(format!("{message}; nothing was left in {}", dir.display()));
     }
     Ok(())
 }
@@ -429,22 +502,39 @@ fn toml_str(s: &str) -> String {
 }
 
 /// The fixture files of a recording: `connection.toml` first, then one
-/// file per exchange. `dropped`: exchanges the recording could not keep.
-pub fn build(info: &ConnectorInfo, entries: &[(String, String)], exchanges: &[Exchange], dropped: usize) -> Result<Files, String> {
+/// file per exchange. `dropped`: exchanges the recording could not keep;
+/// `max_exchanges`: the most it keeps (for the message).
+pub fn build(
+    info: &ConnectorInfo,
+    entries: &[(String, String)],
+    exchanges: &[Exchange],
+    dropped: usize,
+    max_exchanges: usize,
+) -> Result<Files, String> {
     if dropped > 0 {
         return Err(format!(
-            "the import made more requests than a recording holds ({} exchanges kept, {dropped} more not; at most {} exchanges and {} MiB); \
-             nothing was written. Record against an instance (or a filter) with fewer customers",
+            "the recording was refused and nothing was written: the import made more requests than a recording holds \
+             ({} exchanges kept, {dropped} more not; at most {max_exchanges} exchanges and {} MiB). Record against an \
+             instance (or a filter) with fewer customers",
             exchanges.len(),
-            Recording::DEFAULT_MAX_EXCHANGES.min(fixture::MAX_EXCHANGES),
             Recording::DEFAULT_MAX_BYTES >> 20
         ));
     }
     if exchanges.is_empty() {
         return Err("the import made no HTTP request, so there is nothing to record".to_string());
     }
-    if exchanges.len() > fixture::MAX_EXCHANGES {
-        return Err(format!("the import made {} requests; a fixture directory holds at most {}", exchanges.len(), fixture::MAX_EXCHANGES));
+    // (At most `max_exchanges` <= fixture::MAX_EXCHANGES were kept.)
+    if let Some((i, e)) = exchanges.iter().enumerate().find(|(_, e)| !e.response_complete) {
+        let path = url::Url::parse(&e.url).map(|u| u.path().to_string()).unwrap_or_default();
+        return Err(format!(
+            "the recording was refused and nothing was written: exchange {} ({} {}, HTTP {}) was not read to its end \
+             (the connector stopped reading the answer, or the body failed), so its fixture would hold only part of it. \
+             Check that the connector reads every answer it uses to the end, then record again",
+            i + 1,
+            e.method,
+            path,
+            e.status
+        ));
     }
     let secrets = secrets(info, entries);
 
@@ -630,9 +720,6 @@ fn exchange_toml(e: &Exchange, auth: bool, scrubber: &Scrubber, name: &str) -> R
     let body = readable(&scrubber.scrub(body));
     let mut s = String::new();
     s.push_str(&format!("# {} {} answered HTTP {}, recorded by `psa-host import --record`.\n", t(&e.method), t(parsed.path()), e.status));
-    if !e.response_complete {
-        s.push_str("# The connector did not read the whole body (or it failed); it is recorded as far as it was read.\n");
-    }
     if !e.request_headers.is_empty() {
         s.push_str("# Request headers the connector sent:\n");
         for (k, v) in e.request_headers.iter().filter(|(k, _)| k != "host") {
@@ -745,3 +832,4 @@ fn place(text: &str, at: usize) -> String {
         format!("{} {}", table.trim_matches(['[', ']']), t(key))
     }
 }
+

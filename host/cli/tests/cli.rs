@@ -30,7 +30,7 @@ mod test_guests {
 
     use std::sync::OnceLock;
 
-    const PACKAGES: [&str; 3] = ["tickets-v0_2_0-guest", "frozen-v0_1_0-guest", "buggy-template-guest"];
+    const PACKAGES: [&str; 4] = ["tickets-v0_2_0-guest", "frozen-v0_1_0-guest", "buggy-template-guest", "hostile-guest"];
 
     /// `.wasm` paths, in the order of `PACKAGES`.
     fn built() -> &'static [String] {
@@ -79,6 +79,12 @@ mod test_guests {
 
     pub fn buggy_template() -> &'static str {
         &built()[2]
+    }
+
+    /// The conformance suite's hostile connector (its `fetch` mode reads
+    /// only an answer's status).
+    pub fn hostile() -> &'static str {
+        &built()[3]
     }
 }
 

@@ -6,7 +6,7 @@
 //! `cli.rs`, so no second test binary links wasmtime.
 
 use super::{all_output, psa_host, s, write_config};
-use halo_sim::{sample_customers, Faults, HaloSim, SimOptions};
+use halo_sim::{sample_customers, FaultKind, Faults, HaloSim, ScheduledFault, SimOptions};
 use std::path::Path;
 
 /// Every file of a directory, name and text, sorted.
@@ -29,13 +29,32 @@ async fn small_sim() -> HaloSim {
 }
 
 async fn record(sim: &HaloSim, dir: &Path, out: &Path) -> std::process::Output {
+    record_with(sim, dir, out, &[]).await
+}
+
+/// [`record`] with more arguments; the import's output goes to
+/// `dir/customers.json`.
+async fn record_with(sim: &HaloSim, dir: &Path, out: &Path, more: &[&str]) -> std::process::Output {
     let cfg = write_config(dir, sim, Some(&sim.options().client_secret));
     let customers = dir.join("customers.json");
-    let args = [
+    let mut args = vec![
         "import", "--allow-loopback", "--config", cfg.to_str().unwrap(), "--output",
         customers.to_str().unwrap(), "--record", out.to_str().unwrap(),
     ];
+    args.extend_from_slice(more);
     psa_host(s(&args), vec![]).await
+}
+
+/// Every check of the harness passes on the fixtures in `fx`.
+async fn harness_passes(fx: &Path) {
+    let out = psa_host(s(&["test", "--no-cache", "--fixtures", fx.to_str().unwrap(), "--format", "json"]), vec![]).await;
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let doc: serde_json::Value =
+        serde_json::from_str(&stdout).unwrap_or_else(|e| panic!("{e}: {stdout}\n{}", String::from_utf8_lossy(&out.stderr)));
+    for c in doc["checks"].as_array().unwrap() {
+        assert_eq!(c["status"], "PASS", "{c}");
+    }
+    assert!(out.status.success(), "{stdout}");
 }
 
 /// The real proof: a recording of a real import passes every check of the
@@ -121,6 +140,109 @@ async fn a_secret_the_scrubber_misses_refuses_the_whole_recording() {
         assert!(printed.contains(want), "no {want:?} in:\n{printed}");
     }
     assert!(!fx.exists(), "something was written");
+    assert!(!dir.path().join("customers.json").exists(), "the import's output was written for a refused recording");
+}
+
+/// The host retries a page the PSA answered 503 once: the failed attempt
+/// is left out (stderr says so), and the recording replays, where the
+/// harness does not retry.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_page_the_host_retried_is_recorded_once_and_the_recording_replays() {
+    let sim = small_sim().await;
+    sim.set_faults(Faults { schedule: vec![ScheduledFault { nth: 2, kind: FaultKind::Unavailable }], ..Default::default() });
+    let dir = tempfile::tempdir().unwrap();
+    let fx = dir.path().join("fixtures");
+    let out = record(&sim, dir.path(), &fx).await;
+    let printed = all_output(&out);
+    assert!(out.status.success(), "{printed}");
+    assert_eq!(sim.requests().iter().filter(|r| r.fault.as_deref() == Some("unavailable")).count(), 1, "the fault was served");
+    assert!(printed.contains("left out 1 failed attempt(s)"), "{printed}");
+    assert!(printed.contains("recorded 4 exchange(s)"), "{printed}");
+    assert!(files_of(&fx).iter().all(|(_, text)| !text.contains("status = 503")), "the failed attempt was kept");
+    harness_passes(&fx).await;
+}
+
+/// A recording that is full (here: at most 2 exchanges, by the hidden
+/// `--record-max-exchanges`) is refused, and nothing is written: neither
+/// fixtures nor the import's output.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_full_recording_is_refused_and_nothing_is_written() {
+    let sim = small_sim().await;
+    let dir = tempfile::tempdir().unwrap();
+    let fx = dir.path().join("fixtures");
+    let out = record_with(&sim, dir.path(), &fx, &["--record-max-exchanges", "2"]).await;
+    let printed = all_output(&out);
+    assert_eq!(out.status.code(), Some(1), "{printed}");
+    assert!(
+        printed.contains("the recording was refused and nothing was written: the import made more requests than a recording holds (2 exchanges kept, 2 more not; at most 2 exchanges"),
+        "{printed}"
+    );
+    assert!(!fx.exists(), "fixtures were written");
+    assert!(!dir.path().join("customers.json").exists(), "the import's output was written");
+}
+
+/// An answer the connector did not read to its end (the hostile guest's
+/// `fetch` mode reads only the status) refuses the recording, naming the
+/// exchange; nothing is written, neither fixtures nor output.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_answer_not_read_to_its_end_refuses_the_recording() {
+    let sim = small_sim().await;
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = dir.path().join("hostile.toml");
+    let target = format!("{}/Client", sim.resource_url());
+    std::fs::write(&cfg, format!("target_url = \"{target}\"\nmode = \"fetch\"\nsecret = \"not-a-real-one\"\n")).unwrap();
+    let fx = dir.path().join("fixtures");
+    let customers = dir.path().join("customers.json");
+    let args = [
+        "import", "--allow-loopback", "--no-cache", "--plugin", super::test_guests::hostile(), "--config", cfg.to_str().unwrap(),
+        "--output", customers.to_str().unwrap(), "--record", fx.to_str().unwrap(),
+    ];
+    let out = psa_host(s(&args), vec![]).await;
+    let printed = all_output(&out);
+    assert_eq!(out.status.code(), Some(1), "{printed}");
+    assert!(printed.contains("the recording was refused and nothing was written: exchange 1 (GET /api/Client, HTTP"), "{printed}");
+    assert!(printed.contains("was not read to its end"), "{printed}");
+    assert!(!fx.exists(), "fixtures were written");
+    assert!(!customers.exists(), "the import's output was written");
+}
+
+/// A write of the fixtures that fails part-way (here after two files, by
+/// the debug builds' `PSA_HOST_TEST_RECORD_FAIL_AFTER`) leaves nothing:
+/// neither DIR, nor the temporary directory beside it, nor the import's
+/// output.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_write_that_fails_part_way_leaves_nothing_in_the_record_directory() {
+    let sim = small_sim().await;
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = write_config(dir.path(), &sim, Some(&sim.options().client_secret));
+    let fx = dir.path().join("fixtures");
+    let customers = dir.path().join("customers.json");
+    let args = [
+        "import", "--allow-loopback", "--config", cfg.to_str().unwrap(), "--output", customers.to_str().unwrap(),
+        "--record", fx.to_str().unwrap(),
+    ];
+    let out = psa_host(s(&args), vec![("PSA_HOST_TEST_RECORD_FAIL_AFTER", "2".to_string())]).await;
+    let printed = all_output(&out);
+    assert_eq!(out.status.code(), Some(2), "{printed}");
+    assert!(printed.contains("a failure injected by PSA_HOST_TEST_RECORD_FAIL_AFTER; nothing was left in"), "{printed}");
+    assert!(!fx.exists(), "a partial recording was left: {:?}", std::fs::read_dir(&fx).map(|d| d.count()));
+    let left: Vec<_> = std::fs::read_dir(dir.path()).unwrap().map(|e| e.unwrap().file_name()).collect();
+    assert_eq!(left, [std::ffi::OsString::from("halo.toml")], "something besides the config was left");
+}
+
+/// A refusal names DIR escaped for the terminal.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_refused_record_directory_is_named_escaped() {
+    let sim = small_sim().await;
+    let dir = tempfile::tempdir().unwrap();
+    let fx = dir.path().join("fx\u{1b}[31mred");
+    std::fs::create_dir(&fx).unwrap();
+    std::fs::write(fx.join("notes.md"), "mine").unwrap();
+    let out = record(&sim, dir.path(), &fx).await;
+    let printed = all_output(&out);
+    assert_eq!(out.status.code(), Some(2), "{printed}");
+    assert!(printed.contains("is not empty"), "{printed}");
+    assert!(!printed.contains('\u{1b}'), "an escape sequence reached the terminal: {printed:?}");
 }
 
 /// A directory that already holds a file is refused before anything is
