@@ -14,6 +14,7 @@
 //! | 3 | the connector misbehaved: crashed, ran past its deadline or memory, or broke the contract |
 //! | 4 | the connector could not be loaded (not a component, wrong contract version) |
 
+mod files;
 mod harness;
 mod log_writer;
 mod new;

@@ -32,6 +32,7 @@
 //! end up in a terminal log or a ticket.
 
 use psa_host::escape::for_terminal as t;
+use super::files::{toml_str, Target};
 use std::fs::OpenOptions;
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -298,23 +299,19 @@ fn utf8(dir: PathBuf) -> Result<PathBuf, String> {
 }
 
 /// A TOML string.
-fn toml_string(s: &str) -> String {
-    toml::Value::String(s.to_string()).to_string()
-}
-
 /// The dependency line for `sdk`, and the other form for the comment.
 fn sdk_lines(sdk: &Sdk) -> (String, String) {
     let git_example = format!("{SDK_PACKAGE} = {{ git = \"https://github.com/<owner>/<repository>\", rev = \"<commit>\" }}");
     match sdk {
         Sdk::Path(dir) => {
-            let line = format!("{SDK_PACKAGE} = {{ path = {} }}", toml_string(dir.to_str().unwrap_or_default()));
+            let line = format!("{SDK_PACKAGE} = {{ path = {} }}", toml_str(dir.to_str().unwrap_or_default()));
             (line, git_example)
         }
         Sdk::Git { url, rev, .. } => {
-            let rev = rev.as_ref().map(|r| format!(", rev = {}", toml_string(r))).unwrap_or_default();
-            let line = format!("{SDK_PACKAGE} = {{ git = {}{rev} }}", toml_string(url));
+            let rev = rev.as_ref().map(|r| format!(", rev = {}", toml_str(r))).unwrap_or_default();
+            let line = format!("{SDK_PACKAGE} = {{ git = {}{rev} }}", toml_str(url));
             let other = match built_from_sdk() {
-                Ok(dir) => format!("{SDK_PACKAGE} = {{ path = {} }}", toml_string(dir.to_str().unwrap_or_default())),
+                Ok(dir) => format!("{SDK_PACKAGE} = {{ path = {} }}", toml_str(dir.to_str().unwrap_or_default())),
                 Err(_) => format!("{SDK_PACKAGE} = {{ path = \"<plugin/sdk in a checkout of the Optimize365 repository>\" }}"),
             };
             (line, other)
@@ -376,26 +373,16 @@ fn cargo_toml(text: &str, name: &str, sdk: &Sdk) -> Result<String, String> {
 
 /// The directory must be new or empty.
 fn check_dir(dir: &Path) -> Result<(), String> {
-    match std::fs::symlink_metadata(dir) {
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
-        Err(e) => Err(format!("cannot look at {}: {e}; choose another --dir.", dir.display())),
-        Ok(m) if !m.is_dir() && !dir.is_dir() => {
+    match super::files::inspect(dir) {
+        Ok(Target::Absent | Target::Empty) => Ok(()),
+        Ok(Target::NotADirectory) => {
             Err(format!("{} exists and is not a directory; nothing was written. Choose another --dir.", dir.display()))
         }
-        Ok(_) => {
-            let mut entries = std::fs::read_dir(dir)
-                .map_err(|e| format!("cannot read the directory {}: {e}; choose another --dir.", dir.display()))?;
-            match entries.next() {
-                None => Ok(()),
-                Some(entry) => {
-                    let first = entry.map(|e| e.file_name().to_string_lossy().into_owned()).unwrap_or_default();
-                    Err(format!(
-                        "{} is not empty (it holds {first:?}); psa-host new writes only into a new or empty directory, so nothing was written. Choose another directory with --dir, or move its contents away.",
-                        dir.display()
-                    ))
-                }
-            }
-        }
+        Ok(Target::NotEmpty { first }) => Err(format!(
+            "{} is not empty (it holds {first:?}); psa-host new writes only into a new or empty directory, so nothing was written. Choose another directory with --dir, or move its contents away.",
+            dir.display()
+        )),
+        Err(e) => Err(format!("cannot look at {}: {e}; choose another --dir.", dir.display())),
     }
 }
 

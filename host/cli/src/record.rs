@@ -75,6 +75,7 @@
 
 use crate::harness::fixture;
 use base64::Engine as _;
+use crate::files::{toml_str, Target};
 use psa_host::escape::for_terminal as t;
 use psa_host::record::{Exchange, Recording};
 use psa_host::{ConnectorInfo, FieldKind};
@@ -155,16 +156,16 @@ pub async fn import(
 
 /// DIR must be absent or empty: a recording never mixes with other files.
 pub fn check_empty(dir: &Path) -> Result<(), String> {
-    match std::fs::read_dir(dir) {
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+    match crate::files::inspect(dir) {
+        Ok(Target::Absent | Target::Empty) => Ok(()),
+        Ok(Target::NotEmpty { .. }) => Err(format!(
+            "{} is not empty; record into a new or empty directory, so the fixtures hold only this recording",
+            dir.display()
+        )),
+        Ok(Target::NotADirectory) => {
+            Err(format!("{} is not a directory; record into a new or empty directory", dir.display()))
+        }
         Err(e) => Err(format!("cannot read the directory {}: {e}", dir.display())),
-        Ok(mut entries) => match entries.next() {
-            None => Ok(()),
-            Some(_) => Err(format!(
-                "{} is not empty; record into a new or empty directory, so the fixtures hold only this recording",
-                dir.display()
-            )),
-        },
     }
 }
 
@@ -495,10 +496,6 @@ fn toml_key(k: &str) -> String {
     } else {
         toml_str(k)
     }
-}
-
-fn toml_str(s: &str) -> String {
-    toml::Value::String(s.to_string()).to_string()
 }
 
 /// The fixture files of a recording: `connection.toml` first, then one

@@ -9,6 +9,9 @@ use super::BIN;
 #[path = "../../src/new.rs"]
 #[allow(dead_code)]
 mod new_rs;
+#[path = "../../src/files.rs"]
+#[allow(dead_code)]
+mod files;
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
