@@ -37,6 +37,19 @@ fn build_guests(workspace: &Path, packages: &[&str]) -> Vec<PathBuf> {
     wasm
 }
 
+/// Settings meant for the host build that must not reach a wasm build
+/// (its target, flags, wrappers and target directory).
+pub const HOST_BUILD_VARS: [&str; 8] = [
+    "RUSTFLAGS",
+    "CARGO_ENCODED_RUSTFLAGS",
+    "CARGO_BUILD_TARGET",
+    "RUSTC_WRAPPER",
+    "RUSTC_WORKSPACE_WRAPPER",
+    "CARGO_BUILD_RUSTFLAGS",
+    "CARGO_TARGET_DIR",
+    "CARGO_BUILD_TARGET_DIR",
+];
+
 /// Builds `packages` of the workspace at `workspace` into `target_dir`
 /// (cargo's output goes to this process's stderr) and returns the path of
 /// each `.wasm`, in order; or a sentence saying what failed. Prints nothing
@@ -54,16 +67,7 @@ fn build_guests_into(workspace: &Path, target_dir: &Path, packages: &[&str]) -> 
     for p in packages {
         cmd.args(["-p", p]);
     }
-    // Flags meant for the host build must not reach the wasm build.
-    for var in [
-        "RUSTFLAGS",
-        "CARGO_ENCODED_RUSTFLAGS",
-        "CARGO_BUILD_TARGET",
-        "RUSTC_WRAPPER",
-        "RUSTC_WORKSPACE_WRAPPER",
-        "CARGO_BUILD_RUSTFLAGS",
-        "CARGO_TARGET_DIR",
-    ] {
+    for var in HOST_BUILD_VARS {
         cmd.env_remove(var);
     }
     cmd.env("CARGO_TARGET_DIR", target_dir);

@@ -98,7 +98,11 @@ run_block() {
         if [[ "$line" == "cargo install "* ]]; then
             compiled=$(grep -c '^ *Compiling ' "$log" || true)
             if grep -q '^ *Compiling wasmtime ' "$log"; then
-                echo "author-kit: NOTE: cargo install compiled wasmtime again ($compiled crates compiled): the test build's artifacts were not reused" >&2
+                # `cargo test --workspace` builds the host with the features its
+                # dev-dependencies add (reqwest's, tokio's test-util); an install
+                # of the CLI alone resolves fewer, so cargo builds those crates
+                # (wasmtime among them) once more, in debug.
+                echo "author-kit: NOTE: cargo install compiled wasmtime again ($compiled crates compiled): the CLI alone resolves fewer features than the workspace's test build" >&2
             else
                 echo "author-kit: cargo install compiled $compiled crates (wasmtime reused from the test build)"
             fi

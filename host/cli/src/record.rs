@@ -145,10 +145,16 @@ pub async fn import(
         eprintln!("error: --record: so the fixtures were removed from {} again", t(&dir.display().to_string()));
         return code;
     }
+    // The same connector the recording was made with.
+    let which = match &connect.plugin.plugin {
+        Some(file) => format!("--plugin {}", file.display()),
+        None => format!("--connector {}", connect.plugin.connector.id()),
+    };
     eprintln!(
-        "recorded {} exchange(s) in {}; check them with: psa-host test --fixtures {}",
+        "recorded {} exchange(s) in {}; check them with: psa-host test {} --fixtures {}",
         files.len() - 1,
         t(&dir.display().to_string()),
+        t(&which),
         t(&dir.display().to_string())
     );
     ExitCode::SUCCESS

@@ -267,15 +267,7 @@ fn a_new_project_builds_with_one_command_and_passes_the_harness() {
     let start = Instant::now();
     let mut cargo = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()));
     cargo.current_dir(&project).args(["build", "--offline", "--target", "wasm32-wasip2", "--release"]);
-    for var in [
-        "RUSTFLAGS",
-        "CARGO_ENCODED_RUSTFLAGS",
-        "CARGO_BUILD_TARGET",
-        "RUSTC_WRAPPER",
-        "RUSTC_WORKSPACE_WRAPPER",
-        "CARGO_BUILD_RUSTFLAGS",
-        "CARGO_BUILD_TARGET_DIR",
-    ] {
+    for var in super::test_guests::HOST_BUILD_VARS {
         cargo.env_remove(var);
     }
     cargo.env("CARGO_TARGET_DIR", &target);

@@ -73,6 +73,8 @@ async fn a_recorded_import_passes_the_harness_and_holds_no_secret_or_token() {
     assert!(out.status.success(), "{printed}");
     assert!(!printed.contains(&secret), "{printed}");
     assert!(printed.contains("recorded 4 exchange(s)"), "{printed}");
+    // The hint names the connector the recording was made with.
+    assert!(printed.contains("check them with: psa-host test --connector halopsa --fixtures "), "{printed}");
 
     let files = files_of(&fx);
     let names: Vec<&str> = files.iter().map(|(n, _)| n.as_str()).collect();
