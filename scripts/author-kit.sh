@@ -131,7 +131,7 @@ stand_in=$!
 trap 'kill $stand_in 2>/dev/null || true; rm -rf "$work"' EXIT
 for _ in $(seq 50); do [ -s "$work/port" ] && break; sleep 0.1; done
 [ -s "$work/port" ] || { echo "author-kit: the stand-in PSA did not start:" >&2; cat "$work/example-psa.log" >&2; exit 1; }
-awk '/^```toml title="my-psa.toml"$/ { inside = 1; next } inside && /^```/ { exit } inside { print }' "$readme" \
+block my-psa.toml toml \
     | sed "s|^base_url = .*|base_url = \"http://127.0.0.1:$(cat "$work/port")\"|" > my-psa.toml
 key_var="$(sed -n 's/^api_key_env = "\(.*\)"$/\1/p' my-psa.toml)"
 [ -n "$key_var" ] || { echo "author-kit: the guide's my-psa.toml block names no api_key_env" >&2; exit 1; }

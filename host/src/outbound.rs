@@ -233,20 +233,7 @@ impl Transport {
             Some(pending) => {
                 let status = resp.status().as_u16();
                 let response_headers = crate::record::header_pairs(resp.headers());
-                resp.map(|inner| {
-                    crate::record::TeeResponse {
-                        inner,
-                        pending: Some(pending),
-                        status,
-                        response_headers,
-                        body: Vec::new(),
-                        cap: max,
-                        complete: false,
-                        cut: false,
-                        reserved: 0,
-                    }
-                    .boxed_unsync()
-                })
+                resp.map(|inner| crate::record::TeeResponse::new(inner, pending, status, response_headers, max).boxed_unsync())
             }
         };
         let io_done = async move {

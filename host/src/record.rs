@@ -366,20 +366,26 @@ impl<B: Body<Data = Bytes> + Unpin> Body for TeeUpload<B> {
 /// bytes) and hands the exchange to the recorder when it ends or is
 /// dropped.
 pub(crate) struct TeeResponse<B> {
-    pub(crate) inner: B,
-    pub(crate) pending: Option<Pending>,
-    pub(crate) status: u16,
-    pub(crate) response_headers: Vec<(String, String)>,
-    pub(crate) body: Vec<u8>,
-    pub(crate) cap: u64,
-    pub(crate) complete: bool,
+    inner: B,
+    pending: Option<Pending>,
+    status: u16,
+    response_headers: Vec<(String, String)>,
+    body: Vec<u8>,
+    cap: u64,
+    complete: bool,
     /// The recorder refused room: nothing more is copied.
-    pub(crate) cut: bool,
+    cut: bool,
     /// Bytes the recorder granted for this body's copy.
-    pub(crate) reserved: u64,
+    reserved: u64,
 }
 
 impl<B> TeeResponse<B> {
+    /// A tee over `inner`, the answer (`status`, `response_headers`) to the
+    /// request in `pending`, copying at most `cap` body bytes.
+    pub(crate) fn new(inner: B, pending: Pending, status: u16, response_headers: Vec<(String, String)>, cap: u64) -> Self {
+        TeeResponse { inner, pending: Some(pending), status, response_headers, body: Vec::new(), cap, complete: false, cut: false, reserved: 0 }
+    }
+
     fn finish(&mut self) {
         let Some(p) = self.pending.take() else { return };
         let request_body = p.request_body.lock().map(|b| b.clone()).unwrap_or_default();
@@ -537,17 +543,7 @@ mod tests {
     async fn the_tee_passes_the_body_through_and_records_it_once() {
         use http_body_util::BodyExt;
         let rec = Arc::new(Recording::default());
-        let tee = TeeResponse {
-            inner: frames(&[b"{\"a\":", b"1}"]),
-            pending: Some(pending(rec.clone(), b"grant_type=x")),
-            status: 200,
-            response_headers: vec![],
-            body: Vec::new(),
-            cap: 1 << 20,
-            complete: false,
-            cut: false,
-            reserved: 0,
-        };
+        let tee = TeeResponse::new(frames(&[b"{\"a\":", b"1}"]), pending(rec.clone(), b"grant_type=x"), 200, vec![], 1 << 20);
         let seen = tee.collect().await.unwrap().to_bytes();
         assert_eq!(&seen[..], b"{\"a\":1}");
         let got = rec.take();
@@ -557,32 +553,12 @@ mod tests {
         assert_eq!(got[0].request_body, b"grant_type=x");
 
         // Cut at the cap for the copy; the guest still sees everything.
-        let tee = TeeResponse {
-            inner: frames(&[b"0123456789"]),
-            pending: Some(pending(rec.clone(), b"")),
-            status: 500,
-            response_headers: vec![],
-            body: Vec::new(),
-            cap: 4,
-            complete: false,
-            cut: false,
-            reserved: 0,
-        };
+        let tee = TeeResponse::new(frames(&[b"0123456789"]), pending(rec.clone(), b""), 500, vec![], 4);
         assert_eq!(tee.collect().await.unwrap().to_bytes().len(), 10);
         assert_eq!(rec.take()[0].response_body, b"0123");
 
         // Dropped before the end: recorded as incomplete.
-        let mut tee = TeeResponse {
-            inner: frames(&[b"first", b"second"]),
-            pending: Some(pending(rec.clone(), b"")),
-            status: 200,
-            response_headers: vec![],
-            body: Vec::new(),
-            cap: 1 << 20,
-            complete: false,
-            cut: false,
-            reserved: 0,
-        };
+        let mut tee = TeeResponse::new(frames(&[b"first", b"second"]), pending(rec.clone(), b""), 200, vec![], 1 << 20);
         let _ = tee.frame().await;
         drop(tee);
         let got = rec.take();
@@ -598,17 +574,7 @@ mod tests {
     async fn a_body_copy_grows_only_into_room_reserved_from_the_recording() {
         use http_body_util::BodyExt;
         let rec = Arc::new(Recording::new(100, 10));
-        let mut tee = TeeResponse {
-            inner: frames(&[b"12345678", b"abcdefgh", b"ABCDEFGH"]),
-            pending: Some(pending(rec.clone(), b"")),
-            status: 200,
-            response_headers: vec![],
-            body: Vec::new(),
-            cap: 1 << 20,
-            complete: false,
-            cut: false,
-            reserved: 0,
-        };
+        let mut tee = TeeResponse::new(frames(&[b"12345678", b"abcdefgh", b"ABCDEFGH"]), pending(rec.clone(), b""), 200, vec![], 1 << 20);
         let mut seen = 0;
         while let Some(frame) = tee.frame().await {
             seen += frame.unwrap().into_data().unwrap().len();
@@ -622,17 +588,7 @@ mod tests {
         assert_eq!(rec.bytes.load(Ordering::Relaxed), 0, "its room was given back");
 
         // Full: a small body that would fit is not copied either.
-        let tee = TeeResponse {
-            inner: frames(&[b"x"]),
-            pending: Some(pending(rec.clone(), b"")),
-            status: 200,
-            response_headers: vec![],
-            body: Vec::new(),
-            cap: 1 << 20,
-            complete: false,
-            cut: false,
-            reserved: 0,
-        };
+        let tee = TeeResponse::new(frames(&[b"x"]), pending(rec.clone(), b""), 200, vec![], 1 << 20);
         let _ = tee.collect().await.unwrap();
         assert_eq!(rec.dropped(), 2);
         assert!(rec.take().is_empty());
